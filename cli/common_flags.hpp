@@ -1,0 +1,33 @@
+// Flags shared by the commands: connections, table selection, logging. Each is documented
+// here, once, with its default; `--help` and docs/usage.md come from these texts.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "partitioner/selection.hpp"
+
+namespace pgblit::cli {
+
+struct ConnectionFlags {
+  std::string source;
+  std::string target;
+};
+
+struct LogFlags {
+  std::string file;
+  std::string level = "info";
+};
+
+void add_connection_flags(CLI::App& command, ConnectionFlags& flags);
+void add_selection_flags(CLI::App& command, partitioner::Selection& selection);
+void add_log_flags(CLI::App& app, LogFlags& flags);
+
+// Sends logs to stderr and, with --log-file, to that file too.
+void set_up_logging(const LogFlags& flags);
+
+// Fills --source/--target from SOURCE_DATABASE_URL/TARGET_DATABASE_URL, or fails naming them.
+void require_connections(ConnectionFlags& flags);
+
+}  // namespace pgblit::cli

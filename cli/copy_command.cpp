@@ -1,0 +1,88 @@
+// See copy_command.hpp.
+#include "cli/copy_command.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli/common_flags.hpp"
+#include "cli/interrupts.hpp"
+#include "core/units.hpp"
+#include "engine/copy_run.hpp"
+
+namespace pgblit::cli {
+namespace {
+
+struct CopyFlags {
+  ConnectionFlags connections;
+  partitioner::Selection selection;
+  int jobs = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  std::string on_existing = "error";
+  bool disable_triggers = false;
+  bool no_analyze = false;
+  bool yes = false;
+};
+
+// On a terminal, show what is about to happen and wait for a yes; scripts (no terminal) and --yes go on.
+bool confirmed(const engine::CopyRun& run, const CopyFlags& flags) {
+  if (flags.yes || !isatty(STDIN_FILENO)) return true;
+  std::cerr << fmt::format("About to copy {} tables (about {}) into the target{}. Proceed? [y/N] ",
+                           run.plan().tables.size(), human_bytes(static_cast<double>(run.plan().estimated_bytes())),
+                           flags.on_existing == "truncate" ? ", emptying its tables first" : "");
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+int run_copy(CopyFlags& flags) {
+  engine::Cancellation cancellation;
+  route_interrupts_to(cancellation);
+  require_connections(flags.connections);
+  engine::CopyOptions options;
+  options.source = flags.connections.source;
+  options.target = flags.connections.target;
+  options.selection = flags.selection;
+  options.jobs = flags.jobs;
+  options.on_existing = flags.on_existing == "truncate" ? engine::OnExisting::Truncate
+                        : flags.on_existing == "append" ? engine::OnExisting::Append
+                                                        : engine::OnExisting::Error;
+  options.disable_triggers = flags.disable_triggers;
+  options.analyze = !flags.no_analyze;
+
+  engine::CopyRun run(options);
+  if (!confirmed(run, flags)) {
+    spdlog::info("nothing copied: not confirmed");
+    return exit_code(ErrorKind::Usage);
+  }
+  auto summary = run.execute(cancellation);
+  spdlog::info("done: {} tables, {} rows, {} in {:.2f} s ({}); {} sequences set", summary.tables, summary.rows,
+               human_bytes(static_cast<double>(summary.bytes)), summary.seconds,
+               human_rate(static_cast<double>(summary.bytes), summary.seconds), summary.sequences);
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_copy_command(CLI::App& app) {
+  auto flags = std::make_shared<CopyFlags>();
+  auto* cmd = app.add_subcommand("copy", "copy table data from the source server to the target server");
+  add_connection_flags(*cmd, flags->connections);
+  add_selection_flags(*cmd, flags->selection);
+  cmd->add_option("-j,--jobs", flags->jobs, "chunks copied at once, each with a source and a target connection "
+                                            "(default: the number of CPU cores, at least 2)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--on-existing", flags->on_existing,
+                  "target tables that already hold rows: error (refuse, the default), truncate (empty them "
+                  "first), append (load beside them)")
+      ->check(CLI::IsMember({"error", "truncate", "append"}));
+  cmd->add_flag("--disable-triggers", flags->disable_triggers,
+                "load with session_replication_role = replica: no triggers, no foreign-key checks (superuser)");
+  cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the target tables after the copy");
+  cmd->add_flag("-y,--yes", flags->yes, "do not ask for confirmation on a terminal");
+  return [flags] { return run_copy(*flags); };
+}
+
+}  // namespace pgblit::cli

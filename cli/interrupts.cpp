@@ -1,0 +1,26 @@
+// See interrupts.hpp.
+#include "cli/interrupts.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace pgblit::cli {
+
+void route_interrupts_to(engine::Cancellation& cancellation) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, &cancellation] {
+    int signal = 0;
+    sigwait(&set, &signal);
+    cancellation.request(signal == SIGINT ? "interrupted (Ctrl-C)" : "terminated (SIGTERM)");
+    sigwait(&set, &signal);
+    _exit(130);
+  }).detach();
+}
+
+}  // namespace pgblit::cli

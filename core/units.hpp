@@ -1,0 +1,25 @@
+// Human-readable sizes and rates for logs and reports.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+
+namespace pgblit {
+
+inline std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  int u = 0;
+  while (bytes >= 1000 && u < 4) {
+    bytes /= 1000;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, units[u]);
+}
+
+inline std::string human_rate(double bytes, double seconds) {
+  return human_bytes(seconds > 0 ? bytes / seconds : 0) + "/s";
+}
+
+}  // namespace pgblit

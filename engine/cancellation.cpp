@@ -1,0 +1,28 @@
+// See cancellation.hpp.
+#include "engine/cancellation.hpp"
+
+namespace pgblit::engine {
+
+void Cancellation::request(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  if (!requested_.exchange(true, std::memory_order_acq_rel)) reason_ = reason;
+  for (const pg::Connection* conn : watched_) conn->cancel();
+}
+
+std::string Cancellation::reason() const {
+  std::lock_guard lock(mutex_);
+  return reason_;
+}
+
+Cancellation::Watch::Watch(Cancellation& owner, const pg::Connection& conn) : owner_(owner), conn_(conn) {
+  std::lock_guard lock(owner_.mutex_);
+  owner_.watched_.insert(&conn_);
+  if (owner_.requested()) conn_.cancel();
+}
+
+Cancellation::Watch::~Watch() {
+  std::lock_guard lock(owner_.mutex_);
+  owner_.watched_.erase(&conn_);
+}
+
+}  // namespace pgblit::engine

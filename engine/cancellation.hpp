@@ -1,0 +1,42 @@
+// The one cancellation mechanism of a run. A failed chunk, Ctrl-C or SIGTERM requests it;
+// every loop checks requested(), and every connection registered here has its running
+// statement cancelled on the server, so no lane stays blocked in libpq.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "pg/connection.hpp"
+
+namespace pgblit::engine {
+
+class Cancellation {
+ public:
+  // The first reason wins; later requests only cancel again.
+  void request(const std::string& reason);
+  bool requested() const { return requested_.load(std::memory_order_acquire); }
+  std::string reason() const;
+
+  // While a Watch lives, a request cancels what `conn` is running.
+  class Watch {
+   public:
+    Watch(Cancellation& owner, const pg::Connection& conn);
+    ~Watch();
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+
+   private:
+    Cancellation& owner_;
+    const pg::Connection& conn_;
+  };
+
+ private:
+  std::atomic<bool> requested_{false};
+  mutable std::mutex mutex_;
+  std::string reason_;
+  std::set<const pg::Connection*> watched_;
+};
+
+}  // namespace pgblit::engine

@@ -1,0 +1,27 @@
+// The oneTBB flow graph that runs a plan's chunks across `jobs` lanes.
+//
+//   ready (priority queue, largest first) -> limiter (jobs in flight) -> lanes (async_node)
+//      ^                                                                    |
+//      +---- newly ready chunks ---- done (serial: report, schedule) <------+
+//                                     +---- one slot back to the limiter
+//
+// The lanes' blocking libpq I/O runs on lane threads of their own, never on TBB worker
+// threads; the async_node hands chunks to them and their outcomes come back through its
+// gateway. At most `jobs` chunks are in flight, so memory is bounded by jobs × blocks.
+#pragma once
+
+#include <functional>
+#include <optional>
+
+#include "engine/lane.hpp"
+#include "partitioner/plan.hpp"
+
+namespace pgblit::engine {
+
+// Runs every chunk of `plan`; `on_outcome` sees each chunk's outcome, one at a time. On the
+// first failure the run is cancelled (in-flight chunks roll back) and that failure returned.
+std::optional<Error> run_copy_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
+                                    Cancellation& cancellation,
+                                    const std::function<void(const ChunkOutcome&)>& on_outcome);
+
+}  // namespace pgblit::engine

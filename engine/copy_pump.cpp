@@ -1,0 +1,166 @@
+// See copy_pump.hpp for the design; the invariant kept throughout is that each connection
+// leaves this file with no COPY in progress and no result pending.
+#include "engine/copy_pump.hpp"
+
+#include <fmt/format.h>
+#include <tbb/concurrent_queue.h>
+
+#include <exception>
+#include <optional>
+#include <thread>
+
+namespace pgblit::engine {
+namespace {
+
+using Block = std::vector<char>;
+
+struct CopyEnd {
+  std::optional<Error> error;
+  int64_t rows = 0;
+};
+
+// Reads every remaining result of `conn`: the COPY's final status, then nothing.
+CopyEnd finish(pg::Connection& conn, const std::string& doing, const std::string& object) {
+  CopyEnd end;
+  while (PGresult* raw = PQgetResult(conn.raw())) {
+    pg::Result result(raw);
+    switch (PQresultStatus(raw)) {
+      case PGRES_COMMAND_OK:
+        end.rows = result.affected_rows();
+        break;
+      case PGRES_COPY_IN:  // only after a protocol mix-up: end it so the connection is usable
+        PQputCopyEnd(conn.raw(), "pgblit: COPY abandoned");
+        break;
+      case PGRES_COPY_OUT: {
+        char* row = nullptr;
+        while (PQgetCopyData(conn.raw(), &row, 0) > 0) PQfreemem(row);
+        break;
+      }
+      default:
+        if (!end.error) end.error = pg::server_error(conn.raw(), raw, doing, object);
+    }
+  }
+  return end;
+}
+
+void start_copy(pg::Connection& conn, const std::string& sql, ExecStatusType expected, const std::string& object) {
+  pg::Result result(PQexec(conn.raw(), sql.c_str()));
+  if (PQresultStatus(result.get()) != expected) {
+    auto error = pg::server_error(conn.raw(), result.get(), fmt::format("starting COPY on the {}", conn.role()), object);
+    finish(conn, "", object);
+    throw error;
+  }
+}
+
+struct Handoff {
+  tbb::concurrent_bounded_queue<Block*> empty;
+  tbb::concurrent_bounded_queue<Block*> full;  // nullptr: the reader is done
+};
+
+// The reader thread's work: every row of the source COPY, packed into blocks.
+void read_rows(pg::Connection& source, Handoff& handoff, CopyEnd& end, std::exception_ptr& failure,
+               const std::string& object) {
+  try {
+    Block* block = nullptr;
+    handoff.empty.pop(block);
+    for (;;) {
+      char* raw = nullptr;
+      int n = PQgetCopyData(source.raw(), &raw, 0);
+      if (n < 0) break;  // -1: end of data; -2: failure, reported by finish()
+      std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
+      if (!block->empty() && block->size() + n > kBlockBytes) {
+        handoff.full.push(block);
+        handoff.empty.pop(block);
+        block->clear();
+      }
+      block->insert(block->end(), row.get(), row.get() + n);
+    }
+    if (!block->empty()) {
+      handoff.full.push(block);
+    } else {
+      handoff.empty.push(block);
+    }
+    end = finish(source, "reading from the source", object);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  handoff.full.push(nullptr);
+}
+
+}  // namespace
+
+BlockPool::BlockPool() {
+  for (size_t i = 0; i < kBlocksPerLane; ++i) {
+    blocks_.push_back(std::make_unique<Block>());
+    blocks_.back()->reserve(kBlockBytes);
+  }
+}
+
+PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
+                     const std::string& copy_in_sql, BlockPool& pool, Cancellation& cancellation,
+                     const std::string& object) {
+  Cancellation::Watch watch_source(cancellation, source);
+  Cancellation::Watch watch_target(cancellation, target);
+  start_copy(target, copy_in_sql, PGRES_COPY_IN, object);
+  try {
+    start_copy(source, copy_out_sql, PGRES_COPY_OUT, object);
+  } catch (...) {
+    PQputCopyEnd(target.raw(), "pgblit: the source COPY did not start");
+    finish(target, "", object);
+    throw;
+  }
+
+  Handoff handoff;
+  for (auto& block : pool.blocks()) {
+    block->clear();
+    handoff.empty.push(block.get());
+  }
+  CopyEnd source_end;
+  std::exception_ptr reader_failure;
+  std::thread reader(read_rows, std::ref(source), std::ref(handoff), std::ref(source_end), std::ref(reader_failure),
+                     std::cref(object));
+
+  PumpResult result;
+  bool write_failed = false;
+  bool cancelled = false;
+  for (;;) {
+    Block* block = nullptr;
+    handoff.full.pop(block);
+    if (!block) break;
+    if (!write_failed && !cancelled) {
+      if (cancellation.requested()) {
+        cancelled = true;
+        source.cancel();
+      } else if (PQputCopyData(target.raw(), block->data(), static_cast<int>(block->size())) != 1) {
+        write_failed = true;  // the target's error comes with its final result
+        source.cancel();
+      } else {
+        result.bytes += static_cast<int64_t>(block->size());
+      }
+    }
+    handoff.empty.push(block);  // keep draining so the reader always finishes
+  }
+  reader.join();
+
+  bool source_failed = reader_failure || source_end.error;
+  PQputCopyEnd(target.raw(), source_failed || cancelled ? "pgblit: the source side of this COPY failed" : nullptr);
+  CopyEnd target_end = finish(target, "loading into the target", object);
+
+  if (cancelled || (cancellation.requested() && (source_failed || target_end.error))) {
+    throw Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason(), object);
+  }
+  if (write_failed && target_end.error) throw *target_end.error;
+  if (reader_failure) std::rethrow_exception(reader_failure);
+  if (source_end.error) throw *source_end.error;
+  if (target_end.error) throw *target_end.error;
+  if (write_failed) throw Error(ErrorKind::Runtime, "lost the target connection while loading", object);
+  if (source_end.rows != target_end.rows) {
+    throw Error(ErrorKind::Runtime,
+                fmt::format("the source sent {} rows but the target loaded {}", source_end.rows, target_end.rows),
+                object, "this should not happen; please report it with the log");
+  }
+  result.rows = target_end.rows;
+  return result;
+}
+
+}  // namespace pgblit::engine

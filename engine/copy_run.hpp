@@ -1,0 +1,50 @@
+// `pgblit copy` as one object: constructing a CopyRun connects, exports the snapshot, plans
+// and checks the target, writing nothing; execute() then moves the data, resets sequences
+// and analyzes. Every problem the checks can see is reported before the first row moves.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/cancellation.hpp"
+#include "engine/target_prep.hpp"
+#include "partitioner/planner.hpp"
+
+namespace pgblit::engine {
+
+struct CopyOptions {
+  std::string source;  // libpq connection strings
+  std::string target;
+  partitioner::Selection selection;
+  int jobs = 2;                                 // lanes: chunks copied at once
+  OnExisting on_existing = OnExisting::Error;   // what to do with target tables that hold rows
+  bool disable_triggers = false;                // load with session_replication_role = replica
+  bool analyze = true;                          // ANALYZE the target tables afterwards
+};
+
+struct CopySummary {
+  size_t tables = 0;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  double seconds = 0;
+  int sequences = 0;
+};
+
+class CopyRun {
+ public:
+  explicit CopyRun(CopyOptions options);
+  ~CopyRun();
+
+  const partitioner::Plan& plan() const { return plan_; }
+  const std::string& snapshot_id() const { return snapshot_id_; }
+  CopySummary execute(Cancellation& cancellation);
+
+ private:
+  CopyOptions options_;
+  std::unique_ptr<pg::Connection> coordinator_;  // holds the snapshot for the whole run
+  std::unique_ptr<pg::Connection> target_;
+  std::string snapshot_id_;
+  partitioner::Plan plan_;
+};
+
+}  // namespace pgblit::engine

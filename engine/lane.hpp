@@ -1,0 +1,57 @@
+// A lane: one source session inside the run's snapshot and one target session, copying one
+// chunk at a time. Each chunk is loaded in its own target transaction, so it is either
+// fully loaded or absent.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "engine/cancellation.hpp"
+#include "engine/copy_pump.hpp"
+#include "partitioner/plan.hpp"
+
+namespace pgblit::engine {
+
+struct LaneConfig {
+  std::string source;       // connection strings
+  std::string target;
+  std::string snapshot_id;  // the run's exported snapshot
+  bool disable_triggers = false;
+};
+
+struct ChunkOutcome {
+  size_t chunk = 0;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  double seconds = 0;
+  bool switched_to_text = false;  // the target refused the binary form; the table goes as text
+  std::optional<Error> error;
+};
+
+std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
+                         partitioner::CopyFormat format);
+std::string copy_in_sql(const partitioner::TableCopy& table, partitioner::CopyFormat format);
+
+class Lane {
+ public:
+  Lane(const LaneConfig& config, Cancellation& cancellation);
+
+  // Copies one chunk in `format`; if the target refuses the binary form of a value (its
+  // type's OIDs or layout differ), copies it again as text and says so in the outcome.
+  ChunkOutcome copy(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+                    partitioner::CopyFormat format);
+
+ private:
+  void copy_once(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+                 partitioner::CopyFormat format, ChunkOutcome& outcome);
+  void recover_after_failure();
+
+  const LaneConfig& config_;
+  Cancellation& cancellation_;
+  pg::Connection source_;
+  pg::Connection target_;
+  BlockPool blocks_;
+};
+
+}  // namespace pgblit::engine

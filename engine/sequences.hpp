@@ -1,0 +1,22 @@
+// After the data: every sequence of the copied schemas gets the source's value on the target,
+// so the first INSERT after the move does not collide with a copied key. Sequences owned by
+// a column (serial, identity) are found on the target through their column, whatever their
+// name there; free sequences by name.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pg/connection.hpp"
+
+namespace pgblit::engine {
+
+struct SequenceReset {
+  int set = 0;
+  std::vector<std::string> missing;  // source sequences with no counterpart on the target
+};
+
+// `source` must be the coordinator, inside the run's snapshot.
+SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas);
+
+}  // namespace pgblit::engine

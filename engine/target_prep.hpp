@@ -1,0 +1,26 @@
+// Checks and preparation of the target before the first row is written.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "partitioner/plan.hpp"
+#include "pg/connection.hpp"
+
+namespace pgblit::engine {
+
+enum class OnExisting { Error, Truncate, Append };
+
+// --disable-triggers sets session_replication_role, which only a superuser may.
+void require_superuser_for_disable_triggers(pg::Connection& target);
+
+// The target tables of the plan that already hold rows.
+std::vector<std::string> target_tables_with_rows(pg::Connection& target, const partitioner::Plan& plan);
+
+// Empties every target table of the plan in one statement (partitioned tables with their partitions).
+void truncate_target_tables(pg::Connection& target, const partitioner::Plan& plan);
+
+// ANALYZE the loaded tables, so the planner has statistics on the first query after the move.
+void analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan);
+
+}  // namespace pgblit::engine

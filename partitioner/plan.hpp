@@ -1,0 +1,49 @@
+// The plan: what a run copies, table by table and chunk by chunk.
+//
+// The planner builds it from both catalogs; the engine executes exactly this and nothing
+// else; `pgblit plan --json` prints it. A chunk is a predicate over one source table:
+// every row of the table belongs to exactly one of its chunks.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pgblit::partitioner {
+
+enum class CopyFormat { Binary, Text };
+
+struct TableCopy {
+  std::string source;                // "schema"."table", read FROM ONLY
+  std::string target;                // "schema"."table" it is loaded into
+  bool target_partitioned = false;   // the target routes rows to its partitions
+  std::vector<std::string> columns;  // matched by name, in source order
+  CopyFormat format = CopyFormat::Binary;
+  std::string text_reason;           // why the table travels as text, when it does
+  int64_t estimated_bytes = 0;       // heap + TOAST on the source
+  int64_t estimated_rows = -1;       // -1: never analyzed
+  std::vector<size_t> depends_on;    // tables the target's foreign keys make it wait for
+};
+
+struct Chunk {
+  size_t table = 0;          // index into Plan::tables
+  std::string predicate;     // SQL condition on the source table; empty: the whole table
+  int64_t estimated_bytes = 0;
+};
+
+struct Plan {
+  std::vector<TableCopy> tables;
+  std::vector<Chunk> chunks;
+  std::vector<std::string> schemas;   // source schemas of the copied tables (for sequences)
+  std::vector<std::string> warnings;  // shown before the copy starts
+
+  // The distinct target tables, in the order first used.
+  std::vector<std::string> target_tables() const;
+  int64_t estimated_bytes() const;
+};
+
+nlohmann::json to_json(const Plan& plan);
+
+}  // namespace pgblit::partitioner

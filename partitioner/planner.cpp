@@ -1,0 +1,159 @@
+// See planner.hpp.
+#include "partitioner/planner.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "partitioner/dependencies.hpp"
+
+namespace pgblit::partitioner {
+namespace {
+
+using Name = std::pair<std::string, std::string>;
+
+struct Problems {
+  std::vector<std::string> lines;
+  void add(std::string line) { lines.push_back(std::move(line)); }
+  void throw_if_any() const {
+    if (lines.empty()) return;
+    throw usage_error(fmt::format("the target cannot take this copy as it is:\n  - {}", fmt::join(lines, "\n  - ")),
+                      "", "fix the target's schema, or leave the tables out with -T");
+  }
+};
+
+// Where a source table's rows go: its namesake, or, for a partition whose namesake is not the
+// same partition of the same partitioned table, the target's partitioned table (which routes).
+const Relation* resolve_destination(const Relation& src, const std::map<Name, const Relation*>& targets) {
+  auto find = [&](const std::string& s, const std::string& n) -> const Relation* {
+    auto it = targets.find({s, n});
+    return it == targets.end() ? nullptr : it->second;
+  };
+  const Relation* same = find(src.schema, src.name);
+  if (!src.is_partition) return same;
+  if (same && same->is_partition && same->root_schema == src.root_schema && same->root_name == src.root_name &&
+      same->partition_bound == src.partition_bound) {
+    return same;
+  }
+  const Relation* root = find(src.root_schema, src.root_name);
+  return root ? root : same;
+}
+
+// Matches columns by name; types must agree, or be of one category, which sends the table as text.
+void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, Problems& problems,
+                   std::vector<std::string>& warnings) {
+  std::set<std::string> loaded;
+  for (const auto& c : src.columns) {
+    const Column* tc = dest.column(c.name);
+    if (!tc) {
+      if (!c.generated) {
+        problems.add(fmt::format("column \"{}\" of {} does not exist in {} on the target", c.name, src.qualified(),
+                                 dest.qualified()));
+      }
+      continue;
+    }
+    if (tc->generated) continue;  // the target computes it
+    if (c.type != tc->type) {
+      if (c.category != tc->category) {
+        problems.add(fmt::format("column \"{}\" of {} is {} on the source but {} on the target", c.name,
+                                 src.qualified(), c.display_type, tc->display_type));
+        continue;
+      }
+      copy.format = CopyFormat::Text;
+      copy.text_reason = fmt::format("column \"{}\" is {} on the source, {} on the target", c.name, c.display_type,
+                                     tc->display_type);
+      warnings.push_back(fmt::format("{}: {}; copied as text", src.qualified(), copy.text_reason));
+    }
+    copy.columns.push_back(c.name);
+    loaded.insert(c.name);
+  }
+  for (const auto& tc : dest.columns) {
+    if (!loaded.count(tc.name) && tc.not_null && !tc.has_default && !tc.identity && !tc.generated) {
+      problems.add(fmt::format("column \"{}\" of {} on the target is NOT NULL without a default, and the source has "
+                               "no such column",
+                               tc.name, dest.qualified()));
+    }
+  }
+}
+
+void order_by_foreign_keys(pg::Connection& target, const std::map<Oid, std::vector<size_t>>& tables_by_dest,
+                           Plan& plan, Problems& problems) {
+  std::vector<Oid> dests;
+  for (const auto& [oid, _] : tables_by_dest) dests.push_back(oid);
+  std::vector<std::vector<size_t>> depends_on(plan.tables.size());
+  for (const auto& [referencing, referenced] : read_foreign_keys_between(target, dests)) {
+    for (size_t i : tables_by_dest.at(referencing)) {
+      for (size_t j : tables_by_dest.at(referenced)) depends_on[i].push_back(j);
+    }
+  }
+  if (auto cycle = find_dependency_cycle(depends_on); !cycle.empty()) {
+    std::vector<std::string> names;
+    for (size_t i : cycle) names.push_back(plan.tables[i].target);
+    problems.add(fmt::format("foreign keys on the target form a cycle ({}); use --disable-triggers (superuser), "
+                             "or drop those constraints for the copy and re-create them after",
+                             fmt::join(names, " -> ")));
+  }
+  for (size_t i = 0; i < depends_on.size(); ++i) plan.tables[i].depends_on = std::move(depends_on[i]);
+}
+
+}  // namespace
+
+Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options) {
+  std::vector<Relation> all = read_user_tables(source);
+  std::vector<Relation> sources;
+  for (const Relation* r : select_tables(all, options.selection)) sources.push_back(*r);
+  read_columns(source, sources);
+
+  std::vector<Name> wanted;
+  for (const auto& s : sources) {
+    wanted.emplace_back(s.schema, s.name);
+    if (s.is_partition) wanted.emplace_back(s.root_schema, s.root_name);
+  }
+  std::vector<Relation> target_relations = read_tables_named(target, wanted);
+  read_columns(target, target_relations);
+  std::map<Name, const Relation*> targets;
+  for (const auto& t : target_relations) targets[{t.schema, t.name}] = &t;
+
+  std::vector<Oid> source_oids;
+  for (const auto& s : sources) source_oids.push_back(s.oid);
+  std::vector<Oid> embeds = read_tables_embedding_type_oids(source, source_oids);
+
+  Plan plan;
+  Problems problems;
+  std::map<Oid, std::vector<size_t>> tables_by_dest;
+  std::set<std::string> schemas;
+  for (const auto& src : sources) {
+    const Relation* dest = resolve_destination(src, targets);
+    if (!dest) {
+      problems.add(fmt::format("table {} does not exist on the target", src.qualified_root()));
+      continue;
+    }
+    TableCopy copy;
+    copy.source = src.qualified();
+    copy.target = dest->qualified();
+    copy.target_partitioned = dest->kind == 'p';
+    copy.estimated_bytes = src.bytes;
+    copy.estimated_rows = src.estimated_rows;
+    if (std::find(embeds.begin(), embeds.end(), src.oid) != embeds.end()) {
+      copy.format = CopyFormat::Text;
+      copy.text_reason = "its binary form holds user-defined type OIDs (arrays or composites) that differ between servers";
+    }
+    match_columns(src, *dest, copy, problems, plan.warnings);
+    tables_by_dest[dest->oid].push_back(plan.tables.size());
+    schemas.insert(src.schema);
+    plan.tables.push_back(std::move(copy));
+  }
+  problems.throw_if_any();
+  if (!options.disable_triggers) order_by_foreign_keys(target, tables_by_dest, plan, problems);
+  problems.throw_if_any();
+
+  plan.schemas.assign(schemas.begin(), schemas.end());
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    plan.chunks.push_back(Chunk{i, "", plan.tables[i].estimated_bytes});
+  }
+  return plan;
+}
+
+}  // namespace pgblit::partitioner

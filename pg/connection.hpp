@@ -1,0 +1,88 @@
+// RAII over libpq: a Connection owns its PGconn, a Result its PGresult.
+//
+// Every server error becomes a pgblit::Error carrying the SQLSTATE, the server's message,
+// detail and hint, and the object it concerns. Connection strings are passed to libpq as
+// they are (URI or key=value), so .pgpass, PGSERVICE, PG* variables and sslmode work; only
+// their redacted form (conninfo.hpp) ever reaches a message.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace pgblit::pg {
+
+class Result {
+ public:
+  explicit Result(PGresult* result) : result_(result) {}
+
+  int rows() const { return PQntuples(result_.get()); }
+  bool is_null(int row, int column) const { return PQgetisnull(result_.get(), row, column); }
+  std::string text(int row, int column) const { return PQgetvalue(result_.get(), row, column); }
+  int64_t int64(int row, int column) const;
+  bool boolean(int row, int column) const { return PQgetvalue(result_.get(), row, column)[0] == 't'; }
+  // A text[] value, as returned by the server ("{a,"b c"}").
+  std::vector<std::string> text_array(int row, int column) const;
+  // Rows affected by COPY, INSERT, ... (PQcmdTuples).
+  int64_t affected_rows() const;
+  PGresult* get() const { return result_.get(); }
+
+ private:
+  struct Clear {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+  };
+  std::unique_ptr<PGresult, Clear> result_;
+};
+
+// Turns a failed PGresult (or, without one, the connection's last error) into a pgblit::Error.
+Error server_error(PGconn* conn, const PGresult* result, std::string_view doing, std::string object = {});
+
+class Connection {
+ public:
+  // Connects, or throws: ErrorKind::Usage for a malformed string or failed authentication
+  // (fix the configuration), ErrorKind::Runtime for a server that cannot be reached.
+  // `role` ("source", "target") names the side in messages.
+  static Connection open(const std::string& conninfo, std::string role);
+
+  Connection(Connection&&) noexcept = default;
+  Connection& operator=(Connection&&) noexcept = default;
+  ~Connection();
+
+  // Runs one or more statements; throws pgblit::Error on failure. `object` names what the
+  // statement works on, for the message.
+  Result exec(std::string_view sql, std::string object = {});
+  // One statement with text parameters ($1, $2, ...); std::nullopt is NULL.
+  Result exec_params(std::string_view sql, const std::vector<std::optional<std::string>>& params,
+                     std::string object = {});
+
+  // Asks the server to cancel whatever this connection is running. Thread-safe: may be called
+  // from any thread while another thread is blocked on this connection.
+  void cancel() const;
+
+  PGconn* raw() const { return conn_.get(); }
+  const std::string& role() const { return role_; }
+  const std::string& display() const { return display_; }
+  int server_version() const { return PQserverVersion(conn_.get()); }
+
+ private:
+  Connection() = default;
+  struct Finish {
+    void operator()(PGconn* c) const noexcept { PQfinish(c); }
+  };
+  struct FreeCancel {
+    void operator()(PGcancel* c) const noexcept { PQfreeCancel(c); }
+  };
+  std::unique_ptr<PGconn, Finish> conn_;
+  std::unique_ptr<PGcancel, FreeCancel> canceller_;
+  std::string role_;
+  std::string display_;
+};
+
+}  // namespace pgblit::pg

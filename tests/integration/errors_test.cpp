@@ -1,0 +1,92 @@
+// Bad input gets a clear error naming the object and the fix, a documented exit code, and
+// no row written.
+#include "harness.hpp"
+
+namespace pgblit::test {
+namespace {
+
+using ErrorsTest = DatabasePair;
+
+bool mentions(const RunResult& run, const std::string& text) { return run.output.find(text) != std::string::npos; }
+
+TEST_F(ErrorsTest, missing_target_table_is_reported_before_any_row_moves) {
+  both_sql("CREATE TABLE present (x int)");
+  source_sql("CREATE TABLE \"Absent Table\" (x int); INSERT INTO present VALUES (1); INSERT INTO \"Absent Table\" VALUES (1)");
+  auto run = copy();
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(mentions(run, "table \"public\".\"Absent Table\" does not exist on the target")) << run.output;
+  EXPECT_TRUE(mentions(run, "-T")) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM present"), "0");
+}
+
+TEST_F(ErrorsTest, missing_column_and_incompatible_type_are_all_listed) {
+  source_sql("CREATE TABLE t (id int, extra text, amount text, small int); INSERT INTO t VALUES (1, 'x', 'y', 2)");
+  target_sql("CREATE TABLE t (id int, amount int, small bigint, must text NOT NULL)");
+  auto run = copy();
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(mentions(run, "column \"extra\" of \"public\".\"t\" does not exist")) << run.output;
+  EXPECT_TRUE(mentions(run, "column \"amount\" of \"public\".\"t\" is text on the source but integer on the target"))
+      << run.output;
+  EXPECT_TRUE(mentions(run, "column \"must\"")) << run.output;
+  EXPECT_FALSE(mentions(run, "column \"small\"")) << "int -> bigint is compatible: " << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "0");
+}
+
+TEST_F(ErrorsTest, a_wider_type_on_the_target_copies_as_text) {
+  source_sql("CREATE TABLE t (id int, v int, s varchar(5)); INSERT INTO t SELECT g, -g, 'ab' FROM generate_series(1, 100) g");
+  target_sql("CREATE TABLE t (id int, v bigint, s text)");
+  auto run = copy();
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(mentions(run, "copied as text")) << run.output;
+  expect_same_contents("t");
+}
+
+TEST_F(ErrorsTest, wrong_password_exits_2_and_never_prints_the_password) {
+  both_sql("CREATE TABLE t (x int)");
+  auto admin = pg::Connection::open(cluster_url(target_port(), "postgres"), "admin");
+  admin.exec("DROP ROLE IF EXISTS pgblit_password_check");
+  admin.exec("CREATE ROLE pgblit_password_check LOGIN SUPERUSER PASSWORD 'Right-Horse-42'");
+  std::string bad = "postgresql://pgblit_password_check:Wr0ng-Battery-Staple@127.0.0.1:" +
+                    std::to_string(target_port()) + "/" + db_;
+  auto run = run_pgblit({"copy", "--source", source_url(), "--target", bad});
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(mentions(run, "password authentication failed")) << run.output;
+  EXPECT_FALSE(mentions(run, "Wr0ng-Battery-Staple")) << run.output;
+
+  source_sql("INSERT INTO t VALUES (1)");
+  std::string good = "host=127.0.0.1 port=" + std::to_string(target_port()) + " dbname=" + db_ +
+                     " user=pgblit_password_check password=Right-Horse-42";
+  run = run_pgblit({"copy", "--source", source_url(), "--target", good, "--log-level", "debug"});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_FALSE(mentions(run, "Right-Horse-42")) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "1");
+}
+
+TEST_F(ErrorsTest, unreachable_server_and_malformed_uri) {
+  auto run = run_pgblit({"copy", "--source", source_url(), "--target", "postgresql://postgres@127.0.0.1:1/x"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(mentions(run, "cannot connect to the target")) << run.output;
+  run = run_pgblit({"copy", "--source", "postgresql://u:pw@host:notaport/db?bogus=1", "--target", target_url()});
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(mentions(run, "source connection string is not valid")) << run.output;
+}
+
+TEST_F(ErrorsTest, table_pattern_that_matches_nothing) {
+  both_sql("CREATE TABLE t (x int)");
+  auto run = copy({"-t", "no_such_table"});
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(mentions(run, "no table on the source matches table 'no_such_table'")) << run.output;
+}
+
+TEST_F(ErrorsTest, a_row_the_target_rejects_fails_the_run_and_leaves_no_partial_table) {
+  source_sql("CREATE TABLE t (id int, v int); INSERT INTO t SELECT g, g FROM generate_series(1, 50000) g");
+  target_sql("CREATE TABLE t (id int, v int CHECK (v <> 40000))");
+  auto run = copy();
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(mentions(run, "violates check constraint")) << run.output;
+  EXPECT_TRUE(mentions(run, "\"public\".\"t\"")) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "0");
+}
+
+}  // namespace
+}  // namespace pgblit::test

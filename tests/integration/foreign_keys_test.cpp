@@ -1,0 +1,61 @@
+// A target that already has its foreign keys: tables load in dependency order, and cycles
+// need --disable-triggers.
+#include "harness.hpp"
+
+namespace pgblit::test {
+namespace {
+
+using ForeignKeysTest = DatabasePair;
+
+TEST_F(ForeignKeysTest, loads_in_foreign_key_order_on_a_target_with_constraints) {
+  const char* schema = R"sql(
+CREATE TABLE regions (id int PRIMARY KEY, name text);
+CREATE TABLE customers (id int PRIMARY KEY, region_id int REFERENCES regions, referrer int REFERENCES customers);
+CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers);
+CREATE TABLE order_lines (order_id int REFERENCES orders, line int, PRIMARY KEY (order_id, line));
+CREATE TABLE audit (id int, note text))sql";
+  source_sql(schema);
+  target_sql(schema);
+  target_sql("CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'trigger ran'; RETURN NEW; END $$;"
+             "CREATE TRIGGER stamp BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION stamp()");
+  source_sql(R"sql(
+INSERT INTO regions SELECT g, 'r' || g FROM generate_series(1, 10) g;
+INSERT INTO customers SELECT g, 1 + g % 10, CASE WHEN g > 1 THEN g - 1 END FROM generate_series(1, 20000) g;
+INSERT INTO orders SELECT g, 1 + g % 20000 FROM generate_series(1, 30000) g;
+INSERT INTO order_lines SELECT 1 + g % 30000, g FROM generate_series(1, 60000) g;
+INSERT INTO audit SELECT g, 'original' FROM generate_series(1, 10) g)sql");
+  auto run = copy({"-j", "4"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  for (const char* t : {"regions", "customers", "orders", "order_lines"}) expect_same_contents(t);
+  EXPECT_EQ(target_value("SELECT count(*) FROM audit WHERE note = 'trigger ran'"), "10");
+}
+
+TEST_F(ForeignKeysTest, a_cycle_needs_disable_triggers_and_then_copies) {
+  const char* schema = R"sql(
+CREATE TABLE a (id int PRIMARY KEY, b_id int);
+CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);
+ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;
+CREATE TABLE audit (id int, note text))sql";
+  both_sql(schema);
+  target_sql("CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := 'trigger ran'; RETURN NEW; END $$;"
+             "CREATE TRIGGER stamp BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION stamp()");
+  source_sql(R"sql(
+INSERT INTO a SELECT g, NULL FROM generate_series(1, 100) g;
+INSERT INTO b SELECT g, g FROM generate_series(1, 100) g;
+UPDATE a SET b_id = id;
+INSERT INTO audit VALUES (1, 'original'))sql");
+  auto refused = copy();
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("cycle"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--disable-triggers"), std::string::npos) << refused.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM a"), "0");
+
+  auto run = copy({"--disable-triggers"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  expect_same_contents("a");
+  expect_same_contents("b");
+  expect_same_contents("audit");  // the trigger did not fire
+}
+
+}  // namespace
+}  // namespace pgblit::test

@@ -1,0 +1,100 @@
+// See harness.hpp.
+#include "harness.hpp"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <functional>
+
+namespace pgblit::test {
+namespace {
+
+std::string shell_quote(const std::string& arg) {
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+void recreate_database(int port, const std::string& db) {
+  auto admin = pg::Connection::open(cluster_url(port, "postgres"), "admin");
+  admin.exec("DROP DATABASE IF EXISTS \"" + db + "\" WITH (FORCE)");
+  admin.exec("CREATE DATABASE \"" + db + "\"");
+}
+
+}  // namespace
+
+int source_port() { return PGBLIT_TEST_SOURCE_PORT; }
+int target_port() { return PGBLIT_TEST_TARGET_PORT; }
+
+std::string cluster_url(int port, const std::string& db) {
+  return "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/" + db;
+}
+
+RunResult run_pgblit(const std::vector<std::string>& args) {
+  std::string command = PGBLIT_BINARY;
+  for (const auto& a : args) command += " " + shell_quote(a);
+  command += " 2>&1 </dev/null";
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 4096> buffer;
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+void DatabasePair::SetUp() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  db_ = std::string(info->test_suite_name()) + "_" + info->name();
+  std::transform(db_.begin(), db_.end(), db_.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (db_.size() > 60) db_ = db_.substr(0, 50) + "_" + std::to_string(std::hash<std::string>{}(db_) % 1000000000);
+  recreate_database(source_port(), db_);
+  recreate_database(target_port(), db_);
+  source_ = std::make_unique<pg::Connection>(pg::Connection::open(source_url(), "source"));
+  target_ = std::make_unique<pg::Connection>(pg::Connection::open(target_url(), "target"));
+}
+
+std::string DatabasePair::source_url() const { return cluster_url(source_port(), db_); }
+std::string DatabasePair::target_url() const { return cluster_url(target_port(), db_); }
+pg::Result DatabasePair::source_sql(const std::string& sql) { return source_->exec(sql); }
+pg::Result DatabasePair::target_sql(const std::string& sql) { return target_->exec(sql); }
+
+void DatabasePair::both_sql(const std::string& sql) {
+  source_->exec(sql);
+  target_->exec(sql);
+}
+
+std::string DatabasePair::source_value(const std::string& sql) {
+  auto r = source_->exec(sql);
+  return r.rows() == 0 || r.is_null(0, 0) ? "" : r.text(0, 0);
+}
+
+std::string DatabasePair::target_value(const std::string& sql) {
+  auto r = target_->exec(sql);
+  return r.rows() == 0 || r.is_null(0, 0) ? "" : r.text(0, 0);
+}
+
+RunResult DatabasePair::copy(const std::vector<std::string>& args) {
+  std::vector<std::string> all{"copy", "--source", source_url(), "--target", target_url()};
+  all.insert(all.end(), args.begin(), args.end());
+  return run_pgblit(all);
+}
+
+std::string DatabasePair::contents(pg::Connection& conn, const std::string& relation) {
+  auto r = conn.exec("SELECT count(*) || ' rows, ' || COALESCE(md5(string_agg(x, E'\\n' ORDER BY x)), '-') "
+                     "FROM (SELECT t::text AS x FROM " + relation + " t) s");
+  return r.text(0, 0);
+}
+
+void DatabasePair::expect_same_contents(const std::string& relation) { expect_same_contents(relation, relation); }
+
+void DatabasePair::expect_same_contents(const std::string& source_relation, const std::string& target_relation) {
+  std::string want = contents(*source_, source_relation);
+  EXPECT_EQ(contents(*target_, target_relation), want) << "contents of " << target_relation;
+  EXPECT_NE(want.rfind("0 rows", 0), 0u) << source_relation << " is empty: the comparison would prove nothing";
+}
+
+}  // namespace pgblit::test

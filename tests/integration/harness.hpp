@@ -1,0 +1,57 @@
+// What every integration test needs: a fresh database pair on the test clusters (started by
+// the ctest fixture `clusters`), SQL on either side, the real pgblit binary run as a
+// process, and a comparison of table contents by query.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "pg/connection.hpp"
+
+namespace pgblit::test {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs build/bin/pgblit with these arguments (shell-quoted here) and waits for it.
+RunResult run_pgblit(const std::vector<std::string>& args);
+
+// A database of the test's own name on the source and on the target, created empty.
+class DatabasePair : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  std::string source_url() const;
+  std::string target_url() const;
+  // Runs SQL on one side and returns the result.
+  pg::Result source_sql(const std::string& sql);
+  pg::Result target_sql(const std::string& sql);
+  // Runs the same DDL on both sides.
+  void both_sql(const std::string& sql);
+  // The first column of the first row, as text ("" for NULL or no row).
+  std::string source_value(const std::string& sql);
+  std::string target_value(const std::string& sql);
+
+  // `pgblit copy --source ... --target ... ARGS`
+  RunResult copy(const std::vector<std::string>& args = {});
+
+  // Row count and an order-independent digest of the table's rows in text form, exact to
+  // the byte (-0 and 0 differ, 1.0 and 1.00 differ). `relation` is SQL (quoted as needed).
+  std::string contents(pg::Connection& conn, const std::string& relation);
+  void expect_same_contents(const std::string& relation);
+  void expect_same_contents(const std::string& source_relation, const std::string& target_relation);
+
+  std::string db_;
+  std::unique_ptr<pg::Connection> source_;
+  std::unique_ptr<pg::Connection> target_;
+};
+
+std::string cluster_url(int port, const std::string& db);
+int source_port();
+int target_port();
+
+}  // namespace pgblit::test

@@ -1,0 +1,29 @@
+#include <gtest/gtest.h>
+
+#include "engine/lane.hpp"
+
+namespace pgblit::engine {
+namespace {
+
+using partitioner::CopyFormat;
+
+TEST(CopySql, explicit_columns_only_and_the_chunk_predicate) {
+  partitioner::TableCopy t;
+  t.source = "\"s\".\"Orders\"";
+  t.target = "\"s\".\"orders\"";
+  t.columns = {"id", "Note"};
+  partitioner::Chunk c{0, "\"id\" >= 10", 0};
+  EXPECT_EQ(copy_out_sql(t, c, CopyFormat::Binary),
+            "COPY (SELECT \"id\", \"Note\" FROM ONLY \"s\".\"Orders\" WHERE \"id\" >= 10) TO STDOUT (FORMAT binary)");
+  EXPECT_EQ(copy_in_sql(t, CopyFormat::Text), "COPY \"s\".\"orders\" (\"id\", \"Note\") FROM STDIN (FORMAT text)");
+}
+
+TEST(CopySql, zero_column_tables_have_no_column_list) {
+  partitioner::TableCopy t;
+  t.source = t.target = "\"public\".\"empty\"";
+  EXPECT_EQ(copy_out_sql(t, {}, CopyFormat::Binary), "COPY (SELECT  FROM ONLY \"public\".\"empty\") TO STDOUT (FORMAT binary)");
+  EXPECT_EQ(copy_in_sql(t, CopyFormat::Binary), "COPY \"public\".\"empty\" FROM STDIN (FORMAT binary)");
+}
+
+}  // namespace
+}  // namespace pgblit::engine
