@@ -6,7 +6,7 @@ packages=(
   build-essential cmake pkg-config
   libpq-dev libtbb-dev libxxhash-dev libzstd-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
-  postgresql postgresql-client bc zstd
+  postgresql postgresql-client bc zstd time
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
