@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end copy benchmark: pgblit copy against a per-table `psql \copy` binary pipe (two
-# tables at a time), in the same run, same jobs, fresh target tables before every run.
+# End-to-end copy benchmark, in the same run, same jobs, fresh target tables before every run:
+#   pipe    a per-table `psql \copy` binary pipe, two tables at a time
+#   limit   the target alone loading pre-made binary COPY files server-side, two at a time
+#           (no source, no client: the speed at which the target ingests)
+#   pgblit  pgblit copy -j 2
 #
 #   bench/e2e.sh [ROUNDS] [SCALE]        (defaults 3 rounds, scale 1 = about 1.1 GB)
 #
@@ -35,6 +38,14 @@ psql_pipe() {
   printf '%s\n' $tables | xargs -P "$jobs" -I{} sh -c \
     "psql '$SRC' -qc '\\copy bench.{} to stdout with (format binary)' | psql '$TGT' -qc '\\copy bench.{} from stdin with (format binary)'"
 }
+files=$dir/files
+mkdir -p "$files"; [ "$(id -u)" = 0 ] && chown postgres "$files"
+for t in $tables; do
+  [ -f "$files/$t.bin" ] || psql "$SRC" -qc "COPY bench.$t TO '$files/$t.bin' (FORMAT binary)"
+done
+limit() {
+  printf '%s\n' $tables | xargs -P "$jobs" -I{} psql "$TGT" -qc "COPY bench.{} FROM '$files/{}.bin' (FORMAT binary)"
+}
 pgblit_copy() {
   /usr/bin/time -f "%U %S" -o "$dir/cpu" build/bin/pgblit copy --source "$SRC" --target "$TGT" -n bench -j "$jobs" \
     --yes --no-analyze > "$dir/pgblit.log" 2>&1
@@ -44,16 +55,21 @@ rows() { psql "$TGT" -Atc "SELECT (SELECT count(*) FROM bench.ledger) + (SELECT 
 
 want=$(psql "$SRC" -Atc "SELECT (SELECT count(*) FROM bench.ledger) + (SELECT count(*) FROM bench.accounts)")
 echo "dataset: $(echo "$bytes / 1000000000" | bc -l | xargs printf '%.2f') GB in $(echo $tables | wc -w) tables; jobs $jobs"
-printf 'round\tpsql_pipe_s\tpgblit_s\tratio\tpgblit_cpu_s_per_GB\n'
+printf 'round\tpipe_s\tlimit_s\tpgblit_s\tpgblit/pipe\tpgblit/limit\tpgblit_cpu_s_per_GB\n'
 for r in $(seq "$rounds"); do
-  if [ $((r % 2)) = 1 ]; then order="pipe pgblit"; else order="pgblit pipe"; fi
+  case $((r % 3)) in 1) order="pipe limit pgblit";; 2) order="pgblit pipe limit";; 0) order="limit pgblit pipe";; esac
   for tool in $order; do
     reset_target
-    if [ "$tool" = pipe ]; then t_pipe=$(timed psql_pipe); else t_pgblit=$(timed pgblit_copy); fi
+    case $tool in
+      pipe) t_pipe=$(timed psql_pipe);;
+      limit) t_limit=$(timed limit);;
+      pgblit) t_pgblit=$(timed pgblit_copy);;
+    esac
     [ "$(rows)" = "$want" ] || { echo "$tool copied the wrong number of rows" >&2; exit 1; }
   done
   cpu=$(awk '{print $1 + $2}' "$dir/cpu")
-  printf '%s\t%.2f\t%.2f\t%.3f\t%.3f\n' "$r" "$t_pipe" "$t_pgblit" "$(echo "$t_pgblit / $t_pipe" | bc -l)" \
+  printf '%s\t%.2f\t%.2f\t%.2f\t%.3f\t%.3f\t%.3f\n' "$r" "$t_pipe" "$t_limit" "$t_pgblit" \
+    "$(echo "$t_pgblit / $t_pipe" | bc -l)" "$(echo "$t_pgblit / $t_limit" | bc -l)" \
     "$(echo "$cpu / ($bytes / 1000000000)" | bc -l)"
 done
 echo "stop the clusters with: scripts/clusters.sh stop $dir"

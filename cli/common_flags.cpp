@@ -31,6 +31,12 @@ void add_log_flags(CLI::App& app, LogFlags& flags) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 }
 
+void add_chunk_size_flag(CLI::App& command, int64_t& chunk_bytes) {
+  command.add_option("--chunk-size", chunk_bytes,
+                     "split tables into chunks of about this size, heap + TOAST (default: 128MiB; units kB, MB, GB)")
+      ->transform(CLI::AsSizeValue(false));
+}
+
 void set_up_logging(const LogFlags& flags) {
   std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
   if (!flags.file.empty()) {

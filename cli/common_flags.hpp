@@ -23,6 +23,8 @@ struct LogFlags {
 void add_connection_flags(CLI::App& command, ConnectionFlags& flags);
 void add_selection_flags(CLI::App& command, partitioner::Selection& selection);
 void add_log_flags(CLI::App& app, LogFlags& flags);
+// --chunk-size: bytes with an optional unit (128MB, 1GiB; kB = 1024 bytes).
+void add_chunk_size_flag(CLI::App& command, int64_t& chunk_bytes);
 
 // Sends logs to stderr and, with --log-file, to that file too.
 void set_up_logging(const LogFlags& flags);

@@ -24,6 +24,7 @@ struct CopyFlags {
   bool disable_triggers = false;
   bool no_analyze = false;
   bool yes = false;
+  int64_t chunk_bytes = int64_t{128} << 20;
 };
 
 // On a terminal, show what is about to happen and wait for a yes; scripts (no terminal) and --yes go on.
@@ -51,6 +52,7 @@ int run_copy(CopyFlags& flags) {
                                                         : engine::OnExisting::Error;
   options.disable_triggers = flags.disable_triggers;
   options.analyze = !flags.no_analyze;
+  options.chunk_bytes = flags.chunk_bytes;
 
   engine::CopyRun run(options);
   if (!confirmed(run, flags)) {
@@ -78,6 +80,7 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "target tables that already hold rows: error (refuse, the default), truncate (empty them "
                   "first), append (load beside them)")
       ->check(CLI::IsMember({"error", "truncate", "append"}));
+  add_chunk_size_flag(*cmd, flags->chunk_bytes);
   cmd->add_flag("--disable-triggers", flags->disable_triggers,
                 "load with session_replication_role = replica: no triggers, no foreign-key checks (superuser)");
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the target tables after the copy");

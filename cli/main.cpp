@@ -8,6 +8,7 @@
 
 #include "cli/common_flags.hpp"
 #include "cli/copy_command.hpp"
+#include "cli/plan_command.hpp"
 #include "core/error.hpp"
 
 int main(int argc, char** argv) {
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   cli::LogFlags log_flags;
   cli::add_log_flags(app, log_flags);
   auto run_copy = cli::add_copy_command(app);
+  auto run_plan = cli::add_plan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   try {
     cli::set_up_logging(log_flags);
     if (app.got_subcommand("copy")) return run_copy();
+    if (app.got_subcommand("plan")) return run_plan();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

@@ -71,7 +71,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
   spdlog::info("source {} (snapshot {}), target {}", coordinator_->display(), snapshot_id_, target_->display());
 
   if (options_.disable_triggers) require_superuser_for_disable_triggers(*target_);
-  plan_ = partitioner::build_plan(*coordinator_, *target_, {options_.selection, options_.disable_triggers});
+  plan_ = partitioner::build_plan(*coordinator_, *target_, {options_.selection, options_.disable_triggers, options_.chunk_bytes});
   for (const auto& w : plan_.warnings) spdlog::warn("{}", w);
   for (const auto& t : plan_.tables) {
     if (t.format == partitioner::CopyFormat::Text) spdlog::info("{} goes as text: {}", t.source, t.text_reason);

@@ -20,6 +20,7 @@ struct CopyOptions {
   OnExisting on_existing = OnExisting::Error;   // what to do with target tables that hold rows
   bool disable_triggers = false;                // load with session_replication_role = replica
   bool analyze = true;                          // ANALYZE the target tables afterwards
+  int64_t chunk_bytes = int64_t{128} << 20;     // target chunk size, heap + TOAST bytes
 };
 
 struct CopySummary {

@@ -15,9 +15,12 @@ SELECT c.oid::int8, n.nspname, c.relname, c.relkind::text, c.relispartition,
        COALESCE(pg_get_expr(c.relpartbound, c.oid), ''), COALESCE(rn.nspname, ''), COALESCE(rc.relname, ''),
        ARRAY(SELECT a.relid::oid::int8 FROM pg_partition_ancestors(c.oid) a WHERE a.relid <> c.oid::regclass),
        pg_relation_size(c.oid) + COALESCE(pg_relation_size(NULLIF(c.reltoastrelid, 0)), 0),
-       c.reltuples::int8
+       c.reltuples::int8, pg_relation_size(c.oid) / current_setting('block_size')::int,
+       COALESCE((st.last_analyze IS NOT NULL OR st.last_autoanalyze IS NOT NULL)
+                AND st.n_mod_since_analyze <= 0.1 * GREATEST(c.reltuples, 1), false)
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_stat_all_tables st ON st.relid = c.oid
 LEFT JOIN pg_class rc ON c.relispartition AND rc.oid = pg_partition_root(c.oid)
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE c.relkind IN ('r', 'p'))";
@@ -38,6 +41,8 @@ std::vector<Relation> relations_from(const pg::Result& r) {
     for (const auto& a : r.text_array(i, 8)) rel.ancestors.push_back(std::stoll(a));
     rel.bytes = r.int64(i, 9);
     rel.estimated_rows = r.int64(i, 10);
+    rel.heap_pages = r.int64(i, 11);
+    rel.stats_fresh = r.boolean(i, 12);
     out.push_back(std::move(rel));
   }
   return out;
@@ -146,7 +151,7 @@ member AS (SELECT dest, dest AS rel FROM dest
            UNION SELECT dest, t.relid::oid FROM dest, LATERAL pg_partition_tree(dest) t)
 SELECT DISTINCT a.dest::int8, b.dest::int8
 FROM pg_constraint c JOIN member a ON a.rel = c.conrelid JOIN member b ON b.rel = c.confrelid
-WHERE c.contype = 'f' AND a.dest <> b.dest)",
+WHERE c.contype = 'f')",
                             {oid_array_literal(oids)}, "foreign keys");
   std::vector<std::pair<Oid, Oid>> out;
   for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.int64(i, 0), r.int64(i, 1));

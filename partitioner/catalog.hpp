@@ -37,7 +37,9 @@ struct Relation {
   std::string root_name;
   std::vector<Oid> ancestors;   // partition ancestors, nearest first
   int64_t bytes = 0;            // heap + TOAST
+  int64_t heap_pages = 0;       // heap alone, in blocks (ctid ranges split these)
   int64_t estimated_rows = -1;  // -1: never analyzed
+  bool stats_fresh = false;     // analyzed, and under 10% of rows modified since
   std::vector<Column> columns;
 
   std::string qualified() const;
@@ -61,7 +63,8 @@ void read_columns(pg::Connection& conn, std::vector<Relation>& relations);
 std::vector<Oid> read_tables_embedding_type_oids(pg::Connection& conn, const std::vector<Oid>& oids);
 
 // Foreign keys between the given target relations, as (referencing, referenced) pairs of
-// those relations; a key on a partition counts for the partitioned table it belongs to.
+// those relations, self-references included; a key on a partition counts for the
+// partitioned table it belongs to.
 std::vector<std::pair<Oid, Oid>> read_foreign_keys_between(pg::Connection& conn, const std::vector<Oid>& oids);
 
 std::string oid_array_literal(const std::vector<Oid>& oids);

@@ -30,11 +30,19 @@ nlohmann::json to_json(const Plan& plan) {
                       {"text_reason", t.text_reason},
                       {"estimated_bytes", t.estimated_bytes},
                       {"estimated_rows", t.estimated_rows},
-                      {"depends_on", t.depends_on}});
+                      {"depends_on", t.depends_on},
+                      {"key", t.key},
+                      {"key_index", t.key_index},
+                      {"chunking", t.chunking}});
   }
   nlohmann::json chunks = nlohmann::json::array();
   for (const auto& c : plan.chunks) {
-    chunks.push_back({{"table", c.table}, {"predicate", c.predicate}, {"estimated_bytes", c.estimated_bytes}});
+    chunks.push_back({{"table", c.table},
+                      {"predicate", c.predicate},
+                      {"estimated_bytes", c.estimated_bytes},
+                      {"lower", c.lower},
+                      {"upper", c.upper},
+                      {"null_keys", c.null_keys}});
   }
   return {{"tables", tables}, {"chunks", chunks}, {"schemas", plan.schemas}, {"warnings", plan.warnings}};
 }

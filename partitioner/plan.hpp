@@ -25,12 +25,20 @@ struct TableCopy {
   int64_t estimated_bytes = 0;       // heap + TOAST on the source
   int64_t estimated_rows = -1;       // -1: never analyzed
   std::vector<size_t> depends_on;    // tables the target's foreign keys make it wait for
+  std::vector<std::string> key;      // columns the chunks' ranges are on; empty: ctid or whole
+  std::string key_index;             // the unique index behind the key
+  std::string chunking;              // "whole", "histogram", "sample", "ctid"
 };
 
 struct Chunk {
   size_t table = 0;          // index into Plan::tables
   std::string predicate;     // SQL condition on the source table; empty: the whole table
   int64_t estimated_bytes = 0;
+  // The key range [lower, upper) as text literals of the key's columns (ctid: page numbers);
+  // empty means unbounded. null_keys: the chunk of rows with a NULL in the key.
+  std::vector<std::string> lower;
+  std::vector<std::string> upper;
+  bool null_keys = false;
 };
 
 struct Plan {

@@ -7,7 +7,9 @@
 #include <map>
 #include <set>
 
+#include "partitioner/chunking.hpp"
 #include "partitioner/dependencies.hpp"
+#include "partitioner/keys.hpp"
 
 namespace pgblit::partitioner {
 namespace {
@@ -78,12 +80,19 @@ void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, P
   }
 }
 
-void order_by_foreign_keys(pg::Connection& target, const std::map<Oid, std::vector<size_t>>& tables_by_dest,
-                           Plan& plan, Problems& problems) {
+// Returns the tables whose target references itself: those are not split, since a row may
+// reference a row of a chunk not loaded yet.
+std::set<size_t> order_by_foreign_keys(pg::Connection& target, const std::map<Oid, std::vector<size_t>>& tables_by_dest,
+                                       Plan& plan, Problems& problems) {
   std::vector<Oid> dests;
   for (const auto& [oid, _] : tables_by_dest) dests.push_back(oid);
   std::vector<std::vector<size_t>> depends_on(plan.tables.size());
+  std::set<size_t> self_referencing;
   for (const auto& [referencing, referenced] : read_foreign_keys_between(target, dests)) {
+    if (referencing == referenced) {
+      for (size_t i : tables_by_dest.at(referencing)) self_referencing.insert(i);
+      continue;
+    }
     for (size_t i : tables_by_dest.at(referencing)) {
       for (size_t j : tables_by_dest.at(referenced)) depends_on[i].push_back(j);
     }
@@ -96,6 +105,7 @@ void order_by_foreign_keys(pg::Connection& target, const std::map<Oid, std::vect
                              fmt::join(names, " -> ")));
   }
   for (size_t i = 0; i < depends_on.size(); ++i) plan.tables[i].depends_on = std::move(depends_on[i]);
+  return self_referencing;
 }
 
 }  // namespace
@@ -124,6 +134,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   Problems problems;
   std::map<Oid, std::vector<size_t>> tables_by_dest;
   std::set<std::string> schemas;
+  std::vector<const Relation*> table_sources;  // beside plan.tables
   for (const auto& src : sources) {
     const Relation* dest = resolve_destination(src, targets);
     if (!dest) {
@@ -144,14 +155,30 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     tables_by_dest[dest->oid].push_back(plan.tables.size());
     schemas.insert(src.schema);
     plan.tables.push_back(std::move(copy));
+    table_sources.push_back(&src);
   }
   problems.throw_if_any();
-  if (!options.disable_triggers) order_by_foreign_keys(target, tables_by_dest, plan, problems);
+  std::set<size_t> self_referencing;
+  if (!options.disable_triggers) self_referencing = order_by_foreign_keys(target, tables_by_dest, plan, problems);
   problems.throw_if_any();
 
   plan.schemas.assign(schemas.begin(), schemas.end());
+  auto keys = read_table_keys(source, source_oids);
   for (size_t i = 0; i < plan.tables.size(); ++i) {
-    plan.chunks.push_back(Chunk{i, "", plan.tables[i].estimated_bytes});
+    auto& table = plan.tables[i];
+    auto key = keys.find(table_sources[i]->oid);
+    const TableKey* table_key = key == keys.end() ? nullptr : &key->second;
+    if (table_key) {
+      table.key = table_key->columns;
+      table.key_index = table_key->index;
+    }
+    auto chunked = chunk_table(source, *table_sources[i], table_key, options.chunk_bytes,
+                               self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
+    table.chunking = chunked.method;
+    for (auto& c : chunked.chunks) {
+      c.table = i;
+      plan.chunks.push_back(std::move(c));
+    }
   }
   return plan;
 }

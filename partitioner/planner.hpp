@@ -15,6 +15,7 @@ namespace pgblit::partitioner {
 struct PlanOptions {
   Selection selection;
   bool disable_triggers = false;  // foreign keys are not checked, so no load order is needed
+  int64_t chunk_bytes = int64_t{128} << 20;  // target size of a chunk, heap + TOAST bytes
 };
 
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options);

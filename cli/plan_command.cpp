@@ -1,0 +1,72 @@
+// See plan_command.hpp.
+#include "cli/plan_command.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+
+#include "cli/common_flags.hpp"
+#include "core/units.hpp"
+#include "engine/copy_run.hpp"
+
+namespace pgblit::cli {
+namespace {
+
+struct PlanFlags {
+  ConnectionFlags connections;
+  partitioner::Selection selection;
+  int64_t chunk_bytes = int64_t{128} << 20;
+  bool disable_triggers = false;
+  bool json = false;
+};
+
+void print_table(const partitioner::Plan& plan) {
+  std::vector<size_t> chunks(plan.tables.size());
+  for (const auto& c : plan.chunks) ++chunks[c.table];
+  fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", "table", "key", "method", "est. rows", "size",
+             "chunks", "format");
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    const auto& t = plan.tables[i];
+    std::string key = t.key.empty() ? "-" : "(" + fmt::format("{}", fmt::join(t.key, ", ")) + ")";
+    fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", t.source, key, t.chunking,
+               t.estimated_rows < 0 ? "?" : std::to_string(t.estimated_rows),
+               human_bytes(static_cast<double>(t.estimated_bytes)), chunks[i],
+               t.format == partitioner::CopyFormat::Binary ? "binary" : "text");
+  }
+  fmt::print("{} tables, {} chunks, about {}\n", plan.tables.size(), plan.chunks.size(),
+             human_bytes(static_cast<double>(plan.estimated_bytes())));
+}
+
+int run_plan(PlanFlags& flags) {
+  require_connections(flags.connections);
+  engine::CopyOptions options;
+  options.source = flags.connections.source;
+  options.target = flags.connections.target;
+  options.selection = flags.selection;
+  options.disable_triggers = flags.disable_triggers;
+  options.chunk_bytes = flags.chunk_bytes;
+  options.on_existing = engine::OnExisting::Append;  // a plan only reads
+  engine::CopyRun run(options);
+  if (flags.json) {
+    std::cout << partitioner::to_json(run.plan()).dump(2) << "\n";
+  } else {
+    print_table(run.plan());
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_plan_command(CLI::App& app) {
+  auto flags = std::make_shared<PlanFlags>();
+  auto* cmd = app.add_subcommand("plan", "show how a copy would split and order the tables; writes nothing");
+  add_connection_flags(*cmd, flags->connections);
+  add_selection_flags(*cmd, flags->selection);
+  add_chunk_size_flag(*cmd, flags->chunk_bytes);
+  cmd->add_flag("--disable-triggers", flags->disable_triggers, "plan as `copy --disable-triggers` would");
+  cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
+  return [flags] { return run_plan(*flags); };
+}
+
+}  // namespace pgblit::cli
