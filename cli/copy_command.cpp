@@ -25,6 +25,7 @@ struct CopyFlags {
   bool no_analyze = false;
   bool yes = false;
   int64_t chunk_bytes = int64_t{128} << 20;
+  std::string verify = "full";
 };
 
 // On a terminal, show what is about to happen and wait for a yes; scripts (no terminal) and --yes go on.
@@ -53,6 +54,7 @@ int run_copy(CopyFlags& flags) {
   options.disable_triggers = flags.disable_triggers;
   options.analyze = !flags.no_analyze;
   options.chunk_bytes = flags.chunk_bytes;
+  options.verify = flags.verify == "full";
 
   engine::CopyRun run(options);
   if (!confirmed(run, flags)) {
@@ -83,6 +85,9 @@ std::function<int()> add_copy_command(CLI::App& app) {
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
   cmd->add_flag("--disable-triggers", flags->disable_triggers,
                 "load with session_replication_role = replica: no triggers, no foreign-key checks (superuser)");
+  cmd->add_option("--verify", flags->verify,
+                  "full (default): digest every row on both sides and compare, chunk by chunk; off: skip")
+      ->check(CLI::IsMember({"full", "off"}));
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the target tables after the copy");
   cmd->add_flag("-y,--yes", flags->yes, "do not ask for confirmation on a terminal");
   return [flags] { return run_copy(*flags); };

@@ -71,7 +71,8 @@ class LaneThreads {
         outcome.error = open_failure;
       } else {
         auto format = as_text_[chunk.table] ? CopyFormat::Text : CopyFormat::Binary;
-        outcome = lane->copy(chunk, plan_.tables[chunk.table], format);
+        const auto& table = plan_.tables[chunk.table];
+        outcome = lane->copy(chunk, table, format, config_.verify && table.verify_by_chunk);
         if (outcome.switched_to_text) as_text_[chunk.table] = true;
       }
       outcome.chunk = task->job.chunk;

@@ -57,9 +57,9 @@ struct Handoff {
   tbb::concurrent_bounded_queue<Block*> full;  // nullptr: the reader is done
 };
 
-// The reader thread's work: every row of the source COPY, packed into blocks.
-void read_rows(pg::Connection& source, Handoff& handoff, CopyEnd& end, std::exception_ptr& failure,
-               const std::string& object) {
+// The reader thread's work: every row of the source COPY, digested and packed into blocks.
+void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester& digester, CopyEnd& end,
+               std::exception_ptr& failure, const std::string& object) {
   try {
     Block* block = nullptr;
     handoff.empty.pop(block);
@@ -68,6 +68,14 @@ void read_rows(pg::Connection& source, Handoff& handoff, CopyEnd& end, std::exce
       int n = PQgetCopyData(source.raw(), &raw, 0);
       if (n < 0) break;  // -1: end of data; -2: failure, reported by finish()
       std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
+      if (!failure) {
+        try {
+          digester.consume(std::span<const char>(row.get(), static_cast<size_t>(n)));
+        } catch (...) {
+          failure = std::current_exception();  // a malformed stream: cancel, keep draining
+          source.cancel();
+        }
+      }
       if (!block->empty() && block->size() + n > kBlockBytes) {
         handoff.full.push(block);
         handoff.empty.pop(block);
@@ -81,6 +89,7 @@ void read_rows(pg::Connection& source, Handoff& handoff, CopyEnd& end, std::exce
       handoff.empty.push(block);
     }
     end = finish(source, "reading from the source", object);
+    if (!failure && !end.error) digester.finish();
   } catch (...) {
     failure = std::current_exception();
   }
@@ -97,8 +106,8 @@ BlockPool::BlockPool() {
 }
 
 PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
-                     const std::string& copy_in_sql, BlockPool& pool, Cancellation& cancellation,
-                     const std::string& object) {
+                     const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester& digester,
+                     Cancellation& cancellation, const std::string& object) {
   Cancellation::Watch watch_source(cancellation, source);
   Cancellation::Watch watch_target(cancellation, target);
   start_copy(target, copy_in_sql, PGRES_COPY_IN, object);
@@ -117,8 +126,8 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   }
   CopyEnd source_end;
   std::exception_ptr reader_failure;
-  std::thread reader(read_rows, std::ref(source), std::ref(handoff), std::ref(source_end), std::ref(reader_failure),
-                     std::cref(object));
+  std::thread reader(read_rows, std::ref(source), std::ref(handoff), std::ref(digester), std::ref(source_end),
+                     std::ref(reader_failure), std::cref(object));
 
   PumpResult result;
   bool write_failed = false;

@@ -10,6 +10,7 @@
 #include "engine/copy_graph.hpp"
 #include "engine/sequences.hpp"
 #include "engine/session.hpp"
+#include "engine/verification.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -23,12 +24,14 @@ double seconds_since(Clock::time_point start) {
 // Per-table totals, folded in as chunks finish; logs a line when a table's last chunk is in.
 class TableTally {
  public:
-  explicit TableTally(const partitioner::Plan& plan) : plan_(plan), tables_(plan.tables.size()) {
+  explicit TableTally(const partitioner::Plan& plan)
+      : plan_(plan), tables_(plan.tables.size()), outcomes_(plan.chunks.size()) {
     for (const auto& c : plan.chunks) ++tables_[c.table].chunks_left;
   }
 
   void add(const ChunkOutcome& outcome) {
     if (outcome.error) return;
+    outcomes_[outcome.chunk] = outcome;
     size_t t = plan_.chunks[outcome.chunk].table;
     auto& tally = tables_[t];
     auto now = Clock::now();
@@ -48,6 +51,7 @@ class TableTally {
     }
   }
   const CopySummary& total() const { return total_; }
+  const std::vector<ChunkOutcome>& outcomes() const { return outcomes_; }
 
  private:
   struct Tally {
@@ -58,6 +62,7 @@ class TableTally {
   };
   const partitioner::Plan& plan_;
   std::vector<Tally> tables_;
+  std::vector<ChunkOutcome> outcomes_;  // by chunk
   CopySummary total_;
 };
 
@@ -76,9 +81,10 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
   for (const auto& t : plan_.tables) {
     if (t.format == partitioner::CopyFormat::Text) spdlog::info("{} goes as text: {}", t.source, t.text_reason);
   }
-  if (options_.on_existing == OnExisting::Error) {
+  if (options_.on_existing != OnExisting::Truncate) {
     auto filled = target_tables_with_rows(*target_, plan_);
-    if (!filled.empty()) {
+    prefilled_.insert(filled.begin(), filled.end());
+    if (!filled.empty() && options_.on_existing == OnExisting::Error) {
       throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
                         "empty them, or choose --on-existing truncate (empties them first) or append");
     }
@@ -97,12 +103,30 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
                human_bytes(static_cast<double>(plan_.estimated_bytes())), options_.jobs);
 
   TableTally tally(plan_);
-  LaneConfig lanes{options_.source, options_.target, snapshot_id_, options_.disable_triggers};
+  LaneConfig lanes{options_.source, options_.target, snapshot_id_, options_.disable_triggers, options_.verify};
   auto failure = run_copy_graph(plan_, lanes, options_.jobs, cancellation,
                                 [&](const ChunkOutcome& outcome) { tally.add(outcome); });
   if (failure) throw *failure;
 
   CopySummary summary = tally.total();
+  if (options_.verify) {
+    for (const auto& t : prefilled_) spdlog::warn("{} is not verified: it held rows before this append", t);
+    auto report = verify_copied(plan_, tally.outcomes(), prefilled_, *target_, cancellation);
+    summary.chunks_verified = report.chunks_compared;
+    summary.tables_verified = report.tables_compared;
+    for (const auto& m : report.mismatches) {
+      spdlog::error("differs: {}: source {} rows ({}), target {} rows ({})", m.what, m.source.rows, m.source.to_string(),
+                    m.target.rows, m.target.to_string());
+    }
+    if (!report.mismatches.empty()) {
+      throw Error(ErrorKind::Verification,
+                  fmt::format("verification found differences in {} of {} chunks and tables", report.mismatches.size(),
+                              report.chunks_compared + report.tables_compared),
+                  "", "run `pgblit verify` with the same selection to find the rows that differ");
+    }
+    spdlog::info("verified: {} chunks and {} whole tables match the source", report.chunks_compared,
+                 report.tables_compared);
+  }
   auto sequences = reset_sequences(*coordinator_, *target_, plan_.schemas);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "engine/cancellation.hpp"
@@ -21,6 +22,7 @@ struct CopyOptions {
   bool disable_triggers = false;                // load with session_replication_role = replica
   bool analyze = true;                          // ANALYZE the target tables afterwards
   int64_t chunk_bytes = int64_t{128} << 20;     // target chunk size, heap + TOAST bytes
+  bool verify = true;                           // --verify full: digest both sides and compare
 };
 
 struct CopySummary {
@@ -29,6 +31,8 @@ struct CopySummary {
   int64_t bytes = 0;
   double seconds = 0;
   int sequences = 0;
+  size_t chunks_verified = 0;  // compared chunk by chunk
+  size_t tables_verified = 0;  // compared as a whole
 };
 
 class CopyRun {
@@ -46,6 +50,7 @@ class CopyRun {
   std::unique_ptr<pg::Connection> target_;
   std::string snapshot_id_;
   partitioner::Plan plan_;
+  std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
 };
 
 }  // namespace pgblit::engine

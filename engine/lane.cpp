@@ -6,6 +6,7 @@
 
 #include <chrono>
 
+#include "engine/copy_digest.hpp"
 #include "engine/session.hpp"
 #include "pg/sql.hpp"
 
@@ -48,17 +49,18 @@ Lane::Lane(const LaneConfig& config, Cancellation& cancellation)
   if (config_.disable_triggers) target_.exec("SET session_replication_role TO replica", "--disable-triggers");
 }
 
-ChunkOutcome Lane::copy(const partitioner::Chunk& chunk, const partitioner::TableCopy& table, CopyFormat format) {
+ChunkOutcome Lane::copy(const partitioner::Chunk& chunk, const partitioner::TableCopy& table, CopyFormat format,
+                        bool read_back) {
   ChunkOutcome outcome;
   auto started = std::chrono::steady_clock::now();
   try {
     try {
-      copy_once(chunk, table, format, outcome);
+      copy_once(chunk, table, format, read_back, outcome);
     } catch (const Error& e) {
       if (format != CopyFormat::Binary || !is_binary_form_refusal(e) || cancellation_.requested()) throw;
       spdlog::warn("{}: the target refused the binary form ({}); copying this table as text", table.source, e.what());
       outcome.switched_to_text = true;
-      copy_once(chunk, table, CopyFormat::Text, outcome);
+      copy_once(chunk, table, CopyFormat::Text, read_back, outcome);
     }
   } catch (const Error& e) {
     outcome.error = e;
@@ -70,14 +72,22 @@ ChunkOutcome Lane::copy(const partitioner::Chunk& chunk, const partitioner::Tabl
 }
 
 void Lane::copy_once(const partitioner::Chunk& chunk, const partitioner::TableCopy& table, CopyFormat format,
-                     ChunkOutcome& outcome) {
+                     bool read_back, ChunkOutcome& outcome) {
   try {
+    int fields = format == CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
+    checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
     target_.exec("BEGIN", table.target);
     PumpResult pumped = pump_copy(source_, target_, copy_out_sql(table, chunk, format), copy_in_sql(table, format),
-                                  blocks_, cancellation_, table.source);
+                                  blocks_, digester, cancellation_, table.source);
     target_.exec("COMMIT", table.target);
     outcome.rows = pumped.rows;
     outcome.bytes = pumped.bytes;
+    outcome.format = format;
+    outcome.source_digest = digester.digest();
+    if (read_back) {
+      outcome.target_digest =
+          digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, format), table, format, cancellation_);
+    }
   } catch (...) {
     recover_after_failure();
     throw;

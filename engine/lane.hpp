@@ -18,6 +18,7 @@ struct LaneConfig {
   std::string target;
   std::string snapshot_id;  // the run's exported snapshot
   bool disable_triggers = false;
+  bool verify = true;       // read back and digest each chunk verified chunk by chunk
 };
 
 struct ChunkOutcome {
@@ -26,6 +27,9 @@ struct ChunkOutcome {
   int64_t bytes = 0;
   double seconds = 0;
   bool switched_to_text = false;  // the target refused the binary form; the table goes as text
+  partitioner::CopyFormat format = partitioner::CopyFormat::Binary;  // as it travelled
+  checksums::ChunkDigest source_digest;                 // of the stream as it was copied
+  std::optional<checksums::ChunkDigest> target_digest;  // read back, when verified by chunk
   std::optional<Error> error;
 };
 
@@ -39,12 +43,13 @@ class Lane {
 
   // Copies one chunk in `format`; if the target refuses the binary form of a value (its
   // type's OIDs or layout differ), copies it again as text and says so in the outcome.
+  // With `read_back`, digests the chunk's rows on the target once committed.
   ChunkOutcome copy(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
-                    partitioner::CopyFormat format);
+                    partitioner::CopyFormat format, bool read_back);
 
  private:
   void copy_once(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
-                 partitioner::CopyFormat format, ChunkOutcome& outcome);
+                 partitioner::CopyFormat format, bool read_back, ChunkOutcome& outcome);
   void recover_after_failure();
 
   const LaneConfig& config_;

@@ -32,6 +32,9 @@ nlohmann::json to_json(const Plan& plan) {
                       {"estimated_rows", t.estimated_rows},
                       {"depends_on", t.depends_on},
                       {"key", t.key},
+                      {"key_types", t.key_types},
+                      {"key_fields", t.key_fields},
+                      {"verify_by_chunk", t.verify_by_chunk},
                       {"key_index", t.key_index},
                       {"chunking", t.chunking}});
   }

@@ -19,14 +19,20 @@ struct TableCopy {
   std::string source;                // "schema"."table", read FROM ONLY
   std::string target;                // "schema"."table" it is loaded into
   bool target_partitioned = false;   // the target routes rows to its partitions
-  std::vector<std::string> columns;  // matched by name, in source order
+  std::vector<std::string> columns;  // matched by name, in the target's order (so every table
+                                     // loading into one target lays its rows out alike)
   CopyFormat format = CopyFormat::Binary;
   std::string text_reason;           // why the table travels as text, when it does
   int64_t estimated_bytes = 0;       // heap + TOAST on the source
   int64_t estimated_rows = -1;       // -1: never analyzed
   std::vector<size_t> depends_on;    // tables the target's foreign keys make it wait for
   std::vector<std::string> key;      // columns the chunks' ranges are on; empty: ctid or whole
+  std::vector<std::string> key_types;  // their SQL types, for casting bound literals
+  std::vector<int> key_fields;       // positions of the key's columns in `columns` (-1: not copied)
   std::string key_index;             // the unique index behind the key
+  // Verification: chunk by chunk (the target table takes rows from this table alone, and
+  // chunks are key ranges, which mean the same rows on the target), or else table by table.
+  bool verify_by_chunk = false;
   std::string chunking;              // "whole", "histogram", "sample", "ctid"
 };
 

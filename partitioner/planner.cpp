@@ -43,40 +43,40 @@ const Relation* resolve_destination(const Relation& src, const std::map<Name, co
   return root ? root : same;
 }
 
-// Matches columns by name; types must agree, or be of one category, which sends the table as text.
+// Matches columns by name; types must agree, or be of one family, which sends the table as
+// text. Columns are listed in the target's order.
 void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, Problems& problems,
                    std::vector<std::string>& warnings) {
-  std::set<std::string> loaded;
   for (const auto& c : src.columns) {
     const Column* tc = dest.column(c.name);
-    if (!tc) {
-      if (!c.generated) {
-        problems.add(fmt::format("column \"{}\" of {} does not exist in {} on the target", c.name, src.qualified(),
-                                 dest.qualified()));
+    if (!tc && !c.generated) {
+      problems.add(fmt::format("column \"{}\" of {} does not exist in {} on the target", c.name, src.qualified(),
+                               dest.qualified()));
+    }
+  }
+  for (const auto& tc : dest.columns) {
+    const Column* c = src.column(tc.name);
+    if (!c) {
+      if (tc.not_null && !tc.has_default && !tc.identity && !tc.generated) {
+        problems.add(fmt::format("column \"{}\" of {} on the target is NOT NULL without a default, and the source "
+                                 "has no such column",
+                                 tc.name, dest.qualified()));
       }
       continue;
     }
-    if (tc->generated) continue;  // the target computes it
-    if (c.type != tc->type) {
-      if (c.category != tc->category) {
-        problems.add(fmt::format("column \"{}\" of {} is {} on the source but {} on the target", c.name,
-                                 src.qualified(), c.display_type, tc->display_type));
+    if (tc.generated) continue;  // the target computes it
+    if (c->type != tc.type) {
+      if (c->category != tc.category) {
+        problems.add(fmt::format("column \"{}\" of {} is {} on the source but {} on the target", c->name,
+                                 src.qualified(), c->display_type, tc.display_type));
         continue;
       }
       copy.format = CopyFormat::Text;
-      copy.text_reason = fmt::format("column \"{}\" is {} on the source, {} on the target", c.name, c.display_type,
-                                     tc->display_type);
+      copy.text_reason = fmt::format("column \"{}\" is {} on the source, {} on the target", c->name,
+                                     c->display_type, tc.display_type);
       warnings.push_back(fmt::format("{}: {}; copied as text", src.qualified(), copy.text_reason));
     }
-    copy.columns.push_back(c.name);
-    loaded.insert(c.name);
-  }
-  for (const auto& tc : dest.columns) {
-    if (!loaded.count(tc.name) && tc.not_null && !tc.has_default && !tc.identity && !tc.generated) {
-      problems.add(fmt::format("column \"{}\" of {} on the target is NOT NULL without a default, and the source has "
-                               "no such column",
-                               tc.name, dest.qualified()));
-    }
+    copy.columns.push_back(tc.name);
   }
 }
 
@@ -135,6 +135,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   std::map<Oid, std::vector<size_t>> tables_by_dest;
   std::set<std::string> schemas;
   std::vector<const Relation*> table_sources;  // beside plan.tables
+  std::vector<Oid> table_destinations;         // beside plan.tables
   for (const auto& src : sources) {
     const Relation* dest = resolve_destination(src, targets);
     if (!dest) {
@@ -156,6 +157,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     schemas.insert(src.schema);
     plan.tables.push_back(std::move(copy));
     table_sources.push_back(&src);
+    table_destinations.push_back(dest->oid);
   }
   problems.throw_if_any();
   std::set<size_t> self_referencing;
@@ -170,11 +172,17 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     const TableKey* table_key = key == keys.end() ? nullptr : &key->second;
     if (table_key) {
       table.key = table_key->columns;
+      table.key_types = table_key->types;
       table.key_index = table_key->index;
+      for (const auto& k : table.key) {
+        auto at = std::find(table.columns.begin(), table.columns.end(), k);
+        table.key_fields.push_back(at == table.columns.end() ? -1 : static_cast<int>(at - table.columns.begin()));
+      }
     }
     auto chunked = chunk_table(source, *table_sources[i], table_key, options.chunk_bytes,
                                self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
     table.chunking = chunked.method;
+    table.verify_by_chunk = chunked.method != "ctid" && tables_by_dest.at(table_destinations[i]).size() == 1;
     for (auto& c : chunked.chunks) {
       c.table = i;
       plan.chunks.push_back(std::move(c));

@@ -25,7 +25,9 @@ INSERT INTO orders SELECT g, 1 + g % 20000 FROM generate_series(1, 30000) g;
 INSERT INTO order_lines SELECT 1 + g % 30000, g FROM generate_series(1, 60000) g;
 INSERT INTO audit SELECT g, 'original' FROM generate_series(1, 10) g)sql");
   auto run = copy({"-j", "4"});
-  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // The target's trigger rewrote audit's rows, so they are not what left: verification says so.
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  EXPECT_NE(run.output.find("differs: chunk 0 of \"public\".\"audit\""), std::string::npos) << run.output;
   for (const char* t : {"regions", "customers", "orders", "order_lines"}) expect_same_contents(t);
   EXPECT_EQ(target_value("SELECT count(*) FROM audit WHERE note = 'trigger ran'"), "10");
 }

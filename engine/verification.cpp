@@ -1,0 +1,58 @@
+// See verification.hpp.
+#include "engine/verification.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "engine/copy_digest.hpp"
+
+namespace pgblit::engine {
+
+VerificationReport verify_copied(const partitioner::Plan& plan, const std::vector<ChunkOutcome>& outcomes,
+                                 const std::set<std::string>& skipped, pg::Connection& target,
+                                 Cancellation& cancellation) {
+  VerificationReport report;
+  struct Whole {
+    checksums::ChunkDigest source;
+    std::optional<partitioner::CopyFormat> format;
+    bool mixed_formats = false;
+    size_t table = 0;  // one of the tables loading into it, for its column list
+  };
+  std::map<std::string, Whole> wholes;  // by target table
+  for (size_t c = 0; c < plan.chunks.size(); ++c) {
+    const auto& chunk = plan.chunks[c];
+    const auto& table = plan.tables[chunk.table];
+    const auto& outcome = outcomes[c];
+    if (skipped.count(table.target)) continue;
+    if (table.verify_by_chunk) {
+      ++report.chunks_compared;
+      if (!outcome.target_digest || *outcome.target_digest != outcome.source_digest) {
+        report.mismatches.push_back({fmt::format("chunk {} of {} ({})", c, table.source,
+                                                 chunk.predicate.empty() ? "whole table" : chunk.predicate),
+                                     outcome.source_digest, outcome.target_digest.value_or(checksums::ChunkDigest{})});
+      }
+      continue;
+    }
+    auto& whole = wholes[table.target];
+    whole.source += outcome.source_digest;
+    whole.table = chunk.table;
+    if (whole.format && *whole.format != outcome.format) whole.mixed_formats = true;
+    whole.format = outcome.format;
+  }
+  for (const auto& [name, whole] : wholes) {
+    if (whole.mixed_formats) {
+      spdlog::warn("{}: not verified: its chunks travelled partly in binary, partly as text", name);
+      continue;
+    }
+    const auto& table = plan.tables[whole.table];
+    auto format = whole.format.value_or(partitioner::CopyFormat::Binary);
+    auto digest = digest_copy_out(target, target_copy_out_sql(table, "", format), table, format, cancellation);
+    ++report.tables_compared;
+    if (digest != whole.source) report.mismatches.push_back({"table " + name, whole.source, digest});
+  }
+  return report;
+}
+
+}  // namespace pgblit::engine

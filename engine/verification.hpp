@@ -1,0 +1,37 @@
+// Verification after a copy: proof that the target holds exactly the rows that left.
+//
+// Chunks of tables verified chunk by chunk were read back on the target right after their
+// commit (in the lane); here their digests are compared. The other tables (ctid chunks, or
+// several source tables loading into one target, like partitions into a partitioned table)
+// are compared as a whole: the sum of their chunks' source digests against one read of the
+// target table. Either way the source side cost no second read.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/lane.hpp"
+#include "partitioner/plan.hpp"
+
+namespace pgblit::engine {
+
+struct DigestMismatch {
+  std::string what;  // "chunk 3 of "public"."t" ("id" >= ...)" or "table "public"."t""
+  checksums::ChunkDigest source;
+  checksums::ChunkDigest target;
+};
+
+struct VerificationReport {
+  size_t chunks_compared = 0;
+  size_t tables_compared = 0;
+  std::vector<DigestMismatch> mismatches;
+};
+
+// `outcomes[c]` is chunk c's outcome. Target tables in `skipped` (they held rows before an
+// append) cannot match the source and are not compared.
+VerificationReport verify_copied(const partitioner::Plan& plan, const std::vector<ChunkOutcome>& outcomes,
+                                 const std::set<std::string>& skipped, pg::Connection& target,
+                                 Cancellation& cancellation);
+
+}  // namespace pgblit::engine
