@@ -9,6 +9,7 @@
 #include "cli/common_flags.hpp"
 #include "cli/copy_command.hpp"
 #include "cli/plan_command.hpp"
+#include "cli/verify_command.hpp"
 #include "core/error.hpp"
 
 int main(int argc, char** argv) {
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   cli::add_log_flags(app, log_flags);
   auto run_copy = cli::add_copy_command(app);
   auto run_plan = cli::add_plan_command(app);
+  auto run_verify = cli::add_verify_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
     cli::set_up_logging(log_flags);
     if (app.got_subcommand("copy")) return run_copy();
     if (app.got_subcommand("plan")) return run_plan();
+    if (app.got_subcommand("verify")) return run_verify();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

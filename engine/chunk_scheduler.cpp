@@ -6,7 +6,7 @@
 
 namespace pgblit::engine {
 
-ChunkScheduler::ChunkScheduler(const partitioner::Plan& plan)
+ChunkScheduler::ChunkScheduler(const partitioner::Plan& plan, bool follow_dependencies)
     : plan_(plan),
       chunks_left_(plan.tables.size()),
       tables_waited_for_(plan.tables.size()),
@@ -16,7 +16,7 @@ ChunkScheduler::ChunkScheduler(const partitioner::Plan& plan)
     ++chunks_left_[plan.chunks[c].table];
     chunks_of_[plan.chunks[c].table].push_back(c);
   }
-  for (size_t t = 0; t < plan.tables.size(); ++t) {
+  for (size_t t = 0; t < plan.tables.size() && follow_dependencies; ++t) {
     std::set<size_t> deps(plan.tables[t].depends_on.begin(), plan.tables[t].depends_on.end());
     deps.erase(t);
     tables_waited_for_[t] = deps.size();

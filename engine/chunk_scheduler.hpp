@@ -13,7 +13,8 @@ namespace pgblit::engine {
 
 class ChunkScheduler {
  public:
-  explicit ChunkScheduler(const partitioner::Plan& plan);
+  // Without `follow_dependencies` every chunk is ready at once (verification reads only).
+  ChunkScheduler(const partitioner::Plan& plan, bool follow_dependencies = true);
 
   // Chunks ready before anything has run.
   std::vector<size_t> initially_ready() const;

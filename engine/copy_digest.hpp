@@ -1,7 +1,8 @@
-// Digesting what a COPY TO STDOUT returns, without keeping it: the target side of
-// verification, and both sides of `pgblit verify`.
+// Reading a COPY TO STDOUT row by row without keeping it: the target side of verification,
+// both sides of `pgblit verify`, and the rows of a range being localized.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "checksums/copy_framer.hpp"
@@ -12,6 +13,12 @@
 namespace pgblit::engine {
 
 checksums::StreamFormat stream_format(partitioner::CopyFormat format);
+
+// Runs `copy_out_sql` on `conn` and hands every framed row to `on_row`. `expected_fields`
+// (binary; -1: any) guards against a stream of another shape. Leaves the connection idle.
+void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, partitioner::CopyFormat format,
+                         int expected_fields, const std::string& object, Cancellation& cancellation,
+                         const std::function<void(const checksums::RowView&)>& on_row);
 
 // Runs `copy_out_sql` on `conn` and folds every row into a digest keyed as `table` says.
 checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& copy_out_sql,

@@ -4,7 +4,6 @@
 #include <tbb/concurrent_queue.h>
 #include <tbb/flow_graph.h>
 
-#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -14,7 +13,6 @@ namespace pgblit::engine {
 namespace {
 
 namespace flow = tbb::flow;
-using partitioner::CopyFormat;
 
 struct ChunkJob {
   size_t chunk = 0;
@@ -35,14 +33,13 @@ struct LaneTask {
   LaneNode::gateway_type* gateway = nullptr;
 };
 
-// The lane threads: each opens its own Lane (a source and a target session) and copies the
+// The lane threads: each opens its own Lane (a source and a target session) and runs the
 // chunks it is handed, one at a time.
 class LaneThreads {
  public:
-  LaneThreads(int count, const partitioner::Plan& plan, const LaneConfig& config, Cancellation& cancellation)
-      : plan_(plan), config_(config), cancellation_(cancellation), as_text_(plan.tables.size()) {
-    for (size_t t = 0; t < plan.tables.size(); ++t) as_text_[t] = plan.tables[t].format == CopyFormat::Text;
-    for (int i = 0; i < count; ++i) threads_.emplace_back([this] { work(); });
+  LaneThreads(int count, const LaneConfig& config, Cancellation& cancellation, const ChunkWork& work)
+      : config_(config), cancellation_(cancellation), work_(work) {
+    for (int i = 0; i < count; ++i) threads_.emplace_back([this] { serve(); });
   }
   ~LaneThreads() {
     for (size_t i = 0; i < threads_.size(); ++i) tasks_.push(std::nullopt);
@@ -51,7 +48,7 @@ class LaneThreads {
   void submit(const LaneTask& task) { tasks_.push(task); }
 
  private:
-  void work() {
+  void serve() {
     std::optional<Lane> lane;
     std::optional<Error> open_failure;
     try {
@@ -63,17 +60,13 @@ class LaneThreads {
       std::optional<LaneTask> task;
       tasks_.pop(task);
       if (!task) return;
-      const auto& chunk = plan_.chunks[task->job.chunk];
       ChunkOutcome outcome;
       if (cancellation_.requested()) {
         outcome.error = Error(ErrorKind::Runtime, "cancelled: " + cancellation_.reason());
       } else if (!lane) {
         outcome.error = open_failure;
       } else {
-        auto format = as_text_[chunk.table] ? CopyFormat::Text : CopyFormat::Binary;
-        const auto& table = plan_.tables[chunk.table];
-        outcome = lane->copy(chunk, table, format, config_.verify && table.verify_by_chunk);
-        if (outcome.switched_to_text) as_text_[chunk.table] = true;
+        outcome = work_(*lane, task->job.chunk);
       }
       outcome.chunk = task->job.chunk;
       task->gateway->try_put(outcome);
@@ -81,22 +74,21 @@ class LaneThreads {
     }
   }
 
-  const partitioner::Plan& plan_;
   const LaneConfig& config_;
   Cancellation& cancellation_;
-  std::vector<std::atomic<bool>> as_text_;  // per table: binary was refused, or planned as text
+  const ChunkWork& work_;
   tbb::concurrent_bounded_queue<std::optional<LaneTask>> tasks_;
   std::vector<std::thread> threads_;
 };
 
 }  // namespace
 
-std::optional<Error> run_copy_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
-                                    Cancellation& cancellation,
-                                    const std::function<void(const ChunkOutcome&)>& on_outcome) {
+std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
+                                     bool follow_dependencies, Cancellation& cancellation, const ChunkWork& work,
+                                     const std::function<void(const ChunkOutcome&)>& on_outcome) {
   jobs = std::max(1, std::min<int>(jobs, static_cast<int>(plan.chunks.size())));
-  ChunkScheduler scheduler(plan);
-  LaneThreads lane_threads(jobs, plan, lane_config, cancellation);
+  ChunkScheduler scheduler(plan, follow_dependencies);
+  LaneThreads lane_threads(jobs, lane_config, cancellation, work);
   std::optional<Error> first_failure;
   auto job_of = [&](size_t c) { return ChunkJob{c, plan.chunks[c].estimated_bytes}; };
 

@@ -1,4 +1,5 @@
-// The oneTBB flow graph that runs a plan's chunks across `jobs` lanes.
+// The oneTBB flow graph that runs a plan's chunks across `jobs` lanes (copying them, or
+// verifying them: the work per chunk is the caller's).
 //
 //   ready (priority queue, largest first) -> limiter (jobs in flight) -> lanes (async_node)
 //      ^                                                                    |
@@ -18,10 +19,14 @@
 
 namespace pgblit::engine {
 
-// Runs every chunk of `plan`; `on_outcome` sees each chunk's outcome, one at a time. On the
-// first failure the run is cancelled (in-flight chunks roll back) and that failure returned.
-std::optional<Error> run_copy_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
-                                    Cancellation& cancellation,
-                                    const std::function<void(const ChunkOutcome&)>& on_outcome);
+// What a lane does with one chunk (by index into plan.chunks).
+using ChunkWork = std::function<ChunkOutcome(Lane& lane, size_t chunk)>;
+
+// Runs `work` on every chunk of `plan`, in the target's foreign-key order when
+// `follow_dependencies`; `on_outcome` sees each chunk's outcome, one at a time. On the first
+// failure the run is cancelled (in-flight chunks roll back) and that failure returned.
+std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
+                                     bool follow_dependencies, Cancellation& cancellation, const ChunkWork& work,
+                                     const std::function<void(const ChunkOutcome&)>& on_outcome);
 
 }  // namespace pgblit::engine

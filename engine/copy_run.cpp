@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 
 #include "core/units.hpp"
@@ -69,20 +70,11 @@ class TableTally {
 }  // namespace
 
 CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
-  coordinator_ = std::make_unique<pg::Connection>(open_session(options_.source, "source"));
-  target_ = std::make_unique<pg::Connection>(open_session(options_.target, "target"));
-  Snapshot snapshot(*coordinator_);
-  snapshot_id_ = snapshot.id();
-  spdlog::info("source {} (snapshot {}), target {}", coordinator_->display(), snapshot_id_, target_->display());
-
-  if (options_.disable_triggers) require_superuser_for_disable_triggers(*target_);
-  plan_ = partitioner::build_plan(*coordinator_, *target_, {options_.selection, options_.disable_triggers, options_.chunk_bytes});
-  for (const auto& w : plan_.warnings) spdlog::warn("{}", w);
-  for (const auto& t : plan_.tables) {
-    if (t.format == partitioner::CopyFormat::Text) spdlog::info("{} goes as text: {}", t.source, t.text_reason);
-  }
+  run_ = open_run(options_.source, options_.target,
+                  {options_.selection, options_.disable_triggers, options_.chunk_bytes});
+  if (options_.disable_triggers) require_superuser_for_disable_triggers(*run_.target);
   if (options_.on_existing != OnExisting::Truncate) {
-    auto filled = target_tables_with_rows(*target_, plan_);
+    auto filled = target_tables_with_rows(*run_.target, run_.plan);
     prefilled_.insert(filled.begin(), filled.end());
     if (!filled.empty() && options_.on_existing == OnExisting::Error) {
       throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
@@ -96,22 +88,33 @@ CopyRun::~CopyRun() = default;
 CopySummary CopyRun::execute(Cancellation& cancellation) {
   auto started = Clock::now();
   if (options_.on_existing == OnExisting::Truncate) {
-    truncate_target_tables(*target_, plan_);
-    spdlog::info("truncated {} target tables", plan_.target_tables().size());
+    truncate_target_tables(*run_.target, run_.plan);
+    spdlog::info("truncated {} target tables", run_.plan.target_tables().size());
   }
-  spdlog::info("copying {} tables ({} chunks, about {}) with {} jobs", plan_.tables.size(), plan_.chunks.size(),
-               human_bytes(static_cast<double>(plan_.estimated_bytes())), options_.jobs);
+  spdlog::info("copying {} tables ({} chunks, about {}) with {} jobs", run_.plan.tables.size(), run_.plan.chunks.size(),
+               human_bytes(static_cast<double>(run_.plan.estimated_bytes())), options_.jobs);
 
-  TableTally tally(plan_);
-  LaneConfig lanes{options_.source, options_.target, snapshot_id_, options_.disable_triggers, options_.verify};
-  auto failure = run_copy_graph(plan_, lanes, options_.jobs, cancellation,
-                                [&](const ChunkOutcome& outcome) { tally.add(outcome); });
+  TableTally tally(run_.plan);
+  LaneConfig lanes{options_.source, options_.target, run_.snapshot_id, options_.disable_triggers};
+  // Per table: planned as text, or switched to text when the target refused the binary form.
+  std::vector<std::atomic<bool>> as_text(run_.plan.tables.size());
+  for (size_t t = 0; t < run_.plan.tables.size(); ++t) as_text[t] = run_.plan.tables[t].format == partitioner::CopyFormat::Text;
+  ChunkWork copy_chunk = [&](Lane& lane, size_t c) {
+    const auto& chunk = run_.plan.chunks[c];
+    const auto& table = run_.plan.tables[chunk.table];
+    auto format = as_text[chunk.table] ? partitioner::CopyFormat::Text : partitioner::CopyFormat::Binary;
+    auto outcome = lane.copy(chunk, table, format, options_.verify && table.verify_by_chunk);
+    if (outcome.switched_to_text) as_text[chunk.table] = true;
+    return outcome;
+  };
+  auto failure = run_chunk_graph(run_.plan, lanes, options_.jobs, true, cancellation, copy_chunk,
+                                 [&](const ChunkOutcome& outcome) { tally.add(outcome); });
   if (failure) throw *failure;
 
   CopySummary summary = tally.total();
   if (options_.verify) {
     for (const auto& t : prefilled_) spdlog::warn("{} is not verified: it held rows before this append", t);
-    auto report = verify_copied(plan_, tally.outcomes(), prefilled_, *target_, cancellation);
+    auto report = verify_copied(run_.plan, tally.outcomes(), prefilled_, *run_.target, cancellation);
     summary.chunks_verified = report.chunks_compared;
     summary.tables_verified = report.tables_compared;
     for (const auto& m : report.mismatches) {
@@ -127,13 +130,13 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
     spdlog::info("verified: {} chunks and {} whole tables match the source", report.chunks_compared,
                  report.tables_compared);
   }
-  auto sequences = reset_sequences(*coordinator_, *target_, plan_.schemas);
+  auto sequences = reset_sequences(*run_.coordinator, *run_.target, run_.plan.schemas);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {
     auto analyze_started = Clock::now();
-    analyze_target_tables(*target_, plan_);
-    spdlog::info("analyzed {} target tables in {:.2f} s", plan_.target_tables().size(), seconds_since(analyze_started));
+    analyze_target_tables(*run_.target, run_.plan);
+    spdlog::info("analyzed {} target tables in {:.2f} s", run_.plan.target_tables().size(), seconds_since(analyze_started));
   }
   summary.seconds = seconds_since(started);
   return summary;

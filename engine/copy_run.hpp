@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/cancellation.hpp"
+#include "engine/run_setup.hpp"
 #include "engine/target_prep.hpp"
 #include "partitioner/planner.hpp"
 
@@ -40,16 +41,12 @@ class CopyRun {
   explicit CopyRun(CopyOptions options);
   ~CopyRun();
 
-  const partitioner::Plan& plan() const { return plan_; }
-  const std::string& snapshot_id() const { return snapshot_id_; }
+  const partitioner::Plan& plan() const { return run_.plan; }
   CopySummary execute(Cancellation& cancellation);
 
  private:
   CopyOptions options_;
-  std::unique_ptr<pg::Connection> coordinator_;  // holds the snapshot for the whole run
-  std::unique_ptr<pg::Connection> target_;
-  std::string snapshot_id_;
-  partitioner::Plan plan_;
+  RunSetup run_;
   std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
 };
 

@@ -18,7 +18,6 @@ struct LaneConfig {
   std::string target;
   std::string snapshot_id;  // the run's exported snapshot
   bool disable_triggers = false;
-  bool verify = true;       // read back and digest each chunk verified chunk by chunk
 };
 
 struct ChunkOutcome {
@@ -46,6 +45,10 @@ class Lane {
   // With `read_back`, digests the chunk's rows on the target once committed.
   ChunkOutcome copy(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                     partitioner::CopyFormat format, bool read_back);
+
+  // For work that only reads (verification): the lane's sessions, the source in the snapshot.
+  pg::Connection& source() { return source_; }
+  pg::Connection& target() { return target_; }
 
  private:
   void copy_once(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,

@@ -31,7 +31,7 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
       if (!outcome.target_digest || *outcome.target_digest != outcome.source_digest) {
         report.mismatches.push_back({fmt::format("chunk {} of {} ({})", c, table.source,
                                                  chunk.predicate.empty() ? "whole table" : chunk.predicate),
-                                     outcome.source_digest, outcome.target_digest.value_or(checksums::ChunkDigest{})});
+                                     c, outcome.source_digest, outcome.target_digest.value_or(checksums::ChunkDigest{})});
       }
       continue;
     }
@@ -50,7 +50,7 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     auto format = whole.format.value_or(partitioner::CopyFormat::Binary);
     auto digest = digest_copy_out(target, target_copy_out_sql(table, "", format), table, format, cancellation);
     ++report.tables_compared;
-    if (digest != whole.source) report.mismatches.push_back({"table " + name, whole.source, digest});
+    if (digest != whole.source) report.mismatches.push_back({"table " + name, std::nullopt, whole.source, digest});
   }
   return report;
 }

@@ -7,6 +7,7 @@
 // target table. Either way the source side cost no second read.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ namespace pgblit::engine {
 
 struct DigestMismatch {
   std::string what;  // "chunk 3 of "public"."t" ("id" >= ...)" or "table "public"."t""
+  std::optional<size_t> chunk;  // the chunk, when compared chunk by chunk
   checksums::ChunkDigest source;
   checksums::ChunkDigest target;
 };

@@ -33,6 +33,7 @@ nlohmann::json to_json(const Plan& plan) {
                       {"depends_on", t.depends_on},
                       {"key", t.key},
                       {"key_types", t.key_types},
+                      {"key_nullable", t.key_nullable},
                       {"key_fields", t.key_fields},
                       {"verify_by_chunk", t.verify_by_chunk},
                       {"key_index", t.key_index},

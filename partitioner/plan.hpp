@@ -28,6 +28,7 @@ struct TableCopy {
   std::vector<size_t> depends_on;    // tables the target's foreign keys make it wait for
   std::vector<std::string> key;      // columns the chunks' ranges are on; empty: ctid or whole
   std::vector<std::string> key_types;  // their SQL types, for casting bound literals
+  bool key_nullable = false;         // a key column allows NULL (such rows have a chunk of their own)
   std::vector<int> key_fields;       // positions of the key's columns in `columns` (-1: not copied)
   std::string key_index;             // the unique index behind the key
   // Verification: chunk by chunk (the target table takes rows from this table alone, and

@@ -173,6 +173,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     if (table_key) {
       table.key = table_key->columns;
       table.key_types = table_key->types;
+      table.key_nullable = table_key->nullable;
       table.key_index = table_key->index;
       for (const auto& k : table.key) {
         auto at = std::find(table.columns.begin(), table.columns.end(), k);

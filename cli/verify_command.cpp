@@ -1,0 +1,68 @@
+// See verify_command.hpp.
+#include "cli/verify_command.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli/common_flags.hpp"
+#include "cli/interrupts.hpp"
+#include "engine/verify_run.hpp"
+
+namespace pgblit::cli {
+namespace {
+
+struct VerifyFlags {
+  ConnectionFlags connections;
+  partitioner::Selection selection;
+  int jobs = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  int64_t chunk_bytes = int64_t{128} << 20;
+  size_t max_differences = 100;
+  bool json = false;
+};
+
+void print_report(const engine::VerifyReport& report) {
+  for (size_t i = 0; i < report.mismatches.size(); ++i) {
+    const auto& m = report.mismatches[i];
+    fmt::print("differs: {}: source {} rows, target {} rows\n", m.what, m.source.rows, m.target.rows);
+    for (const auto& r : report.rows[i]) fmt::print("  {}: {}\n", engine::to_string(r.kind), r.key);
+  }
+  fmt::print("{}: {} chunks and {} whole tables compared in {:.2f} s{}\n", report.ok() ? "identical" : "DIFFERENT",
+             report.chunks_compared, report.tables_compared, report.seconds,
+             report.ok() ? "" : fmt::format(", {} differ", report.mismatches.size()));
+}
+
+int run(VerifyFlags& flags) {
+  engine::Cancellation cancellation;
+  route_interrupts_to(cancellation);
+  require_connections(flags.connections);
+  engine::VerifyOptions options{flags.connections.source, flags.connections.target, flags.selection,
+                                flags.jobs, flags.chunk_bytes, flags.max_differences};
+  auto report = engine::run_verify(options, cancellation);
+  if (flags.json) {
+    std::cout << engine::to_json(report).dump(2) << "\n";
+  } else {
+    print_report(report);
+  }
+  return report.ok() ? 0 : exit_code(ErrorKind::Verification);
+}
+
+}  // namespace
+
+std::function<int()> add_verify_command(CLI::App& app) {
+  auto flags = std::make_shared<VerifyFlags>();
+  auto* cmd = app.add_subcommand("verify", "compare source and target row by row without copying; find what differs");
+  add_connection_flags(*cmd, flags->connections);
+  add_selection_flags(*cmd, flags->selection);
+  add_chunk_size_flag(*cmd, flags->chunk_bytes);
+  cmd->add_option("-j,--jobs", flags->jobs, "chunks compared at once (default: the number of CPU cores, at least 2)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--max-diffs", flags->max_differences, "report at most this many differing rows (default: 100)");
+  cmd->add_flag("--json", flags->json, "print the report as JSON on stdout");
+  return [flags] { return run(*flags); };
+}
+
+}  // namespace pgblit::cli

@@ -1,0 +1,12 @@
+// `pgblit verify`: flags -> engine::VerifyOptions -> engine::run_verify, and the report.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace pgblit::cli {
+
+std::function<int()> add_verify_command(CLI::App& app);
+
+}  // namespace pgblit::cli

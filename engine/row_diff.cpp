@@ -1,0 +1,187 @@
+// See row_diff.hpp.
+#include "engine/row_diff.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "engine/copy_digest.hpp"
+#include "engine/lane.hpp"
+#include "partitioner/chunking.hpp"
+#include "pg/sql.hpp"
+
+namespace pgblit::engine {
+namespace {
+
+using partitioner::Chunk;
+using partitioner::CopyFormat;
+using partitioner::TableCopy;
+
+constexpr int64_t kLeafRows = 1000;  // at most this many rows a side: match them directly
+constexpr int kMaxDepth = 64;
+
+class Bisection {
+ public:
+  Bisection(pg::Connection& source, pg::Connection& target, const TableCopy& table, CopyFormat format,
+            size_t max_differences, Cancellation& cancellation)
+      : source_(source), target_(target), table_(table), format_(format), max_(max_differences),
+        cancellation_(cancellation) {
+    key_.columns = table.key;
+    key_.types = table.key_types;
+    key_.nullable = table.key_nullable;
+    for (const auto& k : table.key) key_columns_.push_back(pg::quote_ident(k));
+  }
+
+  void search(const Chunk& range, int depth) {
+    if (differences.size() >= max_ || cancellation_.requested()) return;
+    int64_t source_rows = count(source_, range, true);
+    int64_t target_rows = count(target_, range, false);
+    if (range.null_keys || depth >= kMaxDepth || std::max(source_rows, target_rows) <= kLeafRows) {
+      match_rows(range);
+      return;
+    }
+    bool source_larger = source_rows >= target_rows;
+    auto median = median_key(source_larger ? source_ : target_, range, source_larger,
+                             std::max(source_rows, target_rows) / 2);
+    if (median == range.lower) {  // cannot split further (all rows share one key)
+      match_rows(range);
+      return;
+    }
+    for (auto half : {sub_range(range.lower, median), sub_range(median, range.upper)}) {
+      if (digest(source_, half, true) != digest(target_, half, false)) search(half, depth + 1);
+    }
+  }
+
+  std::vector<RowDifference> differences;
+
+ private:
+  Chunk sub_range(std::vector<std::string> lower, std::vector<std::string> upper) const {
+    Chunk c;
+    c.lower = std::move(lower);
+    c.upper = std::move(upper);
+    c.predicate = partitioner::key_range_predicate(key_, c.lower, c.upper) +
+                  (key_.nullable ? " AND NOT " + partitioner::null_key_predicate(key_) : "");
+    return c;
+  }
+
+  std::string relation(bool on_source) const {
+    if (on_source) return "ONLY " + table_.source;
+    return (table_.target_partitioned ? "" : "ONLY ") + table_.target;
+  }
+
+  int64_t count(pg::Connection& conn, const Chunk& range, bool on_source) {
+    return conn.exec(fmt::format("SELECT count(*) FROM {} WHERE {}", relation(on_source), where(range)),
+                     table_.source)
+        .int64(0, 0);
+  }
+
+  static std::string where(const Chunk& range) { return range.predicate.empty() ? "true" : range.predicate; }
+
+  std::vector<std::string> median_key(pg::Connection& conn, const Chunk& range, bool on_source, int64_t offset) {
+    std::vector<std::string> as_text;
+    for (size_t i = 0; i < key_columns_.size(); ++i) as_text.push_back(key_columns_[i] + "::text AS k" + std::to_string(i));
+    auto r = conn.exec(fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {} OFFSET {} LIMIT 1", fmt::join(as_text, ", "),
+                                   relation(on_source), where(range), fmt::join(key_columns_, ", "), offset),
+                       table_.source);
+    std::vector<std::string> key;
+    for (size_t i = 0; i < key_columns_.size(); ++i) key.push_back(r.text(0, static_cast<int>(i)));
+    return key;
+  }
+
+  checksums::ChunkDigest digest(pg::Connection& conn, const Chunk& range, bool on_source) {
+    std::string sql = on_source ? copy_out_sql(table_, range, format_) : target_copy_out_sql(table_, range.predicate, format_);
+    return digest_copy_out(conn, sql, table_, format_, cancellation_);
+  }
+
+  // Reads both sides' rows of a small range with their keys and matches them.
+  void match_rows(const Chunk& range) {
+    auto source_rows = keyed_rows(source_, range, true);
+    auto target_rows = keyed_rows(target_, range, false);
+    auto report = [&](RowDifferenceKind kind, const std::string& key) {
+      if (differences.size() < max_) differences.push_back({kind, key});
+    };
+    for (auto& [key, hashes] : source_rows) {
+      auto other = target_rows.find(key);
+      std::multiset<uint64_t> theirs = other == target_rows.end() ? std::multiset<uint64_t>{} : other->second;
+      for (uint64_t h : hashes) {
+        auto same = theirs.find(h);
+        if (same != theirs.end()) {
+          theirs.erase(same);
+        } else if (!theirs.empty()) {
+          theirs.erase(theirs.begin());
+          report(RowDifferenceKind::Changed, key);
+        } else {
+          report(RowDifferenceKind::MissingInTarget, key);
+        }
+      }
+      for (size_t i = 0; i < theirs.size(); ++i) report(RowDifferenceKind::ExtraInTarget, key);
+      if (other != target_rows.end()) target_rows.erase(other);
+    }
+    for (auto& [key, hashes] : target_rows) {
+      for (size_t i = 0; i < hashes.size(); ++i) report(RowDifferenceKind::ExtraInTarget, key);
+    }
+  }
+
+  std::map<std::string, std::multiset<uint64_t>> keyed_rows(pg::Connection& conn, const Chunk& range, bool on_source) {
+    std::vector<std::string> select;
+    for (const auto& k : key_columns_) select.push_back(k + "::text");
+    for (const auto& c : table_.columns) select.push_back(pg::quote_ident(c));
+    std::string sql = fmt::format("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT (FORMAT {})", fmt::join(select, ", "),
+                                  relation(on_source), where(range),
+                                  format_ == CopyFormat::Binary ? "binary" : "text");
+    std::map<std::string, std::multiset<uint64_t>> rows;
+    size_t key_count = key_columns_.size();
+    for_each_copied_row(conn, sql, format_, static_cast<int>(select.size()), table_.source, cancellation_,
+                        [&](const checksums::RowView& row) {
+                          std::vector<std::string> values;
+                          for (size_t i = 0; i < key_count && i < row.fields.size(); ++i) values.push_back(field_text(row, i));
+                          std::string key = values.size() == 1 ? values[0] : "(" + fmt::format("{}", fmt::join(values, ", ")) + ")";
+                          rows[key].insert(checksums::RowDigester::row_hash(row.bytes));
+                        });
+    return rows;
+  }
+
+  std::string field_text(const checksums::RowView& row, size_t i) const {
+    auto [offset, size] = row.fields[i];
+    if (format_ == CopyFormat::Text) {
+      std::string value(row.bytes.substr(offset, size));
+      return value == "\\N" ? "NULL" : value;
+    }
+    if (size == 4 && row.bytes.substr(offset, 4) == std::string_view("\xff\xff\xff\xff", 4)) return "NULL";
+    return std::string(row.bytes.substr(offset + 4, size - 4));
+  }
+
+  pg::Connection& source_;
+  pg::Connection& target_;
+  const TableCopy& table_;
+  CopyFormat format_;
+  size_t max_;
+  Cancellation& cancellation_;
+  partitioner::TableKey key_;
+  std::vector<std::string> key_columns_;
+};
+
+}  // namespace
+
+const char* to_string(RowDifferenceKind kind) {
+  switch (kind) {
+    case RowDifferenceKind::MissingInTarget:
+      return "missing in target";
+    case RowDifferenceKind::ExtraInTarget:
+      return "extra in target";
+    case RowDifferenceKind::Changed:
+      return "changed";
+  }
+  return "?";
+}
+
+std::vector<RowDifference> find_row_differences(pg::Connection& source, pg::Connection& target,
+                                                const TableCopy& table, const Chunk& chunk, CopyFormat format,
+                                                size_t max_differences, Cancellation& cancellation) {
+  Bisection bisection(source, target, table, format, max_differences, cancellation);
+  bisection.search(chunk, 0);
+  return bisection.differences;
+}
+
+}  // namespace pgblit::engine

@@ -1,0 +1,34 @@
+// Finding the rows that differ inside a chunk whose digests disagree.
+//
+// The chunk's key range is bisected: the median key (on the side with more rows) splits it
+// in two, each half's digests are compared on both sides, and only halves that differ are
+// followed, so the work grows with log(rows) × differences, not with the table. When a range
+// holds few rows, both sides' rows are read with their keys and matched: a key only in the
+// source is missing in the target, a key only in the target is extra, a key on both sides
+// whose row bytes differ is changed (a duplicated row shows as an extra copy of its key).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/cancellation.hpp"
+#include "partitioner/plan.hpp"
+#include "pg/connection.hpp"
+
+namespace pgblit::engine {
+
+enum class RowDifferenceKind { MissingInTarget, ExtraInTarget, Changed };
+const char* to_string(RowDifferenceKind kind);
+
+struct RowDifference {
+  RowDifferenceKind kind;
+  std::string key;  // the key's values as text: "42" or "(7, abc)"
+};
+
+// `source` must be inside the run's snapshot. Stops after `max_differences`.
+std::vector<RowDifference> find_row_differences(pg::Connection& source, pg::Connection& target,
+                                                const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
+                                                partitioner::CopyFormat format, size_t max_differences,
+                                                Cancellation& cancellation);
+
+}  // namespace pgblit::engine

@@ -1,0 +1,111 @@
+// See verify_run.hpp.
+#include "engine/verify_run.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "engine/copy_digest.hpp"
+#include "engine/copy_graph.hpp"
+#include "engine/run_setup.hpp"
+
+namespace pgblit::engine {
+namespace {
+
+// Both sides of one chunk at once: the target read on a helper thread.
+void digest_both_sides(Lane& lane, const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
+                       Cancellation& cancellation, ChunkOutcome& outcome) {
+  std::exception_ptr target_failure;
+  std::thread target_reader;
+  if (table.verify_by_chunk) {
+    target_reader = std::thread([&] {
+      try {
+        outcome.target_digest = digest_copy_out(lane.target(), target_copy_out_sql(table, chunk.predicate, table.format),
+                                                table, table.format, cancellation);
+      } catch (...) {
+        target_failure = std::current_exception();
+        cancellation.request("verification failed");
+      }
+    });
+  }
+  try {
+    outcome.source_digest =
+        digest_copy_out(lane.source(), copy_out_sql(table, chunk, table.format), table, table.format, cancellation);
+  } catch (...) {
+    cancellation.request("verification failed");
+    if (target_reader.joinable()) target_reader.join();
+    throw;
+  }
+  if (target_reader.joinable()) target_reader.join();
+  if (target_failure) std::rethrow_exception(target_failure);
+}
+
+}  // namespace
+
+VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation) {
+  auto started = std::chrono::steady_clock::now();
+  RunSetup run = open_run(options.source, options.target, {options.selection, false, options.chunk_bytes});
+  const auto& plan = run.plan;
+  spdlog::info("verifying {} tables ({} chunks) with {} jobs", plan.tables.size(), plan.chunks.size(), options.jobs);
+
+  std::vector<ChunkOutcome> outcomes(plan.chunks.size());
+  std::vector<std::vector<RowDifference>> chunk_rows(plan.chunks.size());  // each written by one lane only
+  ChunkWork verify_chunk = [&](Lane& lane, size_t c) {
+    const auto& chunk = plan.chunks[c];
+    const auto& table = plan.tables[chunk.table];
+    ChunkOutcome outcome;
+    outcome.format = table.format;
+    try {
+      digest_both_sides(lane, table, chunk, cancellation, outcome);
+      if (outcome.target_digest && *outcome.target_digest != outcome.source_digest && !table.key.empty()) {
+        chunk_rows[c] = find_row_differences(lane.source(), lane.target(), table, chunk, table.format,
+                                             options.max_differences, cancellation);
+      }
+    } catch (const Error& e) {
+      outcome.error = e;
+    }
+    return outcome;
+  };
+  LaneConfig lanes{options.source, options.target, run.snapshot_id, false};
+  auto failure = run_chunk_graph(plan, lanes, options.jobs, false, cancellation, verify_chunk,
+                                 [&](const ChunkOutcome& o) {
+                                   if (!o.error) outcomes[o.chunk] = o;
+                                 });
+  if (failure) throw *failure;
+
+  auto compared = verify_copied(plan, outcomes, {}, *run.target, cancellation);
+  VerifyReport report;
+  report.chunks_compared = compared.chunks_compared;
+  report.tables_compared = compared.tables_compared;
+  size_t budget = options.max_differences;
+  for (auto& m : compared.mismatches) {
+    std::vector<RowDifference> rows = m.chunk ? chunk_rows[*m.chunk] : std::vector<RowDifference>{};
+    rows.resize(std::min(rows.size(), budget));
+    budget -= rows.size();
+    report.rows.push_back(std::move(rows));
+    report.mismatches.push_back(std::move(m));
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+nlohmann::json to_json(const VerifyReport& report) {
+  nlohmann::json differences = nlohmann::json::array();
+  for (size_t i = 0; i < report.mismatches.size(); ++i) {
+    const auto& m = report.mismatches[i];
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& r : report.rows[i]) rows.push_back({{"kind", to_string(r.kind)}, {"key", r.key}});
+    differences.push_back({{"what", m.what},
+                           {"source", {{"rows", m.source.rows}, {"digest", m.source.to_string()}}},
+                           {"target", {{"rows", m.target.rows}, {"digest", m.target.to_string()}}},
+                           {"rows", rows}});
+  }
+  return {{"ok", report.ok()},
+          {"chunks_compared", report.chunks_compared},
+          {"tables_compared", report.tables_compared},
+          {"seconds", report.seconds},
+          {"differences", differences}};
+}
+
+}  // namespace pgblit::engine
