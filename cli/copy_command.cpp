@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <optional>
 #include <memory>
 #include <thread>
 
@@ -26,7 +27,22 @@ struct CopyFlags {
   bool yes = false;
   int64_t chunk_bytes = int64_t{128} << 20;
   std::string verify = "full";
+  std::string catalog_schema = "pgblit";
+  std::string resume_run;  // "" with --resume alone: the latest unfinished run
+  bool resume = false;
+  int64_t join_run = 0;
+  bool allow_source_changes = false;
+  double retry_timeout = 300;
 };
+
+std::optional<int64_t> run_id(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  try {
+    return std::stoll(text);
+  } catch (const std::exception&) {
+    throw usage_error("'" + text + "' is not a run id", text, "run ids are numbers: SELECT id FROM pgblit.runs");
+  }
+}
 
 // On a terminal, show what is about to happen and wait for a yes; scripts (no terminal) and --yes go on.
 bool confirmed(const engine::CopyRun& run, const CopyFlags& flags) {
@@ -55,15 +71,21 @@ int run_copy(CopyFlags& flags) {
   options.analyze = !flags.no_analyze;
   options.chunk_bytes = flags.chunk_bytes;
   options.verify = flags.verify == "full";
+  options.catalog_schema = flags.catalog_schema;
+  options.resume = flags.resume;
+  options.resume_run = run_id(flags.resume_run);
+  if (flags.join_run > 0) options.join_run = flags.join_run;
+  options.allow_source_changes = flags.allow_source_changes;
+  options.retry_timeout = flags.retry_timeout;
 
   engine::CopyRun run(options);
-  if (!confirmed(run, flags)) {
+  if (!flags.resume && !run.joining() && !confirmed(run, flags)) {
     spdlog::info("nothing copied: not confirmed");
     return exit_code(ErrorKind::Usage);
   }
   auto summary = run.execute(cancellation);
-  spdlog::info("done: {} tables, {} rows, {} in {:.2f} s ({}); {} sequences set", summary.tables, summary.rows,
-               human_bytes(static_cast<double>(summary.bytes)), summary.seconds,
+  spdlog::info("done: run {}: {} tables, {} rows, {} in {:.2f} s ({}); {} sequences set", summary.run_id,
+               summary.tables, summary.rows, human_bytes(static_cast<double>(summary.bytes)), summary.seconds,
                human_rate(static_cast<double>(summary.bytes), summary.seconds), summary.sequences);
   return 0;
 }
@@ -90,6 +112,19 @@ std::function<int()> add_copy_command(CLI::App& app) {
       ->check(CLI::IsMember({"full", "off"}));
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the target tables after the copy");
   cmd->add_flag("-y,--yes", flags->yes, "do not ask for confirmation on a terminal");
+  cmd->add_option("--catalog-schema", flags->catalog_schema,
+                  "schema of the run catalog on the target (default: pgblit)");
+  auto* resume = cmd->add_option("--resume", flags->resume_run,
+                                 "continue run RUN_ID (default: the latest unfinished run): chunks already done "
+                                 "are skipped")
+                     ->expected(0, 1);
+  cmd->add_option("--join", flags->join_run,
+                  "work on running run RUN_ID beside its coordinator, in its snapshot (any host)");
+  cmd->add_flag("--allow-source-changes", flags->allow_source_changes,
+                "resume even if the source tables changed since the run began");
+  cmd->add_option("--retry-timeout", flags->retry_timeout,
+                  "seconds a chunk keeps retrying after a lost connection or server restart (default: 300)");
+  cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags] { return run_copy(*flags); };
 }
 

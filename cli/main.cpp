@@ -6,6 +6,7 @@
 
 #include <iostream>
 
+#include "cli/clean_command.hpp"
 #include "cli/common_flags.hpp"
 #include "cli/copy_command.hpp"
 #include "cli/plan_command.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   auto run_copy = cli::add_copy_command(app);
   auto run_plan = cli::add_plan_command(app);
   auto run_verify = cli::add_verify_command(app);
+  auto run_clean = cli::add_clean_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -34,6 +36,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("copy")) return run_copy();
     if (app.got_subcommand("plan")) return run_plan();
     if (app.got_subcommand("verify")) return run_verify();
+    if (app.got_subcommand("clean")) return run_clean();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

@@ -84,16 +84,32 @@ class LaneThreads {
 }  // namespace
 
 std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
-                                     bool follow_dependencies, Cancellation& cancellation, const ChunkWork& work,
+                                     bool follow_dependencies, const std::vector<bool>& already_done,
+                                     Cancellation& cancellation, const ChunkWork& work,
                                      const std::function<void(const ChunkOutcome&)>& on_outcome) {
-  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(plan.chunks.size())));
   ChunkScheduler scheduler(plan, follow_dependencies);
+  std::vector<size_t> ready;
+  {
+    std::vector<size_t> initially = scheduler.initially_ready();
+    std::vector<bool> is_ready(plan.chunks.size());
+    for (size_t c : initially) is_ready[c] = true;
+    for (size_t c = 0; c < plan.chunks.size(); ++c) {
+      if (c < already_done.size() && already_done[c]) {
+        for (size_t next : scheduler.finished(c)) is_ready[next] = true;
+      }
+    }
+    for (size_t c = 0; c < plan.chunks.size(); ++c) {
+      if (is_ready[c] && !(c < already_done.size() && already_done[c])) ready.push_back(c);
+    }
+  }
+  if (ready.empty()) return std::nullopt;
+  jobs = std::max(1, std::min<int>(jobs, static_cast<int>(plan.chunks.size())));
   LaneThreads lane_threads(jobs, lane_config, cancellation, work);
   std::optional<Error> first_failure;
   auto job_of = [&](size_t c) { return ChunkJob{c, plan.chunks[c].estimated_bytes}; };
 
   flow::graph g;
-  flow::priority_queue_node<ChunkJob, LargestFirst> ready(g);
+  flow::priority_queue_node<ChunkJob, LargestFirst> ready_queue(g);
   flow::limiter_node<ChunkJob> in_flight(g, static_cast<size_t>(jobs));
   LaneNode lanes(g, flow::unlimited, [&](const ChunkJob& job, LaneNode::gateway_type& gateway) {
     gateway.reserve_wait();
@@ -105,18 +121,18 @@ std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneCo
     if (outcome.error) {
       if (!first_failure) first_failure = outcome.error;
       cancellation.request(outcome.error->what());
-    } else if (!cancellation.requested()) {
+    } else if (!cancellation.requested() && !outcome.skipped) {
       for (size_t c : scheduler.finished(outcome.chunk)) std::get<0>(ports).try_put(job_of(c));
     }
     std::get<1>(ports).try_put(flow::continue_msg());
   });
-  flow::make_edge(ready, in_flight);
+  flow::make_edge(ready_queue, in_flight);
   flow::make_edge(in_flight, lanes);
   flow::make_edge(lanes, done);
-  flow::make_edge(flow::output_port<0>(done), ready);
+  flow::make_edge(flow::output_port<0>(done), ready_queue);
   flow::make_edge(flow::output_port<1>(done), in_flight.decrementer());
 
-  for (size_t c : scheduler.initially_ready()) ready.try_put(job_of(c));
+  for (size_t c : ready) ready_queue.try_put(job_of(c));
   g.wait_for_all();
   if (!first_failure && cancellation.requested()) {
     first_failure = Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason());

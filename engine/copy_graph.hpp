@@ -22,11 +22,13 @@ namespace pgblit::engine {
 // What a lane does with one chunk (by index into plan.chunks).
 using ChunkWork = std::function<ChunkOutcome(Lane& lane, size_t chunk)>;
 
-// Runs `work` on every chunk of `plan`, in the target's foreign-key order when
-// `follow_dependencies`; `on_outcome` sees each chunk's outcome, one at a time. On the first
-// failure the run is cancelled (in-flight chunks roll back) and that failure returned.
+// Runs `work` on every chunk of `plan` not `already_done`, in the target's foreign-key order
+// when `follow_dependencies` (a skipped chunk, held by another worker, does not count as
+// finished for that order); `on_outcome` sees each chunk's outcome, one at a time. On the
+// first failure the run is cancelled (in-flight chunks roll back) and that failure returned.
 std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
-                                     bool follow_dependencies, Cancellation& cancellation, const ChunkWork& work,
+                                     bool follow_dependencies, const std::vector<bool>& already_done,
+                                     Cancellation& cancellation, const ChunkWork& work,
                                      const std::function<void(const ChunkOutcome&)>& on_outcome);
 
 }  // namespace pgblit::engine

@@ -3,15 +3,19 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "core/units.hpp"
 #include "engine/copy_graph.hpp"
+#include "engine/run_catalog.hpp"
 #include "engine/sequences.hpp"
 #include "engine/session.hpp"
 #include "engine/verification.hpp"
+#include "pg/conninfo.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -22,17 +26,35 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+std::string worker_name() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return fmt::format("{}:{}", host, getpid());
+}
+
+std::vector<bool> done_flags(const std::vector<ChunkRecord>& records) {
+  std::vector<bool> done;
+  for (const auto& r : records) done.push_back(r.done);
+  return done;
+}
+
+size_t count_done(const std::vector<ChunkRecord>& records) {
+  size_t n = 0;
+  for (const auto& r : records) n += r.done;
+  return n;
+}
+
 // Per-table totals, folded in as chunks finish; logs a line when a table's last chunk is in.
 class TableTally {
  public:
-  explicit TableTally(const partitioner::Plan& plan)
-      : plan_(plan), tables_(plan.tables.size()), outcomes_(plan.chunks.size()) {
-    for (const auto& c : plan.chunks) ++tables_[c.table].chunks_left;
+  TableTally(const partitioner::Plan& plan, const std::vector<bool>& done) : plan_(plan), tables_(plan.tables.size()) {
+    for (size_t c = 0; c < plan.chunks.size(); ++c) {
+      if (!done[c]) ++tables_[plan.chunks[c].table].chunks_left;
+    }
   }
 
   void add(const ChunkOutcome& outcome) {
-    if (outcome.error) return;
-    outcomes_[outcome.chunk] = outcome;
+    if (outcome.error || outcome.skipped) return;
     size_t t = plan_.chunks[outcome.chunk].table;
     auto& tally = tables_[t];
     auto now = Clock::now();
@@ -52,7 +74,6 @@ class TableTally {
     }
   }
   const CopySummary& total() const { return total_; }
-  const std::vector<ChunkOutcome>& outcomes() const { return outcomes_; }
 
  private:
   struct Tally {
@@ -63,13 +84,47 @@ class TableTally {
   };
   const partitioner::Plan& plan_;
   std::vector<Tally> tables_;
-  std::vector<ChunkOutcome> outcomes_;  // by chunk
   CopySummary total_;
 };
 
 }  // namespace
 
 CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
+  if (options_.join_run || options_.resume) {
+    run_.target = std::make_unique<pg::Connection>(open_session(options_.target, "target"));
+    RunCatalog catalog(*run_.target, options_.catalog_schema);
+    auto record = catalog.load_run(options_.join_run ? options_.join_run : options_.resume_run);
+    run_id_ = record.id;
+    run_.plan = partitioner::plan_from_json(record.plan);
+    // The run's own settings, not this command line's, decide how its chunks load and verify.
+    options_.disable_triggers = record.options.value("disable_triggers", false);
+    options_.verify = record.options.value("verify", true);
+    for (const auto& t : record.options.value("prefilled", nlohmann::json::array())) prefilled_.insert(t.get<std::string>());
+    if (options_.join_run) {
+      if (record.status != "running") {
+        throw usage_error(fmt::format("run {} is {}, not running: there is nothing to join", record.id, record.status),
+                          "", "continue it with pgblit copy --resume " + std::to_string(record.id));
+      }
+      run_.snapshot_id = record.snapshot_id;
+      spdlog::info("joining run {} (snapshot {}) as {}", record.id, run_.snapshot_id, worker_name());
+      return;
+    }
+    run_.coordinator = std::make_unique<pg::Connection>(open_session(options_.source, "source"));
+    run_.snapshot_id = Snapshot(*run_.coordinator).id();
+    auto changed = changed_tables(record.source_state, source_state(*run_.coordinator, run_.plan));
+    if (!changed.empty()) {
+      std::string list = fmt::format("{}", fmt::join(changed, ", "));
+      if (!options_.allow_source_changes) {
+        throw usage_error("the source changed since run " + std::to_string(record.id) + " began (or its statistics "
+                              "were reset), so resuming could mix old and new rows: " + list,
+                          changed[0], "start a new run, or resume anyway with --allow-source-changes");
+      }
+      spdlog::warn("the source changed since the run began: {}; resuming anyway (--allow-source-changes)", list);
+    }
+    spdlog::warn("resuming run {}: its snapshot is gone, so the remaining chunks are read from a new one ({})",
+                 record.id, run_.snapshot_id);
+    return;
+  }
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes});
   if (options_.disable_triggers) require_superuser_for_disable_triggers(*run_.target);
@@ -85,36 +140,130 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
 
 CopyRun::~CopyRun() = default;
 
+// The coordinator's own target session may have died with a target restart that the lanes
+// rode out; it is needed again for the catalog, verification and sequences.
+void CopyRun::reconnect_target_if_lost(Cancellation& cancellation) {
+  auto started = Clock::now();
+  for (int attempt = 0;; ++attempt) {
+    try {
+      run_.target->exec("SELECT 1");
+      return;
+    } catch (const Error& e) {
+      if (!is_transient(e) || cancellation.requested() || seconds_since(started) > options_.retry_timeout) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      try {
+        *run_.target = open_session(options_.target, "target");
+      } catch (const Error& reconnect) {
+        if (!is_transient(reconnect)) throw;
+      }
+    }
+  }
+}
+
+nlohmann::json CopyRun::options_json() const {
+  const char* on_existing[] = {"error", "truncate", "append"};
+  return {{"source", pg::redact_conninfo(options_.source)},
+          {"target", pg::redact_conninfo(options_.target)},
+          {"schemas", options_.selection.schemas},
+          {"tables", options_.selection.tables},
+          {"excluded", options_.selection.excluded},
+          {"jobs", options_.jobs},
+          {"on_existing", on_existing[static_cast<int>(options_.on_existing)]},
+          {"disable_triggers", options_.disable_triggers},
+          {"chunk_bytes", options_.chunk_bytes},
+          {"verify", options_.verify},
+          {"prefilled", prefilled_}};
+}
+
 CopySummary CopyRun::execute(Cancellation& cancellation) {
   auto started = Clock::now();
-  if (options_.on_existing == OnExisting::Truncate) {
-    truncate_target_tables(*run_.target, run_.plan);
-    spdlog::info("truncated {} target tables", run_.plan.target_tables().size());
+  RunCatalog catalog(*run_.target, options_.catalog_schema);
+  const auto& plan = run_.plan;
+  if (run_id_ == 0) {
+    if (options_.on_existing == OnExisting::Truncate) {
+      truncate_target_tables(*run_.target, plan);
+      spdlog::info("truncated {} target tables", plan.target_tables().size());
+    }
+    catalog.create_schema();
+    run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, source_state(*run_.coordinator, plan));
+  } else if (!joining()) {
+    catalog.set_run_status(run_id_, "running");
   }
-  spdlog::info("copying {} tables ({} chunks, about {}) with {} jobs", run_.plan.tables.size(), run_.plan.chunks.size(),
-               human_bytes(static_cast<double>(run_.plan.estimated_bytes())), options_.jobs);
+  auto records = catalog.chunks(run_id_, plan.chunks.size());
+  CopySummary summary;
+  summary.run_id = run_id_;
+  summary.chunks_done_before = count_done(records);
+  spdlog::info("run {}: copying {} tables ({} chunks, {} done already, about {}) with {} jobs", run_id_,
+               plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
+               human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
 
-  TableTally tally(run_.plan);
-  LaneConfig lanes{options_.source, options_.target, run_.snapshot_id, options_.disable_triggers};
+  LaneConfig lanes{options_.source,   options_.target, run_.snapshot_id, options_.disable_triggers,
+                   options_.catalog_schema, run_id_,   worker_name(),    options_.retry_timeout};
   // Per table: planned as text, or switched to text when the target refused the binary form.
-  std::vector<std::atomic<bool>> as_text(run_.plan.tables.size());
-  for (size_t t = 0; t < run_.plan.tables.size(); ++t) as_text[t] = run_.plan.tables[t].format == partitioner::CopyFormat::Text;
+  std::vector<std::atomic<bool>> as_text(plan.tables.size());
+  for (size_t t = 0; t < plan.tables.size(); ++t) as_text[t] = plan.tables[t].format == partitioner::CopyFormat::Text;
   ChunkWork copy_chunk = [&](Lane& lane, size_t c) {
-    const auto& chunk = run_.plan.chunks[c];
-    const auto& table = run_.plan.tables[chunk.table];
+    const auto& chunk = plan.chunks[c];
+    const auto& table = plan.tables[chunk.table];
     auto format = as_text[chunk.table] ? partitioner::CopyFormat::Text : partitioner::CopyFormat::Binary;
-    auto outcome = lane.copy(chunk, table, format, options_.verify && table.verify_by_chunk);
+    auto outcome = lane.copy(c, chunk, table, format, options_.verify && table.verify_by_chunk);
     if (outcome.switched_to_text) as_text[chunk.table] = true;
     return outcome;
   };
-  auto failure = run_chunk_graph(run_.plan, lanes, options_.jobs, true, cancellation, copy_chunk,
-                                 [&](const ChunkOutcome& outcome) { tally.add(outcome); });
-  if (failure) throw *failure;
+  TableTally tally(plan, done_flags(records));
+  // Rounds: chunks held by other workers are skipped; once they finish (or their worker dies
+  // and releases them) the next round sees them done (or takes them over).
+  for (;;) {
+    size_t done_before = count_done(records);
+    if (done_before == plan.chunks.size()) break;
+    size_t copied = 0;
+    auto failure = run_chunk_graph(plan, lanes, options_.jobs, !options_.disable_triggers, done_flags(records),
+                                   cancellation, copy_chunk, [&](const ChunkOutcome& outcome) {
+                                     tally.add(outcome);
+                                     copied += !outcome.error && !outcome.skipped;
+                                   });
+    if (failure) {
+      if (!joining()) catalog.set_run_status(run_id_, "failed");
+      throw *failure;
+    }
+    reconnect_target_if_lost(cancellation);
+    records = catalog.chunks(run_id_, plan.chunks.size());
+    if (count_done(records) == plan.chunks.size()) break;
+    if (copied == 0) {
+      if (joining()) break;  // the rest is in other workers' hands
+      for (int i = 0; i < 10 && !cancellation.requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (cancellation.requested()) throw Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason());
+    }
+  }
+  auto copied = tally.total();
+  summary.tables = copied.tables;
+  summary.rows = copied.rows;
+  summary.bytes = copied.bytes;
+  if (joining()) {
+    summary.seconds = seconds_since(started);
+    spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
+    return summary;
+  }
+  summary = finish(summary, cancellation);
+  summary.seconds = seconds_since(started);
+  return summary;
+}
 
-  CopySummary summary = tally.total();
+// After every chunk is done: verify from the catalog's digests (which cover chunks copied by
+// any worker or earlier process), reset sequences, analyze, and mark the run done.
+CopySummary CopyRun::finish(CopySummary summary, Cancellation& cancellation) {
+  RunCatalog catalog(*run_.target, options_.catalog_schema);
+  const auto& plan = run_.plan;
   if (options_.verify) {
+    auto records = catalog.chunks(run_id_, plan.chunks.size());
+    std::vector<ChunkOutcome> outcomes(plan.chunks.size());
+    for (size_t c = 0; c < plan.chunks.size(); ++c) {
+      outcomes[c].format = records[c].format;
+      outcomes[c].source_digest = records[c].source_digest;
+      outcomes[c].target_digest = records[c].target_digest;
+    }
     for (const auto& t : prefilled_) spdlog::warn("{} is not verified: it held rows before this append", t);
-    auto report = verify_copied(run_.plan, tally.outcomes(), prefilled_, *run_.target, cancellation);
+    auto report = verify_copied(plan, outcomes, prefilled_, *run_.target, cancellation);
     summary.chunks_verified = report.chunks_compared;
     summary.tables_verified = report.tables_compared;
     for (const auto& m : report.mismatches) {
@@ -122,6 +271,7 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
                     m.target.rows, m.target.to_string());
     }
     if (!report.mismatches.empty()) {
+      catalog.set_run_status(run_id_, "failed");
       throw Error(ErrorKind::Verification,
                   fmt::format("verification found differences in {} of {} chunks and tables", report.mismatches.size(),
                               report.chunks_compared + report.tables_compared),
@@ -130,15 +280,15 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
     spdlog::info("verified: {} chunks and {} whole tables match the source", report.chunks_compared,
                  report.tables_compared);
   }
-  auto sequences = reset_sequences(*run_.coordinator, *run_.target, run_.plan.schemas);
+  auto sequences = reset_sequences(*run_.coordinator, *run_.target, plan.schemas);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {
     auto analyze_started = Clock::now();
-    analyze_target_tables(*run_.target, run_.plan);
-    spdlog::info("analyzed {} target tables in {:.2f} s", run_.plan.target_tables().size(), seconds_since(analyze_started));
+    analyze_target_tables(*run_.target, plan);
+    spdlog::info("analyzed {} target tables in {:.2f} s", plan.target_tables().size(), seconds_since(analyze_started));
   }
-  summary.seconds = seconds_since(started);
+  catalog.set_run_status(run_id_, "done");
   return summary;
 }
 

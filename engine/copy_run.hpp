@@ -1,9 +1,12 @@
 // `pgblit copy` as one object: constructing a CopyRun connects, exports the snapshot, plans
-// and checks the target, writing nothing; execute() then moves the data, resets sequences
-// and analyzes. Every problem the checks can see is reported before the first row moves.
+// (or, to resume or join a run, loads its plan from the run catalog) and checks the target,
+// writing nothing; execute() then records the run, moves every chunk not yet done, verifies,
+// resets sequences and analyzes. Every problem the checks can see is reported before the
+// first row moves.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -24,6 +27,12 @@ struct CopyOptions {
   bool analyze = true;                          // ANALYZE the target tables afterwards
   int64_t chunk_bytes = int64_t{128} << 20;     // target chunk size, heap + TOAST bytes
   bool verify = true;                           // --verify full: digest both sides and compare
+  std::string catalog_schema = "pgblit";        // where the run catalog lives on the target
+  bool resume = false;                          // continue a run: resume_run, or the latest unfinished
+  std::optional<int64_t> resume_run;
+  std::optional<int64_t> join_run;              // work on a running run beside its coordinator
+  bool allow_source_changes = false;            // resume even if the source seems to have changed
+  double retry_timeout = 300;                   // seconds a chunk retries transient failures
 };
 
 struct CopySummary {
@@ -34,6 +43,8 @@ struct CopySummary {
   int sequences = 0;
   size_t chunks_verified = 0;  // compared chunk by chunk
   size_t tables_verified = 0;  // compared as a whole
+  int64_t run_id = 0;
+  size_t chunks_done_before = 0;  // by an earlier process (resume) or by other workers
 };
 
 class CopyRun {
@@ -42,11 +53,17 @@ class CopyRun {
   ~CopyRun();
 
   const partitioner::Plan& plan() const { return run_.plan; }
+  bool joining() const { return options_.join_run.has_value(); }
   CopySummary execute(Cancellation& cancellation);
 
  private:
   CopyOptions options_;
+  nlohmann::json options_json() const;
+  CopySummary finish(CopySummary summary, Cancellation& cancellation);
+  void reconnect_target_if_lost(Cancellation& cancellation);
+
   RunSetup run_;
+  int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
   std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
 };
 

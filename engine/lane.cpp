@@ -5,8 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <thread>
 
 #include "engine/copy_digest.hpp"
+#include "engine/run_catalog.hpp"
 #include "engine/session.hpp"
 #include "pg/sql.hpp"
 
@@ -40,64 +42,140 @@ std::string copy_in_sql(const partitioner::TableCopy& table, CopyFormat format) 
   return fmt::format("COPY {}{} FROM STDIN (FORMAT {})", table.target, columns, format_name(format));
 }
 
+bool is_transient(const Error& error) {
+  const std::string& state = error.sqlstate();
+  if (!state.empty()) {
+    return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
+           state == "40001" || state == "40P01" || state == "53300";
+  }
+  std::string_view what = error.what();
+  for (std::string_view phrase : {"cannot connect to the", "server closed the connection", "no connection to the server",
+                                  "could not receive data", "could not send data", "connection to server",
+                                  "terminating connection", "lost the target connection"}) {
+    if (what.find(phrase) != std::string_view::npos) return error.kind() == ErrorKind::Runtime;
+  }
+  return false;
+}
+
 Lane::Lane(const LaneConfig& config, Cancellation& cancellation)
-    : config_(config),
-      cancellation_(cancellation),
-      source_(open_session(config.source, "source")),
+    : config_(config), cancellation_(cancellation), source_(open_session(config.source, "source")),
       target_(open_session(config.target, "target")) {
-  join_snapshot(source_, config_.snapshot_id);
+  connect();
+}
+
+void Lane::connect() {
+  if (PQstatus(source_.raw()) != CONNECTION_OK) source_ = open_session(config_.source, "source");
+  if (PQstatus(target_.raw()) != CONNECTION_OK) target_ = open_session(config_.target, "target");
+  try {
+    join_snapshot(source_, config_.snapshot_id);
+  } catch (const Error& e) {
+    if (is_transient(e)) throw;
+    throw Error(ErrorKind::Runtime, std::string("cannot read in the run's snapshot: ") + e.what(), source_.display(),
+                "the session that held it is gone (source restarted, or the coordinator stopped); "
+                "continue with pgblit copy --resume",
+                e.sqlstate());
+  }
   if (config_.disable_triggers) target_.exec("SET session_replication_role TO replica", "--disable-triggers");
 }
 
-ChunkOutcome Lane::copy(const partitioner::Chunk& chunk, const partitioner::TableCopy& table, CopyFormat format,
-                        bool read_back) {
+ChunkOutcome Lane::copy(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+                        CopyFormat format, bool read_back) {
   ChunkOutcome outcome;
   auto started = std::chrono::steady_clock::now();
-  try {
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+  for (int attempt = 1;; ++attempt) {
     try {
-      copy_once(chunk, table, format, read_back, outcome);
+      copy_with_text_fallback(chunk_index, chunk, table, format, read_back, outcome);
+      break;
     } catch (const Error& e) {
-      if (format != CopyFormat::Binary || !is_binary_form_refusal(e) || cancellation_.requested()) throw;
-      spdlog::warn("{}: the target refused the binary form ({}); copying this table as text", table.source, e.what());
-      outcome.switched_to_text = true;
-      copy_once(chunk, table, CopyFormat::Text, read_back, outcome);
+      if (!is_transient(e) || cancellation_.requested() || elapsed() > config_.retry_timeout) {
+        outcome.error = e;
+        break;
+      }
+      double pause = std::min(30.0, 0.5 * (1 << std::min(attempt - 1, 6)));
+      spdlog::warn("{}: attempt {} failed ({}); retrying in {:.1f} s", table.source, attempt, e.what(), pause);
+      for (double waited = 0; waited < pause && !cancellation_.requested(); waited += 0.1) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      try {
+        connect();
+      } catch (const Error& reconnect_failure) {
+        if (!is_transient(reconnect_failure)) {
+          outcome.error = reconnect_failure;
+          break;
+        }
+      }
+    } catch (const std::exception& e) {
+      outcome.error = Error(ErrorKind::Runtime, e.what(), table.source);
+      break;
     }
-  } catch (const Error& e) {
-    outcome.error = e;
-  } catch (const std::exception& e) {
-    outcome.error = Error(ErrorKind::Runtime, e.what(), table.source);
   }
-  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (outcome.error && config_.run_id && PQstatus(target_.raw()) == CONNECTION_OK) {
+    try {
+      RunCatalog(target_, config_.catalog_schema)
+          .record_failure(config_.run_id, chunk_index, outcome.error->what(), config_.worker);
+    } catch (const Error&) {  // the failure itself is what gets reported
+    }
+  }
+  outcome.seconds = elapsed();
   return outcome;
 }
 
-void Lane::copy_once(const partitioner::Chunk& chunk, const partitioner::TableCopy& table, CopyFormat format,
-                     bool read_back, ChunkOutcome& outcome) {
+void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk& chunk,
+                                   const partitioner::TableCopy& table, CopyFormat format, bool read_back,
+                                   ChunkOutcome& outcome) {
+  try {
+    copy_once(chunk_index, chunk, table, format, read_back, outcome);
+  } catch (const Error& e) {
+    if (format != CopyFormat::Binary || !is_binary_form_refusal(e) || cancellation_.requested()) throw;
+    spdlog::warn("{}: the target refused the binary form ({}); copying this table as text", table.source, e.what());
+    outcome.switched_to_text = true;
+    copy_once(chunk_index, chunk, table, CopyFormat::Text, read_back, outcome);
+  }
+}
+
+void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+                     CopyFormat format, bool read_back, ChunkOutcome& outcome) {
+  RunCatalog catalog(target_, config_.catalog_schema);
+  std::vector<std::optional<std::string>> ids{std::to_string(config_.run_id), std::to_string(chunk_index)};
   try {
     int fields = format == CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
     checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
     target_.exec("BEGIN", table.target);
+    if (config_.run_id && target_.exec_params(catalog.claim_sql(), ids, table.source).rows() == 0) {
+      target_.exec("ROLLBACK", table.target);
+      outcome.skipped = true;  // done already, or another worker holds it
+      return;
+    }
     PumpResult pumped = pump_copy(source_, target_, copy_out_sql(table, chunk, format), copy_in_sql(table, format),
                                   blocks_, digester, cancellation_, table.source);
+    if (config_.run_id) {
+      auto done = ids;
+      done.insert(done.end(), {std::to_string(pumped.rows), std::to_string(pumped.bytes), digester.digest().to_string(),
+                               std::string(format_name(format)), config_.worker});
+      target_.exec_params(catalog.done_sql(), done, table.source);
+    }
     target_.exec("COMMIT", table.target);
     outcome.rows = pumped.rows;
     outcome.bytes = pumped.bytes;
     outcome.format = format;
     outcome.source_digest = digester.digest();
-    if (read_back) {
-      outcome.target_digest =
-          digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, format), table, format, cancellation_);
-    }
   } catch (...) {
     recover_after_failure();
     throw;
+  }
+  if (read_back) {
+    outcome.target_digest =
+        digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, format), table, format, cancellation_);
+    if (config_.run_id) catalog.record_target_digest(config_.run_id, chunk_index, *outcome.target_digest);
   }
 }
 
 // A failed COPY aborts both transactions; the next chunk needs a clean target session and a
 // source transaction back on the run's snapshot (which the coordinator still holds).
 void Lane::recover_after_failure() {
-  rollback_quietly(target_);
+  if (PQstatus(target_.raw()) == CONNECTION_OK) rollback_quietly(target_);
+  if (PQstatus(source_.raw()) != CONNECTION_OK) return;
   rollback_quietly(source_);
   if (cancellation_.requested()) return;
   try {

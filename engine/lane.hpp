@@ -18,13 +18,23 @@ struct LaneConfig {
   std::string target;
   std::string snapshot_id;  // the run's exported snapshot
   bool disable_triggers = false;
+  // The run catalog (run_id 0: none, as for verify): chunks are claimed and marked done in it.
+  std::string catalog_schema = "pgblit";
+  int64_t run_id = 0;
+  std::string worker;       // host:pid, recorded with each chunk
+  double retry_timeout = 300;  // seconds a chunk keeps retrying transient failures
 };
+
+// A failure worth retrying: the connection was lost, the server shut down or restarted, is
+// starting up, has no free connection slot, or aborted a transaction to resolve a conflict.
+bool is_transient(const Error& error);
 
 struct ChunkOutcome {
   size_t chunk = 0;
   int64_t rows = 0;
   int64_t bytes = 0;
   double seconds = 0;
+  bool skipped = false;           // done already, or another worker holds it
   bool switched_to_text = false;  // the target refused the binary form; the table goes as text
   partitioner::CopyFormat format = partitioner::CopyFormat::Binary;  // as it travelled
   checksums::ChunkDigest source_digest;                 // of the stream as it was copied
@@ -43,7 +53,8 @@ class Lane {
   // Copies one chunk in `format`; if the target refuses the binary form of a value (its
   // type's OIDs or layout differ), copies it again as text and says so in the outcome.
   // With `read_back`, digests the chunk's rows on the target once committed.
-  ChunkOutcome copy(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+  // Transient failures are retried with backoff, reconnecting, for up to retry_timeout.
+  ChunkOutcome copy(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                     partitioner::CopyFormat format, bool read_back);
 
   // For work that only reads (verification): the lane's sessions, the source in the snapshot.
@@ -51,8 +62,12 @@ class Lane {
   pg::Connection& target() { return target_; }
 
  private:
-  void copy_once(const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+  void copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                  partitioner::CopyFormat format, bool read_back, ChunkOutcome& outcome);
+  void copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk& chunk,
+                               const partitioner::TableCopy& table, partitioner::CopyFormat format, bool read_back,
+                               ChunkOutcome& outcome);
+  void connect();
   void recover_after_failure();
 
   const LaneConfig& config_;

@@ -67,8 +67,8 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
     }
     return outcome;
   };
-  LaneConfig lanes{options.source, options.target, run.snapshot_id, false};
-  auto failure = run_chunk_graph(plan, lanes, options.jobs, false, cancellation, verify_chunk,
+  LaneConfig lanes{options.source, options.target, run.snapshot_id};
+  auto failure = run_chunk_graph(plan, lanes, options.jobs, false, {}, cancellation, verify_chunk,
                                  [&](const ChunkOutcome& o) {
                                    if (!o.error) outcomes[o.chunk] = o;
                                  });

@@ -51,4 +51,41 @@ nlohmann::json to_json(const Plan& plan) {
   return {{"tables", tables}, {"chunks", chunks}, {"schemas", plan.schemas}, {"warnings", plan.warnings}};
 }
 
+Plan plan_from_json(const nlohmann::json& json) {
+  Plan plan;
+  for (const auto& t : json.at("tables")) {
+    TableCopy table;
+    table.source = t.at("source");
+    table.target = t.at("target");
+    table.target_partitioned = t.at("target_partitioned");
+    table.columns = t.at("columns").get<std::vector<std::string>>();
+    table.format = t.at("format") == "binary" ? CopyFormat::Binary : CopyFormat::Text;
+    table.text_reason = t.at("text_reason");
+    table.estimated_bytes = t.at("estimated_bytes");
+    table.estimated_rows = t.at("estimated_rows");
+    table.depends_on = t.at("depends_on").get<std::vector<size_t>>();
+    table.key = t.at("key").get<std::vector<std::string>>();
+    table.key_types = t.at("key_types").get<std::vector<std::string>>();
+    table.key_nullable = t.at("key_nullable");
+    table.key_fields = t.at("key_fields").get<std::vector<int>>();
+    table.verify_by_chunk = t.at("verify_by_chunk");
+    table.key_index = t.at("key_index");
+    table.chunking = t.at("chunking");
+    plan.tables.push_back(std::move(table));
+  }
+  for (const auto& c : json.at("chunks")) {
+    Chunk chunk;
+    chunk.table = c.at("table");
+    chunk.predicate = c.at("predicate");
+    chunk.estimated_bytes = c.at("estimated_bytes");
+    chunk.lower = c.at("lower").get<std::vector<std::string>>();
+    chunk.upper = c.at("upper").get<std::vector<std::string>>();
+    chunk.null_keys = c.at("null_keys");
+    plan.chunks.push_back(std::move(chunk));
+  }
+  plan.schemas = json.at("schemas").get<std::vector<std::string>>();
+  plan.warnings = json.at("warnings").get<std::vector<std::string>>();
+  return plan;
+}
+
 }  // namespace pgblit::partitioner

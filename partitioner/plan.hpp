@@ -60,5 +60,7 @@ struct Plan {
 };
 
 nlohmann::json to_json(const Plan& plan);
+// The plan as to_json wrote it (a run catalog keeps it, so a resumed run executes the same chunks).
+Plan plan_from_json(const nlohmann::json& json);
 
 }  // namespace pgblit::partitioner

@@ -48,3 +48,30 @@ TEST(Chunking, histogram_boundaries_are_evenly_spaced_quantiles) {
 
 }  // namespace
 }  // namespace pgblit::partitioner
+
+#include "partitioner/plan.hpp"
+
+namespace pgblit::partitioner {
+namespace {
+
+TEST(Plan, round_trips_through_json_unchanged) {
+  Plan plan;
+  TableCopy t;
+  t.source = "\"s\".\"a\"";
+  t.target = "\"s\".\"a\"";
+  t.columns = {"id", "v"};
+  t.format = CopyFormat::Text;
+  t.key = {"id"};
+  t.key_types = {"bigint"};
+  t.key_fields = {0};
+  t.depends_on = {1};
+  t.verify_by_chunk = true;
+  t.chunking = "sample";
+  plan.tables = {t, t};
+  plan.chunks = {Chunk{0, "\"id\" < '5'::bigint", 10, {}, {"5"}, false}, Chunk{1, "", 3, {}, {}, true}};
+  plan.schemas = {"s"};
+  EXPECT_EQ(to_json(plan_from_json(to_json(plan))), to_json(plan));
+}
+
+}  // namespace
+}  // namespace pgblit::partitioner

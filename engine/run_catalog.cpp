@@ -1,0 +1,181 @@
+// See run_catalog.hpp.
+#include "engine/run_catalog.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <sstream>
+
+#include "pg/sql.hpp"
+
+namespace pgblit::engine {
+
+RunCatalog::RunCatalog(pg::Connection& target, std::string schema)
+    : target_(target), schema_(std::move(schema)), quoted_(pg::quote_ident(schema_)) {}
+
+void RunCatalog::create_schema() {
+  target_.exec(fmt::format(R"(
+CREATE SCHEMA IF NOT EXISTS {0};
+CREATE TABLE IF NOT EXISTS {0}.runs (
+  id bigserial PRIMARY KEY,
+  status text NOT NULL DEFAULT 'running',
+  plan jsonb NOT NULL,
+  options jsonb NOT NULL,
+  snapshot_id text NOT NULL,
+  snapshot_time timestamptz NOT NULL DEFAULT now(),
+  source_state jsonb NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz);
+CREATE TABLE IF NOT EXISTS {0}.chunks (
+  run_id bigint NOT NULL REFERENCES {0}.runs ON DELETE CASCADE,
+  chunk int NOT NULL,
+  source_table text NOT NULL,
+  target_table text NOT NULL,
+  predicate text NOT NULL,
+  status text NOT NULL DEFAULT 'pending',
+  rows bigint,
+  bytes bigint,
+  source_digest text,
+  target_digest text,
+  format text,
+  attempts int NOT NULL DEFAULT 0,
+  worker text,
+  error text,
+  finished_at timestamptz,
+  PRIMARY KEY (run_id, chunk)))",
+                           quoted_),
+               schema_);
+}
+
+int64_t RunCatalog::create_run(const partitioner::Plan& plan, const nlohmann::json& options,
+                               const std::string& snapshot_id, const nlohmann::json& source_state) {
+  auto json = partitioner::to_json(plan);
+  auto r = target_.exec_params(
+      fmt::format(R"(
+WITH run AS (INSERT INTO {0}.runs (plan, options, snapshot_id, source_state) VALUES ($1, $2, $3, $4) RETURNING id),
+chunks AS (INSERT INTO {0}.chunks (run_id, chunk, source_table, target_table, predicate)
+           SELECT run.id, (c.ordinality - 1)::int, t.value ->> 'source', t.value ->> 'target', c.value ->> 'predicate'
+           FROM run, jsonb_array_elements($1::jsonb -> 'chunks') WITH ORDINALITY c
+           JOIN jsonb_array_elements($1::jsonb -> 'tables') WITH ORDINALITY t
+             ON t.ordinality - 1 = (c.value ->> 'table')::int)
+SELECT id FROM run)",
+                  quoted_),
+      {json.dump(), options.dump(), snapshot_id, source_state.dump()}, schema_ + ".runs");
+  return r.int64(0, 0);
+}
+
+RunRecord RunCatalog::load_run(std::optional<int64_t> id) {
+  auto exists = target_.exec_params("SELECT to_regclass($1) IS NOT NULL", {quoted_ + ".runs"});
+  if (!exists.boolean(0, 0)) {
+    throw usage_error("there is no run to resume or join: the target has no run catalog", schema_,
+                      "start a run with pgblit copy (or name the catalog with --catalog-schema)");
+  }
+  auto r = id ? target_.exec_params(fmt::format("SELECT id, status, plan, options, snapshot_id, source_state "
+                                                "FROM {}.runs WHERE id = $1",
+                                                quoted_),
+                                    {std::to_string(*id)})
+              : target_.exec(fmt::format("SELECT id, status, plan, options, snapshot_id, source_state FROM {}.runs "
+                                         "WHERE status <> 'done' ORDER BY id DESC LIMIT 1",
+                                         quoted_));
+  if (r.rows() == 0) {
+    throw usage_error(id ? fmt::format("run {} does not exist in {}", *id, schema_)
+                         : fmt::format("every run in {} is done: nothing to resume", schema_),
+                      schema_, "list the runs with: SELECT id, status, started_at FROM " + schema_ + ".runs");
+  }
+  return RunRecord{r.int64(0, 0), r.text(0, 1), nlohmann::json::parse(r.text(0, 2)),
+                   nlohmann::json::parse(r.text(0, 3)), r.text(0, 4), nlohmann::json::parse(r.text(0, 5))};
+}
+
+std::vector<ChunkRecord> RunCatalog::chunks(int64_t run, size_t count) {
+  std::vector<ChunkRecord> out(count);
+  auto r = target_.exec_params(fmt::format("SELECT chunk, status = 'done', source_digest, target_digest, format, rows, "
+                                           "bytes FROM {}.chunks WHERE run_id = $1",
+                                           quoted_),
+                               {std::to_string(run)});
+  for (int i = 0; i < r.rows(); ++i) {
+    auto c = static_cast<size_t>(r.int64(i, 0));
+    if (c >= count) continue;
+    auto& rec = out[c];
+    rec.done = r.boolean(i, 1);
+    if (!r.is_null(i, 2)) rec.source_digest = parse_digest(r.text(i, 2));
+    if (!r.is_null(i, 3)) rec.target_digest = parse_digest(r.text(i, 3));
+    rec.format = r.text(i, 4) == "text" ? partitioner::CopyFormat::Text : partitioner::CopyFormat::Binary;
+    rec.rows = r.is_null(i, 5) ? 0 : r.int64(i, 5);
+    rec.bytes = r.is_null(i, 6) ? 0 : r.int64(i, 6);
+  }
+  return out;
+}
+
+void RunCatalog::set_run_status(int64_t run, const std::string& status) {
+  target_.exec_params(fmt::format("UPDATE {}.runs SET status = $2, finished_at = CASE WHEN $2 = 'running' THEN NULL "
+                                  "ELSE now() END WHERE id = $1",
+                                  quoted_),
+                      {std::to_string(run), status}, schema_ + ".runs");
+}
+
+void RunCatalog::record_failure(int64_t run, size_t chunk, const std::string& error, const std::string& worker) {
+  target_.exec_params(fmt::format("UPDATE {}.chunks SET attempts = attempts + 1, error = $3, worker = $4 "
+                                  "WHERE run_id = $1 AND chunk = $2 AND status <> 'done'",
+                                  quoted_),
+                      {std::to_string(run), std::to_string(chunk), error, worker}, schema_ + ".chunks");
+}
+
+void RunCatalog::record_target_digest(int64_t run, size_t chunk, const checksums::ChunkDigest& digest) {
+  target_.exec_params(fmt::format("UPDATE {}.chunks SET target_digest = $3 WHERE run_id = $1 AND chunk = $2", quoted_),
+                      {std::to_string(run), std::to_string(chunk), digest.to_string()}, schema_ + ".chunks");
+}
+
+void RunCatalog::clean(std::optional<int64_t> run) {
+  if (run) {
+    target_.exec_params(fmt::format("DELETE FROM {}.runs WHERE id = $1", quoted_), {std::to_string(*run)}, schema_);
+  } else {
+    target_.exec(fmt::format("DROP SCHEMA IF EXISTS {} CASCADE", quoted_), schema_);
+  }
+}
+
+std::string RunCatalog::claim_sql() const {
+  return fmt::format("SELECT status FROM {}.chunks WHERE run_id = $1 AND chunk = $2 AND status <> 'done' "
+                     "FOR UPDATE SKIP LOCKED",
+                     quoted_);
+}
+
+std::string RunCatalog::done_sql() const {
+  return fmt::format("UPDATE {}.chunks SET status = 'done', rows = $3, bytes = $4, source_digest = $5, format = $6, "
+                     "worker = $7, attempts = attempts + 1, error = NULL, finished_at = now() "
+                     "WHERE run_id = $1 AND chunk = $2",
+                     quoted_);
+}
+
+checksums::ChunkDigest parse_digest(const std::string& text) {
+  checksums::ChunkDigest d;
+  auto first = text.find(':');
+  auto second = text.find(':', first + 1);
+  if (first == std::string::npos || second == std::string::npos) return d;
+  std::from_chars(text.data(), text.data() + first, d.rows);
+  std::from_chars(text.data() + first + 1, text.data() + second, d.row_hash_sum, 16);
+  std::from_chars(text.data() + second + 1, text.data() + text.size(), d.key_hash_sum, 16);
+  return d;
+}
+
+nlohmann::json source_state(pg::Connection& source, const partitioner::Plan& plan) {
+  std::vector<std::string> names;
+  for (const auto& t : plan.tables) names.push_back(t.source);
+  auto r = source.exec_params(R"(
+SELECT s, COALESCE(st.n_tup_ins, 0) || '/' || COALESCE(st.n_tup_upd, 0) || '/' || COALESCE(st.n_tup_del, 0) || '/'
+          || COALESCE(pg_relation_filenode(to_regclass(s)), 0)
+FROM unnest($1::text[]) s LEFT JOIN pg_stat_all_tables st ON st.relid = to_regclass(s))",
+                              {pg::text_array_literal(names)}, "source tables");
+  nlohmann::json state = nlohmann::json::object();
+  for (int i = 0; i < r.rows(); ++i) state[r.text(i, 0)] = r.text(i, 1);
+  return state;
+}
+
+std::vector<std::string> changed_tables(const nlohmann::json& before, const nlohmann::json& now) {
+  std::vector<std::string> changed;
+  for (const auto& [table, value] : before.items()) {
+    if (!now.contains(table) || now[table] != value) changed.push_back(table);
+  }
+  return changed;
+}
+
+}  // namespace pgblit::engine

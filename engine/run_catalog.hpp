@@ -1,0 +1,81 @@
+// The run catalog: what a run is and how far it got, kept in the target (schema `pgblit` by
+// default) so that it commits together with the data.
+//
+// runs:   one row a run: its plan (so a resumed run executes the same chunks), its options
+//         (without connection strings), the source's snapshot and a cheap fingerprint of the
+//         source tables, status and timings.
+// chunks: one row a chunk: status, rows, bytes, digests, format, attempts, worker, error.
+//
+// Exactly once: a chunk is loaded in one target transaction that first locks its catalog row
+// (SELECT ... FOR UPDATE SKIP LOCKED: a row another worker holds is skipped, and a worker that
+// dies releases it) and last marks it done. A crash anywhere leaves the chunk either loaded
+// and marked, or absent and pending.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "checksums/chunk_digest.hpp"
+#include "partitioner/plan.hpp"
+#include "pg/connection.hpp"
+
+namespace pgblit::engine {
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string status;  // running, done, failed
+  nlohmann::json plan;
+  nlohmann::json options;
+  std::string snapshot_id;
+  nlohmann::json source_state;  // per source table: "inserted/updated/deleted/filenode"
+};
+
+struct ChunkRecord {
+  bool done = false;
+  checksums::ChunkDigest source_digest;
+  std::optional<checksums::ChunkDigest> target_digest;
+  partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+};
+
+class RunCatalog {
+ public:
+  RunCatalog(pg::Connection& target, std::string schema);
+
+  const std::string& schema() const { return schema_; }
+  void create_schema();
+  int64_t create_run(const partitioner::Plan& plan, const nlohmann::json& options, const std::string& snapshot_id,
+                     const nlohmann::json& source_state);
+  // The run `id`, or without one the latest run not done. Throws a usage error if none.
+  RunRecord load_run(std::optional<int64_t> id);
+  std::vector<ChunkRecord> chunks(int64_t run, size_t count);
+  void set_run_status(int64_t run, const std::string& status);
+  // Outside the chunk's transaction (which rolled back): one more attempt, and why it failed.
+  void record_failure(int64_t run, size_t chunk, const std::string& error, const std::string& worker);
+  void record_target_digest(int64_t run, size_t chunk, const checksums::ChunkDigest& digest);
+  // Drops one run's rows, or (without an id) the whole catalog schema.
+  void clean(std::optional<int64_t> run);
+
+  // Statements a lane runs inside a chunk's transaction; $1 run, $2 chunk.
+  std::string claim_sql() const;  // one row (status) if this worker now holds the chunk
+  std::string done_sql() const;   // $3 rows, $4 bytes, $5 source digest, $6 format, $7 worker
+
+ private:
+  pg::Connection& target_;
+  std::string schema_;
+  std::string quoted_;
+};
+
+checksums::ChunkDigest parse_digest(const std::string& text);
+
+// A cheap fingerprint of the source tables (statistics counters and file nodes), to tell on
+// resume whether the source changed since the run began.
+nlohmann::json source_state(pg::Connection& source, const partitioner::Plan& plan);
+// The tables whose fingerprint differs (or cannot be compared: statistics were reset).
+std::vector<std::string> changed_tables(const nlohmann::json& before, const nlohmann::json& now);
+
+}  // namespace pgblit::engine
