@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/units.hpp"
+#include "engine/copy_digest.hpp"
 #include "engine/copy_graph.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/sequences.hpp"
@@ -258,9 +259,16 @@ CopySummary CopyRun::finish(CopySummary summary, Cancellation& cancellation) {
     auto records = catalog.chunks(run_id_, plan.chunks.size());
     std::vector<ChunkOutcome> outcomes(plan.chunks.size());
     for (size_t c = 0; c < plan.chunks.size(); ++c) {
+      const auto& chunk = plan.chunks[c];
+      const auto& table = plan.tables[chunk.table];
       outcomes[c].format = records[c].format;
       outcomes[c].source_digest = records[c].source_digest;
       outcomes[c].target_digest = records[c].target_digest;
+      // A worker that died between a chunk's commit and its read-back left no target digest.
+      if (table.verify_by_chunk && !outcomes[c].target_digest && !prefilled_.count(table.target)) {
+        outcomes[c].target_digest = digest_copy_out(*run_.target, target_copy_out_sql(table, chunk.predicate, records[c].format),
+                                                    table, records[c].format, cancellation);
+      }
     }
     for (const auto& t : prefilled_) spdlog::warn("{} is not verified: it held rows before this append", t);
     auto report = verify_copied(plan, outcomes, prefilled_, *run_.target, cancellation);

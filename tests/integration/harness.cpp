@@ -1,7 +1,12 @@
 // See harness.hpp.
 #include "harness.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <algorithm>
 #include <array>
@@ -77,10 +82,61 @@ std::string DatabasePair::target_value(const std::string& sql) {
   return r.rows() == 0 || r.is_null(0, 0) ? "" : r.text(0, 0);
 }
 
-RunResult DatabasePair::copy(const std::vector<std::string>& args) {
+std::vector<std::string> DatabasePair::copy_args(const std::vector<std::string>& args) const {
   std::vector<std::string> all{"copy", "--source", source_url(), "--target", target_url()};
   all.insert(all.end(), args.begin(), args.end());
-  return run_pgblit(all);
+  return all;
+}
+
+RunResult DatabasePair::copy(const std::vector<std::string>& args) { return run_pgblit(copy_args(args)); }
+
+PgblitProcess::PgblitProcess(const std::vector<std::string>& args) {
+  static int counter = 0;
+  log_ = "/tmp/pgblit-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".log";
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    std::vector<char*> argv{const_cast<char*>(PGBLIT_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(PGBLIT_BINARY, argv.data());
+    _exit(127);
+  }
+}
+
+PgblitProcess::~PgblitProcess() {
+  if (!waited_) {
+    kill_now();
+    wait();
+  }
+  unlink(log_.c_str());
+}
+
+void PgblitProcess::kill_now() {
+  if (!waited_) kill(pid_, SIGKILL);
+}
+
+RunResult PgblitProcess::wait() {
+  if (waited_) return result_;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  waited_ = true;
+  result_.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::ifstream in(log_);
+  result_.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return result_;
+}
+
+void pg_ctl(const std::string& side, const std::string& action) {
+  std::string dir = std::string(PGBLIT_TEST_CLUSTER_DIR) + "/" + side;
+  std::string bin = "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/pg_ctl";
+  std::string as_postgres = getuid() == 0 ? "runuser -u postgres -- " : "";
+  std::string command = as_postgres + bin + " -D " + dir + " -l " + dir + ".log -w " + action + " >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) ADD_FAILURE() << "pg_ctl failed: " << command;
 }
 
 std::string DatabasePair::contents(pg::Connection& conn, const std::string& relation) {

@@ -20,6 +20,25 @@ struct RunResult {
 // Runs build/bin/pgblit with these arguments (shell-quoted here) and waits for it.
 RunResult run_pgblit(const std::vector<std::string>& args);
 
+// pgblit as a background process, for tests that kill it or act on the servers meanwhile.
+class PgblitProcess {
+ public:
+  explicit PgblitProcess(const std::vector<std::string>& args);
+  ~PgblitProcess();
+  void kill_now();    // SIGKILL
+  RunResult wait();   // exit code (128 + signal if killed) and everything it printed
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  std::string log_;
+  bool waited_ = false;
+  RunResult result_;
+};
+
+// Runs pg_ctl on one of the test clusters ("source" or "target"), as user postgres.
+void pg_ctl(const std::string& side, const std::string& action);
+
 // A database of the test's own name on the source and on the target, created empty.
 class DatabasePair : public ::testing::Test {
  protected:
@@ -38,6 +57,7 @@ class DatabasePair : public ::testing::Test {
 
   // `pgblit copy --source ... --target ... ARGS`
   RunResult copy(const std::vector<std::string>& args = {});
+  std::vector<std::string> copy_args(const std::vector<std::string>& args = {}) const;
 
   // Row count and an order-independent digest of the table's rows in text form, exact to
   // the byte (-0 and 0 differ, 1.0 and 1.00 differ). `relation` is SQL (quoted as needed).

@@ -1,0 +1,120 @@
+// Exactly-once chunks: a copy killed with SIGKILL at any moment, then resumed, leaves the
+// target identical to the source, with no duplicate and no missing row; several workers can
+// share one run, and one of them dying costs nothing.
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace pgblit::test {
+namespace {
+
+class ResumeTest : public DatabasePair {
+ protected:
+  void SetUp() override {
+    DatabasePair::SetUp();
+    // No primary key on the target: a duplicated row would be loaded, and found below.
+    source_sql("CREATE TABLE big (id bigint PRIMARY KEY, v text); CREATE TABLE keyless (at int, v text);"
+               "CREATE TABLE small (id int PRIMARY KEY)");
+    target_sql("CREATE TABLE big (id bigint, v text); CREATE TABLE keyless (at int, v text); CREATE TABLE small (id int)");
+    source_sql("INSERT INTO big SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 800000) g;"
+               "INSERT INTO keyless SELECT g, md5(g::text) FROM generate_series(1, 100000) g;"
+               "INSERT INTO small SELECT generate_series(1, 10); ANALYZE");
+  }
+
+  void expect_identical() {
+    expect_same_contents("big");
+    expect_same_contents("keyless");
+    expect_same_contents("small");
+  }
+
+  static void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+};
+
+TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_holes) {
+  std::vector<std::string> options{"--chunk-size", "1MB", "-j", "2", "--log-level", "warn"};
+  int kills = 0;
+  bool finished = false;
+  for (int i = 0; i < 20 && !finished; ++i) {
+    auto args = copy_args(options);
+    bool fresh = source_value("SELECT 1") == "1" &&
+                 target_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgblit'") == "0";
+    if (!fresh) args.push_back("--resume");
+    PgblitProcess copy(args);
+    sleep_ms(60 + 97 * i % 900);  // spread over start-up, mid-chunk, commits, read-backs and the end
+    copy.kill_now();
+    auto result = copy.wait();
+    if (result.exit_code == 0) finished = true;
+    if (result.exit_code == 128 + SIGKILL) ++kills;
+  }
+  EXPECT_GE(kills, 10) << "most attempts should have been killed mid-run";
+  RunResult last;
+  for (int i = 0; i < 3 && !finished; ++i) {
+    last = copy(std::vector<std::string>{"--resume", "--log-level", "warn"});
+    finished = last.exit_code == 0 || last.output.find("every run in pgblit is done") != std::string::npos;
+  }
+  ASSERT_TRUE(finished) << last.output;
+  expect_identical();
+  EXPECT_EQ(target_value("SELECT status FROM pgblit.runs ORDER BY id DESC LIMIT 1"), "done");
+  EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.chunks WHERE status <> 'done'"), "0");
+}
+
+TEST_F(ResumeTest, three_workers_share_a_run_and_one_killed_costs_nothing) {
+  PgblitProcess coordinator(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
+  std::string run;
+  for (int i = 0; i < 200 && run.empty(); ++i) {
+    sleep_ms(25);
+    if (target_value("SELECT to_regclass('pgblit.runs') IS NOT NULL") == "t") {
+      run = target_value("SELECT max(id) FROM pgblit.runs WHERE status = 'running'");
+    }
+  }
+  ASSERT_FALSE(run.empty()) << coordinator.wait().output;
+  PgblitProcess doomed(copy_args({"--join", run, "-j", "1", "--log-level", "warn"}));
+  PgblitProcess helper(copy_args({"--join", run, "-j", "1", "--log-level", "warn"}));
+  sleep_ms(400);
+  doomed.kill_now();
+  auto done = coordinator.wait();
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+  auto helped = helper.wait();
+  EXPECT_EQ(helped.exit_code, 0) << helped.output;
+  expect_identical();
+  EXPECT_GE(std::stoi(target_value("SELECT count(DISTINCT worker) FROM pgblit.chunks")), 2);
+}
+
+TEST_F(ResumeTest, resume_refuses_when_the_source_changed_unless_allowed) {
+  PgblitProcess first(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
+  sleep_ms(700);
+  first.kill_now();
+  first.wait();
+  source_sql("UPDATE small SET id = id + 100 WHERE id = 1");
+  for (int i = 0; i < 30; ++i) {  // the change reaches the statistics asynchronously
+    sleep_ms(100);
+    if (source_value("SELECT pg_stat_clear_snapshot(); SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'small'") != "0") break;
+  }
+  auto refused = copy({"--resume"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("the source changed"), std::string::npos) << refused.output;
+  auto allowed = copy({"--resume", "--allow-source-changes"});
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.output;
+  expect_same_contents("big");
+}
+
+TEST_F(ResumeTest, a_terminated_source_backend_is_retried) {
+  PgblitProcess copy(copy_args({"--chunk-size", "1MB", "-j", "1"}));
+  bool terminated = false;
+  for (int i = 0; i < 200 && !terminated; ++i) {
+    sleep_ms(20);
+    terminated = source_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND pid <> pg_backend_pid() AND query LIKE 'COPY (SELECT%'") != "0";
+  }
+  ASSERT_TRUE(terminated);
+  auto result = copy.wait();
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("retrying"), std::string::npos) << result.output;
+  expect_identical();
+}
+
+}  // namespace
+}  // namespace pgblit::test
