@@ -33,6 +33,8 @@ struct CopyFlags {
   int64_t join_run = 0;
   bool allow_source_changes = false;
   double retry_timeout = 300;
+  int64_t max_rejects = 0;
+  std::string rejects_dir = "pgblit-rejects";
 };
 
 std::optional<int64_t> run_id(const std::string& text) {
@@ -77,6 +79,8 @@ int run_copy(CopyFlags& flags) {
   if (flags.join_run > 0) options.join_run = flags.join_run;
   options.allow_source_changes = flags.allow_source_changes;
   options.retry_timeout = flags.retry_timeout;
+  options.max_rejects = flags.max_rejects;
+  options.rejects_dir = flags.rejects_dir;
 
   engine::CopyRun run(options);
   if (!flags.resume && !run.joining() && !confirmed(run, flags)) {
@@ -87,6 +91,11 @@ int run_copy(CopyFlags& flags) {
   spdlog::info("done: run {}: {} tables, {} rows, {} in {:.2f} s ({}); {} sequences set", summary.run_id,
                summary.tables, summary.rows, human_bytes(static_cast<double>(summary.bytes)), summary.seconds,
                human_rate(static_cast<double>(summary.bytes), summary.seconds), summary.sequences);
+  if (summary.rejected > 0) {
+    spdlog::warn("finished with {} rejected rows, written with their reasons under {}", summary.rejected,
+                 flags.rejects_dir);
+    return exit_code(ErrorKind::Rejects);
+  }
   return 0;
 }
 
@@ -122,6 +131,11 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "work on running run RUN_ID beside its coordinator, in its snapshot (any host)");
   cmd->add_flag("--allow-source-changes", flags->allow_source_changes,
                 "resume even if the source tables changed since the run began");
+  cmd->add_option("--max-rejects", flags->max_rejects,
+                  "rows the target may refuse (constraint, encoding, length) before the run fails; they are set "
+                  "aside in the rejects files and the rest loads (default: 0, the first refused row fails its chunk)");
+  cmd->add_option("--rejects-dir", flags->rejects_dir,
+                  "folder for rejected rows, one file a table (default: pgblit-rejects)");
   cmd->add_option("--retry-timeout", flags->retry_timeout,
                   "seconds a chunk keeps retrying after a lost connection or server restart (default: 300)");
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });

@@ -198,8 +198,10 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
                plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
                human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
 
-  LaneConfig lanes{options_.source,   options_.target, run_.snapshot_id, options_.disable_triggers,
-                   options_.catalog_schema, run_id_,   worker_name(),    options_.retry_timeout};
+  RejectSink rejects(options_.rejects_dir, options_.max_rejects);
+  LaneConfig lanes{options_.source,         options_.target, run_.snapshot_id,      options_.disable_triggers,
+                   options_.catalog_schema, run_id_,         worker_name(),         options_.retry_timeout,
+                   &rejects};
   // Per table: planned as text, or switched to text when the target refused the binary form.
   std::vector<std::atomic<bool>> as_text(plan.tables.size());
   for (size_t t = 0; t < plan.tables.size(); ++t) as_text[t] = plan.tables[t].format == partitioner::CopyFormat::Text;
@@ -255,8 +257,9 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
 CopySummary CopyRun::finish(CopySummary summary, Cancellation& cancellation) {
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
+  auto records = catalog.chunks(run_id_, plan.chunks.size());
+  for (const auto& r : records) summary.rejected += r.rejected;
   if (options_.verify) {
-    auto records = catalog.chunks(run_id_, plan.chunks.size());
     std::vector<ChunkOutcome> outcomes(plan.chunks.size());
     for (size_t c = 0; c < plan.chunks.size(); ++c) {
       const auto& chunk = plan.chunks[c];

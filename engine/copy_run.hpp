@@ -33,6 +33,8 @@ struct CopyOptions {
   std::optional<int64_t> join_run;              // work on a running run beside its coordinator
   bool allow_source_changes = false;            // resume even if the source seems to have changed
   double retry_timeout = 300;                   // seconds a chunk retries transient failures
+  int64_t max_rejects = 0;                      // rows the target may refuse before the run fails
+  std::string rejects_dir = "pgblit-rejects";   // where rejected rows are written, a file a table
 };
 
 struct CopySummary {
@@ -45,6 +47,7 @@ struct CopySummary {
   size_t tables_verified = 0;  // compared as a whole
   int64_t run_id = 0;
   size_t chunks_done_before = 0;  // by an earlier process (resume) or by other workers
+  int64_t rejected = 0;           // rows set aside over the whole run (exit code 4)
 };
 
 class CopyRun {

@@ -127,10 +127,54 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
   try {
     copy_once(chunk_index, chunk, table, format, read_back, outcome);
   } catch (const Error& e) {
+    if (is_row_rejection(e) && config_.rejects && config_.rejects->max() > 0 && !cancellation_.requested()) {
+      spdlog::warn("{}: the target rejected a row ({}); loading this chunk row by row to set such rows aside",
+                   table.source, e.what());
+      copy_isolating_rejects(chunk_index, chunk, table, read_back, outcome);
+      return;
+    }
     if (format != CopyFormat::Binary || !is_binary_form_refusal(e) || cancellation_.requested()) throw;
     spdlog::warn("{}: the target refused the binary form ({}); copying this table as text", table.source, e.what());
     outcome.switched_to_text = true;
     copy_once(chunk_index, chunk, table, CopyFormat::Text, read_back, outcome);
+  }
+}
+
+void Lane::copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& chunk,
+                                  const partitioner::TableCopy& table, bool read_back, ChunkOutcome& outcome) {
+  RunCatalog catalog(target_, config_.catalog_schema);
+  std::vector<std::optional<std::string>> ids{std::to_string(config_.run_id), std::to_string(chunk_index)};
+  IsolatedLoad load;
+  try {
+    target_.exec("BEGIN", table.target);
+    if (config_.run_id && target_.exec_params(catalog.claim_sql(), ids, table.source).rows() == 0) {
+      target_.exec("ROLLBACK", table.target);
+      outcome.skipped = true;
+      return;
+    }
+    load = load_isolating_rejects(source_, target_, copy_out_sql(table, chunk, CopyFormat::Text), table,
+                                  *config_.rejects, cancellation_);
+    if (config_.run_id) {
+      auto done = ids;
+      done.insert(done.end(), {std::to_string(load.rows), std::to_string(load.bytes), load.digest.to_string(),
+                               std::string("text"), config_.worker, std::to_string(load.rejected.size())});
+      target_.exec_params(catalog.done_sql(), done, table.source);
+    }
+    target_.exec("COMMIT", table.target);
+  } catch (...) {
+    recover_after_failure();
+    throw;
+  }
+  config_.rejects->write(table.target, load.rejected);
+  outcome.rows = load.rows;
+  outcome.bytes = load.bytes;
+  outcome.format = CopyFormat::Text;
+  outcome.source_digest = load.digest;
+  outcome.rejected = static_cast<int64_t>(load.rejected.size());
+  if (read_back) {
+    outcome.target_digest = digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, CopyFormat::Text),
+                                            table, CopyFormat::Text, cancellation_);
+    if (config_.run_id) catalog.record_target_digest(config_.run_id, chunk_index, *outcome.target_digest);
   }
 }
 
@@ -152,7 +196,7 @@ void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const 
     if (config_.run_id) {
       auto done = ids;
       done.insert(done.end(), {std::to_string(pumped.rows), std::to_string(pumped.bytes), digester.digest().to_string(),
-                               std::string(format_name(format)), config_.worker});
+                               std::string(format_name(format)), config_.worker, "0"});
       target_.exec_params(catalog.done_sql(), done, table.source);
     }
     target_.exec("COMMIT", table.target);

@@ -9,6 +9,7 @@
 
 #include "engine/cancellation.hpp"
 #include "engine/copy_pump.hpp"
+#include "engine/rejects.hpp"
 #include "partitioner/plan.hpp"
 
 namespace pgblit::engine {
@@ -23,6 +24,7 @@ struct LaneConfig {
   int64_t run_id = 0;
   std::string worker;       // host:pid, recorded with each chunk
   double retry_timeout = 300;  // seconds a chunk keeps retrying transient failures
+  RejectSink* rejects = nullptr;  // with a budget: rows the target refuses are set aside
 };
 
 // A failure worth retrying: the connection was lost, the server shut down or restarted, is
@@ -36,6 +38,7 @@ struct ChunkOutcome {
   double seconds = 0;
   bool skipped = false;           // done already, or another worker holds it
   bool switched_to_text = false;  // the target refused the binary form; the table goes as text
+  int64_t rejected = 0;           // rows the target refused, set aside (--max-rejects)
   partitioner::CopyFormat format = partitioner::CopyFormat::Binary;  // as it travelled
   checksums::ChunkDigest source_digest;                 // of the stream as it was copied
   std::optional<checksums::ChunkDigest> target_digest;  // read back, when verified by chunk
@@ -64,6 +67,8 @@ class Lane {
  private:
   void copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                  partitioner::CopyFormat format, bool read_back, ChunkOutcome& outcome);
+  void copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& chunk,
+                              const partitioner::TableCopy& table, bool read_back, ChunkOutcome& outcome);
   void copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk& chunk,
                                const partitioner::TableCopy& table, partitioner::CopyFormat format, bool read_back,
                                ChunkOutcome& outcome);

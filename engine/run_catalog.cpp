@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS {0}.chunks (
   source_digest text,
   target_digest text,
   format text,
+  rejected bigint NOT NULL DEFAULT 0,
   attempts int NOT NULL DEFAULT 0,
   worker text,
   error text,
@@ -89,7 +90,7 @@ RunRecord RunCatalog::load_run(std::optional<int64_t> id) {
 std::vector<ChunkRecord> RunCatalog::chunks(int64_t run, size_t count) {
   std::vector<ChunkRecord> out(count);
   auto r = target_.exec_params(fmt::format("SELECT chunk, status = 'done', source_digest, target_digest, format, rows, "
-                                           "bytes FROM {}.chunks WHERE run_id = $1",
+                                           "bytes, rejected FROM {}.chunks WHERE run_id = $1",
                                            quoted_),
                                {std::to_string(run)});
   for (int i = 0; i < r.rows(); ++i) {
@@ -102,6 +103,7 @@ std::vector<ChunkRecord> RunCatalog::chunks(int64_t run, size_t count) {
     rec.format = r.text(i, 4) == "text" ? partitioner::CopyFormat::Text : partitioner::CopyFormat::Binary;
     rec.rows = r.is_null(i, 5) ? 0 : r.int64(i, 5);
     rec.bytes = r.is_null(i, 6) ? 0 : r.int64(i, 6);
+    rec.rejected = r.int64(i, 7);
   }
   return out;
 }
@@ -141,7 +143,7 @@ std::string RunCatalog::claim_sql() const {
 
 std::string RunCatalog::done_sql() const {
   return fmt::format("UPDATE {}.chunks SET status = 'done', rows = $3, bytes = $4, source_digest = $5, format = $6, "
-                     "worker = $7, attempts = attempts + 1, error = NULL, finished_at = now() "
+                     "worker = $7, rejected = $8, attempts = attempts + 1, error = NULL, finished_at = now() "
                      "WHERE run_id = $1 AND chunk = $2",
                      quoted_);
 }

@@ -40,6 +40,7 @@ struct ChunkRecord {
   partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
   int64_t rows = 0;
   int64_t bytes = 0;
+  int64_t rejected = 0;
 };
 
 class RunCatalog {
@@ -62,7 +63,7 @@ class RunCatalog {
 
   // Statements a lane runs inside a chunk's transaction; $1 run, $2 chunk.
   std::string claim_sql() const;  // one row (status) if this worker now holds the chunk
-  std::string done_sql() const;   // $3 rows, $4 bytes, $5 source digest, $6 format, $7 worker
+  std::string done_sql() const;   // $3 rows, $4 bytes, $5 source digest, $6 format, $7 worker, $8 rejected
 
  private:
   pg::Connection& target_;

@@ -1,5 +1,7 @@
 // Bad input gets a clear error naming the object and the fix, a documented exit code, and
 // no row written.
+#include <fstream>
+
 #include "harness.hpp"
 
 namespace pgblit::test {
@@ -85,6 +87,50 @@ TEST_F(ErrorsTest, a_row_the_target_rejects_fails_the_run_and_leaves_no_partial_
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_TRUE(mentions(run, "violates check constraint")) << run.output;
   EXPECT_TRUE(mentions(run, "\"public\".\"t\"")) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "0");
+}
+
+}  // namespace
+}  // namespace pgblit::test
+
+namespace pgblit::test {
+namespace {
+
+TEST_F(ErrorsTest, rows_the_target_rejects_go_to_the_rejects_file_and_the_rest_loads) {
+  source_sql("CREATE TABLE t (id int PRIMARY KEY, v int, note text);"
+             "INSERT INTO t SELECT g, g, 'row ' || g FROM generate_series(1, 1000000) g");
+  // Exactly 100 rows violate the target's CHECK: every 10,000th.
+  target_sql("CREATE TABLE t (id int, v int CHECK (v % 10000 <> 0), note text)");
+  std::string dir = "/tmp/pgblit-rejects-" + db_;
+  std::system(("rm -rf " + dir).c_str());
+  auto run = copy({"--max-rejects", "100", "--rejects-dir", dir, "--chunk-size", "8MB"});
+  EXPECT_EQ(run.exit_code, 4) << run.output;
+  EXPECT_NE(run.output.find("100 rejected rows"), std::string::npos) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "999900");
+  expect_same_contents("(SELECT * FROM t WHERE v % 10000 <> 0)", "t");
+  std::ifstream rejects(dir + "/_public_._t_.rejects");
+  std::string line;
+  int rows = 0, reasons = 0;
+  while (std::getline(rejects, line)) {
+    if (line.rfind("-- ", 0) == 0) {
+      ++reasons;
+      EXPECT_NE(line.find("violates check constraint"), std::string::npos) << line;
+    } else {
+      ++rows;
+      EXPECT_EQ(std::stoi(line.substr(line.find('\t') + 1)) % 10000, 0) << line;
+    }
+  }
+  EXPECT_EQ(rows, 100);
+  EXPECT_EQ(reasons, 100);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST_F(ErrorsTest, more_rejects_than_allowed_fail_the_chunk_and_leave_nothing) {
+  source_sql("CREATE TABLE t (id int, v int); INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g");
+  target_sql("CREATE TABLE t (id int, v int CHECK (v % 100 <> 0))");
+  auto run = copy({"--max-rejects", "5", "--rejects-dir", "/tmp/pgblit-rejects-" + db_});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_NE(run.output.find("more than 5 rows rejected"), std::string::npos) << run.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM t"), "0");
 }
 

@@ -1,0 +1,174 @@
+// See rejects.hpp.
+#include "engine/rejects.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <regex>
+
+#include "engine/copy_digest.hpp"
+#include "engine/lane.hpp"
+
+namespace pgblit::engine {
+namespace {
+
+constexpr size_t kBatchRows = 5000;
+
+struct Row {
+  std::string line;  // without its newline
+};
+
+class BatchLoader {
+ public:
+  BatchLoader(pg::Connection& target, const partitioner::TableCopy& table, RejectSink& sink, IsolatedLoad& load)
+      : target_(target), table_(table), sink_(sink), load_(load),
+        digester_(checksums::StreamFormat::Text, table.key_fields) {}
+
+  // Loads `rows`, setting aside the ones the target refuses.
+  void load(std::vector<const Row*> rows) {
+    while (!rows.empty()) {
+      target_.exec("SAVEPOINT pgblit_batch", table_.target);
+      auto failure = try_copy(rows);
+      if (!failure) {
+        target_.exec("RELEASE SAVEPOINT pgblit_batch", table_.target);
+        for (const Row* r : rows) accept(*r);
+        return;
+      }
+      target_.exec("ROLLBACK TO SAVEPOINT pgblit_batch", table_.target);
+      target_.exec("RELEASE SAVEPOINT pgblit_batch", table_.target);
+      if (!is_row_rejection(*failure)) throw *failure;
+      size_t bad = failing_line(*failure, rows.size());
+      if (bad == rows.size()) {  // no line named: halve until the row is alone
+        if (rows.size() > 1) {
+          auto middle = rows.begin() + static_cast<long>(rows.size() / 2);
+          load({rows.begin(), middle});
+          load({middle, rows.end()});
+          return;
+        }
+        bad = 0;
+      }
+      reject(*rows[bad], *failure);
+      rows.erase(rows.begin() + static_cast<long>(bad));
+    }
+  }
+
+  checksums::ChunkDigest digest() const { return digester_.digest(); }
+
+ private:
+  std::optional<Error> try_copy(const std::vector<const Row*>& rows) {
+    std::string sql = copy_in_sql(table_, partitioner::CopyFormat::Text);
+    pg::Result started(PQexec(target_.raw(), sql.c_str()));
+    if (PQresultStatus(started.get()) != PGRES_COPY_IN) {
+      return pg::server_error(target_.raw(), started.get(), "loading into the target", table_.target);
+    }
+    std::string buffer;
+    for (const Row* r : rows) buffer.append(r->line).push_back('\n');
+    PQputCopyData(target_.raw(), buffer.data(), static_cast<int>(buffer.size()));
+    PQputCopyEnd(target_.raw(), nullptr);
+    std::optional<Error> failure;
+    while (PGresult* raw = PQgetResult(target_.raw())) {
+      pg::Result result(raw);
+      if (PQresultStatus(raw) != PGRES_COMMAND_OK && !failure) {
+        failure = pg::server_error(target_.raw(), raw, "loading into the target", table_.target);
+      }
+    }
+    return failure;
+  }
+
+  // COPY names the failing row in its context: "COPY t, line 3, column v: ...".
+  static size_t failing_line(const Error& error, size_t rows) {
+    static const std::regex line(R"(COPY [^,]*, line ([0-9]+))");
+    std::smatch m;
+    std::string text = error.what();
+    if (!std::regex_search(text, m, line)) return rows;
+    size_t n = std::stoul(m[1]);
+    return n >= 1 && n <= rows ? n - 1 : rows;
+  }
+
+  void accept(const Row& row) {
+    std::string with_newline = row.line + "\n";
+    digester_.consume(std::span<const char>(with_newline.data(), with_newline.size()));
+    ++load_.rows;
+    load_.bytes += static_cast<int64_t>(with_newline.size());
+  }
+
+  void reject(const Row& row, const Error& why) {
+    if (!sink_.take_one()) {
+      throw Error(ErrorKind::Runtime,
+                  fmt::format("more than {} rows rejected (--max-rejects); the last: {}", sink_.max(), why.what()),
+                  table_.target, "fix the rows or the target's constraints, or raise --max-rejects", why.sqlstate());
+    }
+    load_.rejected.emplace_back(row.line, why.what());
+  }
+
+  pg::Connection& target_;
+  const partitioner::TableCopy& table_;
+  RejectSink& sink_;
+  IsolatedLoad& load_;
+  checksums::RowDigester digester_;
+};
+
+}  // namespace
+
+RejectSink::RejectSink(std::filesystem::path directory, int64_t max_rejects)
+    : directory_(std::move(directory)), max_(max_rejects), remaining_(max_rejects) {}
+
+bool RejectSink::take_one() {
+  for (int64_t left = remaining_.load(); left > 0;) {
+    if (remaining_.compare_exchange_weak(left, left - 1)) return true;
+  }
+  return false;
+}
+
+std::filesystem::path RejectSink::file_of(const std::string& table) const {
+  std::string name;
+  for (char c : table) name += (c == '"' || c == '/') ? '_' : c;
+  return directory_ / (name + ".rejects");
+}
+
+void RejectSink::write(const std::string& table, const std::vector<std::pair<std::string, std::string>>& rows) {
+  if (rows.empty()) return;
+  std::lock_guard lock(mutex_);
+  std::error_code ignored;
+  std::filesystem::create_directories(directory_, ignored);
+  std::ofstream out(file_of(table), std::ios::app);
+  if (!out) {
+    throw usage_error("cannot write the rejects file " + file_of(table).string(), table,
+                      "check that --rejects-dir exists and is writable");
+  }
+  for (const auto& [line, reason] : rows) {
+    std::string one_line_reason = reason;
+    for (char& c : one_line_reason) c = c == '\n' ? ' ' : c;
+    out << "-- " << one_line_reason << "\n" << line << "\n";
+  }
+}
+
+bool is_row_rejection(const Error& error) {
+  const std::string& s = error.sqlstate();
+  return s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0;
+}
+
+IsolatedLoad load_isolating_rejects(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
+                                    const partitioner::TableCopy& table, RejectSink& sink, Cancellation& cancellation) {
+  IsolatedLoad load;
+  BatchLoader loader(target, table, sink, load);
+  std::vector<Row> batch;
+  auto flush = [&] {
+    std::vector<const Row*> rows;
+    for (const auto& r : batch) rows.push_back(&r);
+    loader.load(rows);
+    batch.clear();
+  };
+  for_each_copied_row(source, copy_out_sql, partitioner::CopyFormat::Text, -1, table.source, cancellation,
+                      [&](const checksums::RowView& row) {
+                        batch.push_back(Row{std::string(row.bytes)});
+                        if (batch.size() == kBatchRows) flush();
+                      });
+  flush();
+  load.digest = loader.digest();
+  return load;
+}
+
+}  // namespace pgblit::engine
