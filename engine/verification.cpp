@@ -19,6 +19,7 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     std::optional<partitioner::CopyFormat> format;
     bool mixed_formats = false;
     size_t table = 0;  // one of the tables loading into it, for its column list
+    size_t sources = 0;  // source tables loading into it
   };
   std::map<std::string, Whole> wholes;  // by target table
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
@@ -31,12 +32,14 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
       if (!outcome.target_digest || *outcome.target_digest != outcome.source_digest) {
         report.mismatches.push_back({fmt::format("chunk {} of {} ({})", c, table.source,
                                                  chunk.predicate.empty() ? "whole table" : chunk.predicate),
-                                     c, outcome.source_digest, outcome.target_digest.value_or(checksums::ChunkDigest{})});
+                                     c, chunk.table, outcome.source_digest,
+                                     outcome.target_digest.value_or(checksums::ChunkDigest{})});
       }
       continue;
     }
     auto& whole = wholes[table.target];
     whole.source += outcome.source_digest;
+    if (whole.sources == 0 || whole.table != chunk.table) ++whole.sources;
     whole.table = chunk.table;
     if (whole.format && *whole.format != outcome.format) whole.mixed_formats = true;
     whole.format = outcome.format;
@@ -50,7 +53,11 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     auto format = whole.format.value_or(partitioner::CopyFormat::Binary);
     auto digest = digest_copy_out(target, target_copy_out_sql(table, "", format), table, format, cancellation);
     ++report.tables_compared;
-    if (digest != whole.source) report.mismatches.push_back({"table " + name, std::nullopt, whole.source, digest});
+    if (digest != whole.source) {
+      report.mismatches.push_back({"table " + name, std::nullopt,
+                                   whole.sources == 1 ? std::optional<size_t>(whole.table) : std::nullopt, whole.source,
+                                   digest});
+    }
   }
   return report;
 }

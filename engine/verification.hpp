@@ -20,6 +20,7 @@ namespace pgblit::engine {
 struct DigestMismatch {
   std::string what;  // "chunk 3 of "public"."t" ("id" >= ...)" or "table "public"."t""
   std::optional<size_t> chunk;  // the chunk, when compared chunk by chunk
+  std::optional<size_t> table;  // the one source table of a target compared whole, if one
   checksums::ChunkDigest source;
   checksums::ChunkDigest target;
 };

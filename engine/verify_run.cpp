@@ -80,7 +80,15 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
   report.tables_compared = compared.tables_compared;
   size_t budget = options.max_differences;
   for (auto& m : compared.mismatches) {
-    std::vector<RowDifference> rows = m.chunk ? chunk_rows[*m.chunk] : std::vector<RowDifference>{};
+    std::vector<RowDifference> rows;
+    if (m.chunk) {
+      rows = chunk_rows[*m.chunk];
+    } else if (m.table && !plan.tables[*m.table].key.empty() && budget > 0) {
+      // Compared whole (the target has no index on the key): bisect over the whole key range.
+      const auto& table = plan.tables[*m.table];
+      rows = find_row_differences(*run.coordinator, *run.target, table, partitioner::Chunk{*m.table}, table.format,
+                                  budget, cancellation);
+    }
     rows.resize(std::min(rows.size(), budget));
     budget -= rows.size();
     report.rows.push_back(std::move(rows));

@@ -158,4 +158,24 @@ WHERE c.contype = 'f')",
   return out;
 }
 
+std::vector<bool> read_key_indexed(pg::Connection& conn, const std::vector<std::pair<Oid, std::vector<std::string>>>& keys) {
+  std::vector<std::string> relids, columns;
+  for (const auto& [oid, cols] : keys) {
+    relids.push_back(std::to_string(oid));
+    columns.push_back(pg::text_array_literal(cols));
+  }
+  auto r = conn.exec_params(R"(
+SELECT EXISTS (
+  SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+  WHERE i.indrelid = k.relid::oid AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
+    AND ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY u(attnum, ord)
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = u.attnum
+              WHERE u.ord <= cardinality(k.cols::text[]) ORDER BY u.ord) = k.cols::text[])
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY k(relid, cols, n) ORDER BY k.n)",
+                            {pg::text_array_literal(relids), pg::text_array_literal(columns)}, "indexes");
+  std::vector<bool> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(r.boolean(i, 0));
+  return out;
+}
+
 }  // namespace pgblit::partitioner

@@ -67,6 +67,10 @@ std::vector<Oid> read_tables_embedding_type_oids(pg::Connection& conn, const std
 // partitioned table it belongs to.
 std::vector<std::pair<Oid, Oid>> read_foreign_keys_between(pg::Connection& conn, const std::vector<Oid>& oids);
 
+// Whether each (relation, columns) pair has a valid btree index whose leading columns are
+// exactly those columns (in order), so a key range can be read without a full scan.
+std::vector<bool> read_key_indexed(pg::Connection& conn, const std::vector<std::pair<Oid, std::vector<std::string>>>& keys);
+
 std::string oid_array_literal(const std::vector<Oid>& oids);
 
 }  // namespace pgblit::partitioner

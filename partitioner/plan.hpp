@@ -31,8 +31,9 @@ struct TableCopy {
   bool key_nullable = false;         // a key column allows NULL (such rows have a chunk of their own)
   std::vector<int> key_fields;       // positions of the key's columns in `columns` (-1: not copied)
   std::string key_index;             // the unique index behind the key
-  // Verification: chunk by chunk (the target table takes rows from this table alone, and
-  // chunks are key ranges, which mean the same rows on the target), or else table by table.
+  // Verification: chunk by chunk (the target table takes rows from this table alone, chunks
+  // are key ranges, which mean the same rows on the target, and the target has an index to
+  // read a range without scanning the table), or else table by table.
   bool verify_by_chunk = false;
   std::string chunking;              // "whole", "histogram", "sample", "ctid"
 };

@@ -166,6 +166,12 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
 
   plan.schemas.assign(schemas.begin(), schemas.end());
   auto keys = read_table_keys(source, source_oids);
+  std::vector<std::pair<Oid, std::vector<std::string>>> target_keys;
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    auto key = keys.find(table_sources[i]->oid);
+    target_keys.emplace_back(table_destinations[i], key == keys.end() ? std::vector<std::string>{} : key->second.columns);
+  }
+  std::vector<bool> target_indexed = read_key_indexed(target, target_keys);
   for (size_t i = 0; i < plan.tables.size(); ++i) {
     auto& table = plan.tables[i];
     auto key = keys.find(table_sources[i]->oid);
@@ -183,7 +189,9 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     auto chunked = chunk_table(source, *table_sources[i], table_key, options.chunk_bytes,
                                self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
     table.chunking = chunked.method;
-    table.verify_by_chunk = chunked.method != "ctid" && tables_by_dest.at(table_destinations[i]).size() == 1;
+    bool whole = chunked.chunks.size() == 1 && chunked.chunks[0].predicate.empty();
+    table.verify_by_chunk = chunked.method != "ctid" && tables_by_dest.at(table_destinations[i]).size() == 1 &&
+                            (whole || target_indexed[i]);
     for (auto& c : chunked.chunks) {
       c.table = i;
       plan.chunks.push_back(std::move(c));

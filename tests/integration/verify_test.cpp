@@ -12,9 +12,10 @@ class VerifyTest : public DatabasePair {
  protected:
   void SetUp() override {
     DatabasePair::SetUp();
-    // The target has no primary key, as during a load without indexes: it can hold duplicates.
+    // The target has no primary key, so it can hold duplicates; a plain index on the key lets
+    // each chunk be read back by range.
     source_sql("CREATE TABLE t (id int PRIMARY KEY, a text, f float8, n numeric)");
-    target_sql("CREATE TABLE t (id int, a text, f float8, n numeric)");
+    target_sql("CREATE TABLE t (id int, a text, f float8, n numeric); CREATE INDEX ON t (id)");
     both_sql("CREATE TABLE log (at int, line text)");
     const char* rows = "INSERT INTO t SELECT g, md5(g::text), CASE WHEN g = 30 THEN 0 ELSE g / 7.0 END, "
                        "CASE WHEN g = 40 THEN 1.0 ELSE g END FROM generate_series(1, 40000) g;"
@@ -61,6 +62,15 @@ UPDATE t SET n = 1.00 WHERE id = 40)sql");
   EXPECT_EQ(found["missing in target"], (std::set<std::string>{"10", "25000"}));
   EXPECT_EQ(found["extra in target"], (std::set<std::string>{"50000", "20"}));
   EXPECT_EQ(found["changed"], (std::set<std::string>{"777", "30", "40"}));
+}
+
+TEST_F(VerifyTest, without_an_index_on_the_target_a_table_is_compared_whole_and_still_localized) {
+  target_sql("DROP INDEX t_id_idx; DELETE FROM t WHERE id = 31000; UPDATE t SET a = 'x' WHERE id = 5");
+  auto [code, found] = verify();
+  EXPECT_EQ(code, 3) << last_report.dump();
+  EXPECT_EQ(last_report["differences"][0]["what"], "table \"public\".\"t\"");
+  EXPECT_EQ(found["missing in target"], (std::set<std::string>{"31000"}));
+  EXPECT_EQ(found["changed"], (std::set<std::string>{"5"}));
 }
 
 TEST_F(VerifyTest, a_keyless_table_is_compared_whole_and_max_diffs_bounds_the_report) {
