@@ -58,7 +58,7 @@ struct Handoff {
 };
 
 // The reader thread's work: every row of the source COPY, digested and packed into blocks.
-void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester& digester, CopyEnd& end,
+void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester* digester, CopyEnd& end,
                std::exception_ptr& failure, const std::string& object) {
   try {
     Block* block = nullptr;
@@ -68,9 +68,9 @@ void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester&
       int n = PQgetCopyData(source.raw(), &raw, 0);
       if (n < 0) break;  // -1: end of data; -2: failure, reported by finish()
       std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
-      if (!failure) {
+      if (digester && !failure) {
         try {
-          digester.consume(std::span<const char>(row.get(), static_cast<size_t>(n)));
+          digester->consume(std::span<const char>(row.get(), static_cast<size_t>(n)));
         } catch (...) {
           failure = std::current_exception();  // a malformed stream: cancel, keep draining
           source.cancel();
@@ -89,7 +89,7 @@ void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester&
       handoff.empty.push(block);
     }
     end = finish(source, "reading from the source", object);
-    if (!failure && !end.error) digester.finish();
+    if (digester && !failure && !end.error) digester->finish();
   } catch (...) {
     failure = std::current_exception();
   }
@@ -106,7 +106,7 @@ BlockPool::BlockPool() {
 }
 
 PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
-                     const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester& digester,
+                     const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
                      Cancellation& cancellation, const std::string& object) {
   Cancellation::Watch watch_source(cancellation, source);
   Cancellation::Watch watch_target(cancellation, target);
@@ -126,7 +126,7 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   }
   CopyEnd source_end;
   std::exception_ptr reader_failure;
-  std::thread reader(read_rows, std::ref(source), std::ref(handoff), std::ref(digester), std::ref(source_end),
+  std::thread reader(read_rows, std::ref(source), std::ref(handoff), digester, std::ref(source_end),
                      std::ref(reader_failure), std::cref(object));
 
   PumpResult result;

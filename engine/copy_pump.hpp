@@ -40,10 +40,10 @@ class BlockPool {
 };
 
 // Runs `copy_out_sql` on `source` and `copy_in_sql` on `target` (inside the caller's
-// transaction) and streams every row, folding each into `digester` as it arrives (the source
-// digest costs no second read). Throws pgblit::Error with both connections idle.
+// transaction) and streams every row, folding each into `digester` (if any) as it arrives: the
+// source digest costs no second read. Throws pgblit::Error with both connections idle.
 PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
-                     const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester& digester,
+                     const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
                      Cancellation& cancellation, const std::string& object);
 
 }  // namespace pgblit::engine

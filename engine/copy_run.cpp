@@ -185,8 +185,11 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
       truncate_target_tables(*run_.target, plan);
       spdlog::info("truncated {} target tables", plan.target_tables().size());
     }
+    // One transaction: a catalog exists only with its run in it.
+    run_.target->exec("BEGIN", options_.catalog_schema);
     catalog.create_schema();
     run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, source_state(*run_.coordinator, plan));
+    run_.target->exec("COMMIT", options_.catalog_schema);
   } else if (!joining()) {
     catalog.set_run_status(run_id_, "running");
   }
@@ -201,7 +204,7 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
   RejectSink rejects(options_.rejects_dir, options_.max_rejects);
   LaneConfig lanes{options_.source,         options_.target, run_.snapshot_id,      options_.disable_triggers,
                    options_.catalog_schema, run_id_,         worker_name(),         options_.retry_timeout,
-                   &rejects};
+                   &rejects,                options_.verify};
   // Per table: planned as text, or switched to text when the target refused the binary form.
   std::vector<std::atomic<bool>> as_text(plan.tables.size());
   for (size_t t = 0; t < plan.tables.size(); ++t) as_text[t] = plan.tables[t].format == partitioner::CopyFormat::Text;
@@ -274,7 +277,7 @@ CopySummary CopyRun::finish(CopySummary summary, Cancellation& cancellation) {
       }
     }
     for (const auto& t : prefilled_) spdlog::warn("{} is not verified: it held rows before this append", t);
-    auto report = verify_copied(plan, outcomes, prefilled_, *run_.target, cancellation);
+    auto report = verify_copied(plan, outcomes, prefilled_, *run_.target, options_.target, options_.jobs, cancellation);
     summary.chunks_verified = report.chunks_compared;
     summary.tables_verified = report.tables_compared;
     for (const auto& m : report.mismatches) {

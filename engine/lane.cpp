@@ -142,9 +142,32 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
 
 void Lane::copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& chunk,
                                   const partitioner::TableCopy& table, bool read_back, ChunkOutcome& outcome) {
+  load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
+    auto isolated = load_isolating_rejects(source_, target_, copy_out_sql(table, chunk, CopyFormat::Text), table,
+                                           *config_.rejects, cancellation_);
+    return ChunkLoad{isolated.rows, isolated.bytes, isolated.digest, CopyFormat::Text, std::move(isolated.rejected)};
+  });
+}
+
+void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+                     CopyFormat format, bool read_back, ChunkOutcome& outcome) {
+  load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
+    int fields = format == CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
+    checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
+    PumpResult pumped = pump_copy(source_, target_, copy_out_sql(table, chunk, format), copy_in_sql(table, format),
+                                  blocks_, config_.verify ? &digester : nullptr, cancellation_, table.source);
+    return ChunkLoad{pumped.rows, pumped.bytes, digester.digest(), format, {}};
+  });
+}
+
+// The chunk's one target transaction: claim its catalog row (or skip it: done already, or
+// another worker holds it), load, mark it done, commit. Then set rejects aside and, when
+// verifying by chunk, read the committed rows back.
+void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+                      bool read_back, ChunkOutcome& outcome, const std::function<ChunkLoad()>& load) {
   RunCatalog catalog(target_, config_.catalog_schema);
   std::vector<std::optional<std::string>> ids{std::to_string(config_.run_id), std::to_string(chunk_index)};
-  IsolatedLoad load;
+  ChunkLoad loaded;
   try {
     target_.exec("BEGIN", table.target);
     if (config_.run_id && target_.exec_params(catalog.claim_sql(), ids, table.source).rows() == 0) {
@@ -152,12 +175,12 @@ void Lane::copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& 
       outcome.skipped = true;
       return;
     }
-    load = load_isolating_rejects(source_, target_, copy_out_sql(table, chunk, CopyFormat::Text), table,
-                                  *config_.rejects, cancellation_);
+    loaded = load();
     if (config_.run_id) {
       auto done = ids;
-      done.insert(done.end(), {std::to_string(load.rows), std::to_string(load.bytes), load.digest.to_string(),
-                               std::string("text"), config_.worker, std::to_string(load.rejected.size())});
+      done.insert(done.end(), {std::to_string(loaded.rows), std::to_string(loaded.bytes), loaded.digest.to_string(),
+                               std::string(format_name(loaded.format)), config_.worker,
+                               std::to_string(loaded.rejected.size())});
       target_.exec_params(catalog.done_sql(), done, table.source);
     }
     target_.exec("COMMIT", table.target);
@@ -165,52 +188,15 @@ void Lane::copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& 
     recover_after_failure();
     throw;
   }
-  config_.rejects->write(table.target, load.rejected);
-  outcome.rows = load.rows;
-  outcome.bytes = load.bytes;
-  outcome.format = CopyFormat::Text;
-  outcome.source_digest = load.digest;
-  outcome.rejected = static_cast<int64_t>(load.rejected.size());
+  if (!loaded.rejected.empty()) config_.rejects->write(table.target, loaded.rejected);
+  outcome.rows = loaded.rows;
+  outcome.bytes = loaded.bytes;
+  outcome.format = loaded.format;
+  outcome.source_digest = loaded.digest;
+  outcome.rejected = static_cast<int64_t>(loaded.rejected.size());
   if (read_back) {
-    outcome.target_digest = digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, CopyFormat::Text),
-                                            table, CopyFormat::Text, cancellation_);
-    if (config_.run_id) catalog.record_target_digest(config_.run_id, chunk_index, *outcome.target_digest);
-  }
-}
-
-void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
-                     CopyFormat format, bool read_back, ChunkOutcome& outcome) {
-  RunCatalog catalog(target_, config_.catalog_schema);
-  std::vector<std::optional<std::string>> ids{std::to_string(config_.run_id), std::to_string(chunk_index)};
-  try {
-    int fields = format == CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
-    checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
-    target_.exec("BEGIN", table.target);
-    if (config_.run_id && target_.exec_params(catalog.claim_sql(), ids, table.source).rows() == 0) {
-      target_.exec("ROLLBACK", table.target);
-      outcome.skipped = true;  // done already, or another worker holds it
-      return;
-    }
-    PumpResult pumped = pump_copy(source_, target_, copy_out_sql(table, chunk, format), copy_in_sql(table, format),
-                                  blocks_, digester, cancellation_, table.source);
-    if (config_.run_id) {
-      auto done = ids;
-      done.insert(done.end(), {std::to_string(pumped.rows), std::to_string(pumped.bytes), digester.digest().to_string(),
-                               std::string(format_name(format)), config_.worker, "0"});
-      target_.exec_params(catalog.done_sql(), done, table.source);
-    }
-    target_.exec("COMMIT", table.target);
-    outcome.rows = pumped.rows;
-    outcome.bytes = pumped.bytes;
-    outcome.format = format;
-    outcome.source_digest = digester.digest();
-  } catch (...) {
-    recover_after_failure();
-    throw;
-  }
-  if (read_back) {
-    outcome.target_digest =
-        digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, format), table, format, cancellation_);
+    outcome.target_digest = digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, loaded.format), table,
+                                            loaded.format, cancellation_);
     if (config_.run_id) catalog.record_target_digest(config_.run_id, chunk_index, *outcome.target_digest);
   }
 }

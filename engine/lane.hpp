@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -25,6 +26,7 @@ struct LaneConfig {
   std::string worker;       // host:pid, recorded with each chunk
   double retry_timeout = 300;  // seconds a chunk keeps retrying transient failures
   RejectSink* rejects = nullptr;  // with a budget: rows the target refuses are set aside
+  bool verify = true;             // digest the source stream (verification needs it)
 };
 
 // A failure worth retrying: the connection was lost, the server shut down or restarted, is
@@ -67,6 +69,15 @@ class Lane {
  private:
   void copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                  partitioner::CopyFormat format, bool read_back, ChunkOutcome& outcome);
+  struct ChunkLoad {
+    int64_t rows = 0;
+    int64_t bytes = 0;
+    checksums::ChunkDigest digest;
+    partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+    std::vector<std::pair<std::string, std::string>> rejected;
+  };
+  void load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
+                  bool read_back, ChunkOutcome& outcome, const std::function<ChunkLoad()>& load);
   void copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& chunk,
                               const partitioner::TableCopy& table, bool read_back, ChunkOutcome& outcome);
   void copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk& chunk,

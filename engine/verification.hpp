@@ -32,9 +32,10 @@ struct VerificationReport {
 };
 
 // `outcomes[c]` is chunk c's outcome. Target tables in `skipped` (they held rows before an
-// append) cannot match the source and are not compared.
+// append) cannot match the source and are not compared. A table compared whole is read in
+// up to `jobs` ctid ranges at once, each on a session of its own to `target_conninfo`.
 VerificationReport verify_copied(const partitioner::Plan& plan, const std::vector<ChunkOutcome>& outcomes,
                                  const std::set<std::string>& skipped, pg::Connection& target,
-                                 Cancellation& cancellation);
+                                 const std::string& target_conninfo, int jobs, Cancellation& cancellation);
 
 }  // namespace pgblit::engine

@@ -74,7 +74,7 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
                                  });
   if (failure) throw *failure;
 
-  auto compared = verify_copied(plan, outcomes, {}, *run.target, cancellation);
+  auto compared = verify_copied(plan, outcomes, {}, *run.target, options.target, options.jobs, cancellation);
   VerifyReport report;
   report.chunks_compared = compared.chunks_compared;
   report.tables_compared = compared.tables_compared;
