@@ -63,9 +63,18 @@ Lane::Lane(const LaneConfig& config, Cancellation& cancellation)
   connect();
 }
 
+// (Re)establishes both sessions: a lost one is reopened, a live one leaves whatever
+// transaction a failure left it in; the source then starts anew in the run's snapshot.
 void Lane::connect() {
-  if (PQstatus(source_.raw()) != CONNECTION_OK) source_ = open_session(config_.source, "source");
-  if (PQstatus(target_.raw()) != CONNECTION_OK) target_ = open_session(config_.target, "target");
+  auto ready = [](pg::Connection& conn, const std::string& conninfo, const char* role) {
+    if (PQstatus(conn.raw()) != CONNECTION_OK) {
+      conn = open_session(conninfo, role);
+    } else if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
+      rollback_quietly(conn);
+    }
+  };
+  ready(source_, config_.source, "source");
+  ready(target_, config_.target, "target");
   try {
     join_snapshot(source_, config_.snapshot_id);
   } catch (const Error& e) {
