@@ -4,7 +4,11 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <thread>
 
+#include "engine/copy_sql.hpp"
+#include "engine/session.hpp"
+#include "partitioner/chunking.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
@@ -61,14 +65,48 @@ checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& 
   return digest;
 }
 
-std::string target_copy_out_sql(const partitioner::TableCopy& table, const std::string& predicate,
-                                partitioner::CopyFormat format) {
-  std::vector<std::string> columns;
-  for (const auto& c : table.columns) columns.push_back(pg::quote_ident(c));
-  return fmt::format("COPY (SELECT {} FROM {}{}{}) TO STDOUT (FORMAT {})", fmt::join(columns, ", "),
-                     table.target_partitioned ? "" : "ONLY ", table.target,
-                     predicate.empty() ? "" : " WHERE " + predicate,
-                     format == partitioner::CopyFormat::Binary ? "binary" : "text");
+checksums::ChunkDigest digest_whole_table(pg::Connection& conn, Side side, const std::string& conninfo,
+                                          const std::string& snapshot_id, int jobs,
+                                          const partitioner::TableCopy& table, partitioner::CopyFormat format,
+                                          Cancellation& cancellation) {
+  bool source = side == Side::Source;
+  auto sql = [&](const std::string& predicate) {
+    return source ? copy_out_sql(table, partitioner::Chunk{0, predicate}, format)
+                  : target_copy_out_sql(table, predicate, format);
+  };
+  int64_t pages = 0;
+  if ((source || !table.target_partitioned) && conn.server_version() >= 140000) {
+    pages = conn.exec("SELECT pg_relation_size(" + pg::quote_literal(source ? table.source : table.target) +
+                          "::regclass) / current_setting('block_size')::int",
+                      table.target)
+                .int64(0, 0);
+  }
+  int parts = pages >= 1000 ? std::max(1, jobs) : 1;
+  if (parts == 1) return digest_copy_out(conn, sql(""), table, format, cancellation);
+  std::vector<checksums::ChunkDigest> digests(static_cast<size_t>(parts));
+  std::vector<std::exception_ptr> failures(static_cast<size_t>(parts));
+  std::vector<std::thread> readers;
+  for (int i = 0; i < parts; ++i) {
+    readers.emplace_back([&, i] {
+      try {
+        auto session = open_session(conninfo, source ? "source" : "target");
+        if (source) join_snapshot(session, snapshot_id);
+        int64_t first = i == 0 ? -1 : pages * i / parts;
+        int64_t end = i == parts - 1 ? -1 : pages * (i + 1) / parts;
+        digests[static_cast<size_t>(i)] =
+            digest_copy_out(session, sql(partitioner::ctid_range_predicate(first, end)), table, format, cancellation);
+      } catch (...) {
+        failures[static_cast<size_t>(i)] = std::current_exception();
+      }
+    });
+  }
+  for (auto& r : readers) r.join();
+  checksums::ChunkDigest total;
+  for (size_t i = 0; i < digests.size(); ++i) {
+    if (failures[i]) std::rethrow_exception(failures[i]);
+    total += digests[i];
+  }
+  return total;
 }
 
 }  // namespace pgblit::engine

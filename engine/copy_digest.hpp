@@ -25,8 +25,15 @@ checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& 
                                        const partitioner::TableCopy& table, partitioner::CopyFormat format,
                                        Cancellation& cancellation);
 
-// The COPY that reads `predicate`'s rows of the target table, in the plan's column order.
-std::string target_copy_out_sql(const partitioner::TableCopy& table, const std::string& predicate,
-                                partitioner::CopyFormat format);
+enum class Side { Source, Target };
+
+// The digest of a whole table on one side, read in up to `jobs` ctid page ranges at once,
+// each on a session of its own to `conninfo` (on the source, inside `snapshot_id`); small
+// tables, and partitioned targets, are read in one piece on `conn`. Digests add up, so the
+// parts' sum is the table's.
+checksums::ChunkDigest digest_whole_table(pg::Connection& conn, Side side, const std::string& conninfo,
+                                          const std::string& snapshot_id, int jobs,
+                                          const partitioner::TableCopy& table, partitioner::CopyFormat format,
+                                          Cancellation& cancellation);
 
 }  // namespace pgblit::engine

@@ -11,6 +11,7 @@
 
 #include "core/units.hpp"
 #include "engine/copy_digest.hpp"
+#include "engine/copy_sql.hpp"
 #include "engine/copy_graph.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/sequences.hpp"

@@ -8,22 +8,14 @@
 #include <thread>
 
 #include "engine/copy_digest.hpp"
+#include "engine/copy_sql.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/session.hpp"
-#include "pg/sql.hpp"
 
 namespace pgblit::engine {
 namespace {
 
 using partitioner::CopyFormat;
-
-std::string column_list(const partitioner::TableCopy& table) {
-  std::string out;
-  for (size_t i = 0; i < table.columns.size(); ++i) out += (i ? ", " : "") + pg::quote_ident(table.columns[i]);
-  return out;
-}
-
-const char* format_name(CopyFormat format) { return format == CopyFormat::Binary ? "binary" : "text"; }
 
 // The binary form of a value was refused: its OIDs (arrays, composites) or layout differ.
 bool is_binary_form_refusal(const Error& error) {
@@ -31,16 +23,6 @@ bool is_binary_form_refusal(const Error& error) {
 }
 
 }  // namespace
-
-std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk, CopyFormat format) {
-  return fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT (FORMAT {})", column_list(table), table.source,
-                     chunk.predicate.empty() ? "" : " WHERE " + chunk.predicate, format_name(format));
-}
-
-std::string copy_in_sql(const partitioner::TableCopy& table, CopyFormat format) {
-  std::string columns = table.columns.empty() ? "" : " (" + column_list(table) + ")";
-  return fmt::format("COPY {}{} FROM STDIN (FORMAT {})", table.target, columns, format_name(format));
-}
 
 bool is_transient(const Error& error) {
   const std::string& state = error.sqlstate();

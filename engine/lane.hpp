@@ -47,10 +47,6 @@ struct ChunkOutcome {
   std::optional<Error> error;
 };
 
-std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
-                         partitioner::CopyFormat format);
-std::string copy_in_sql(const partitioner::TableCopy& table, partitioner::CopyFormat format);
-
 class Lane {
  public:
   Lane(const LaneConfig& config, Cancellation& cancellation);

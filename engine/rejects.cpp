@@ -9,7 +9,7 @@
 #include <regex>
 
 #include "engine/copy_digest.hpp"
-#include "engine/lane.hpp"
+#include "engine/copy_sql.hpp"
 
 namespace pgblit::engine {
 namespace {

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "engine/copy_digest.hpp"
-#include "engine/lane.hpp"
+#include "engine/copy_sql.hpp"
 #include "partitioner/chunking.hpp"
 #include "pg/sql.hpp"
 

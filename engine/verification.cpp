@@ -5,58 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
-#include <thread>
 
 #include "engine/copy_digest.hpp"
-#include "engine/session.hpp"
-#include "partitioner/chunking.hpp"
-#include "pg/sql.hpp"
 
 namespace pgblit::engine {
-
-namespace {
-
-// The digest of a whole target table, read in ctid page ranges on `jobs` sessions at once
-// (digests add up, so the parts' sum is the table's).
-checksums::ChunkDigest digest_whole_target(pg::Connection& target, const std::string& conninfo, int jobs,
-                                           const partitioner::TableCopy& table, partitioner::CopyFormat format,
-                                           Cancellation& cancellation) {
-  int64_t pages = 0;
-  if (!table.target_partitioned && target.server_version() >= 140000) {
-    pages = target.exec("SELECT pg_relation_size(" + pg::quote_literal(table.target) +
-                            "::regclass) / current_setting('block_size')::int",
-                        table.target)
-                .int64(0, 0);
-  }
-  int parts = pages >= 1000 ? std::max(1, jobs) : 1;
-  if (parts == 1) return digest_copy_out(target, target_copy_out_sql(table, "", format), table, format, cancellation);
-  std::vector<checksums::ChunkDigest> digests(static_cast<size_t>(parts));
-  std::vector<std::exception_ptr> failures(static_cast<size_t>(parts));
-  std::vector<std::thread> readers;
-  for (int i = 0; i < parts; ++i) {
-    readers.emplace_back([&, i] {
-      try {
-        auto session = open_session(conninfo, "target");
-        int64_t first = i == 0 ? -1 : pages * i / parts;
-        int64_t end = i == parts - 1 ? -1 : pages * (i + 1) / parts;
-        digests[static_cast<size_t>(i)] =
-            digest_copy_out(session, target_copy_out_sql(table, partitioner::ctid_range_predicate(first, end), format),
-                            table, format, cancellation);
-      } catch (...) {
-        failures[static_cast<size_t>(i)] = std::current_exception();
-      }
-    });
-  }
-  for (auto& r : readers) r.join();
-  checksums::ChunkDigest total;
-  for (size_t i = 0; i < digests.size(); ++i) {
-    if (failures[i]) std::rethrow_exception(failures[i]);
-    total += digests[i];
-  }
-  return total;
-}
-
-}  // namespace
 
 VerificationReport verify_copied(const partitioner::Plan& plan, const std::vector<ChunkOutcome>& outcomes,
                                  const std::set<std::string>& skipped, pg::Connection& target,
@@ -99,7 +51,7 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     }
     const auto& table = plan.tables[whole.table];
     auto format = whole.format.value_or(partitioner::CopyFormat::Binary);
-    auto digest = digest_whole_target(target, target_conninfo, jobs, table, format, cancellation);
+    auto digest = digest_whole_table(target, Side::Target, target_conninfo, "", jobs, table, format, cancellation);
     ++report.tables_compared;
     if (digest != whole.source) {
       report.mismatches.push_back({"table " + name, std::nullopt,

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "engine/copy_digest.hpp"
+#include "engine/copy_sql.hpp"
 #include "engine/copy_graph.hpp"
 #include "engine/run_setup.hpp"
 
@@ -67,12 +68,28 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
     }
     return outcome;
   };
+  // Lanes compare the tables verified chunk by chunk; the others are compared whole below.
+  std::vector<bool> compared_whole(plan.chunks.size());
+  for (size_t c = 0; c < plan.chunks.size(); ++c) compared_whole[c] = !plan.tables[plan.chunks[c].table].verify_by_chunk;
   LaneConfig lanes{options.source, options.target, run.snapshot_id};
-  auto failure = run_chunk_graph(plan, lanes, options.jobs, false, {}, cancellation, verify_chunk,
+  auto failure = run_chunk_graph(plan, lanes, options.jobs, false, compared_whole, cancellation, verify_chunk,
                                  [&](const ChunkOutcome& o) {
                                    if (!o.error) outcomes[o.chunk] = o;
                                  });
   if (failure) throw *failure;
+  // A table compared whole is read on the source as ctid ranges in parallel (sequential scans,
+  // cheaper than its chunks' key ranges); its digest stands in its first chunk's outcome.
+  std::vector<bool> table_read(plan.tables.size());
+  for (size_t c = 0; c < plan.chunks.size(); ++c) {
+    if (!compared_whole[c]) continue;
+    size_t t = plan.chunks[c].table;
+    const auto& table = plan.tables[t];
+    outcomes[c].format = table.format;
+    if (table_read[t]) continue;
+    table_read[t] = true;
+    outcomes[c].source_digest = digest_whole_table(*run.coordinator, Side::Source, options.source, run.snapshot_id,
+                                                   options.jobs, table, table.format, cancellation);
+  }
 
   auto compared = verify_copied(plan, outcomes, {}, *run.target, options.target, options.jobs, cancellation);
   VerifyReport report;

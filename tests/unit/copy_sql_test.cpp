@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/lane.hpp"
+#include "engine/copy_sql.hpp"
 
 namespace pgblit::engine {
 namespace {

@@ -1,0 +1,42 @@
+// See copy_sql.hpp.
+#include "engine/copy_sql.hpp"
+
+#include <fmt/format.h>
+
+#include "pg/sql.hpp"
+
+namespace pgblit::engine {
+namespace {
+
+std::string column_list(const partitioner::TableCopy& table) {
+  std::string out;
+  for (size_t i = 0; i < table.columns.size(); ++i) out += (i ? ", " : "") + pg::quote_ident(table.columns[i]);
+  return out;
+}
+
+std::string where(const std::string& predicate) { return predicate.empty() ? "" : " WHERE " + predicate; }
+
+}  // namespace
+
+const char* format_name(partitioner::CopyFormat format) {
+  return format == partitioner::CopyFormat::Binary ? "binary" : "text";
+}
+
+std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
+                         partitioner::CopyFormat format) {
+  return fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT (FORMAT {})", column_list(table), table.source,
+                     where(chunk.predicate), format_name(format));
+}
+
+std::string copy_in_sql(const partitioner::TableCopy& table, partitioner::CopyFormat format) {
+  std::string columns = table.columns.empty() ? "" : " (" + column_list(table) + ")";
+  return fmt::format("COPY {}{} FROM STDIN (FORMAT {})", table.target, columns, format_name(format));
+}
+
+std::string target_copy_out_sql(const partitioner::TableCopy& table, const std::string& predicate,
+                                partitioner::CopyFormat format) {
+  return fmt::format("COPY (SELECT {} FROM {}{}{}) TO STDOUT (FORMAT {})", column_list(table),
+                     table.target_partitioned ? "" : "ONLY ", table.target, where(predicate), format_name(format));
+}
+
+}  // namespace pgblit::engine

@@ -1,0 +1,21 @@
+// The COPY statements pgblit runs: reading a chunk of a source table, loading a target table,
+// and reading a range of a target table back. Columns are always listed explicitly, in the
+// plan's order, so both sides lay rows out alike.
+#pragma once
+
+#include <string>
+
+#include "partitioner/plan.hpp"
+
+namespace pgblit::engine {
+
+const char* format_name(partitioner::CopyFormat format);
+
+std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
+                         partitioner::CopyFormat format);
+std::string copy_in_sql(const partitioner::TableCopy& table, partitioner::CopyFormat format);
+// `predicate`'s rows of the target table (all rows when empty).
+std::string target_copy_out_sql(const partitioner::TableCopy& table, const std::string& predicate,
+                                partitioner::CopyFormat format);
+
+}  // namespace pgblit::engine
