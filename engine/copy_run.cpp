@@ -230,7 +230,10 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
                                      copied += !outcome.error && !outcome.skipped;
                                    });
     if (failure) {
-      if (!joining()) catalog.set_run_status(run_id_, "failed");
+      try {
+        if (!joining()) catalog.set_run_status(run_id_, "failed");
+      } catch (const Error&) {  // the target may be what failed; the run stays resumable either way
+      }
       throw *failure;
     }
     reconnect_target_if_lost(cancellation);
