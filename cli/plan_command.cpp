@@ -8,7 +8,7 @@
 
 #include "cli/common_flags.hpp"
 #include "core/units.hpp"
-#include "engine/copy_run.hpp"
+#include "engine/run_setup.hpp"
 
 namespace pgblit::cli {
 namespace {
@@ -40,18 +40,12 @@ void print_table(const partitioner::Plan& plan) {
 
 int run_plan(PlanFlags& flags) {
   require_connections(flags.connections);
-  engine::CopyOptions options;
-  options.source = flags.connections.source;
-  options.target = flags.connections.target;
-  options.selection = flags.selection;
-  options.disable_triggers = flags.disable_triggers;
-  options.chunk_bytes = flags.chunk_bytes;
-  options.on_existing = engine::OnExisting::Append;  // a plan only reads
-  engine::CopyRun run(options);
+  auto run = engine::open_run(flags.connections.source, flags.connections.target,
+                              {flags.selection, flags.disable_triggers, flags.chunk_bytes});
   if (flags.json) {
-    std::cout << partitioner::to_json(run.plan()).dump(2) << "\n";
+    std::cout << partitioner::to_json(run.plan).dump(2) << "\n";
   } else {
-    print_table(run.plan());
+    print_table(run.plan);
   }
   return 0;
 }

@@ -111,6 +111,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
       spdlog::info("joining run {} (snapshot {}) as {}", record.id, run_.snapshot_id, worker_name());
       return;
     }
+    catalog.lock_coordinator();
     run_.coordinator = std::make_unique<pg::Connection>(open_session(options_.source, "source"));
     run_.snapshot_id = Snapshot(*run_.coordinator).id();
     auto changed = changed_tables(record.source_state, source_state(*run_.coordinator, run_.plan));
@@ -129,6 +130,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
   }
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes});
+  RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   if (options_.disable_triggers) require_superuser_for_disable_triggers(*run_.target);
   if (options_.on_existing != OnExisting::Truncate) {
     auto filled = target_tables_with_rows(*run_.target, run_.plan);

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <chrono>
+#include <thread>
 #include <sstream>
 
 #include "pg/sql.hpp"
@@ -12,6 +14,19 @@ namespace pgblit::engine {
 
 RunCatalog::RunCatalog(pg::Connection& target, std::string schema)
     : target_(target), schema_(std::move(schema)), quoted_(pg::quote_ident(schema_)) {}
+
+void RunCatalog::lock_coordinator() {
+  // A coordinator just killed holds the lock until its server session notices the closed
+  // connection: give that a few seconds before calling the lock taken.
+  for (int attempt = 0; attempt < 15; ++attempt) {
+    auto r = target_.exec_params("SELECT pg_try_advisory_lock(hashtext('pgblit coordinator ' || $1))", {schema_},
+                                 schema_);
+    if (r.boolean(0, 0)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  throw usage_error("another pgblit run is being coordinated on this target (catalog " + schema_ + ")", schema_,
+                    "wait for it, join it with --join RUN_ID, or use another --catalog-schema for an unrelated move");
+}
 
 void RunCatalog::create_schema() {
   target_.exec(fmt::format(R"(

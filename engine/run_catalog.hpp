@@ -48,6 +48,9 @@ class RunCatalog {
   RunCatalog(pg::Connection& target, std::string schema);
 
   const std::string& schema() const { return schema_; }
+  // One coordinator at a time per catalog: a session-level advisory lock, held until the
+  // session ends. Throws a usage error if another coordinator still holds it after 3 s.
+  void lock_coordinator();
   void create_schema();
   int64_t create_run(const partitioner::Plan& plan, const nlohmann::json& options, const std::string& snapshot_id,
                      const nlohmann::json& source_state);

@@ -35,13 +35,16 @@ class ResumeTest : public DatabasePair {
 
 TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_holes) {
   std::vector<std::string> options{"--chunk-size", "1MB", "-j", "2", "--log-level", "warn"};
-  int kills = 0;
-  for (int i = 0; i < 20; ++i) {
+  auto fresh_or_resume = [&] {  // a new run, or --resume of the one pending
     auto args = copy_args(options);
     bool fresh = target_value("SELECT to_regclass('pgblit.runs') IS NULL") == "t" ||
                  target_value("SELECT count(*) FROM pgblit.runs WHERE status <> 'done'") == "0";
     if (!fresh) args.push_back("--resume");
-    PgblitProcess copy(args);
+    return args;
+  };
+  int kills = 0;
+  for (int i = 0; i < 20; ++i) {
+    PgblitProcess copy(fresh_or_resume());
     sleep_ms(60 + 37 * i % 500);  // spread over start-up, mid-chunk, commits and read-backs
     copy.kill_now();
     auto result = copy.wait();
@@ -54,7 +57,7 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
     }
   }
   EXPECT_GE(kills, 15) << "most attempts should have been killed mid-run";
-  auto last = copy({"--resume", "--log-level", "warn"});
+  auto last = run_pgblit(fresh_or_resume());
   ASSERT_EQ(last.exit_code, 0) << last.output;
   expect_identical();
   EXPECT_EQ(target_value("SELECT status FROM pgblit.runs ORDER BY id DESC LIMIT 1"), "done");
@@ -121,6 +124,25 @@ TEST_F(ResumeTest, a_terminated_source_backend_is_retried) {
 
 namespace pgblit::test {
 namespace {
+
+TEST_F(ResumeTest, a_second_coordinator_on_the_same_target_is_refused) {
+  // Keep the first run busy for ten seconds: each of small's rows takes a second to insert.
+  target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;"
+             "CREATE TRIGGER slow BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION slow()");
+  PgblitProcess first(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
+  for (int i = 0; i < 200; ++i) {
+    sleep_ms(25);
+    if (target_value("SELECT to_regclass('pgblit.runs') IS NOT NULL") == "t") break;
+  }
+  auto second = copy({"--on-existing", "append"});
+  EXPECT_EQ(second.exit_code, 2) << second.output;
+  EXPECT_NE(second.output.find("another pgblit run is being coordinated"), std::string::npos) << second.output;
+  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url()});
+  EXPECT_EQ(plan.exit_code, 0) << plan.output;  // planning only reads: never refused
+  auto done = first.wait();
+  ASSERT_EQ(done.exit_code, 0) << done.output;
+  expect_identical();
+}
 
 TEST_F(ResumeTest, clean_drops_a_run_or_the_whole_catalog_and_resume_then_has_nothing_to_do) {
   auto first = copy({"-t", "small"});
