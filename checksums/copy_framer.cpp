@@ -143,11 +143,13 @@ void CopyFramer::finish() const {
 
 RowDigester::RowDigester(StreamFormat format, std::vector<int> key_fields, int expected_fields)
     : framer_(format, expected_fields), key_fields_(std::move(key_fields)) {
-  on_row_ = [this](const RowView& row) {
-    ++digest_.rows;
-    digest_.row_hash_sum += row_hash(row.bytes);
-    digest_.key_hash_sum += key_hash(row, key_fields_);
-  };
+  on_row_ = [this](const RowView& row) { add(row); };
+}
+
+void RowDigester::add(const RowView& row) {
+  ++digest_.rows;
+  digest_.row_hash_sum += row_hash(row.bytes);
+  digest_.key_hash_sum += key_hash(row, key_fields_);
 }
 
 void RowDigester::consume(std::span<const char> bytes) { framer_.consume(bytes, on_row_); }

@@ -67,6 +67,8 @@ class RowDigester {
  public:
   RowDigester(StreamFormat format, std::vector<int> key_fields, int expected_fields = -1);
   void consume(std::span<const char> bytes);
+  // Folds one row framed elsewhere into the digest.
+  void add(const RowView& row);
   void finish() const { framer_.finish(); }
   const ChunkDigest& digest() const { return digest_; }
 

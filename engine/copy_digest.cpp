@@ -40,29 +40,20 @@ void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, 
       conn.cancel();
     }
   }
-  std::optional<Error> server_failure;
-  while (PGresult* raw = PQgetResult(conn.raw())) {
-    pg::Result result(raw);
-    if (PQresultStatus(raw) != PGRES_COMMAND_OK && !server_failure) {
-      server_failure = pg::server_error(conn.raw(), raw, doing, object);
-    }
-  }
+  auto end = pg::finish_command(conn.raw(), doing, object);
   if (framing_error) throw *framing_error;
-  if (server_failure) throw *server_failure;
+  if (end.error) throw *end.error;
   framer.finish();
 }
 
 checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& copy_out_sql,
                                        const partitioner::TableCopy& table, partitioner::CopyFormat format,
                                        Cancellation& cancellation) {
-  checksums::ChunkDigest digest;
-  for_each_copied_row(conn, copy_out_sql, format, static_cast<int>(table.columns.size()), table.target,
-                      cancellation, [&](const checksums::RowView& row) {
-                        ++digest.rows;
-                        digest.row_hash_sum += checksums::RowDigester::row_hash(row.bytes);
-                        digest.key_hash_sum += checksums::RowDigester::key_hash(row, table.key_fields);
-                      });
-  return digest;
+  int fields = static_cast<int>(table.columns.size());
+  checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
+  for_each_copied_row(conn, copy_out_sql, format, fields, table.target, cancellation,
+                      [&](const checksums::RowView& row) { digester.add(row); });
+  return digester.digest();
 }
 
 checksums::ChunkDigest digest_whole_table(pg::Connection& conn, Side side, const std::string& conninfo,

@@ -14,40 +14,11 @@ namespace {
 
 using Block = std::vector<char>;
 
-struct CopyEnd {
-  std::optional<Error> error;
-  int64_t rows = 0;
-};
-
-// Reads every remaining result of `conn`: the COPY's final status, then nothing.
-CopyEnd finish(pg::Connection& conn, const std::string& doing, const std::string& object) {
-  CopyEnd end;
-  while (PGresult* raw = PQgetResult(conn.raw())) {
-    pg::Result result(raw);
-    switch (PQresultStatus(raw)) {
-      case PGRES_COMMAND_OK:
-        end.rows = result.affected_rows();
-        break;
-      case PGRES_COPY_IN:  // only after a protocol mix-up: end it so the connection is usable
-        PQputCopyEnd(conn.raw(), "pgblit: COPY abandoned");
-        break;
-      case PGRES_COPY_OUT: {
-        char* row = nullptr;
-        while (PQgetCopyData(conn.raw(), &row, 0) > 0) PQfreemem(row);
-        break;
-      }
-      default:
-        if (!end.error) end.error = pg::server_error(conn.raw(), raw, doing, object);
-    }
-  }
-  return end;
-}
-
 void start_copy(pg::Connection& conn, const std::string& sql, ExecStatusType expected, const std::string& object) {
   pg::Result result(PQexec(conn.raw(), sql.c_str()));
   if (PQresultStatus(result.get()) != expected) {
     auto error = pg::server_error(conn.raw(), result.get(), fmt::format("starting COPY on the {}", conn.role()), object);
-    finish(conn, "", object);
+    pg::finish_command(conn.raw(), "", object);
     throw error;
   }
 }
@@ -58,7 +29,7 @@ struct Handoff {
 };
 
 // The reader thread's work: every row of the source COPY, digested and packed into blocks.
-void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester* digester, CopyEnd& end,
+void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester* digester, pg::CommandEnd& end,
                std::exception_ptr& failure, const std::string& object) {
   try {
     Block* block = nullptr;
@@ -66,7 +37,7 @@ void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester*
     for (;;) {
       char* raw = nullptr;
       int n = PQgetCopyData(source.raw(), &raw, 0);
-      if (n < 0) break;  // -1: end of data; -2: failure, reported by finish()
+      if (n < 0) break;  // -1: end of data; -2: failure, reported by finish_command()
       std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
       if (digester && !failure) {
         try {
@@ -88,7 +59,7 @@ void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester*
     } else {
       handoff.empty.push(block);
     }
-    end = finish(source, "reading from the source", object);
+    end = pg::finish_command(source.raw(), "reading from the source", object);
     if (digester && !failure && !end.error) digester->finish();
   } catch (...) {
     failure = std::current_exception();
@@ -115,7 +86,7 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
     start_copy(source, copy_out_sql, PGRES_COPY_OUT, object);
   } catch (...) {
     PQputCopyEnd(target.raw(), "pgblit: the source COPY did not start");
-    finish(target, "", object);
+    pg::finish_command(target.raw(), "", object);
     throw;
   }
 
@@ -124,7 +95,7 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
     block->clear();
     handoff.empty.push(block.get());
   }
-  CopyEnd source_end;
+  pg::CommandEnd source_end;
   std::exception_ptr reader_failure;
   std::thread reader(read_rows, std::ref(source), std::ref(handoff), digester, std::ref(source_end),
                      std::ref(reader_failure), std::cref(object));
@@ -153,7 +124,7 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
 
   bool source_failed = reader_failure || source_end.error;
   PQputCopyEnd(target.raw(), source_failed || cancelled ? "pgblit: the source side of this COPY failed" : nullptr);
-  CopyEnd target_end = finish(target, "loading into the target", object);
+  pg::CommandEnd target_end = pg::finish_command(target.raw(), "loading into the target", object);
 
   if (cancelled || (cancellation.requested() && (source_failed || target_end.error))) {
     throw Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason(), object);

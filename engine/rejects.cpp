@@ -67,14 +67,7 @@ class BatchLoader {
     for (const Row* r : rows) buffer.append(r->line).push_back('\n');
     PQputCopyData(target_.raw(), buffer.data(), static_cast<int>(buffer.size()));
     PQputCopyEnd(target_.raw(), nullptr);
-    std::optional<Error> failure;
-    while (PGresult* raw = PQgetResult(target_.raw())) {
-      pg::Result result(raw);
-      if (PQresultStatus(raw) != PGRES_COMMAND_OK && !failure) {
-        failure = pg::server_error(target_.raw(), raw, "loading into the target", table_.target);
-      }
-    }
-    return failure;
+    return pg::finish_command(target_.raw(), "loading into the target", table_.target).error;
   }
 
   // COPY names the failing row in its context: "COPY t, line 3, column v: ...".

@@ -18,8 +18,7 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     checksums::ChunkDigest source;
     std::optional<partitioner::CopyFormat> format;
     bool mixed_formats = false;
-    size_t table = 0;  // one of the tables loading into it, for its column list
-    size_t sources = 0;  // source tables loading into it
+    std::set<size_t> tables;  // the source tables loading into it
   };
   std::map<std::string, Whole> wholes;  // by target table
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
@@ -39,8 +38,7 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     }
     auto& whole = wholes[table.target];
     whole.source += outcome.source_digest;
-    if (whole.sources == 0 || whole.table != chunk.table) ++whole.sources;
-    whole.table = chunk.table;
+    whole.tables.insert(chunk.table);
     if (whole.format && *whole.format != outcome.format) whole.mixed_formats = true;
     whole.format = outcome.format;
   }
@@ -49,13 +47,14 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
       spdlog::warn("{}: not verified: its chunks travelled partly in binary, partly as text", name);
       continue;
     }
-    const auto& table = plan.tables[whole.table];
+    size_t first = *whole.tables.begin();  // any of them: they share the target's column order
+    const auto& table = plan.tables[first];
     auto format = whole.format.value_or(partitioner::CopyFormat::Binary);
     auto digest = digest_whole_table(target, Side::Target, target_conninfo, "", jobs, table, format, cancellation);
     ++report.tables_compared;
     if (digest != whole.source) {
       report.mismatches.push_back({"table " + name, std::nullopt,
-                                   whole.sources == 1 ? std::optional<size_t>(whole.table) : std::nullopt, whole.source,
+                                   whole.tables.size() == 1 ? std::optional<size_t>(first) : std::nullopt, whole.source,
                                    digest});
     }
   }

@@ -70,6 +70,29 @@ Error server_error(PGconn* conn, const PGresult* result, std::string_view doing,
   return Error(kind, fmt::format("{}: {}", doing, message), std::move(object), std::move(hint), std::move(state));
 }
 
+CommandEnd finish_command(PGconn* conn, std::string_view doing, const std::string& object) {
+  CommandEnd end;
+  while (PGresult* raw = PQgetResult(conn)) {
+    Result result(raw);
+    switch (PQresultStatus(raw)) {
+      case PGRES_COMMAND_OK:
+        end.rows = result.affected_rows();
+        break;
+      case PGRES_COPY_IN:
+        PQputCopyEnd(conn, "pgblit: COPY abandoned");
+        break;
+      case PGRES_COPY_OUT: {
+        char* row = nullptr;
+        while (PQgetCopyData(conn, &row, 0) > 0) PQfreemem(row);
+        break;
+      }
+      default:
+        if (!end.error) end.error = server_error(conn, raw, doing, object);
+    }
+  }
+  return end;
+}
+
 Connection Connection::open(const std::string& conninfo, std::string role) {
   Connection c;
   c.role_ = std::move(role);

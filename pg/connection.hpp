@@ -41,6 +41,16 @@ class Result {
   std::unique_ptr<PGresult, Clear> result_;
 };
 
+// What the last command on a connection ended with.
+struct CommandEnd {
+  std::optional<Error> error;  // the first failure reported, if any
+  int64_t rows = 0;            // rows it affected (COPY n, INSERT 0 n, ...)
+};
+
+// Reads every remaining result of `conn` after an asynchronous command (a COPY's final status),
+// ending a COPY left open by a protocol mix-up, so the connection is idle afterwards.
+CommandEnd finish_command(PGconn* conn, std::string_view doing, const std::string& object);
+
 // Turns a failed PGresult (or, without one, the connection's last error) into a pgblit::Error.
 Error server_error(PGconn* conn, const PGresult* result, std::string_view doing, std::string object = {});
 
