@@ -26,16 +26,24 @@ void print_table(const partitioner::Plan& plan) {
   for (const auto& c : plan.chunks) ++chunks[c.table];
   fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", "table", "key", "method", "est. rows", "size",
              "chunks", "format");
+  std::vector<std::string> notes;  // why a method was chosen, where the method says so
   for (size_t i = 0; i < plan.tables.size(); ++i) {
     const auto& t = plan.tables[i];
     std::string key = t.key.empty() ? "-" : "(" + fmt::format("{}", fmt::join(t.key, ", ")) + ")";
-    fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", t.source, key, t.chunking,
+    std::string method = t.chunking;
+    if (auto open = method.find(" ("); open != std::string::npos && method.back() == ')') {
+      notes.push_back(fmt::format("{} {}: {}", method.substr(0, open), t.source,
+                                  method.substr(open + 2, method.size() - open - 3)));
+      method = fmt::format("{} [{}]", method.substr(0, open), notes.size());
+    }
+    fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", t.source, key, method,
                t.estimated_rows < 0 ? "?" : std::to_string(t.estimated_rows),
                human_bytes(static_cast<double>(t.estimated_bytes)), chunks[i],
                t.format == partitioner::CopyFormat::Binary ? "binary" : "text");
   }
   fmt::print("{} tables, {} chunks, about {}\n", plan.tables.size(), plan.chunks.size(),
              human_bytes(static_cast<double>(plan.estimated_bytes())));
+  for (size_t n = 0; n < notes.size(); ++n) fmt::print("[{}] {}\n", n + 1, notes[n]);
 }
 
 int run_plan(PlanFlags& flags) {

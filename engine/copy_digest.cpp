@@ -9,6 +9,7 @@
 #include "engine/copy_sql.hpp"
 #include "engine/session.hpp"
 #include "partitioner/chunking.hpp"
+#include "pg/copy_reader.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
@@ -27,9 +28,10 @@ void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, 
   checksums::CopyFramer framer(stream_format(format),
                                format == partitioner::CopyFormat::Binary ? expected_fields : -1);
   std::optional<Error> framing_error;
+  pg::CopyOutReader reader(conn.raw());
   for (;;) {
     char* raw = nullptr;
-    int n = PQgetCopyData(conn.raw(), &raw, 0);
+    int n = reader.next(&raw);
     if (n < 0) break;
     std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
     if (framing_error) continue;  // keep draining so the connection ends the COPY cleanly

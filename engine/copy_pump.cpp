@@ -9,6 +9,8 @@
 #include <optional>
 #include <thread>
 
+#include "pg/copy_reader.hpp"
+
 namespace pgblit::engine {
 namespace {
 
@@ -34,9 +36,10 @@ void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester*
   try {
     Block* block = nullptr;
     handoff.empty.pop(block);
+    pg::CopyOutReader reader(source.raw());
     for (;;) {
       char* raw = nullptr;
-      int n = PQgetCopyData(source.raw(), &raw, 0);
+      int n = reader.next(&raw);
       if (n < 0) break;  // -1: end of data; -2: failure, reported by finish_command()
       std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
       if (digester && !failure) {

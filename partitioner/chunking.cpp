@@ -101,7 +101,40 @@ TableChunks key_chunks(const TableKey& key, const std::vector<std::vector<std::s
   return out;
 }
 
+TableChunks ctid_chunks(const Relation& table, int64_t count, std::string method) {
+  int64_t pages = std::max<int64_t>(1, table.heap_pages);
+  count = std::min(count, pages);
+  TableChunks out{std::move(method), {}, true};
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t first = i == 0 ? -1 : pages * i / count;
+    int64_t end = i == count - 1 ? -1 : pages * (i + 1) / count;
+    Chunk c;
+    if (first >= 0) c.lower = {std::to_string(first)};
+    if (end >= 0) c.upper = {std::to_string(end)};
+    c.predicate = ctid_range_predicate(first, end);
+    c.estimated_bytes = table.bytes / count;
+    out.chunks.push_back(std::move(c));
+  }
+  return out;
+}
+
 }  // namespace
+
+double physical_correlation(pg::Connection& source, const Relation& table, const TableKey& key) {
+  // About 200 pages, thinned to about 2000 rows: enough to tell ordered from scattered.
+  double pages = static_cast<double>(std::max<int64_t>(table.heap_pages, 1));
+  double rows = table.estimated_rows > 0 ? static_cast<double>(table.estimated_rows) : table.bytes / 100.0;
+  double percent = std::min(100.0, 100.0 * 200.0 / pages);
+  double keep = std::min(1.0, 2000.0 / std::max(1.0, rows * percent / 100.0));
+  std::vector<std::string> cols;
+  for (const auto& c : key.columns) cols.push_back(pg::quote_ident(c));
+  auto r = source.exec(fmt::format("SELECT corr(r, b) FROM (SELECT row_number() OVER (ORDER BY {}) AS r, "
+                                   "(ctid::text::point)[0] AS b FROM ONLY {} TABLESAMPLE SYSTEM ({}) REPEATABLE (0) "
+                                   "WHERE random() < {}) s",
+                                   fmt::join(cols, ", "), table.qualified(), percent, keep),
+                       table.qualified());
+  return r.is_null(0, 0) ? 1.0 : std::stod(r.text(0, 0));  // too few rows or pages to tell: keep the key
+}
 
 int64_t chunk_count(int64_t bytes, int64_t chunk_bytes) {
   return std::max<int64_t>(1, (bytes + chunk_bytes - 1) / std::max<int64_t>(chunk_bytes, 1));
@@ -145,6 +178,12 @@ TableChunks chunk_table(pg::Connection& source, const Relation& table, const Tab
   if (count == 1 || !keep_whole.empty()) {
     return {keep_whole.empty() ? "whole" : "whole (" + keep_whole + ")", {Chunk{0, "", table.bytes, {}, {}, false}}};
   }
+  if (key && source.server_version() >= 140000) {
+    double correlation = physical_correlation(source, table, *key);
+    if (std::abs(correlation) < kMinKeyCorrelation) {
+      return ctid_chunks(table, count, fmt::format("ctid (rows not in key order: correlation {:.2f})", correlation));
+    }
+  }
   if (key) {
     auto bounds = from_histogram(source, table, *key, count);
     if (!bounds.empty()) return key_chunks(*key, bounds, table.bytes, "histogram");
@@ -155,20 +194,7 @@ TableChunks chunk_table(pg::Connection& source, const Relation& table, const Tab
   if (source.server_version() < 140000) {
     return {"whole (no key, and TID range scans need PostgreSQL 14)", {Chunk{0, "", table.bytes, {}, {}, false}}};
   }
-  int64_t pages = std::max<int64_t>(1, table.heap_pages);
-  count = std::min(count, pages);
-  TableChunks out{"ctid", {}};
-  for (int64_t i = 0; i < count; ++i) {
-    int64_t first = i == 0 ? -1 : pages * i / count;
-    int64_t end = i == count - 1 ? -1 : pages * (i + 1) / count;
-    Chunk c;
-    if (first >= 0) c.lower = {std::to_string(first)};
-    if (end >= 0) c.upper = {std::to_string(end)};
-    c.predicate = ctid_range_predicate(first, end);
-    c.estimated_bytes = table.bytes / count;
-    out.chunks.push_back(std::move(c));
-  }
-  return out;
+  return ctid_chunks(table, count, "ctid");
 }
 
 }  // namespace pgblit::partitioner

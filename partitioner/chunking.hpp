@@ -5,8 +5,10 @@
 // key allows NULLs, one more chunk takes the rows with a NULL in the key. Boundaries are
 // quantiles of the key's real distribution (never equal-width slices of min..max, which put
 // a skewed table into one chunk): read from pg_stats' histogram when the statistics are
-// fresh and fine enough, otherwise from a TABLESAMPLE of the table. A table without a key
-// is cut into ctid page ranges (TID range scans, PostgreSQL 14+).
+// fresh and fine enough, otherwise from a TABLESAMPLE of the table. A table without a key,
+// or whose rows lie in the heap in no particular key order (a random uuid key, say: every
+// key range would visit most of the heap's pages), is cut into ctid page ranges instead
+// (TID range scans, PostgreSQL 14+).
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,8 @@
 namespace pgblit::partitioner {
 
 inline constexpr int64_t kDefaultChunkBytes = int64_t{128} << 20;
+// Below this |correlation| between key order and heap order, key ranges give way to ctid ranges.
+inline constexpr double kMinKeyCorrelation = 0.8;
 
 // How many chunks of `chunk_bytes` a table of `bytes` needs (at least 1).
 int64_t chunk_count(int64_t bytes, int64_t chunk_bytes);
@@ -34,10 +38,15 @@ std::string ctid_range_predicate(int64_t first_page, int64_t end_page);  // -1: 
 // and last are the minimum and maximum).
 std::vector<std::string> histogram_boundaries(const std::vector<std::string>& bounds, int64_t count);
 
+// How closely a table's heap order follows its key's order, from a sample of its rows: the
+// correlation of their key ranks with their block numbers (1 or -1: in order, 0: scattered).
+double physical_correlation(pg::Connection& source, const Relation& table, const TableKey& key);
+
 // Chunks of one table. `keep_whole` (non-empty) is why it must not be split.
 struct TableChunks {
-  std::string method;  // "whole", "histogram", "sample", "ctid"
+  std::string method;  // "whole", "histogram", "sample", "ctid", with a reason in parentheses
   std::vector<Chunk> chunks;
+  bool by_ctid = false;  // page ranges: the same predicate selects other rows on another server
 };
 TableChunks chunk_table(pg::Connection& source, const Relation& table, const TableKey* key, int64_t chunk_bytes,
                         const std::string& keep_whole);

@@ -190,7 +190,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
                                self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
     table.chunking = chunked.method;
     bool whole = chunked.chunks.size() == 1 && chunked.chunks[0].predicate.empty();
-    table.verify_by_chunk = chunked.method != "ctid" && tables_by_dest.at(table_destinations[i]).size() == 1 &&
+    table.verify_by_chunk = !chunked.by_ctid && tables_by_dest.at(table_destinations[i]).size() == 1 &&
                             (whole || target_indexed[i]);
     for (auto& c : chunked.chunks) {
       c.table = i;
