@@ -2,6 +2,7 @@
 #include "pg/connection.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 
@@ -93,6 +94,22 @@ CommandEnd finish_command(PGconn* conn, std::string_view doing, const std::strin
   return end;
 }
 
+namespace {
+
+// Server notices go to the log, not straight to stderr: a WARNING as a warning, the rest
+// (NOTICE: "schema already exists, skipping", ...) as debug lines.
+void log_notice(void*, const PGresult* notice) {
+  const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  std::string text = trimmed(PQresultErrorMessage(notice));
+  if (severity && std::string_view(severity) == "WARNING") {
+    spdlog::warn("server: {}", text);
+  } else {
+    spdlog::debug("server: {}", text);
+  }
+}
+
+}  // namespace
+
 Connection Connection::open(const std::string& conninfo, std::string role) {
   Connection c;
   c.role_ = std::move(role);
@@ -120,6 +137,7 @@ Connection Connection::open(const std::string& conninfo, std::string role) {
                        : "check host and port, and that the server is running (pg_isready)");
   }
   c.canceller_.reset(PQgetCancel(c.conn_.get()));
+  PQsetNoticeReceiver(c.conn_.get(), log_notice, nullptr);
   return c;
 }
 
