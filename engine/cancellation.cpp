@@ -7,6 +7,7 @@ void Cancellation::request(const std::string& reason) {
   std::lock_guard lock(mutex_);
   if (!requested_.exchange(true, std::memory_order_acq_rel)) reason_ = reason;
   for (const pg::Connection* conn : watched_) conn->cancel();
+  for (Cancellation* child : children_) child->request(reason);
 }
 
 std::string Cancellation::reason() const {
@@ -23,6 +24,17 @@ Cancellation::Watch::Watch(Cancellation& owner, const pg::Connection& conn) : ow
 Cancellation::Watch::~Watch() {
   std::lock_guard lock(owner_.mutex_);
   owner_.watched_.erase(&conn_);
+}
+
+Cancellation::Link::Link(Cancellation& parent, Cancellation& child) : parent_(parent), child_(child) {
+  std::lock_guard lock(parent_.mutex_);
+  parent_.children_.insert(&child_);
+  if (parent_.requested()) child_.request(parent_.reason_);
+}
+
+Cancellation::Link::~Link() {
+  std::lock_guard lock(parent_.mutex_);
+  parent_.children_.erase(&child_);
 }
 
 }  // namespace pgblit::engine

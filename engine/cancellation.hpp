@@ -32,11 +32,26 @@ class Cancellation {
     const pg::Connection& conn_;
   };
 
+  // While a Link lives, a request here is also made of `child`: a part of the work that can
+  // be stopped on its own as well.
+  class Link {
+   public:
+    Link(Cancellation& parent, Cancellation& child);
+    ~Link();
+    Link(const Link&) = delete;
+    Link& operator=(const Link&) = delete;
+
+   private:
+    Cancellation& parent_;
+    Cancellation& child_;
+  };
+
  private:
   std::atomic<bool> requested_{false};
   mutable std::mutex mutex_;
   std::string reason_;
   std::set<const pg::Connection*> watched_;
+  std::set<Cancellation*> children_;
 };
 
 }  // namespace pgblit::engine

@@ -15,6 +15,7 @@
 #include "engine/copy_graph.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/sequences.hpp"
+#include "engine/table_finisher.hpp"
 #include "engine/session.hpp"
 #include "engine/verification.hpp"
 #include "pg/conninfo.hpp"
@@ -220,6 +221,12 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
     return outcome;
   };
   TableTally tally(plan, done_flags(records));
+  std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
+  if (!joining() && (options_.verify || options_.analyze)) {
+    finisher.emplace(plan, done_flags(records),
+                     FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
+                     cancellation);
+  }
   // Rounds: chunks held by other workers are skipped; once they finish (or their worker dies
   // and releases them) the next round sees them done (or takes them over).
   for (;;) {
@@ -229,6 +236,7 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
     auto failure = run_chunk_graph(plan, lanes, options_.jobs, !options_.disable_triggers, done_flags(records),
                                    cancellation, copy_chunk, [&](const ChunkOutcome& outcome) {
                                      tally.add(outcome);
+                                     if (finisher) finisher->chunk_finished(outcome);
                                      copied += !outcome.error && !outcome.skipped;
                                    });
     if (failure) {
@@ -256,14 +264,15 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
     spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
     return summary;
   }
-  summary = finish(summary, cancellation);
+  summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation);
   summary.seconds = seconds_since(started);
   return summary;
 }
 
 // After every chunk is done: verify from the catalog's digests (which cover chunks copied by
-// any worker or earlier process), reset sequences, analyze, and mark the run done.
-CopySummary CopyRun::finish(CopySummary summary, Cancellation& cancellation) {
+// any worker or earlier process) and the tables read back while the copy went on, reset
+// sequences, analyze what was not analyzed yet, and mark the run done.
+CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& finished, Cancellation& cancellation) {
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   auto records = catalog.chunks(run_id_, plan.chunks.size());
@@ -283,7 +292,8 @@ CopySummary CopyRun::finish(CopySummary summary, Cancellation& cancellation) {
       }
     }
     for (const auto& t : prefilled_) spdlog::warn("{} is not verified: it held rows before this append", t);
-    auto report = verify_copied(plan, outcomes, prefilled_, *run_.target, options_.target, options_.jobs, cancellation);
+    auto report = verify_copied(plan, outcomes, prefilled_, finished.read, *run_.target, options_.target, options_.jobs,
+                                cancellation);
     summary.chunks_verified = report.chunks_compared;
     summary.tables_verified = report.tables_compared;
     for (const auto& m : report.mismatches) {
@@ -305,8 +315,9 @@ CopySummary CopyRun::finish(CopySummary summary, Cancellation& cancellation) {
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {
     auto analyze_started = Clock::now();
-    analyze_target_tables(*run_.target, plan);
-    spdlog::info("analyzed {} target tables in {:.2f} s", plan.target_tables().size(), seconds_since(analyze_started));
+    size_t at_end = analyze_target_tables(*run_.target, plan, finished.analyzed);
+    spdlog::info("analyzed {} target tables: {} as they completed, {} at the end ({:.2f} s)",
+                 finished.analyzed.size() + at_end, finished.analyzed.size(), at_end, seconds_since(analyze_started));
   }
   catalog.set_run_status(run_id_, "done");
   return summary;

@@ -12,6 +12,7 @@
 
 #include "engine/cancellation.hpp"
 #include "engine/run_setup.hpp"
+#include "engine/table_finisher.hpp"
 #include "engine/target_prep.hpp"
 #include "partitioner/planner.hpp"
 
@@ -62,7 +63,7 @@ class CopyRun {
  private:
   CopyOptions options_;
   nlohmann::json options_json() const;
-  CopySummary finish(CopySummary summary, Cancellation& cancellation);
+  CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, Cancellation& cancellation);
   void reconnect_target_if_lost(Cancellation& cancellation);
 
   RunSetup run_;

@@ -59,10 +59,14 @@ void truncate_target_tables(pg::Connection& target, const partitioner::Plan& pla
   }
 }
 
-void analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan) {
+size_t analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan,
+                             const std::set<std::string>& already) {
   std::vector<std::string> names;
-  for (const auto& [name, _] : target_tables(plan)) names.push_back(name);
-  target.exec(fmt::format("ANALYZE {}", fmt::join(names, ", ")), "target tables");
+  for (const auto& [name, _] : target_tables(plan)) {
+    if (!already.count(name)) names.push_back(name);
+  }
+  if (!names.empty()) target.exec(fmt::format("ANALYZE {}", fmt::join(names, ", ")), "target tables");
+  return names.size();
 }
 
 }  // namespace pgblit::engine

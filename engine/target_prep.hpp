@@ -1,6 +1,7 @@
 // Checks and preparation of the target before the first row is written.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,9 @@ std::vector<std::string> target_tables_with_rows(pg::Connection& target, const p
 // Empties every target table of the plan in one statement (partitioned tables with their partitions).
 void truncate_target_tables(pg::Connection& target, const partitioner::Plan& plan);
 
-// ANALYZE the loaded tables, so the planner has statistics on the first query after the move.
-void analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan);
+// ANALYZE the loaded tables but those `already` analyzed, so the planner has statistics on
+// the first query after the move. Returns how many it analyzed.
+size_t analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan,
+                             const std::set<std::string>& already = {});
 
 }  // namespace pgblit::engine

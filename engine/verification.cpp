@@ -11,8 +11,9 @@
 namespace pgblit::engine {
 
 VerificationReport verify_copied(const partitioner::Plan& plan, const std::vector<ChunkOutcome>& outcomes,
-                                 const std::set<std::string>& skipped, pg::Connection& target,
-                                 const std::string& target_conninfo, int jobs, Cancellation& cancellation) {
+                                 const std::set<std::string>& skipped, const TableDigests& already_read,
+                                 pg::Connection& target, const std::string& target_conninfo, int jobs,
+                                 Cancellation& cancellation) {
   VerificationReport report;
   struct Whole {
     checksums::ChunkDigest source;
@@ -50,7 +51,10 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     size_t first = *whole.tables.begin();  // any of them: they share the target's column order
     const auto& table = plan.tables[first];
     auto format = whole.format.value_or(partitioner::CopyFormat::Binary);
-    auto digest = digest_whole_table(target, Side::Target, target_conninfo, "", jobs, table, format, cancellation);
+    auto read = already_read.find(name);
+    auto digest = read != already_read.end() && read->second.format == format
+                      ? read->second.digest
+                      : digest_whole_table(target, Side::Target, target_conninfo, "", jobs, table, format, cancellation);
     ++report.tables_compared;
     if (digest != whole.source) {
       report.mismatches.push_back({"table " + name, std::nullopt,

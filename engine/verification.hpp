@@ -7,6 +7,7 @@
 // target table. Either way the source side cost no second read.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +26,13 @@ struct DigestMismatch {
   checksums::ChunkDigest target;
 };
 
+// A target table already read whole (while the copy went on), in the form its rows travelled.
+struct TableDigest {
+  partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+  checksums::ChunkDigest digest;
+};
+using TableDigests = std::map<std::string, TableDigest>;  // by target table
+
 struct VerificationReport {
   size_t chunks_compared = 0;
   size_t tables_compared = 0;
@@ -32,10 +40,12 @@ struct VerificationReport {
 };
 
 // `outcomes[c]` is chunk c's outcome. Target tables in `skipped` (they held rows before an
-// append) cannot match the source and are not compared. A table compared whole is read in
-// up to `jobs` ctid ranges at once, each on a session of its own to `target_conninfo`.
+// append) cannot match the source and are not compared. A table compared whole is taken from
+// `already_read` when it was read in the same form, else read in up to `jobs` ctid ranges at
+// once, each on a session of its own to `target_conninfo`.
 VerificationReport verify_copied(const partitioner::Plan& plan, const std::vector<ChunkOutcome>& outcomes,
-                                 const std::set<std::string>& skipped, pg::Connection& target,
-                                 const std::string& target_conninfo, int jobs, Cancellation& cancellation);
+                                 const std::set<std::string>& skipped, const TableDigests& already_read,
+                                 pg::Connection& target, const std::string& target_conninfo, int jobs,
+                                 Cancellation& cancellation);
 
 }  // namespace pgblit::engine

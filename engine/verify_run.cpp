@@ -91,7 +91,7 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
                                                    options.jobs, table, table.format, cancellation);
   }
 
-  auto compared = verify_copied(plan, outcomes, {}, *run.target, options.target, options.jobs, cancellation);
+  auto compared = verify_copied(plan, outcomes, {}, {}, *run.target, options.target, options.jobs, cancellation);
   VerifyReport report;
   report.chunks_compared = compared.chunks_compared;
   report.tables_compared = compared.tables_compared;
