@@ -15,7 +15,6 @@
 #include "engine/copy_graph.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/sequences.hpp"
-#include "engine/table_finisher.hpp"
 #include "engine/session.hpp"
 #include "engine/verification.hpp"
 #include "pg/conninfo.hpp"
