@@ -64,7 +64,7 @@ checksums::ChunkDigest digest_whole_table(pg::Connection& conn, Side side, const
                                           Cancellation& cancellation) {
   bool source = side == Side::Source;
   auto sql = [&](const std::string& predicate) {
-    return source ? copy_out_sql(table, partitioner::Chunk{0, predicate}, format)
+    return source ? copy_out_sql(table, partitioner::Chunk{.predicate = predicate}, format)
                   : target_copy_out_sql(table, predicate, format);
   };
   int64_t pages = 0;

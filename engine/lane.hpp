@@ -23,7 +23,7 @@ struct LaneConfig {
   // The run catalog (run_id 0: none, as for verify): chunks are claimed and marked done in it.
   std::string catalog_schema = "pgblit";
   int64_t run_id = 0;
-  std::string worker;       // host:pid, recorded with each chunk
+  std::string worker{};     // host:pid, recorded with each chunk
   double retry_timeout = 300;  // seconds a chunk keeps retrying transient failures
   RejectSink* rejects = nullptr;  // with a budget: rows the target refuses are set aside
   bool verify = true;             // digest the source stream (verification needs it)

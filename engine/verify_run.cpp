@@ -77,21 +77,49 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
                                    if (!o.error) outcomes[o.chunk] = o;
                                  });
   if (failure) throw *failure;
-  // A table compared whole is read on the source as ctid ranges in parallel (sequential scans,
-  // cheaper than its chunks' key ranges); its digest stands in its first chunk's outcome.
-  std::vector<bool> table_read(plan.tables.size());
+  // A table compared whole is read as ctid ranges in parallel (sequential scans, cheaper than
+  // its chunks' key ranges), the source here while a helper reads the target: both at once.
+  // The source digest stands in the table's first chunk's outcome.
+  std::vector<size_t> firsts;
+  std::vector<bool> table_seen(plan.tables.size());
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     if (!compared_whole[c]) continue;
     size_t t = plan.chunks[c].table;
-    const auto& table = plan.tables[t];
-    outcomes[c].format = table.format;
-    if (table_read[t]) continue;
-    table_read[t] = true;
-    outcomes[c].source_digest = digest_whole_table(*run.coordinator, Side::Source, options.source, run.snapshot_id,
-                                                   options.jobs, table, table.format, cancellation);
+    outcomes[c].format = plan.tables[t].format;
+    if (!table_seen[t]) firsts.push_back(c);
+    table_seen[t] = true;
   }
+  TableDigests target_read;
+  std::exception_ptr target_failure;
+  std::thread target_reader([&] {
+    try {
+      for (size_t c : firsts) {
+        const auto& table = plan.tables[plan.chunks[c].table];
+        if (target_read.count(table.target)) continue;  // several source tables load into it
+        target_read[table.target] = {table.format, digest_whole_table(*run.target, Side::Target, options.target, "",
+                                                                      options.jobs, table, table.format, cancellation)};
+      }
+    } catch (...) {
+      target_failure = std::current_exception();
+      cancellation.request("verification failed");
+    }
+  });
+  try {
+    for (size_t c : firsts) {
+      const auto& table = plan.tables[plan.chunks[c].table];
+      outcomes[c].source_digest = digest_whole_table(*run.coordinator, Side::Source, options.source, run.snapshot_id,
+                                                     options.jobs, table, table.format, cancellation);
+    }
+  } catch (...) {
+    cancellation.request("verification failed");
+    target_reader.join();
+    throw;
+  }
+  target_reader.join();
+  if (target_failure) std::rethrow_exception(target_failure);
 
-  auto compared = verify_copied(plan, outcomes, {}, {}, *run.target, options.target, options.jobs, cancellation);
+  auto compared =
+      verify_copied(plan, outcomes, {}, target_read, *run.target, options.target, options.jobs, cancellation);
   VerifyReport report;
   report.chunks_compared = compared.chunks_compared;
   report.tables_compared = compared.tables_compared;
@@ -103,7 +131,7 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
     } else if (m.table && !plan.tables[*m.table].key.empty() && budget > 0) {
       // Compared whole (the target has no index on the key): bisect over the whole key range.
       const auto& table = plan.tables[*m.table];
-      rows = find_row_differences(*run.coordinator, *run.target, table, partitioner::Chunk{*m.table}, table.format,
+      rows = find_row_differences(*run.coordinator, *run.target, table, partitioner::Chunk{.table = *m.table}, table.format,
                                   budget, cancellation);
     }
     rows.resize(std::min(rows.size(), budget));

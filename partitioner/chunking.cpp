@@ -101,6 +101,12 @@ TableChunks key_chunks(const TableKey& key, const std::vector<std::vector<std::s
   return out;
 }
 
+TableChunks whole(const Relation& table, std::string method) {
+  Chunk chunk;
+  chunk.estimated_bytes = table.bytes;
+  return {std::move(method), {std::move(chunk)}};
+}
+
 TableChunks ctid_chunks(const Relation& table, int64_t count, std::string method) {
   int64_t pages = std::max<int64_t>(1, table.heap_pages);
   count = std::min(count, pages);
@@ -176,7 +182,7 @@ TableChunks chunk_table(pg::Connection& source, const Relation& table, const Tab
                         const std::string& keep_whole) {
   int64_t count = chunk_count(table.bytes, chunk_bytes);
   if (count == 1 || !keep_whole.empty()) {
-    return {keep_whole.empty() ? "whole" : "whole (" + keep_whole + ")", {Chunk{0, "", table.bytes, {}, {}, false}}};
+    return whole(table, keep_whole.empty() ? "whole" : "whole (" + keep_whole + ")");
   }
   if (key && source.server_version() >= 140000) {
     double correlation = physical_correlation(source, table, *key);
@@ -189,10 +195,10 @@ TableChunks chunk_table(pg::Connection& source, const Relation& table, const Tab
     if (!bounds.empty()) return key_chunks(*key, bounds, table.bytes, "histogram");
     bounds = from_sample(source, table, *key, count);
     if (!bounds.empty()) return key_chunks(*key, bounds, table.bytes, "sample");
-    return {"whole (the sample found no keys)", {Chunk{0, "", table.bytes, {}, {}, false}}};
+    return whole(table, "whole (the sample found no keys)");
   }
   if (source.server_version() < 140000) {
-    return {"whole (no key, and TID range scans need PostgreSQL 14)", {Chunk{0, "", table.bytes, {}, {}, false}}};
+    return whole(table, "whole (no key, and TID range scans need PostgreSQL 14)");
   }
   return ctid_chunks(table, count, "ctid");
 }

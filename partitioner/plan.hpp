@@ -40,12 +40,12 @@ struct TableCopy {
 
 struct Chunk {
   size_t table = 0;          // index into Plan::tables
-  std::string predicate;     // SQL condition on the source table; empty: the whole table
+  std::string predicate{};   // SQL condition on the source table; empty: the whole table
   int64_t estimated_bytes = 0;
   // The key range [lower, upper) as text literals of the key's columns (ctid: page numbers);
   // empty means unbounded. null_keys: the chunk of rows with a NULL in the key.
-  std::vector<std::string> lower;
-  std::vector<std::string> upper;
+  std::vector<std::string> lower{};
+  std::vector<std::string> upper{};
   bool null_keys = false;
 };
 

@@ -12,7 +12,7 @@ TEST(CopySql, explicit_columns_only_and_the_chunk_predicate) {
   t.source = "\"s\".\"Orders\"";
   t.target = "\"s\".\"orders\"";
   t.columns = {"id", "Note"};
-  partitioner::Chunk c{0, "\"id\" >= 10", 0};
+  partitioner::Chunk c{.predicate = "\"id\" >= 10"};
   EXPECT_EQ(copy_out_sql(t, c, CopyFormat::Binary),
             "COPY (SELECT \"id\", \"Note\" FROM ONLY \"s\".\"Orders\" WHERE \"id\" >= 10) TO STDOUT (FORMAT binary)");
   EXPECT_EQ(copy_in_sql(t, CopyFormat::Text), "COPY \"s\".\"orders\" (\"id\", \"Note\") FROM STDIN (FORMAT text)");
