@@ -3,7 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "engine/copy_sql.hpp"
@@ -58,48 +60,93 @@ checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& 
   return digester.digest();
 }
 
-checksums::ChunkDigest digest_whole_table(pg::Connection& conn, Side side, const std::string& conninfo,
-                                          const std::string& snapshot_id, int jobs,
-                                          const partitioner::TableCopy& table, partitioner::CopyFormat format,
-                                          Cancellation& cancellation) {
-  bool source = side == Side::Source;
-  auto sql = [&](const std::string& predicate) {
-    return source ? copy_out_sql(table, partitioner::Chunk{.predicate = predicate}, format)
-                  : target_copy_out_sql(table, predicate, format);
-  };
+namespace {
+
+struct PageRange {
+  size_t table = 0;
+  int64_t first = -1;  // -1: unbounded
+  int64_t end = -1;
   int64_t pages = 0;
-  if ((source || !table.target_partitioned) && conn.server_version() >= 140000) {
-    pages = conn.exec("SELECT pg_relation_size(" + pg::quote_literal(source ? table.source : table.target) +
-                          "::regclass) / current_setting('block_size')::int",
-                      table.target)
-                .int64(0, 0);
+};
+
+// Ranges of at most a quarter of a session's share of all pages (within 8 MB..128 MB), so the
+// sessions finish close together; tables under 8 MB are one range.
+std::vector<PageRange> page_ranges(const std::vector<int64_t>& pages, int jobs) {
+  constexpr int64_t kMinPages = 1024;
+  int64_t total = 0;
+  for (int64_t p : pages) total += p;
+  int64_t per_range = std::clamp<int64_t>(total / (4 * std::max(1, jobs)), kMinPages, 16 * kMinPages);
+  std::vector<PageRange> ranges;
+  for (size_t t = 0; t < pages.size(); ++t) {
+    int64_t n = pages[t] < kMinPages ? 1 : (pages[t] + per_range - 1) / per_range;
+    for (int64_t i = 0; i < n; ++i) {
+      ranges.push_back({t, i == 0 ? -1 : pages[t] * i / n, i == n - 1 ? -1 : pages[t] * (i + 1) / n, pages[t] / n});
+    }
   }
-  int parts = pages >= 1000 ? std::max(1, jobs) : 1;
-  if (parts == 1) return digest_copy_out(conn, sql(""), table, format, cancellation);
-  std::vector<checksums::ChunkDigest> digests(static_cast<size_t>(parts));
-  std::vector<std::exception_ptr> failures(static_cast<size_t>(parts));
+  std::stable_sort(ranges.begin(), ranges.end(), [](const auto& a, const auto& b) { return a.pages > b.pages; });
+  return ranges;
+}
+
+}  // namespace
+
+std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Side side, const std::string& conninfo,
+                                                        const std::string& snapshot_id, int jobs,
+                                                        const std::vector<WholeTable>& tables,
+                                                        Cancellation& cancellation) {
+  bool source = side == Side::Source;
+  std::vector<int64_t> pages(tables.size());  // 0: read in one piece
+  if (conn.server_version() >= 140000 && !tables.empty()) {
+    std::vector<std::string> names;
+    for (const auto& w : tables) names.push_back(source ? w.table->source : w.table->target_partitioned ? "" : w.table->target);
+    auto r = conn.exec_params("SELECT CASE WHEN n = '' THEN 0 ELSE pg_relation_size(n::regclass) / "
+                              "current_setting('block_size')::int END FROM unnest($1::text[]) WITH ORDINALITY u(n, i) "
+                              "ORDER BY i",
+                              {pg::text_array_literal(names)}, "tables compared whole");
+    for (int i = 0; i < r.rows(); ++i) pages[static_cast<size_t>(i)] = r.int64(i, 0);
+  }
+  auto ranges = page_ranges(pages, jobs);
+  auto read = [&](pg::Connection& session, const PageRange& range) {
+    const auto& w = tables[range.table];
+    std::string predicate = range.first < 0 && range.end < 0 ? "" : partitioner::ctid_range_predicate(range.first, range.end);
+    std::string sql = source ? copy_out_sql(*w.table, partitioner::Chunk{.predicate = predicate}, w.format)
+                             : target_copy_out_sql(*w.table, predicate, w.format);
+    return digest_copy_out(session, sql, *w.table, w.format, cancellation);
+  };
+  std::vector<checksums::ChunkDigest> digests(tables.size());
+  if (ranges.size() == 1) {
+    digests[ranges[0].table] = read(conn, ranges[0]);
+    return digests;
+  }
+  std::mutex mutex;
+  size_t next = 0;
+  std::exception_ptr failure;
   std::vector<std::thread> readers;
-  for (int i = 0; i < parts; ++i) {
-    readers.emplace_back([&, i] {
+  for (int i = 0; i < std::min<int>(jobs, static_cast<int>(ranges.size())); ++i) {
+    readers.emplace_back([&] {
       try {
         auto session = open_session(conninfo, source ? "source" : "target");
         if (source) join_snapshot(session, snapshot_id);
-        int64_t first = i == 0 ? -1 : pages * i / parts;
-        int64_t end = i == parts - 1 ? -1 : pages * (i + 1) / parts;
-        digests[static_cast<size_t>(i)] =
-            digest_copy_out(session, sql(partitioner::ctid_range_predicate(first, end)), table, format, cancellation);
+        for (;;) {
+          size_t at = 0;
+          {
+            std::lock_guard lock(mutex);
+            if (failure || next == ranges.size() || cancellation.requested()) return;
+            at = next++;
+          }
+          auto digest = read(session, ranges[at]);
+          std::lock_guard lock(mutex);
+          digests[ranges[at].table] += digest;
+        }
       } catch (...) {
-        failures[static_cast<size_t>(i)] = std::current_exception();
+        std::lock_guard lock(mutex);
+        if (!failure) failure = std::current_exception();
       }
     });
   }
   for (auto& r : readers) r.join();
-  checksums::ChunkDigest total;
-  for (size_t i = 0; i < digests.size(); ++i) {
-    if (failures[i]) std::rethrow_exception(failures[i]);
-    total += digests[i];
-  }
-  return total;
+  if (failure) std::rethrow_exception(failure);
+  if (cancellation.requested()) throw Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason());
+  return digests;
 }
 
 }  // namespace pgblit::engine

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "checksums/copy_framer.hpp"
 #include "engine/cancellation.hpp"
@@ -27,13 +28,20 @@ checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& 
 
 enum class Side { Source, Target };
 
-// The digest of a whole table on one side, read in up to `jobs` ctid page ranges at once,
-// each on a session of its own to `conninfo` (on the source, inside `snapshot_id`); small
-// tables, and partitioned targets, are read in one piece on `conn`. Digests add up, so the
-// parts' sum is the table's.
-checksums::ChunkDigest digest_whole_table(pg::Connection& conn, Side side, const std::string& conninfo,
-                                          const std::string& snapshot_id, int jobs,
-                                          const partitioner::TableCopy& table, partitioner::CopyFormat format,
-                                          Cancellation& cancellation);
+struct WholeTable {
+  const partitioner::TableCopy* table = nullptr;
+  partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+};
+
+// The digests of whole tables on one side, in order. Each table is cut into ctid page ranges
+// (small tables, partitioned targets and servers before 14 are read in one piece), and up to
+// `jobs` sessions of their own to `conninfo` (on the source, inside `snapshot_id`) read the
+// ranges of all the tables, largest first, so no session idles while another finishes a
+// table. Digests add up: a table's is the sum of its ranges'. `conn` reads the tables' sizes,
+// and reads alone when there is a single range.
+std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Side side, const std::string& conninfo,
+                                                        const std::string& snapshot_id, int jobs,
+                                                        const std::vector<WholeTable>& tables,
+                                                        Cancellation& cancellation);
 
 }  // namespace pgblit::engine

@@ -90,8 +90,8 @@ void TableFinisher::finish_table(const Work& work, std::optional<pg::Connection>
     if (!session || PQstatus(session->raw()) != CONNECTION_OK) session.emplace(open_session(options_.target, "target"));
     if (work.read_as) {
       auto started = std::chrono::steady_clock::now();
-      auto digest = digest_whole_table(*session, Side::Target, options_.target, "", options_.jobs,
-                                       plan_.tables[work.table], *work.read_as, stop_);
+      auto digest = digest_whole_tables(*session, Side::Target, options_.target, "", options_.jobs,
+                                        {{&plan_.tables[work.table], *work.read_as}}, stop_)[0];
       spdlog::debug("read {} back for verification in {:.2f} s", work.target_table,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       std::lock_guard lock(mutex_);

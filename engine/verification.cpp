@@ -43,20 +43,30 @@ VerificationReport verify_copied(const partitioner::Plan& plan, const std::vecto
     if (whole.format && *whole.format != outcome.format) whole.mixed_formats = true;
     whole.format = outcome.format;
   }
+  // The target tables not read yet, read together (their ranges share the sessions).
+  std::vector<std::string> names;
+  std::vector<WholeTable> to_read;
   for (const auto& [name, whole] : wholes) {
     if (whole.mixed_formats) {
       spdlog::warn("{}: not verified: its chunks travelled partly in binary, partly as text", name);
       continue;
     }
-    size_t first = *whole.tables.begin();  // any of them: they share the target's column order
-    const auto& table = plan.tables[first];
     auto format = whole.format.value_or(partitioner::CopyFormat::Binary);
     auto read = already_read.find(name);
-    auto digest = read != already_read.end() && read->second.format == format
-                      ? read->second.digest
-                      : digest_whole_table(target, Side::Target, target_conninfo, "", jobs, table, format, cancellation);
+    if (read != already_read.end() && read->second.format == format) continue;
+    names.push_back(name);
+    // Any of its source tables will do: they share the target's column order.
+    to_read.push_back({&plan.tables[*whole.tables.begin()], format});
+  }
+  auto digests = digest_whole_tables(target, Side::Target, target_conninfo, "", jobs, to_read, cancellation);
+  TableDigests target_digests = already_read;
+  for (size_t i = 0; i < names.size(); ++i) target_digests[names[i]] = {to_read[i].format, digests[i]};
+  for (const auto& [name, whole] : wholes) {
+    if (whole.mixed_formats) continue;
+    const auto& digest = target_digests.at(name).digest;
     ++report.tables_compared;
     if (digest != whole.source) {
+      size_t first = *whole.tables.begin();
       report.mismatches.push_back({"table " + name, std::nullopt,
                                    whole.tables.size() == 1 ? std::optional<size_t>(first) : std::nullopt, whole.source,
                                    digest});

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -89,27 +90,31 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
     if (!table_seen[t]) firsts.push_back(c);
     table_seen[t] = true;
   }
+  std::vector<WholeTable> sources;
+  std::vector<WholeTable> targets;
+  std::vector<std::string> target_names;
+  for (size_t c : firsts) {
+    const auto& table = plan.tables[plan.chunks[c].table];
+    sources.push_back({&table, table.format});
+    if (std::find(target_names.begin(), target_names.end(), table.target) != target_names.end()) continue;
+    target_names.push_back(table.target);  // several source tables may load into it
+    targets.push_back({&table, table.format});
+  }
   TableDigests target_read;
   std::exception_ptr target_failure;
   std::thread target_reader([&] {
     try {
-      for (size_t c : firsts) {
-        const auto& table = plan.tables[plan.chunks[c].table];
-        if (target_read.count(table.target)) continue;  // several source tables load into it
-        target_read[table.target] = {table.format, digest_whole_table(*run.target, Side::Target, options.target, "",
-                                                                      options.jobs, table, table.format, cancellation)};
-      }
+      auto digests = digest_whole_tables(*run.target, Side::Target, options.target, "", options.jobs, targets, cancellation);
+      for (size_t i = 0; i < targets.size(); ++i) target_read[target_names[i]] = {targets[i].format, digests[i]};
     } catch (...) {
       target_failure = std::current_exception();
       cancellation.request("verification failed");
     }
   });
   try {
-    for (size_t c : firsts) {
-      const auto& table = plan.tables[plan.chunks[c].table];
-      outcomes[c].source_digest = digest_whole_table(*run.coordinator, Side::Source, options.source, run.snapshot_id,
-                                                     options.jobs, table, table.format, cancellation);
-    }
+    auto digests = digest_whole_tables(*run.coordinator, Side::Source, options.source, run.snapshot_id, options.jobs,
+                                       sources, cancellation);
+    for (size_t i = 0; i < firsts.size(); ++i) outcomes[firsts[i]].source_digest = digests[i];
   } catch (...) {
     cancellation.request("verification failed");
     target_reader.join();
