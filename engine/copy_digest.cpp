@@ -97,7 +97,9 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   std::vector<int64_t> pages(tables.size());  // 0: read in one piece
   if (conn.server_version() >= 140000 && !tables.empty()) {
     std::vector<std::string> names;
-    for (const auto& w : tables) names.push_back(source ? w.table->source : w.table->target_partitioned ? "" : w.table->target);
+    for (const auto& w : tables) {
+      names.push_back(source ? w.table->source : w.table->target_partitioned ? "" : w.table->target);
+    }
     auto r = conn.exec_params("SELECT CASE WHEN n = '' THEN 0 ELSE pg_relation_size(n::regclass) / "
                               "current_setting('block_size')::int END FROM unnest($1::text[]) WITH ORDINALITY u(n, i) "
                               "ORDER BY i",
@@ -107,7 +109,8 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   auto ranges = page_ranges(pages, jobs);
   auto read = [&](pg::Connection& session, const PageRange& range) {
     const auto& w = tables[range.table];
-    std::string predicate = range.first < 0 && range.end < 0 ? "" : partitioner::ctid_range_predicate(range.first, range.end);
+    std::string predicate =
+        range.first < 0 && range.end < 0 ? "" : partitioner::ctid_range_predicate(range.first, range.end);
     std::string sql = source ? copy_out_sql(*w.table, partitioner::Chunk{.predicate = predicate}, w.format)
                              : target_copy_out_sql(*w.table, predicate, w.format);
     return digest_copy_out(session, sql, *w.table, w.format, cancellation);

@@ -104,7 +104,8 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
   std::exception_ptr target_failure;
   std::thread target_reader([&] {
     try {
-      auto digests = digest_whole_tables(*run.target, Side::Target, options.target, "", options.jobs, targets, cancellation);
+      auto digests =
+          digest_whole_tables(*run.target, Side::Target, options.target, "", options.jobs, targets, cancellation);
       for (size_t i = 0; i < targets.size(); ++i) target_read[target_names[i]] = {targets[i].format, digests[i]};
     } catch (...) {
       target_failure = std::current_exception();
