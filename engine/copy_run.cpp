@@ -243,6 +243,9 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
         if (!joining()) catalog.set_run_status(run_id_, "failed");
       } catch (const Error&) {  // the target may be what failed; the run stays resumable either way
       }
+      spdlog::warn("run {} stopped with {} of {} chunks in; what was in flight was rolled back. Once the cause "
+                   "is fixed, continue it with: pgblit copy --resume {}",
+                   run_id_, done_before + copied, plan.chunks.size(), run_id_);
       throw *failure;
     }
     reconnect_target_if_lost(cancellation);

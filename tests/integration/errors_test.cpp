@@ -1,5 +1,10 @@
 // Bad input gets a clear error naming the object and the fix, a documented exit code, and
 // no row written.
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 
 #include "harness.hpp"
@@ -132,6 +137,63 @@ TEST_F(ErrorsTest, more_rejects_than_allowed_fail_the_chunk_and_leave_nothing) {
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_NE(run.output.find("more than 5 rows rejected"), std::string::npos) << run.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM t"), "0");
+}
+
+}  // namespace
+}  // namespace pgblit::test
+
+namespace pgblit::test {
+namespace {
+
+// A target tablespace on a small tmpfs of its own (needs root to mount; skipped otherwise).
+class FullDiskTest : public DatabasePair {
+ protected:
+  void SetUp() override {
+    DatabasePair::SetUp();
+    dir_ = "/tmp/pgblit-tinyfs-" + std::to_string(getpid());
+    mkdir(dir_.c_str(), 0700);
+    passwd* postgres = getpwnam("postgres");
+    std::string mount = "mount -t tmpfs -o size=16m tmpfs " + dir_ + " 2>/dev/null";
+    if (geteuid() != 0 || !postgres || std::system(mount.c_str()) != 0) {
+      GTEST_SKIP() << "mounting a small tmpfs needs root";
+    }
+    mounted_ = true;
+    if (chown(dir_.c_str(), postgres->pw_uid, postgres->pw_gid) != 0) GTEST_FAIL() << "chown " << dir_;
+    tablespace_ = "tiny_" + std::to_string(getpid());
+    target_sql("CREATE TABLESPACE " + tablespace_ + " LOCATION '" + dir_ + "'");
+  }
+  void TearDown() override {
+    if (!tablespace_.empty()) {
+      target_sql("DROP SCHEMA IF EXISTS pgblit CASCADE; DROP TABLE IF EXISTS t");
+      target_sql("DROP TABLESPACE IF EXISTS " + tablespace_);
+    }
+    if (mounted_ && std::system(("umount " + dir_).c_str()) != 0) ADD_FAILURE() << "umount " << dir_;
+    rmdir(dir_.c_str());
+  }
+  void grow_disk() { ASSERT_EQ(std::system(("mount -o remount,size=256m " + dir_).c_str()), 0); }
+
+  std::string dir_;
+  std::string tablespace_;
+  bool mounted_ = false;
+};
+
+TEST_F(FullDiskTest, a_full_target_disk_stops_the_run_cleanly_and_resume_finishes_it) {
+  source_sql("CREATE TABLE t (id int PRIMARY KEY, v text);"
+             "INSERT INTO t SELECT g, repeat(md5(g::text), 4) FROM generate_series(1, 200000) g");
+  target_sql("CREATE TABLE t (id int, v text) TABLESPACE " + tablespace_);  // no key: duplicates would show
+  auto run = copy({"--chunk-size", "4MB", "--yes"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(mentions(run, "No space left on device")) << run.output;
+  EXPECT_TRUE(mentions(run, "\"public\".\"t\"")) << run.output;
+  EXPECT_TRUE(mentions(run, "pgblit copy --resume")) << run.output;
+  // What stayed is exactly the chunks recorded done: the one that hit the wall was rolled back.
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"),
+            target_value("SELECT coalesce(sum(rows), 0) FROM pgblit.chunks WHERE status = 'done'"));
+  EXPECT_EQ(target_value("SELECT count(*) = count(DISTINCT id) FROM t"), "t");
+  grow_disk();
+  auto resumed = run_pgblit({"copy", "--resume", "--source", source_url(), "--target", target_url()});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  expect_same_contents("t");
 }
 
 }  // namespace
