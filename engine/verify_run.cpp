@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "engine/copy_digest.hpp"
@@ -15,31 +16,27 @@
 namespace pgblit::engine {
 namespace {
 
-// Both sides of one chunk at once: the target read on a helper thread.
-void digest_both_sides(Lane& lane, const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
-                       Cancellation& cancellation, ChunkOutcome& outcome) {
+// Reads both sides at once: `target_side` on a helper thread, `source_side` here. A failure
+// on either cancels the other; the first is thrown once both have stopped.
+void on_both_sides(const std::function<void()>& source_side, const std::function<void()>& target_side,
+                   Cancellation& cancellation) {
   std::exception_ptr target_failure;
-  std::thread target_reader;
-  if (table.verify_by_chunk) {
-    target_reader = std::thread([&] {
-      try {
-        outcome.target_digest = digest_copy_out(lane.target(), target_copy_out_sql(table, chunk.predicate, table.format),
-                                                table, table.format, cancellation);
-      } catch (...) {
-        target_failure = std::current_exception();
-        cancellation.request("verification failed");
-      }
-    });
-  }
+  std::thread target_reader([&] {
+    try {
+      target_side();
+    } catch (...) {
+      target_failure = std::current_exception();
+      cancellation.request("verification failed");
+    }
+  });
   try {
-    outcome.source_digest =
-        digest_copy_out(lane.source(), copy_out_sql(table, chunk, table.format), table, table.format, cancellation);
+    source_side();
   } catch (...) {
     cancellation.request("verification failed");
-    if (target_reader.joinable()) target_reader.join();
+    target_reader.join();
     throw;
   }
-  if (target_reader.joinable()) target_reader.join();
+  target_reader.join();
   if (target_failure) std::rethrow_exception(target_failure);
 }
 
@@ -59,7 +56,17 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
     ChunkOutcome outcome;
     outcome.format = table.format;
     try {
-      digest_both_sides(lane, table, chunk, cancellation, outcome);
+      on_both_sides(
+          [&] {
+            outcome.source_digest = digest_copy_out(lane.source(), copy_out_sql(table, chunk, table.format), table,
+                                                    table.format, cancellation);
+          },
+          [&] {
+            outcome.target_digest = digest_copy_out(
+                lane.target(), target_copy_out_sql(table, chunk.predicate, table.format), table, table.format,
+                cancellation);
+          },
+          cancellation);
       if (outcome.target_digest && *outcome.target_digest != outcome.source_digest && !table.key.empty()) {
         chunk_rows[c] = find_row_differences(lane.source(), lane.target(), table, chunk, table.format,
                                              options.max_differences, cancellation);
@@ -101,28 +108,18 @@ VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation
     targets.push_back({&table, table.format});
   }
   TableDigests target_read;
-  std::exception_ptr target_failure;
-  std::thread target_reader([&] {
-    try {
-      auto digests =
-          digest_whole_tables(*run.target, Side::Target, options.target, "", options.jobs, targets, cancellation);
-      for (size_t i = 0; i < targets.size(); ++i) target_read[target_names[i]] = {targets[i].format, digests[i]};
-    } catch (...) {
-      target_failure = std::current_exception();
-      cancellation.request("verification failed");
-    }
-  });
-  try {
-    auto digests = digest_whole_tables(*run.coordinator, Side::Source, options.source, run.snapshot_id, options.jobs,
-                                       sources, cancellation);
-    for (size_t i = 0; i < firsts.size(); ++i) outcomes[firsts[i]].source_digest = digests[i];
-  } catch (...) {
-    cancellation.request("verification failed");
-    target_reader.join();
-    throw;
-  }
-  target_reader.join();
-  if (target_failure) std::rethrow_exception(target_failure);
+  on_both_sides(
+      [&] {
+        auto digests = digest_whole_tables(*run.coordinator, Side::Source, options.source, run.snapshot_id,
+                                           options.jobs, sources, cancellation);
+        for (size_t i = 0; i < firsts.size(); ++i) outcomes[firsts[i]].source_digest = digests[i];
+      },
+      [&] {
+        auto digests =
+            digest_whole_tables(*run.target, Side::Target, options.target, "", options.jobs, targets, cancellation);
+        for (size_t i = 0; i < targets.size(); ++i) target_read[target_names[i]] = {targets[i].format, digests[i]};
+      },
+      cancellation);
 
   auto compared =
       verify_copied(plan, outcomes, {}, target_read, *run.target, options.target, options.jobs, cancellation);
