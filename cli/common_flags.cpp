@@ -2,14 +2,36 @@
 #include "cli/common_flags.hpp"
 
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
+#include "core/defaults.hpp"
 #include "core/error.hpp"
+#include "core/secrets.hpp"
+#include "pg/conninfo.hpp"
 
 namespace pgblit::cli {
+namespace {
+
+// Every log line, on the console and in the log file, passes through the process's Secrets
+// before a sink formats it: the last line of defence against a password in a message.
+class ScrubbingSink : public spdlog::sinks::dist_sink_mt {
+ public:
+  explicit ScrubbingSink(std::vector<spdlog::sink_ptr> sinks) : spdlog::sinks::dist_sink_mt(std::move(sinks)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string text = Secrets::process().scrub(std::string(msg.payload.data(), msg.payload.size()));
+    spdlog::details::log_msg scrubbed = msg;
+    scrubbed.payload = text;
+    spdlog::sinks::dist_sink_mt::sink_it_(scrubbed);
+  }
+};
+
+}  // namespace
 
 void add_connection_flags(CLI::App& command, ConnectionFlags& flags) {
   command.add_option("--source", flags.source,
@@ -33,8 +55,52 @@ void add_log_flags(CLI::App& app, LogFlags& flags) {
 
 void add_chunk_size_flag(CLI::App& command, int64_t& chunk_bytes) {
   command.add_option("--chunk-size", chunk_bytes,
-                     "split tables into chunks of about this size, heap + TOAST (default: 128MiB; units kB, MB, GB)")
-      ->transform(CLI::AsSizeValue(false));
+                     "split tables into chunks of about this size, heap + TOAST (default: 128MiB; at least 64kB; "
+                     "units kB, MB, GB)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check([](const std::string& bytes) -> std::string {
+        int64_t n = 0;
+        if (!CLI::detail::lexical_cast(bytes, n) || n < kMinChunkBytes) {
+          return "a chunk must be at least 64kB (the default is 128MB)";
+        }
+        return "";
+      });
+}
+
+void add_jobs_flag(CLI::App& command, int& jobs, const std::string& what) {
+  command.add_option("-j,--jobs", jobs, what + " (default: the number of CPU cores, at least 2)")
+      ->check(CLI::Range(1, kMaxJobs));
+}
+
+void add_catalog_schema_flag(CLI::App& command, std::string& schema) {
+  command.add_option("--catalog-schema", schema, "schema of the run catalog on the target (default: pgblit)")
+      ->check([](const std::string& name) -> std::string {
+        if (name.empty()) return "the catalog schema needs a name";
+        if (name == "information_schema" || name.rfind("pg_", 0) == 0) return name + " is a system schema";
+        return "";
+      });
+}
+
+CLI::Validator run_id_number() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        int64_t id = 0;
+        return CLI::detail::lexical_cast(text, id) && id > 0 ? "" : "'" + text + "' is not a run id (a positive number)";
+      },
+      "RUN_ID");
+}
+
+CLI::Validator count_number() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        int64_t n = 0;
+        return CLI::detail::lexical_cast(text, n) && n >= 0 ? "" : "'" + text + "' is not a count (0 or more)";
+      },
+      "COUNT");
+}
+
+void add_yes_flag(CLI::App& command, bool& yes) {
+  command.add_flag("-y,--yes", yes, "do not ask for confirmation (needed to confirm without a terminal)");
 }
 
 void set_up_logging(const LogFlags& flags) {
@@ -47,18 +113,33 @@ void set_up_logging(const LogFlags& flags) {
                         "check that its folder exists and is writable");
     }
   }
-  auto logger = std::make_shared<spdlog::logger>("pgblit", sinks.begin(), sinks.end());
+  auto scrubbing = std::make_shared<ScrubbingSink>(sinks);
+  auto logger = std::make_shared<spdlog::logger>("pgblit", scrubbing);
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   logger->set_level(spdlog::level::from_str(flags.level));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
 
-void require_connections(ConnectionFlags& flags) {
-  auto from_env = [](std::string& value, const char* name) {
-    if (!value.empty()) return;
+namespace {
+
+void from_env(std::string& value, const char* name) {
+  if (value.empty()) {
     if (const char* env = std::getenv(name)) value = env;
-  };
+  }
+  pg::scrub_password("", value);  // registers its passwords: no log line will carry them
+}
+
+}  // namespace
+
+void require_target(ConnectionFlags& flags) {
+  from_env(flags.target, "TARGET_DATABASE_URL");
+  if (flags.target.empty()) {
+    throw usage_error("no target server given", "", "pass --target, or set TARGET_DATABASE_URL");
+  }
+}
+
+void require_connections(ConnectionFlags& flags) {
   from_env(flags.source, "SOURCE_DATABASE_URL");
   from_env(flags.target, "TARGET_DATABASE_URL");
   if (flags.source.empty() || flags.target.empty()) {

@@ -23,13 +23,25 @@ struct LogFlags {
 void add_connection_flags(CLI::App& command, ConnectionFlags& flags);
 void add_selection_flags(CLI::App& command, partitioner::Selection& selection);
 void add_log_flags(CLI::App& app, LogFlags& flags);
-// --chunk-size: bytes with an optional unit (128MB, 1GiB; kB = 1024 bytes).
+// --chunk-size: bytes with an optional unit (128MB, 1GiB; kB = 1024 bytes), at least 64 kB.
 void add_chunk_size_flag(CLI::App& command, int64_t& chunk_bytes);
+// -j/--jobs: 1 to 256; `what` says what one job does.
+void add_jobs_flag(CLI::App& command, int& jobs, const std::string& what);
+// --catalog-schema: a non-empty name that is not a system schema.
+void add_catalog_schema_flag(CLI::App& command, std::string& schema);
+// Validators with messages a person reads: a run id (a positive whole number), and a count
+// (a whole number, 0 or more).
+CLI::Validator run_id_number();
+CLI::Validator count_number();
+// -y/--yes: do not ask for confirmation.
+void add_yes_flag(CLI::App& command, bool& yes);
 
 // Sends logs to stderr and, with --log-file, to that file too.
 void set_up_logging(const LogFlags& flags);
 
 // Fills --source/--target from SOURCE_DATABASE_URL/TARGET_DATABASE_URL, or fails naming them.
 void require_connections(ConnectionFlags& flags);
+// The same for --target alone (commands that only touch the target).
+void require_target(ConnectionFlags& flags);
 
 }  // namespace pgblit::cli

@@ -1,15 +1,17 @@
 // See copy_command.hpp.
+#include "core/defaults.hpp"
 #include "cli/copy_command.hpp"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
+#include <cmath>
 #include <iostream>
 #include <optional>
 #include <memory>
 #include <thread>
 
 #include "cli/common_flags.hpp"
+#include "cli/confirmation.hpp"
 #include "cli/interrupts.hpp"
 #include "core/units.hpp"
 #include "engine/copy_run.hpp"
@@ -20,41 +22,38 @@ namespace {
 struct CopyFlags {
   ConnectionFlags connections;
   partitioner::Selection selection;
-  int jobs = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  int jobs = default_jobs();
   std::string on_existing = "error";
   bool disable_triggers = false;
   bool no_analyze = false;
   bool yes = false;
-  int64_t chunk_bytes = int64_t{128} << 20;
+  int64_t chunk_bytes = kDefaultChunkBytes;
   std::string verify = "full";
-  std::string catalog_schema = "pgblit";
+  std::string catalog_schema = kDefaultCatalogSchema;
   std::string resume_run;  // "" with --resume alone: the latest unfinished run
   bool resume = false;
   int64_t join_run = 0;
   bool allow_source_changes = false;
-  double retry_timeout = 300;
+  double retry_timeout = kDefaultRetryTimeoutSeconds;
   int64_t max_rejects = 0;
-  std::string rejects_dir = "pgblit-rejects";
+  std::string rejects_dir = kDefaultRejectsDir;
 };
 
 std::optional<int64_t> run_id(const std::string& text) {
   if (text.empty()) return std::nullopt;
-  try {
-    return std::stoll(text);
-  } catch (const std::exception&) {
-    throw usage_error("'" + text + "' is not a run id", text, "run ids are numbers: SELECT id FROM pgblit.runs");
+  int64_t id = 0;
+  if (!CLI::detail::lexical_cast(text, id) || id <= 0) {
+    throw usage_error("'" + text + "' is not a run id", text, "run ids are positive numbers: SELECT id FROM pgblit.runs");
   }
+  return id;
 }
 
 // On a terminal, show what is about to happen and wait for a yes; scripts (no terminal) and --yes go on.
 bool confirmed(const engine::CopyRun& run, const CopyFlags& flags) {
-  if (flags.yes || !isatty(STDIN_FILENO)) return true;
-  std::cerr << fmt::format("About to copy {} tables (about {}) into the target{}. Proceed? [y/N] ",
-                           run.plan().tables.size(), human_bytes(static_cast<double>(run.plan().estimated_bytes())),
-                           flags.on_existing == "truncate" ? ", emptying its tables first" : "");
-  std::string answer;
-  std::getline(std::cin, answer);
-  return answer == "y" || answer == "Y" || answer == "yes";
+  return confirm(fmt::format("About to copy {} tables (about {}) into the target{}.", run.plan().tables.size(),
+                             human_bytes(static_cast<double>(run.plan().estimated_bytes())),
+                             flags.on_existing == "truncate" ? ", emptying its tables first" : ""),
+                 flags.yes, WithoutTerminal::Proceed);
 }
 
 int run_copy(CopyFlags& flags) {
@@ -76,7 +75,7 @@ int run_copy(CopyFlags& flags) {
   options.catalog_schema = flags.catalog_schema;
   options.resume = flags.resume;
   options.resume_run = run_id(flags.resume_run);
-  if (flags.join_run > 0) options.join_run = flags.join_run;
+  if (flags.join_run != 0) options.join_run = flags.join_run;
   options.allow_source_changes = flags.allow_source_changes;
   options.retry_timeout = flags.retry_timeout;
   options.max_rejects = flags.max_rejects;
@@ -92,8 +91,8 @@ int run_copy(CopyFlags& flags) {
                summary.tables, summary.rows, human_bytes(static_cast<double>(summary.bytes)), summary.seconds,
                human_rate(static_cast<double>(summary.bytes), summary.seconds), summary.sequences);
   if (summary.rejected > 0) {
-    spdlog::warn("finished with {} rejected rows, written with their reasons under {}", summary.rejected,
-                 flags.rejects_dir);
+    spdlog::warn("finished with {} rejected rows, written with their reasons under {} (a file a chunk)",
+                 summary.rejected, summary.rejects_dir);
     return exit_code(ErrorKind::Rejects);
   }
   return 0;
@@ -106,9 +105,7 @@ std::function<int()> add_copy_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("copy", "copy table data from the source server to the target server");
   add_connection_flags(*cmd, flags->connections);
   add_selection_flags(*cmd, flags->selection);
-  cmd->add_option("-j,--jobs", flags->jobs, "chunks copied at once, each with a source and a target connection "
-                                            "(default: the number of CPU cores, at least 2)")
-      ->check(CLI::Range(1, 256));
+  add_jobs_flag(*cmd, flags->jobs, "chunks copied at once, each with a source and a target connection");
   cmd->add_option("--on-existing", flags->on_existing,
                   "target tables that already hold rows: error (refuse, the default), truncate (empty them "
                   "first), append (load beside them)")
@@ -120,24 +117,31 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "full (default): digest every row on both sides and compare, chunk by chunk; off: skip")
       ->check(CLI::IsMember({"full", "off"}));
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the target tables after the copy");
-  cmd->add_flag("-y,--yes", flags->yes, "do not ask for confirmation on a terminal");
-  cmd->add_option("--catalog-schema", flags->catalog_schema,
-                  "schema of the run catalog on the target (default: pgblit)");
+  add_yes_flag(*cmd, flags->yes);
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
   auto* resume = cmd->add_option("--resume", flags->resume_run,
                                  "continue run RUN_ID (default: the latest unfinished run): chunks already done "
-                                 "are skipped")
+                                 "are skipped; a finished run is refused")
                      ->expected(0, 1);
   cmd->add_option("--join", flags->join_run,
-                  "work on running run RUN_ID beside its coordinator, in its snapshot (any host)");
+                  "work on running run RUN_ID beside its coordinator, in its snapshot (any host)")
+      ->check(run_id_number());
   cmd->add_flag("--allow-source-changes", flags->allow_source_changes,
                 "resume even if the source tables changed since the run began");
   cmd->add_option("--max-rejects", flags->max_rejects,
                   "rows the target may refuse (constraint, encoding, length) before the run fails; they are set "
-                  "aside in the rejects files and the rest loads (default: 0, the first refused row fails its chunk)");
+                  "aside in the rejects files and the rest loads (default: 0, the first refused row fails its chunk)")
+      ->check(count_number());
   cmd->add_option("--rejects-dir", flags->rejects_dir,
-                  "folder for rejected rows, one file a table (default: pgblit-rejects)");
+                  "folder for rejected rows, one file a chunk, written before the chunk commits; checked to be "
+                  "writable before the first row moves (default: pgblit-rejects)");
   cmd->add_option("--retry-timeout", flags->retry_timeout,
-                  "seconds a chunk keeps retrying after a lost connection or server restart (default: 300)");
+                  "seconds a chunk keeps retrying after a lost connection or server restart (default: 300)")
+      ->check([](const std::string& text) -> std::string {
+        double seconds = 0;
+        bool ok = CLI::detail::lexical_cast(text, seconds) && std::isfinite(seconds) && seconds >= 0;
+        return ok ? "" : "the retry timeout is a number of seconds, 0 or more";
+      });
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags] { return run_copy(*flags); };
 }

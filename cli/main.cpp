@@ -4,7 +4,9 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
+#include <vector>
 
 #include "cli/clean_command.hpp"
 #include "cli/common_flags.hpp"
@@ -13,12 +15,49 @@
 #include "cli/verify_command.hpp"
 #include "core/error.hpp"
 
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// An unknown command word gets its nearest command as a suggestion, not CLI11's "arguments
+// were not expected".
+void reject_unknown_command(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return;
+  std::string word = argv[1];
+  std::string nearest;
+  size_t best = 3;  // suggest only what is a typo away
+  for (const auto* command : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (command->get_name() == word) return;
+    if (size_t d = edit_distance(word, command->get_name()); d < best) {
+      best = d;
+      nearest = command->get_name();
+    }
+  }
+  throw pgblit::usage_error("unknown command '" + word + "'" + (nearest.empty() ? "" : "; did you mean '" + nearest + "'?"),
+                            word, "pgblit --help lists the commands");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace pgblit;
   CLI::App app{"pgblit: move PostgreSQL table data between servers, fast and verified"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags (--log-file, --log-level) may follow the command
-  app.set_version_flag("--version", "pgblit 0.1.0");
+  app.set_version_flag("--version", "pgblit " PGBLIT_VERSION);
   cli::LogFlags log_flags;
   cli::add_log_flags(app, log_flags);
   auto run_copy = cli::add_copy_command(app);
@@ -26,7 +65,11 @@ int main(int argc, char** argv) {
   auto run_verify = cli::add_verify_command(app);
   auto run_clean = cli::add_clean_command(app);
   try {
+    reject_unknown_command(app, argc, argv);
     app.parse(argc, argv);
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\nhint: " << e.hint() << "\n";
+    return exit_code(e.kind());
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : exit_code(ErrorKind::Usage);

@@ -1,4 +1,5 @@
 // See plan_command.hpp.
+#include "core/defaults.hpp"
 #include "cli/plan_command.hpp"
 
 #include <fmt/format.h>
@@ -16,7 +17,7 @@ namespace {
 struct PlanFlags {
   ConnectionFlags connections;
   partitioner::Selection selection;
-  int64_t chunk_bytes = int64_t{128} << 20;
+  int64_t chunk_bytes = kDefaultChunkBytes;
   bool disable_triggers = false;
   bool json = false;
 };

@@ -1,4 +1,5 @@
 // See verify_command.hpp.
+#include "core/defaults.hpp"
 #include "cli/verify_command.hpp"
 
 #include <fmt/format.h>
@@ -6,7 +7,6 @@
 
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "cli/common_flags.hpp"
 #include "cli/interrupts.hpp"
@@ -18,8 +18,8 @@ namespace {
 struct VerifyFlags {
   ConnectionFlags connections;
   partitioner::Selection selection;
-  int jobs = static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
-  int64_t chunk_bytes = int64_t{128} << 20;
+  int jobs = default_jobs();
+  int64_t chunk_bytes = kDefaultChunkBytes;
   size_t max_differences = 100;
   bool json = false;
 };
@@ -58,9 +58,9 @@ std::function<int()> add_verify_command(CLI::App& app) {
   add_connection_flags(*cmd, flags->connections);
   add_selection_flags(*cmd, flags->selection);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
-  cmd->add_option("-j,--jobs", flags->jobs, "chunks compared at once (default: the number of CPU cores, at least 2)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--max-diffs", flags->max_differences, "report at most this many differing rows (default: 100)");
+  add_jobs_flag(*cmd, flags->jobs, "chunks compared at once");
+  cmd->add_option("--max-diffs", flags->max_differences, "report at most this many differing rows (default: 100)")
+      ->check(count_number());
   cmd->add_flag("--json", flags->json, "print the report as JSON on stdout");
   return [flags] { return run(*flags); };
 }

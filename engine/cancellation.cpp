@@ -15,6 +15,10 @@ std::string Cancellation::reason() const {
   return reason_;
 }
 
+Error Cancellation::error(std::string object) const {
+  return Error(ErrorKind::Runtime, "cancelled: " + reason(), std::move(object), "", kSqlstateQueryCanceled);
+}
+
 Cancellation::Watch::Watch(Cancellation& owner, const pg::Connection& conn) : owner_(owner), conn_(conn) {
   std::lock_guard lock(owner_.mutex_);
   owner_.watched_.insert(&conn_);

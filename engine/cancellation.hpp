@@ -18,6 +18,8 @@ class Cancellation {
   void request(const std::string& reason);
   bool requested() const { return requested_.load(std::memory_order_acquire); }
   std::string reason() const;
+  // The failure that ends work stopped by a request: "cancelled: <reason>".
+  Error error(std::string object = {}) const;
 
   // While a Watch lives, a request cancels what `conn` is running.
   class Watch {

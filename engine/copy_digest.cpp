@@ -148,7 +148,7 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   }
   for (auto& r : readers) r.join();
   if (failure) std::rethrow_exception(failure);
-  if (cancellation.requested()) throw Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason());
+  if (cancellation.requested()) throw cancellation.error();
   return digests;
 }
 

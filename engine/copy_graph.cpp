@@ -62,7 +62,7 @@ class LaneThreads {
       if (!task) return;
       ChunkOutcome outcome;
       if (cancellation_.requested()) {
-        outcome.error = Error(ErrorKind::Runtime, "cancelled: " + cancellation_.reason());
+        outcome.error = cancellation_.error();
       } else if (!lane) {
         outcome.error = open_failure;
       } else {
@@ -135,7 +135,7 @@ std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneCo
   for (size_t c : ready) ready_queue.try_put(job_of(c));
   g.wait_for_all();
   if (!first_failure && cancellation.requested()) {
-    first_failure = Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason());
+    first_failure = cancellation.error();
   }
   return first_failure;
 }

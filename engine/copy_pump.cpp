@@ -130,13 +130,14 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   pg::CommandEnd target_end = pg::finish_command(target.raw(), "loading into the target", object);
 
   if (cancelled || (cancellation.requested() && (source_failed || target_end.error))) {
-    throw Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason(), object);
+    throw cancellation.error(object);
   }
   if (write_failed && target_end.error) throw *target_end.error;
   if (reader_failure) std::rethrow_exception(reader_failure);
   if (source_end.error) throw *source_end.error;
   if (target_end.error) throw *target_end.error;
-  if (write_failed) throw Error(ErrorKind::Runtime, "lost the target connection while loading", object);
+  if (write_failed) throw Error(ErrorKind::Runtime, "lost the target connection while loading", object, "",
+                                 kSqlstateConnectionFailure);
   if (source_end.rows != target_end.rows) {
     throw Error(ErrorKind::Runtime,
                 fmt::format("the source sent {} rows but the target loaded {}", source_end.rows, target_end.rows),

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "core/units.hpp"
@@ -18,6 +20,7 @@
 #include "engine/session.hpp"
 #include "engine/verification.hpp"
 #include "pg/conninfo.hpp"
+#include "target/preflight.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -93,45 +96,16 @@ class TableTally {
 
 CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
   if (options_.join_run || options_.resume) {
-    run_.target = std::make_unique<pg::Connection>(open_session(options_.target, "target"));
-    RunCatalog catalog(*run_.target, options_.catalog_schema);
-    auto record = catalog.load_run(options_.join_run ? options_.join_run : options_.resume_run);
-    run_id_ = record.id;
-    run_.plan = partitioner::plan_from_json(record.plan);
-    // The run's own settings, not this command line's, decide how its chunks load and verify.
-    options_.disable_triggers = record.options.value("disable_triggers", false);
-    options_.verify = record.options.value("verify", true);
-    for (const auto& t : record.options.value("prefilled", nlohmann::json::array())) prefilled_.insert(t.get<std::string>());
-    if (options_.join_run) {
-      if (record.status != "running") {
-        throw usage_error(fmt::format("run {} is {}, not running: there is nothing to join", record.id, record.status),
-                          "", "continue it with pgblit copy --resume " + std::to_string(record.id));
-      }
-      run_.snapshot_id = record.snapshot_id;
-      spdlog::info("joining run {} (snapshot {}) as {}", record.id, run_.snapshot_id, worker_name());
-      return;
-    }
-    catalog.lock_coordinator();
-    run_.coordinator = std::make_unique<pg::Connection>(open_session(options_.source, "source"));
-    run_.snapshot_id = Snapshot(*run_.coordinator).id();
-    auto changed = changed_tables(record.source_state, source_state(*run_.coordinator, run_.plan));
-    if (!changed.empty()) {
-      std::string list = fmt::format("{}", fmt::join(changed, ", "));
-      if (!options_.allow_source_changes) {
-        throw usage_error("the source changed since run " + std::to_string(record.id) + " began (or its statistics "
-                              "were reset), so resuming could mix old and new rows: " + list,
-                          changed[0], "start a new run, or resume anyway with --allow-source-changes");
-      }
-      spdlog::warn("the source changed since the run began: {}; resuming anyway (--allow-source-changes)", list);
-    }
-    spdlog::warn("resuming run {}: its snapshot is gone, so the remaining chunks are read from a new one ({})",
-                 record.id, run_.snapshot_id);
+    continue_run();
     return;
   }
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes});
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   if (options_.disable_triggers) require_superuser_for_disable_triggers(*run_.target);
+  pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
+               {options_.jobs, options_.on_existing == OnExisting::Truncate, options_.verify, options_.catalog_schema,
+                run_.same_cluster});
   if (options_.on_existing != OnExisting::Truncate) {
     auto filled = target_tables_with_rows(*run_.target, run_.plan);
     prefilled_.insert(filled.begin(), filled.end());
@@ -140,6 +114,80 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
                         "empty them, or choose --on-existing truncate (empties them first) or append");
     }
   }
+  prepare_rejects_dir();
+}
+
+// --resume and --join: the run's plan and settings from the catalog. A finished run is never
+// run again (it would report a verification it did not do and set sequences back).
+void CopyRun::continue_run() {
+  run_.target = std::make_unique<pg::Connection>(open_session(options_.target, "target"));
+  RunCatalog catalog(*run_.target, options_.catalog_schema);
+  auto record = catalog.load_run(options_.join_run ? options_.join_run : options_.resume_run);
+  run_id_ = record.id;
+  continued_ = true;
+  if (record.status == "done") {
+    throw usage_error(fmt::format("run {} finished at {}; nothing to {}", record.id, record.finished_at,
+                                  joining() ? "join" : "resume"),
+                      options_.catalog_schema, "start a new run with pgblit copy (without --resume or --join)");
+  }
+  run_.plan = partitioner::plan_from_json(record.plan);
+  // The run's own settings, not this command line's, decide how its chunks load and verify.
+  options_.disable_triggers = record.options.value("disable_triggers", false);
+  options_.verify = record.options.value("verify", true);
+  options_.rejects_dir = record.options.value("rejects_dir", options_.rejects_dir);
+  for (const auto& t : record.options.value("prefilled", nlohmann::json::array())) prefilled_.insert(t.get<std::string>());
+  if (options_.join_run) {
+    if (record.status != "running") {
+      throw usage_error(fmt::format("run {} is {}, not running: there is nothing to join", record.id, record.status),
+                        "", "continue it with pgblit copy --resume " + std::to_string(record.id));
+    }
+    run_.snapshot_id = record.snapshot_id;
+    catalog.hold_run(run_id_);
+    prepare_rejects_dir();
+    spdlog::info("joining run {} (snapshot {}) as {}", record.id, run_.snapshot_id, worker_name());
+    return;
+  }
+  catalog.lock_coordinator();
+  run_.coordinator = std::make_unique<pg::Connection>(open_session(options_.source, "source"));
+  run_.same_cluster = require_distinct_databases(*run_.coordinator, *run_.target);
+  catalog.hold_run(run_id_);
+  run_.snapshot_id = Snapshot(*run_.coordinator).id();
+  auto changed = changed_tables(record.source_state, source_state(*run_.coordinator, run_.plan));
+  if (!changed.empty()) {
+    std::string list = fmt::format("{}", fmt::join(changed, ", "));
+    if (!options_.allow_source_changes) {
+      throw usage_error("the source changed since run " + std::to_string(record.id) + " began (or its statistics "
+                            "were reset), so resuming could mix old and new rows: " + list,
+                        changed[0], "start a new run, or resume anyway with --allow-source-changes");
+    }
+    spdlog::warn("the source changed since the run began: {}; resuming anyway (--allow-source-changes)", list);
+  }
+  pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
+               {options_.jobs, false, options_.verify, options_.catalog_schema, run_.same_cluster});
+  prepare_rejects_dir();
+  spdlog::warn("resuming run {}: its snapshot is gone, so the remaining chunks are read from a new one ({})",
+               record.id, run_.snapshot_id);
+}
+
+// With a rejects budget, the folder must take files before the first row moves: a chunk's
+// rejected rows are written there before the chunk commits.
+void CopyRun::prepare_rejects_dir() {
+  if (options_.max_rejects <= 0) return;
+  std::error_code error;
+  auto dir = std::filesystem::absolute(options_.rejects_dir, error);
+  if (!error) std::filesystem::create_directories(dir, error);
+  if (!error) {
+    auto probe = dir / fmt::format(".pgblit-probe-{}", getpid());
+    bool written = static_cast<bool>(std::ofstream(probe) << "probe\n" << std::flush);
+    std::error_code ignored;
+    std::filesystem::remove(probe, ignored);
+    if (!written) error = std::make_error_code(std::errc::permission_denied);
+  }
+  if (error) {
+    throw usage_error(fmt::format("cannot write rejected rows to {}: {}", options_.rejects_dir, error.message()),
+                      options_.rejects_dir, "choose a writable folder with --rejects-dir; nothing was written");
+  }
+  options_.rejects_dir = dir.string();
 }
 
 CopyRun::~CopyRun() = default;
@@ -153,12 +201,13 @@ void CopyRun::reconnect_target_if_lost(Cancellation& cancellation) {
       run_.target->exec("SELECT 1");
       return;
     } catch (const Error& e) {
-      if (!is_transient(e) || cancellation.requested() || seconds_since(started) > options_.retry_timeout) throw;
+      if (!e.transient() || cancellation.requested() || seconds_since(started) > options_.retry_timeout) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       try {
         *run_.target = open_session(options_.target, "target");
+        RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
       } catch (const Error& reconnect) {
-        if (!is_transient(reconnect)) throw;
+        if (!reconnect.transient()) throw;
       }
     }
   }
@@ -176,11 +225,13 @@ nlohmann::json CopyRun::options_json() const {
           {"disable_triggers", options_.disable_triggers},
           {"chunk_bytes", options_.chunk_bytes},
           {"verify", options_.verify},
+          {"rejects_dir", options_.rejects_dir},
           {"prefilled", prefilled_}};
 }
 
 CopySummary CopyRun::execute(Cancellation& cancellation) {
   auto started = Clock::now();
+  Cancellation::Watch watch_target(cancellation, *run_.target);  // Ctrl-C ends a TRUNCATE's lock wait too
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   if (run_id_ == 0) {
@@ -193,6 +244,7 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
     catalog.create_schema();
     run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, source_state(*run_.coordinator, plan));
     run_.target->exec("COMMIT", options_.catalog_schema);
+    catalog.hold_run(run_id_);
   } else if (!joining()) {
     catalog.set_run_status(run_id_, "running");
   }
@@ -254,7 +306,7 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
     if (copied == 0) {
       if (joining()) break;  // the rest is in other workers' hands
       for (int i = 0; i < 10 && !cancellation.requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (cancellation.requested()) throw Error(ErrorKind::Runtime, "cancelled: " + cancellation.reason());
+      if (cancellation.requested()) throw cancellation.error();
     }
   }
   auto copied = tally.total();
@@ -279,6 +331,7 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   const auto& plan = run_.plan;
   auto records = catalog.chunks(run_id_, plan.chunks.size());
   for (const auto& r : records) summary.rejected += r.rejected;
+  summary.rejects_dir = options_.rejects_dir;
   if (options_.verify) {
     std::vector<ChunkOutcome> outcomes(plan.chunks.size());
     for (size_t c = 0; c < plan.chunks.size(); ++c) {
@@ -312,7 +365,8 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
     spdlog::info("verified: {} chunks and {} whole tables match the source", report.chunks_compared,
                  report.tables_compared);
   }
-  auto sequences = reset_sequences(*run_.coordinator, *run_.target, plan.schemas);
+  // A continued run only moves sequences forward: the target may be in use already.
+  auto sequences = reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "core/defaults.hpp"
 #include "engine/cancellation.hpp"
 #include "engine/run_setup.hpp"
 #include "engine/table_finisher.hpp"
@@ -26,16 +27,16 @@ struct CopyOptions {
   OnExisting on_existing = OnExisting::Error;   // what to do with target tables that hold rows
   bool disable_triggers = false;                // load with session_replication_role = replica
   bool analyze = true;                          // ANALYZE the target tables afterwards
-  int64_t chunk_bytes = int64_t{128} << 20;     // target chunk size, heap + TOAST bytes
+  int64_t chunk_bytes = kDefaultChunkBytes;      // target chunk size, heap + TOAST bytes
   bool verify = true;                           // --verify full: digest both sides and compare
-  std::string catalog_schema = "pgblit";        // where the run catalog lives on the target
+  std::string catalog_schema = kDefaultCatalogSchema;// where the run catalog lives on the target
   bool resume = false;                          // continue a run: resume_run, or the latest unfinished
   std::optional<int64_t> resume_run;
   std::optional<int64_t> join_run;              // work on a running run beside its coordinator
   bool allow_source_changes = false;            // resume even if the source seems to have changed
-  double retry_timeout = 300;                   // seconds a chunk retries transient failures
+  double retry_timeout = kDefaultRetryTimeoutSeconds;// seconds a chunk retries transient failures
   int64_t max_rejects = 0;                      // rows the target may refuse before the run fails
-  std::string rejects_dir = "pgblit-rejects";   // where rejected rows are written, a file a table
+  std::string rejects_dir = kDefaultRejectsDir;  // where rejected rows are written, a file a chunk
 };
 
 struct CopySummary {
@@ -49,6 +50,7 @@ struct CopySummary {
   int64_t run_id = 0;
   size_t chunks_done_before = 0;  // by an earlier process (resume) or by other workers
   int64_t rejected = 0;           // rows set aside over the whole run (exit code 4)
+  std::string rejects_dir;        // where they are, one file a chunk
 };
 
 class CopyRun {
@@ -63,11 +65,14 @@ class CopyRun {
  private:
   CopyOptions options_;
   nlohmann::json options_json() const;
+  void continue_run();
+  void prepare_rejects_dir();
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, Cancellation& cancellation);
   void reconnect_target_if_lost(Cancellation& cancellation);
 
   RunSetup run_;
   int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
+  bool continued_ = false;  // --resume or --join: the run began in an earlier process
   std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
 };
 

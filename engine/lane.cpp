@@ -17,27 +17,7 @@ namespace {
 
 using partitioner::CopyFormat;
 
-// The binary form of a value was refused: its OIDs (arrays, composites) or layout differ.
-bool is_binary_form_refusal(const Error& error) {
-  return error.sqlstate() == "42804" || error.sqlstate() == "22P03";
-}
-
 }  // namespace
-
-bool is_transient(const Error& error) {
-  const std::string& state = error.sqlstate();
-  if (!state.empty()) {
-    return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" || state == "57P03" ||
-           state == "40001" || state == "40P01" || state == "53300";
-  }
-  std::string_view what = error.what();
-  for (std::string_view phrase : {"cannot connect to the", "server closed the connection", "no connection to the server",
-                                  "could not receive data", "could not send data", "connection to server",
-                                  "terminating connection", "lost the target connection"}) {
-    if (what.find(phrase) != std::string_view::npos) return error.kind() == ErrorKind::Runtime;
-  }
-  return false;
-}
 
 Lane::Lane(const LaneConfig& config, Cancellation& cancellation)
     : config_(config), cancellation_(cancellation), source_(open_session(config.source, "source")),
@@ -60,7 +40,7 @@ void Lane::connect() {
   try {
     join_snapshot(source_, config_.snapshot_id);
   } catch (const Error& e) {
-    if (is_transient(e)) throw;
+    if (e.transient()) throw;
     throw Error(ErrorKind::Runtime, std::string("cannot read in the run's snapshot: ") + e.what(), source_.display(),
                 "the session that held it is gone (source restarted, or the coordinator stopped); "
                 "continue with pgblit copy --resume",
@@ -79,7 +59,7 @@ ChunkOutcome Lane::copy(size_t chunk_index, const partitioner::Chunk& chunk, con
       copy_with_text_fallback(chunk_index, chunk, table, format, read_back, outcome);
       break;
     } catch (const Error& e) {
-      if (!is_transient(e) || cancellation_.requested() || elapsed() > config_.retry_timeout) {
+      if (!e.transient() || cancellation_.requested() || elapsed() > config_.retry_timeout) {
         outcome.error = e;
         break;
       }
@@ -91,7 +71,7 @@ ChunkOutcome Lane::copy(size_t chunk_index, const partitioner::Chunk& chunk, con
       try {
         connect();
       } catch (const Error& reconnect_failure) {
-        if (!is_transient(reconnect_failure)) {
+        if (!reconnect_failure.transient()) {
           outcome.error = reconnect_failure;
           break;
         }
@@ -118,13 +98,13 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
   try {
     copy_once(chunk_index, chunk, table, format, read_back, outcome);
   } catch (const Error& e) {
-    if (is_row_rejection(e) && config_.rejects && config_.rejects->max() > 0 && !cancellation_.requested()) {
+    if (e.rejects_row() && config_.rejects && config_.rejects->max() > 0 && !cancellation_.requested()) {
       spdlog::warn("{}: the target rejected a row ({}); loading this chunk row by row to set such rows aside",
                    table.source, e.what());
       copy_isolating_rejects(chunk_index, chunk, table, read_back, outcome);
       return;
     }
-    if (format != CopyFormat::Binary || !is_binary_form_refusal(e) || cancellation_.requested()) throw;
+    if (format != CopyFormat::Binary || !e.refuses_binary_form() || cancellation_.requested()) throw;
     spdlog::warn("{}: the target refused the binary form ({}); copying this table as text", table.source, e.what());
     outcome.switched_to_text = true;
     copy_once(chunk_index, chunk, table, CopyFormat::Text, read_back, outcome);
@@ -174,12 +154,13 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
                                std::to_string(loaded.rejected.size())});
       target_.exec_params(catalog.done_sql(), done, table.source);
     }
+    // The rejects are on disk before the chunk commits: a committed chunk's rejects always exist.
+    if (!loaded.rejected.empty()) config_.rejects->write(table.target, chunk_index, loaded.rejected);
     target_.exec("COMMIT", table.target);
   } catch (...) {
     recover_after_failure();
     throw;
   }
-  if (!loaded.rejected.empty()) config_.rejects->write(table.target, loaded.rejected);
   outcome.rows = loaded.rows;
   outcome.bytes = loaded.bytes;
   outcome.format = loaded.format;

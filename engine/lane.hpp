@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "core/defaults.hpp"
 #include "engine/cancellation.hpp"
 #include "engine/copy_pump.hpp"
 #include "engine/rejects.hpp"
@@ -21,17 +22,13 @@ struct LaneConfig {
   std::string snapshot_id;  // the run's exported snapshot
   bool disable_triggers = false;
   // The run catalog (run_id 0: none, as for verify): chunks are claimed and marked done in it.
-  std::string catalog_schema = "pgblit";
+  std::string catalog_schema = kDefaultCatalogSchema;
   int64_t run_id = 0;
   std::string worker{};     // host:pid, recorded with each chunk
-  double retry_timeout = 300;  // seconds a chunk keeps retrying transient failures
+  double retry_timeout = kDefaultRetryTimeoutSeconds;  // seconds a chunk keeps retrying transient failures
   RejectSink* rejects = nullptr;  // with a budget: rows the target refuses are set aside
   bool verify = true;             // digest the source stream (verification needs it)
 };
-
-// A failure worth retrying: the connection was lost, the server shut down or restarted, is
-// starting up, has no free connection slot, or aborted a transaction to resolve a conflict.
-bool is_transient(const Error& error);
 
 struct ChunkOutcome {
   size_t chunk = 0;

@@ -3,7 +3,11 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -38,7 +42,7 @@ class BatchLoader {
       }
       target_.exec("ROLLBACK TO SAVEPOINT pgblit_batch", table_.target);
       target_.exec("RELEASE SAVEPOINT pgblit_batch", table_.target);
-      if (!is_row_rejection(*failure)) throw *failure;
+      if (!failure->rejects_row()) throw *failure;
       size_t bad = failing_line(*failure, rows.size());
       if (bad == rows.size()) {  // no line named: halve until the row is alone
         if (rows.size() > 1) {
@@ -115,32 +119,50 @@ bool RejectSink::take_one() {
   return false;
 }
 
-std::filesystem::path RejectSink::file_of(const std::string& table) const {
+std::filesystem::path RejectSink::file_of(const std::string& table, size_t chunk) const {
   std::string name;
   for (char c : table) name += (c == '"' || c == '/') ? '_' : c;
-  return directory_ / (name + ".rejects");
+  return directory_ / fmt::format("{}.chunk-{}.rejects", name, chunk);
 }
 
-void RejectSink::write(const std::string& table, const std::vector<std::pair<std::string, std::string>>& rows) {
+void RejectSink::write(const std::string& table, size_t chunk,
+                       const std::vector<std::pair<std::string, std::string>>& rows) {
   if (rows.empty()) return;
-  std::lock_guard lock(mutex_);
-  std::error_code ignored;
-  std::filesystem::create_directories(directory_, ignored);
-  std::ofstream out(file_of(table), std::ios::app);
-  if (!out) {
-    throw usage_error("cannot write the rejects file " + file_of(table).string(), table,
-                      "check that --rejects-dir exists and is writable");
-  }
+  std::string text;
   for (const auto& [line, reason] : rows) {
     std::string one_line_reason = reason;
     for (char& c : one_line_reason) c = c == '\n' ? ' ' : c;
-    out << "-- " << one_line_reason << "\n" << line << "\n";
+    text += "-- " + one_line_reason + "\n" + line + "\n";
   }
-}
-
-bool is_row_rejection(const Error& error) {
-  const std::string& s = error.sqlstate();
-  return s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0;
+  auto file = file_of(table, chunk);
+  auto temporary = file;
+  temporary += ".tmp";
+  auto fail = [&](const char* doing) {
+    return Error(ErrorKind::Runtime, fmt::format("cannot {} the rejects file {}: {}", doing, file.string(),
+                                                 std::strerror(errno)),
+                 table, "free space or fix permissions in --rejects-dir, then resume; the chunk was not committed");
+  };
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw fail("create");
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      ::close(fd);
+      throw fail("write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    throw fail("sync");
+  }
+  ::close(fd);
+  if (::rename(temporary.c_str(), file.c_str()) != 0) throw fail("rename");
+  int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
 }
 
 IsolatedLoad load_isolating_rejects(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,

@@ -1,6 +1,8 @@
 // Rows the target rejects (a constraint, an encoding, a value too long): with
 // --max-rejects N they are set aside, each written with the server's reason to a rejects
-// file of its table, and the rest of the chunk is loaded.
+// file of its chunk, and the rest of the chunk is loaded. The file is written durably (to a
+// temporary name, fsynced, renamed) before the chunk's transaction commits, so a committed
+// chunk's rejects always exist; a retry or a resume of the chunk writes the same file again.
 //
 // Row isolation: the chunk is read again from the source as text (so the rejects file is
 // readable, and can be loaded with COPY FROM once fixed) and loaded in batches, each under a
@@ -31,21 +33,19 @@ class RejectSink {
   RejectSink(std::filesystem::path directory, int64_t max_rejects);
   // Takes one reject from the budget; false when the budget is spent.
   bool take_one();
-  // Appends a committed chunk's rejected rows (text lines) with their reasons.
-  void write(const std::string& table, const std::vector<std::pair<std::string, std::string>>& rows);
+  // Writes a chunk's rejected rows (text lines) with their reasons, durably, replacing any
+  // file an earlier attempt at the chunk left. Throws when it cannot (the chunk must not commit).
+  void write(const std::string& table, size_t chunk, const std::vector<std::pair<std::string, std::string>>& rows);
   int64_t rejected() const { return max_ - remaining_.load(); }
   int64_t max() const { return max_; }
-  std::filesystem::path file_of(const std::string& table) const;
+  const std::filesystem::path& directory() const { return directory_; }
+  std::filesystem::path file_of(const std::string& table, size_t chunk) const;
 
  private:
   std::filesystem::path directory_;
   int64_t max_;
   std::atomic<int64_t> remaining_;
-  std::mutex mutex_;
 };
-
-// The server refused a row's data (classes 22 and 23), as opposed to failing as a whole.
-bool is_row_rejection(const Error& error);
 
 struct IsolatedLoad {
   int64_t rows = 0;   // loaded

@@ -29,8 +29,15 @@ void RunCatalog::lock_coordinator() {
 }
 
 void RunCatalog::create_schema() {
+  bool schema_existed = target_.exec_params("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                                            {schema_}, schema_).boolean(0, 0);
   target_.exec(fmt::format(R"(
 CREATE SCHEMA IF NOT EXISTS {0};
+CREATE TABLE IF NOT EXISTS {0}.catalog_info (
+  format int NOT NULL,
+  created_schema bool NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  created_by text NOT NULL);
 CREATE TABLE IF NOT EXISTS {0}.runs (
   id bigserial PRIMARY KEY,
   status text NOT NULL DEFAULT 'running',
@@ -61,6 +68,21 @@ CREATE TABLE IF NOT EXISTS {0}.chunks (
   PRIMARY KEY (run_id, chunk)))",
                            quoted_),
                schema_);
+  target_.exec_params(fmt::format("INSERT INTO {0}.catalog_info (format, created_schema, created_by) "
+                                  "SELECT 1, $1, 'pgblit ' || $2 WHERE NOT EXISTS (SELECT 1 FROM {0}.catalog_info)",
+                                  quoted_),
+                      {schema_existed ? "false" : "true", PGBLIT_VERSION}, schema_ + ".catalog_info");
+}
+
+bool RunCatalog::exists() {
+  return target_.exec_params("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
+                             {quoted_ + ".catalog_info", quoted_ + ".runs"}, schema_)
+      .boolean(0, 0);
+}
+
+void RunCatalog::hold_run(int64_t run) {
+  target_.exec_params("SELECT pg_advisory_lock_shared(hashtext('pgblit run ' || $1), $2::int)",
+                      {schema_, std::to_string(run)}, schema_);
 }
 
 int64_t RunCatalog::create_run(const partitioner::Plan& plan, const nlohmann::json& options,
@@ -81,16 +103,17 @@ SELECT id FROM run)",
 }
 
 RunRecord RunCatalog::load_run(std::optional<int64_t> id) {
-  auto exists = target_.exec_params("SELECT to_regclass($1) IS NOT NULL", {quoted_ + ".runs"});
-  if (!exists.boolean(0, 0)) {
+  auto catalog = target_.exec_params("SELECT to_regclass($1) IS NOT NULL", {quoted_ + ".runs"});
+  if (!catalog.boolean(0, 0)) {
     throw usage_error("there is no run to resume or join: the target has no run catalog", schema_,
                       "start a run with pgblit copy (or name the catalog with --catalog-schema)");
   }
-  auto r = id ? target_.exec_params(fmt::format("SELECT id, status, plan, options, snapshot_id, source_state "
-                                                "FROM {}.runs WHERE id = $1",
+  auto r = id ? target_.exec_params(fmt::format("SELECT id, status, plan, options, snapshot_id, source_state, "
+                                                "COALESCE(finished_at::text, '') FROM {}.runs WHERE id = $1",
                                                 quoted_),
                                     {std::to_string(*id)})
-              : target_.exec(fmt::format("SELECT id, status, plan, options, snapshot_id, source_state FROM {}.runs "
+              : target_.exec(fmt::format("SELECT id, status, plan, options, snapshot_id, source_state, "
+                                         "COALESCE(finished_at::text, '') FROM {}.runs "
                                          "WHERE status <> 'done' ORDER BY id DESC LIMIT 1",
                                          quoted_));
   if (r.rows() == 0) {
@@ -99,7 +122,8 @@ RunRecord RunCatalog::load_run(std::optional<int64_t> id) {
                       schema_, "list the runs with: SELECT id, status, started_at FROM " + schema_ + ".runs");
   }
   return RunRecord{r.int64(0, 0), r.text(0, 1), nlohmann::json::parse(r.text(0, 2)),
-                   nlohmann::json::parse(r.text(0, 3)), r.text(0, 4), nlohmann::json::parse(r.text(0, 5))};
+                   nlohmann::json::parse(r.text(0, 3)), r.text(0, 4), nlohmann::json::parse(r.text(0, 5)),
+                   r.text(0, 6)};
 }
 
 std::vector<ChunkRecord> RunCatalog::chunks(int64_t run, size_t count) {
@@ -140,14 +164,6 @@ void RunCatalog::record_failure(int64_t run, size_t chunk, const std::string& er
 void RunCatalog::record_target_digest(int64_t run, size_t chunk, const checksums::ChunkDigest& digest) {
   target_.exec_params(fmt::format("UPDATE {}.chunks SET target_digest = $3 WHERE run_id = $1 AND chunk = $2", quoted_),
                       {std::to_string(run), std::to_string(chunk), digest.to_string()}, schema_ + ".chunks");
-}
-
-void RunCatalog::clean(std::optional<int64_t> run) {
-  if (run) {
-    target_.exec_params(fmt::format("DELETE FROM {}.runs WHERE id = $1", quoted_), {std::to_string(*run)}, schema_);
-  } else {
-    target_.exec(fmt::format("DROP SCHEMA IF EXISTS {} CASCADE", quoted_), schema_);
-  }
 }
 
 std::string RunCatalog::claim_sql() const {

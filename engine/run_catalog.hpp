@@ -1,6 +1,8 @@
 // The run catalog: what a run is and how far it got, kept in the target (schema `pgblit` by
 // default) so that it commits together with the data.
 //
+// catalog_info: one row, the marker that this schema holds a pgblit catalog (and whether
+//         pgblit created the schema), so `pgblit clean` drops only what is provably its own.
 // runs:   one row a run: its plan (so a resumed run executes the same chunks), its options
 //         (without connection strings), the source's snapshot and a cheap fingerprint of the
 //         source tables, status and timings.
@@ -10,6 +12,11 @@
 // (SELECT ... FOR UPDATE SKIP LOCKED: a row another worker holds is skipped, and a worker that
 // dies releases it) and last marks it done. A crash anywhere leaves the chunk either loaded
 // and marked, or absent and pending.
+//
+// Liveness: every process working on a run (its coordinator, workers that joined it) holds a
+// shared session advisory lock on the run for as long as it lives; `clean` needs that lock
+// exclusively, so it can never pull a catalog from under a live run, and a process that dies
+// releases it with its session.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +38,25 @@ struct RunRecord {
   nlohmann::json options;
   std::string snapshot_id;
   nlohmann::json source_state;  // per source table: "inserted/updated/deleted/filenode"
+  std::string finished_at;      // when it ended (done or failed), "" while running
+};
+
+// One run as `pgblit clean` shows it before dropping it.
+struct RunSummary {
+  int64_t id = 0;
+  std::string status;
+  std::string started_at;
+  int64_t chunks = 0;
+  int64_t chunks_done = 0;
+  bool alive = false;  // a process still works on it
+};
+
+// What `pgblit clean` dropped, to say exactly that.
+struct CleanResult {
+  std::vector<int64_t> runs;
+  std::vector<std::string> tables;  // pgblit's own catalog tables, when the whole catalog went
+  bool schema_dropped = false;
+  std::string schema_kept;          // why the schema stayed, when its tables went
 };
 
 struct ChunkRecord {
@@ -51,7 +77,12 @@ class RunCatalog {
   // One coordinator at a time per catalog: a session-level advisory lock, held until the
   // session ends. Throws a usage error if another coordinator still holds it after 3 s.
   void lock_coordinator();
+  // Creates the catalog's schema (unless it exists), tables and marker.
   void create_schema();
+  // Whether this schema holds a pgblit catalog (its marker).
+  bool exists();
+  // Held by every process working on `run` until its session ends (see Liveness above).
+  void hold_run(int64_t run);
   int64_t create_run(const partitioner::Plan& plan, const nlohmann::json& options, const std::string& snapshot_id,
                      const nlohmann::json& source_state);
   // The run `id`, or without one the latest run not done. Throws a usage error if none.
@@ -61,14 +92,21 @@ class RunCatalog {
   // Outside the chunk's transaction (which rolled back): one more attempt, and why it failed.
   void record_failure(int64_t run, size_t chunk, const std::string& error, const std::string& worker);
   void record_target_digest(int64_t run, size_t chunk, const checksums::ChunkDigest& digest);
-  // Drops one run's rows, or (without an id) the whole catalog schema.
-  void clean(std::optional<int64_t> run);
+  // The runs `clean` would drop: `run`, or every run. Throws a usage error when the schema
+  // holds no pgblit catalog or the run does not exist.
+  std::vector<RunSummary> runs_to_clean(std::optional<int64_t> run);
+  // Drops one run's rows, or (without an id) pgblit's catalog tables and, if pgblit created
+  // it and nothing else lives in it, the schema. Refuses (usage error) while a process still
+  // works on a run it would drop. One transaction.
+  CleanResult clean(std::optional<int64_t> run);
 
   // Statements a lane runs inside a chunk's transaction; $1 run, $2 chunk.
   std::string claim_sql() const;  // one row (status) if this worker now holds the chunk
   std::string done_sql() const;   // $3 rows, $4 bytes, $5 source digest, $6 format, $7 worker, $8 rejected
 
  private:
+  std::vector<RunSummary> runs_in_transaction(std::optional<int64_t> run);
+
   pg::Connection& target_;
   std::string schema_;
   std::string quoted_;

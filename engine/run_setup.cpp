@@ -1,16 +1,40 @@
 // See run_setup.hpp.
 #include "engine/run_setup.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "engine/session.hpp"
 
 namespace pgblit::engine {
 
+DatabaseIdentity identify(pg::Connection& conn) {
+  auto r = conn.exec(R"(
+SELECT CASE WHEN has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE')
+            THEN (SELECT system_identifier::text FROM pg_control_system())
+            ELSE 'started ' || pg_postmaster_start_time()::text || ' port ' || current_setting('port') END,
+       d.oid::int8, d.datname, current_setting('server_version')
+FROM pg_database d WHERE d.datname = current_database())",
+                     "database identity");
+  return {r.text(0, 0), r.int64(0, 1), r.text(0, 2), r.text(0, 3)};
+}
+
+bool require_distinct_databases(pg::Connection& source, pg::Connection& target) {
+  DatabaseIdentity s = identify(source), t = identify(target);
+  if (s.same_database_as(t)) {
+    throw usage_error(fmt::format("the source and the target are the same database ({} on cluster {}): a copy "
+                                  "would read the rows it writes or empties; nothing was done",
+                                  s.database, s.cluster),
+                      target.display(), "point --target at another database (or another server)");
+  }
+  return s.cluster == t.cluster;
+}
+
 RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options) {
   RunSetup setup;
   setup.coordinator = std::make_unique<pg::Connection>(open_session(source, "source"));
   setup.target = std::make_unique<pg::Connection>(open_session(target, "target"));
+  setup.same_cluster = require_distinct_databases(*setup.coordinator, *setup.target);
   setup.snapshot_id = Snapshot(*setup.coordinator).id();
   spdlog::info("source {} (snapshot {}), target {}", setup.coordinator->display(), setup.snapshot_id,
                setup.target->display());

@@ -1,5 +1,6 @@
-// The start every command shares: sessions on both servers, the snapshot exported and held
-// by the coordinator for the whole run, and the plan built inside that snapshot.
+// The start every command shares: sessions on both servers, the check that they are two
+// different databases, the snapshot exported and held by the coordinator for the whole run,
+// and the plan built inside that snapshot.
 #pragma once
 
 #include <memory>
@@ -10,14 +11,35 @@
 
 namespace pgblit::engine {
 
+// Which database a session is connected to, whatever the connection string said: the
+// cluster's system identifier (or, where the role may not read it, the postmaster's start
+// time and port) and the database's OID.
+struct DatabaseIdentity {
+  std::string cluster;
+  int64_t database_oid = 0;
+  std::string database;
+  std::string server_version;
+  bool same_database_as(const DatabaseIdentity& other) const {
+    return cluster == other.cluster && database_oid == other.database_oid;
+  }
+};
+
+DatabaseIdentity identify(pg::Connection& conn);
+
+// Throws a usage error when source and target are one database (a copy would read what it
+// empties or writes); returns whether they share one cluster (their connection slots add up).
+bool require_distinct_databases(pg::Connection& source, pg::Connection& target);
+
 struct RunSetup {
   std::unique_ptr<pg::Connection> coordinator;  // source session holding the snapshot
   std::unique_ptr<pg::Connection> target;
   std::string snapshot_id;
   partitioner::Plan plan;
+  bool same_cluster = false;  // source and target databases live on one server
 };
 
-// Connects, exports the snapshot, plans and logs the plan's warnings; writes nothing.
+// Connects, checks source and target are different databases, exports the snapshot, plans
+// and logs the plan's warnings; writes nothing.
 RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options);
 
 }  // namespace pgblit::engine

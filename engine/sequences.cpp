@@ -5,7 +5,8 @@
 
 namespace pgblit::engine {
 
-SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas) {
+SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas,
+                              bool forward_only) {
   // pg_sequence_last_value() is NULL for a sequence never used: reset it to its start, uncalled.
   auto seqs = source.exec_params(R"(
 SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
@@ -39,11 +40,14 @@ WITH x AS (
                        THEN pg_get_serial_sequence(owner, col) END,
                   to_regclass(seq)::text) AS target_seq
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(seq, owner, col, v, called))
-SELECT seq, target_seq IS NOT NULL, CASE WHEN target_seq IS NOT NULL THEN setval(target_seq::regclass, v, called) END
+SELECT seq, target_seq IS NOT NULL,
+       CASE WHEN target_seq IS NOT NULL
+             AND NOT ($6::bool AND COALESCE(pg_sequence_last_value(target_seq::regclass) >= v, false))
+            THEN setval(target_seq::regclass, v, called) END
 FROM x)",
                                     {pg::text_array_literal(names), pg::text_array_literal(owners),
                                      pg::text_array_literal(columns), pg::text_array_literal(values),
-                                     pg::text_array_literal(called)},
+                                     pg::text_array_literal(called), forward_only ? "true" : "false"},
                                     "sequences");
   for (int i = 0; i < applied.rows(); ++i) {
     if (applied.boolean(i, 1)) {

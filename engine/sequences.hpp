@@ -16,7 +16,10 @@ struct SequenceReset {
   std::vector<std::string> missing;  // source sequences with no counterpart on the target
 };
 
-// `source` must be the coordinator, inside the run's snapshot.
-SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas);
+// `source` must be the coordinator, inside the run's snapshot. With `forward_only` (a run
+// continued in a later process, when the target may already be in use) a target sequence is
+// only ever moved forward, never back below a value it has handed out.
+SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas,
+                              bool forward_only = false);
 
 }  // namespace pgblit::engine

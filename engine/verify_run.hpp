@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "engine/cancellation.hpp"
 #include "engine/row_diff.hpp"
 #include "engine/verification.hpp"
@@ -19,7 +20,7 @@ struct VerifyOptions {
   std::string target;
   partitioner::Selection selection;
   int jobs = 2;
-  int64_t chunk_bytes = int64_t{128} << 20;
+  int64_t chunk_bytes = kDefaultChunkBytes;
   size_t max_differences = 100;  // rows reported at most, over the whole run
 };
 

@@ -92,6 +92,26 @@ std::vector<Relation> read_tables_named(pg::Connection& conn,
       conn.exec_params(sql, {pg::text_array_literal(schemas), pg::text_array_literal(tables)}, "tables"));
 }
 
+std::map<std::pair<std::string, std::string>, std::string> read_non_tables_named(
+    pg::Connection& conn, const std::vector<std::pair<std::string, std::string>>& names) {
+  std::vector<std::string> schemas, tables;
+  for (const auto& [s, t] : names) {
+    schemas.push_back(s);
+    tables.push_back(t);
+  }
+  auto r = conn.exec_params(R"(
+SELECT n.nspname, c.relname,
+       CASE c.relkind WHEN 'v' THEN 'a view' WHEN 'm' THEN 'a materialized view' WHEN 'f' THEN 'a foreign table'
+                      WHEN 'S' THEN 'a sequence' WHEN 'i' THEN 'an index' WHEN 'c' THEN 'a composite type'
+                      ELSE 'not a table' END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind NOT IN ('r', 'p') AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[])))",
+                            {pg::text_array_literal(schemas), pg::text_array_literal(tables)}, "relations");
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out[{r.text(i, 0), r.text(i, 1)}] = r.text(i, 2);
+  return out;
+}
+
 void read_columns(pg::Connection& conn, std::vector<Relation>& relations) {
   std::unordered_map<Oid, Relation*> by_oid;
   std::vector<Oid> oids;
@@ -175,6 +195,25 @@ FROM unnest($1::text[], $2::text[]) WITH ORDINALITY k(relid, cols, n) ORDER BY k
                             {pg::text_array_literal(relids), pg::text_array_literal(columns)}, "indexes");
   std::vector<bool> out;
   for (int i = 0; i < r.rows(); ++i) out.push_back(r.boolean(i, 0));
+  return out;
+}
+
+std::vector<size_t> read_unreadable(pg::Connection& conn,
+                                    const std::vector<std::pair<Oid, std::vector<std::string>>>& reads) {
+  std::vector<std::string> relids, columns;
+  for (const auto& [oid, cols] : reads) {
+    relids.push_back(std::to_string(oid));
+    columns.push_back(pg::text_array_literal(cols));
+  }
+  auto r = conn.exec_params(R"(
+SELECT k.n - 1 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY k(relid, cols, n)
+WHERE NOT has_table_privilege(k.relid::oid, 'SELECT')
+  AND NOT COALESCE((SELECT bool_and(has_column_privilege(k.relid::oid, c, 'SELECT'))
+                    FROM unnest(k.cols::text[]) c), false)
+ORDER BY k.n)",
+                            {pg::text_array_literal(relids), pg::text_array_literal(columns)}, "privileges");
+  std::vector<size_t> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(static_cast<size_t>(r.int64(i, 0)));
   return out;
 }
 

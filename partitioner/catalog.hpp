@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +56,11 @@ std::vector<Relation> read_user_tables(pg::Connection& conn);
 std::vector<Relation> read_tables_named(pg::Connection& conn,
                                         const std::vector<std::pair<std::string, std::string>>& names);
 
+// For each of these names that exists as a relation that is not a table (a view, a
+// materialized view, a foreign table, a sequence...), what it is: ("public", "t") -> "a view".
+std::map<std::pair<std::string, std::string>, std::string> read_non_tables_named(
+    pg::Connection& conn, const std::vector<std::pair<std::string, std::string>>& names);
+
 // Fills `columns` of every relation: live (not dropped) columns in attnum order.
 void read_columns(pg::Connection& conn, std::vector<Relation>& relations);
 
@@ -70,6 +76,10 @@ std::vector<std::pair<Oid, Oid>> read_foreign_keys_between(pg::Connection& conn,
 // Whether each (relation, columns) pair has a valid btree index whose leading columns are
 // exactly those columns (in order), so a key range can be read without a full scan.
 std::vector<bool> read_key_indexed(pg::Connection& conn, const std::vector<std::pair<Oid, std::vector<std::string>>>& keys);
+
+// Which of these (relation, columns) pairs the connected role may not read: no SELECT on
+// the table, nor on every one of the columns. Returns their indexes.
+std::vector<size_t> read_unreadable(pg::Connection& conn, const std::vector<std::pair<Oid, std::vector<std::string>>>& reads);
 
 std::string oid_array_literal(const std::vector<Oid>& oids);
 

@@ -21,7 +21,6 @@
 
 namespace pgblit::partitioner {
 
-inline constexpr int64_t kDefaultChunkBytes = int64_t{128} << 20;
 // Below this |correlation| between key order and heap order, key ranges give way to ctid ranges.
 inline constexpr double kMinKeyCorrelation = 0.8;
 

@@ -108,6 +108,20 @@ std::set<size_t> order_by_foreign_keys(pg::Connection& target, const std::map<Oi
   return self_referencing;
 }
 
+// Every source table must be readable by the source role: found now, not after other tables
+// loaded.
+void require_readable(pg::Connection& source, const std::vector<const Relation*>& sources, const Plan& plan) {
+  std::vector<std::pair<Oid, std::vector<std::string>>> reads;
+  for (size_t i = 0; i < plan.tables.size(); ++i) reads.emplace_back(sources[i]->oid, plan.tables[i].columns);
+  auto unreadable = read_unreadable(source, reads);
+  if (unreadable.empty()) return;
+  std::vector<std::string> names;
+  for (size_t i : unreadable) names.push_back(plan.tables[i].source);
+  throw usage_error(fmt::format("the source role may not read {}: no SELECT privilege", fmt::join(names, ", ")),
+                    names[0], fmt::format("GRANT SELECT ON {} TO the source role, or leave them out with -T",
+                                          fmt::join(names, ", ")));
+}
+
 }  // namespace
 
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options) {
@@ -125,6 +139,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   read_columns(target, target_relations);
   std::map<Name, const Relation*> targets;
   for (const auto& t : target_relations) targets[{t.schema, t.name}] = &t;
+  std::map<Name, std::string> target_non_tables;  // read only when a table is missing
 
   std::vector<Oid> source_oids;
   for (const auto& s : sources) source_oids.push_back(s.oid);
@@ -139,7 +154,15 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   for (const auto& src : sources) {
     const Relation* dest = resolve_destination(src, targets);
     if (!dest) {
-      problems.add(fmt::format("table {} does not exist on the target", src.qualified_root()));
+      if (target_non_tables.empty()) target_non_tables = read_non_tables_named(target, wanted);
+      Name name = src.is_partition ? Name{src.root_schema, src.root_name} : Name{src.schema, src.name};
+      auto other = target_non_tables.find(name);
+      if (other != target_non_tables.end()) {
+        problems.add(fmt::format("{} is a table on the source but {} on the target, which cannot be loaded",
+                                 src.qualified_root(), other->second));
+      } else {
+        problems.add(fmt::format("table {} does not exist on the target", src.qualified_root()));
+      }
       continue;
     }
     TableCopy copy;
@@ -160,6 +183,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     table_destinations.push_back(dest->oid);
   }
   problems.throw_if_any();
+  require_readable(source, table_sources, plan);
   std::set<size_t> self_referencing;
   if (!options.disable_triggers) self_referencing = order_by_foreign_keys(target, tables_by_dest, plan, problems);
   problems.throw_if_any();

@@ -6,6 +6,7 @@
 // tables into chunks. Every mismatch is collected and reported at once, before any row moves.
 #pragma once
 
+#include "core/defaults.hpp"
 #include "partitioner/plan.hpp"
 #include "partitioner/selection.hpp"
 #include "pg/connection.hpp"
@@ -15,7 +16,7 @@ namespace pgblit::partitioner {
 struct PlanOptions {
   Selection selection;
   bool disable_triggers = false;  // foreign keys are not checked, so no load order is needed
-  int64_t chunk_bytes = int64_t{128} << 20;  // target size of a chunk, heap + TOAST bytes
+  int64_t chunk_bytes = kDefaultChunkBytes;  // target size of a chunk, heap + TOAST bytes
 };
 
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options);

@@ -12,13 +12,6 @@
 namespace pgblit::pg {
 namespace {
 
-// SQLSTATE classes that mean "fix the configuration or the schema", not "try again".
-ErrorKind kind_of_sqlstate(std::string_view state) {
-  std::string_view cls = state.substr(0, 2);
-  if (cls == "28" || cls == "42" || cls == "3D" || cls == "3F") return ErrorKind::Usage;
-  return ErrorKind::Runtime;
-}
-
 std::string field(const PGresult* result, int code) {
   const char* value = result ? PQresultErrorField(result, code) : nullptr;
   return value ? value : "";
@@ -29,14 +22,26 @@ std::string trimmed(std::string text) {
   return text;
 }
 
-// Connection failures carry no SQLSTATE; these phrases of libpq and the server mean the
-// configuration is wrong (user, password, database, pg_hba), not that the server is away.
-bool is_configuration_failure(std::string_view message) {
-  for (std::string_view phrase : {"authentication failed", "no password supplied", "does not exist",
-                                  "no pg_hba.conf entry", "password is required", "invalid", "SSL"}) {
-    if (message.find(phrase) != std::string_view::npos) return true;
+// Connection failures carry no SQLSTATE, so libpq's and the server's words are all there is
+// to tell why. Each kind gets its own hint: a server that cannot be reached (exit 1, retried
+// by lanes), one that has no free connection slot (exit 1, retried), and a configuration to
+// fix (exit 2: user, password, database, pg_hba, TLS). Unreachable is decided first, since a
+// host name may well contain words like "invalid".
+enum class ConnectFailure { Unreachable, NoSlots, Configuration };
+
+ConnectFailure classify_connect_failure(std::string_view message) {
+  auto has = [&](std::string_view phrase) { return message.find(phrase) != std::string_view::npos; };
+  for (std::string_view phrase : {"could not translate host name", "Connection refused", "No route to host",
+                                  "Network is unreachable", "timeout expired", "Connection timed out",
+                                  "server closed the connection", "the database system is starting up",
+                                  "the database system is shutting down", "the database system is in recovery mode"}) {
+    if (has(phrase)) return ConnectFailure::Unreachable;
   }
-  return false;
+  if (has("too many clients") || has("remaining connection slots are reserved") ||
+      has("too many connections for")) {
+    return ConnectFailure::NoSlots;
+  }
+  return ConnectFailure::Configuration;
 }
 
 }  // namespace
@@ -67,6 +72,8 @@ Error server_error(PGconn* conn, const PGresult* result, std::string_view doing,
   if (std::string context = field(result, PG_DIAG_CONTEXT); !context.empty())
     message += "; context: " + trimmed(context);
   std::string hint = field(result, PG_DIAG_MESSAGE_HINT);
+  // No SQLSTATE and a broken connection: the server went away (libpq's own failure).
+  if (state.empty() && (!conn || PQstatus(conn) != CONNECTION_OK)) state = kSqlstateConnectionFailure;
   ErrorKind kind = state.empty() ? ErrorKind::Runtime : kind_of_sqlstate(state);
   return Error(kind, fmt::format("{}: {}", doing, message), std::move(object), std::move(hint), std::move(state));
 }
@@ -114,14 +121,18 @@ Connection Connection::open(const std::string& conninfo, std::string role) {
   Connection c;
   c.role_ = std::move(role);
   c.display_ = redact_conninfo(conninfo);
+  scrub_password("", conninfo);  // registers its passwords with the process's Secrets
   if (!conninfo.empty()) {
     char* parse_error = nullptr;
     PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
     if (!options) {
       std::string why = parse_error ? trimmed(parse_error) : "cannot parse";
       PQfreemem(parse_error);
-      throw usage_error(fmt::format("the {} connection string is not valid: {}", c.role_, scrub_password(why, conninfo)),
-                        c.display_, "write it as a URI (postgresql://user@host:5432/db) or as key=value pairs");
+      throw usage_error(fmt::format("the {} connection string is not valid: {}", c.role_,
+                                    scrub_password(redact_parse_error(why), conninfo)),
+                        c.display_,
+                        "write it as a URI (postgresql://user@host:5432/db, with special characters of the "
+                        "password percent-encoded: % is %25, @ is %40) or as key=value pairs");
     }
     PQconninfoFree(options);
   }
@@ -130,11 +141,21 @@ Connection Connection::open(const std::string& conninfo, std::string role) {
   c.conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (!c.conn_ || PQstatus(c.conn_.get()) != CONNECTION_OK) {
     std::string why = scrub_password(trimmed(c.conn_ ? PQerrorMessage(c.conn_.get()) : "out of memory"), conninfo);
-    bool config = is_configuration_failure(why);
-    throw Error(config ? ErrorKind::Usage : ErrorKind::Runtime,
-                fmt::format("cannot connect to the {} ({}): {}", c.role_, c.display_, why), c.display_,
-                config ? "check the user, password (.pgpass or PGPASSWORD), database name and pg_hba.conf"
-                       : "check host and port, and that the server is running (pg_isready)");
+    std::string message = fmt::format("cannot connect to the {} ({}): {}", c.role_, c.display_, why);
+    switch (classify_connect_failure(why)) {
+      case ConnectFailure::Unreachable:
+        throw Error(ErrorKind::Runtime, message, c.display_,
+                    "the server is unreachable: check host and port, and that it is running (pg_isready)",
+                    kSqlstateConnectionFailure);
+      case ConnectFailure::NoSlots:
+        throw Error(ErrorKind::Runtime, message, c.display_,
+                    "the server has no free connection slot: lower -j (each job holds a connection on each side), "
+                    "or raise max_connections",
+                    kSqlstateTooManyConnections);
+      case ConnectFailure::Configuration:
+        throw Error(ErrorKind::Usage, message, c.display_,
+                    "check the user, password (.pgpass or PGPASSWORD), database name and pg_hba.conf");
+    }
   }
   c.canceller_.reset(PQgetCancel(c.conn_.get()));
   PQsetNoticeReceiver(c.conn_.get(), log_notice, nullptr);

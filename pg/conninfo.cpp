@@ -6,6 +6,8 @@
 #include <map>
 #include <string_view>
 
+#include "core/secrets.hpp"
+
 namespace pgblit::pg {
 namespace {
 
@@ -22,6 +24,74 @@ std::map<std::string, std::string> parse(const std::string& conninfo) {
   }
   PQconninfoFree(options);
   return fields;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding as far as it goes (a malformed escape stays as it is).
+std::string percent_decoded(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      int hi = hex_value(text[i + 1]);
+      int lo = hex_value(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
+void add_uri_passwords(std::string_view uri, std::vector<std::string>& out) {
+  size_t scheme = uri.find("://");
+  if (scheme == std::string_view::npos) return;
+  std::string_view rest = uri.substr(scheme + 3);
+  // The user info ends at an '@'; take both the first and the last, since a password may
+  // hold an unescaped '@' that libpq would read differently from what the user meant.
+  for (size_t at : {rest.find('@'), rest.rfind('@')}) {
+    if (at == std::string_view::npos) continue;
+    std::string_view userinfo = rest.substr(0, at);
+    size_t colon = userinfo.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string_view password = userinfo.substr(colon + 1);
+    out.emplace_back(password);
+    out.push_back(percent_decoded(password));
+  }
+  for (size_t p = uri.find("password="); p != std::string_view::npos; p = uri.find("password=", p + 1)) {
+    std::string_view value = uri.substr(p + 9);
+    value = value.substr(0, value.find('&'));
+    out.emplace_back(value);
+    out.push_back(percent_decoded(value));
+  }
+}
+
+void add_keyword_passwords(std::string_view text, std::vector<std::string>& out) {
+  for (size_t p = text.find("password"); p != std::string_view::npos; p = text.find("password", p + 1)) {
+    size_t i = p + 8;
+    while (i < text.size() && text[i] == ' ') ++i;
+    if (i >= text.size() || text[i] != '=') continue;
+    ++i;
+    while (i < text.size() && text[i] == ' ') ++i;
+    std::string value;
+    if (i < text.size() && text[i] == '\'') {  // quoted, with backslash escapes; maybe unterminated
+      for (++i; i < text.size() && text[i] != '\''; ++i) {
+        if (text[i] == '\\' && i + 1 < text.size()) ++i;
+        value += text[i];
+      }
+    } else {
+      while (i < text.size() && text[i] != ' ') value += text[i++];
+    }
+    out.push_back(value);
+  }
 }
 
 }  // namespace
@@ -41,14 +111,33 @@ std::string redact_conninfo(const std::string& conninfo) {
   return out;
 }
 
-std::string scrub_password(std::string message, const std::string& conninfo) {
+std::vector<std::string> passwords_in(const std::string& conninfo) {
+  std::vector<std::string> out;
   auto fields = parse(conninfo);
-  auto it = fields.find("password");
-  if (it == fields.end() || it->second.empty()) return message;
-  for (size_t at = message.find(it->second); at != std::string::npos; at = message.find(it->second, at)) {
-    message.replace(at, it->second.size(), "********");
+  if (auto it = fields.find("password"); it != fields.end()) out.push_back(it->second);
+  add_uri_passwords(conninfo, out);
+  add_keyword_passwords(conninfo, out);
+  std::erase_if(out, [](const std::string& p) { return p.empty(); });
+  return out;
+}
+
+std::string scrub_password(std::string message, const std::string& conninfo) {
+  for (const auto& password : passwords_in(conninfo)) Secrets::process().remember(password);
+  return Secrets::process().scrub(std::move(message));
+}
+
+std::string redact_parse_error(const std::string& message) {
+  std::string out;
+  bool quoted = false;
+  for (char c : message) {
+    if (c == '"') {
+      out += quoted ? "\"" : "\"…";
+      quoted = !quoted;
+    } else if (!quoted) {
+      out += c;
+    }
   }
-  return message;
+  return out;
 }
 
 }  // namespace pgblit::pg

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace pgblit::pg {
 
@@ -10,8 +11,19 @@ namespace pgblit::pg {
 // "postgresql://app:s3cret@db1:5432/sales" -> "postgresql://app@db1:5432/sales".
 std::string redact_conninfo(const std::string& conninfo);
 
-// Removes every occurrence of the connection string's password from a message (libpq and
-// server messages normally hold none; this is the last line of defence).
+// Every text in `conninfo` that may be a password, found by reading the text itself, so it
+// works on strings libpq cannot parse ("postgresql://u:pw%zz@h/db", an unterminated quote):
+// the URI's user-info password (raw and percent-decoded), `password` query parameters and
+// `password=` keywords.
+std::vector<std::string> passwords_in(const std::string& conninfo);
+
+// Removes every password of the connection string from a message (libpq and server
+// messages normally hold none; this is a line of defence), and registers them with the
+// process's Secrets so that no log line can carry them either.
 std::string scrub_password(std::string message, const std::string& conninfo);
+
+// libpq's message for a string it cannot parse quotes the offending part of the string,
+// which may be (part of) a password: every quoted part is replaced by "…".
+std::string redact_parse_error(const std::string& message);
 
 }  // namespace pgblit::pg

@@ -151,10 +151,10 @@ TEST_F(ResumeTest, clean_drops_a_run_or_the_whole_catalog_and_resume_then_has_no
   EXPECT_EQ(nothing.exit_code, 2) << nothing.output;
   EXPECT_NE(nothing.output.find("nothing to resume"), std::string::npos) << nothing.output;
   std::string run = target_value("SELECT max(id) FROM pgblit.runs");
-  auto dropped = run_pgblit({"clean", run, "--target", target_url()});
+  auto dropped = run_pgblit({"clean", run, "--target", target_url(), "--yes"});
   EXPECT_EQ(dropped.exit_code, 0) << dropped.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.chunks"), "0");
-  auto all = run_pgblit({"clean", "--target", target_url()});
+  auto all = run_pgblit({"clean", "--all", "--target", target_url(), "--yes"});
   EXPECT_EQ(all.exit_code, 0) << all.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgblit'"), "0");
   EXPECT_EQ(target_value("SELECT count(*) FROM small"), "10");  // data is not touched

@@ -1,0 +1,21 @@
+// The defaults of pgblit's options, each written once: the engine's option structs and the
+// CLI's flags (and so `--help` and docs/usage.md) take them from here.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <thread>
+
+namespace pgblit {
+
+inline constexpr int64_t kDefaultChunkBytes = int64_t{128} << 20;  // heap + TOAST bytes per chunk
+inline constexpr int64_t kMinChunkBytes = int64_t{64} << 10;       // below this a chunk is all overhead
+inline constexpr const char* kDefaultCatalogSchema = "pgblit";     // the run catalog's schema on the target
+inline constexpr double kDefaultRetryTimeoutSeconds = 300;         // how long a chunk retries transient failures
+inline constexpr const char* kDefaultRejectsDir = "pgblit-rejects";
+inline constexpr int kMaxJobs = 256;
+
+// -j: the number of CPU cores, at least 2.
+inline int default_jobs() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
+
+}  // namespace pgblit

@@ -1,0 +1,103 @@
+// `pgblit clean`: dropping runs, or the whole catalog, and nothing that is not pgblit's own.
+//
+// A catalog is recognized by its marker table (catalog_info), never by the schema's name, so
+// `--catalog-schema shop` on a data schema finds no catalog and drops nothing. The whole
+// catalog goes table by table (catalog_info, chunks, runs: no CASCADE), and its schema only
+// if pgblit created it and nothing else lives there. A run some process still works on (its
+// shared advisory lock is held) is refused; the check and the drop share one transaction, and
+// the locks it takes keep a run from starting to live again meanwhile.
+#include <fmt/format.h>
+
+#include "engine/run_catalog.hpp"
+#include "engine/session.hpp"
+#include "pg/sql.hpp"
+
+namespace pgblit::engine {
+
+std::vector<RunSummary> RunCatalog::runs_to_clean(std::optional<int64_t> run) {
+  target_.exec("BEGIN", schema_);
+  try {
+    auto runs = runs_in_transaction(run);
+    target_.exec("ROLLBACK", schema_);  // releases the liveness probes' locks
+    return runs;
+  } catch (...) {
+    rollback_quietly(target_);
+    throw;
+  }
+}
+
+std::vector<RunSummary> RunCatalog::runs_in_transaction(std::optional<int64_t> run) {
+  if (!exists()) {
+    throw usage_error(fmt::format("schema {} holds no pgblit run catalog: nothing to clean", quoted_), schema_,
+                      "name the catalog pgblit created with --catalog-schema (default: pgblit); pgblit only ever "
+                      "drops its own catalog, recognized by its catalog_info table");
+  }
+  // A run is alive when someone holds its shared lock: an exclusive try fails then. The
+  // transaction-level lock taken otherwise lasts until the caller's transaction ends.
+  auto r = target_.exec_params(
+      fmt::format(R"(
+SELECT r.id, r.status, r.started_at::text, count(c.chunk), count(c.chunk) FILTER (WHERE c.status = 'done'),
+       NOT pg_try_advisory_xact_lock(hashtext('pgblit run ' || $2), r.id::int)
+FROM {0}.runs r LEFT JOIN {0}.chunks c ON c.run_id = r.id
+WHERE $1::bigint IS NULL OR r.id = $1::bigint
+GROUP BY r.id ORDER BY r.id)",
+                  quoted_),
+      {run ? std::optional(std::to_string(*run)) : std::nullopt, schema_}, schema_ + ".runs");
+  if (run && r.rows() == 0) {
+    throw usage_error(fmt::format("run {} does not exist in {}: nothing dropped", *run, quoted_), schema_,
+                      "list the runs with: SELECT id, status, started_at FROM " + quoted_ + ".runs");
+  }
+  std::vector<RunSummary> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.int64(i, 3), r.int64(i, 4), r.boolean(i, 5)});
+  }
+  return out;
+}
+
+CleanResult RunCatalog::clean(std::optional<int64_t> run) {
+  CleanResult result;
+  target_.exec("BEGIN", schema_);
+  try {
+    // A coordinator about to start a run holds the coordinator lock: the whole catalog waits for it.
+    if (!run && !target_.exec_params("SELECT pg_try_advisory_xact_lock(hashtext('pgblit coordinator ' || $1))",
+                                     {schema_}, schema_).boolean(0, 0)) {
+      throw usage_error("a pgblit run is starting on this catalog: nothing dropped", schema_,
+                        "wait until it ends, then clean");
+    }
+    for (const auto& r : runs_in_transaction(run)) {
+      if (r.alive) {
+        throw usage_error(fmt::format("run {} is in progress ({}): nothing dropped", r.id, r.status), schema_,
+                          "wait until it ends, or stop it (Ctrl-C) and clean it then");
+      }
+      result.runs.push_back(r.id);
+    }
+    if (run) {
+      target_.exec_params(fmt::format("DELETE FROM {}.runs WHERE id = $1", quoted_), {std::to_string(*run)}, schema_);
+    } else {
+      bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
+                                         schema_).boolean(0, 0);
+      for (const char* table : {"catalog_info", "chunks", "runs"}) {
+        target_.exec(fmt::format("DROP TABLE {}.{}", quoted_, table), schema_);
+        result.tables.push_back(quoted_ + "." + table);
+      }
+      auto others = target_.exec_params(
+          "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
+          {schema_}, schema_).int64(0, 0);
+      if (!created_schema) {
+        result.schema_kept = "pgblit did not create it";
+      } else if (others > 0) {
+        result.schema_kept = fmt::format("it holds {} other objects", others);
+      } else {
+        target_.exec(fmt::format("DROP SCHEMA {} RESTRICT", quoted_), schema_);
+        result.schema_dropped = true;
+      }
+    }
+    target_.exec("COMMIT", schema_);
+  } catch (...) {
+    rollback_quietly(target_);
+    throw;
+  }
+  return result;
+}
+
+}  // namespace pgblit::engine

@@ -1,0 +1,32 @@
+// Checks of the target before a run writes anything to it: that it can be written at all
+// (not a hot standby, not read-only by default), that the role holds every privilege the run
+// needs (INSERT, and TRUNCATE or SELECT where the options need them; CREATE for the run
+// catalog), that the run catalog's schema holds none of the copied tables, and that both
+// servers have the connection slots `-j` needs. Every problem is listed at once, with its
+// object and fix, as one usage error (exit 2): found before the first row, not after.
+#pragma once
+
+#include <string>
+
+#include "partitioner/plan.hpp"
+#include "pg/connection.hpp"
+
+namespace pgblit::target {
+
+struct PreflightOptions {
+  int jobs = 2;
+  bool truncate = false;       // --on-existing truncate
+  bool verify = true;          // reads the target back
+  std::string catalog_schema;  // where the run catalog lives
+  bool same_cluster = false;   // source and target databases share one server: slots add up
+};
+
+// Connections a run opens at most: -j lanes plus the coordinator and the table finisher
+// (target), -j lanes plus the coordinator (source).
+int target_connections_needed(int jobs);
+int source_connections_needed(int jobs);
+
+void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,
+                  const PreflightOptions& options);
+
+}  // namespace pgblit::target
