@@ -6,6 +6,8 @@
 
 #include <thread>
 
+#include "pg/connection.hpp"
+
 namespace pgblit::cli {
 
 void route_interrupts_to(engine::Cancellation& cancellation) {
@@ -18,6 +20,7 @@ void route_interrupts_to(engine::Cancellation& cancellation) {
     int signal = 0;
     sigwait(&set, &signal);
     cancellation.request(signal == SIGINT ? "interrupted (Ctrl-C)" : "terminated (SIGTERM)");
+    pg::cancel_all_statements();  // whatever waits, on any server, stops waiting now
     sigwait(&set, &signal);
     _exit(130);
   }).detach();

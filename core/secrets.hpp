@@ -17,8 +17,12 @@ class Secrets {
     return secrets;
   }
 
+  // Secrets shorter than kMinLength are not scrubbed from every line: replacing each "x" of a
+  // message would garble it, and such a password is no secret from a guesser anyway.
+  static constexpr size_t kMinLength = 4;
+
   void remember(const std::string& secret) {
-    if (secret.empty()) return;
+    if (secret.size() < kMinLength) return;
     std::lock_guard lock(mutex_);
     if (std::find(secrets_.begin(), secrets_.end(), secret) != secrets_.end()) return;
     secrets_.push_back(secret);

@@ -94,7 +94,7 @@ class TableTally {
 
 }  // namespace
 
-CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)) {
+CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits_(options_.target) {
   if (options_.join_run || options_.resume) {
     continue_run();
     return;
@@ -231,7 +231,6 @@ nlohmann::json CopyRun::options_json() const {
 
 CopySummary CopyRun::execute(Cancellation& cancellation) {
   auto started = Clock::now();
-  Cancellation::Watch watch_target(cancellation, *run_.target);  // Ctrl-C ends a TRUNCATE's lock wait too
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   if (run_id_ == 0) {

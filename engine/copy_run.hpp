@@ -12,6 +12,7 @@
 
 #include "core/defaults.hpp"
 #include "engine/cancellation.hpp"
+#include "engine/lock_waits.hpp"
 #include "engine/run_setup.hpp"
 #include "engine/table_finisher.hpp"
 #include "engine/target_prep.hpp"
@@ -70,6 +71,7 @@ class CopyRun {
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, Cancellation& cancellation);
   void reconnect_target_if_lost(Cancellation& cancellation);
 
+  LockWaitReporter lock_waits_;  // from the first statement on: says what a wait is for
   RunSetup run_;
   int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
   bool continued_ = false;  // --resume or --join: the run began in an earlier process

@@ -75,8 +75,10 @@ CREATE TABLE IF NOT EXISTS {0}.chunks (
 }
 
 bool RunCatalog::exists() {
-  return target_.exec_params("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL",
-                             {quoted_ + ".catalog_info", quoted_ + ".runs"}, schema_)
+  // Through pg_class, not regclass, which fails outright without USAGE on the schema.
+  return target_.exec_params("SELECT count(*) = 2 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                             "WHERE n.nspname = $1 AND c.relname IN ('catalog_info', 'runs')",
+                             {schema_}, schema_)
       .boolean(0, 0);
 }
 

@@ -77,8 +77,9 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
       bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
                                          schema_).boolean(0, 0);
       for (const char* table : {"catalog_info", "chunks", "runs"}) {
-        target_.exec(fmt::format("DROP TABLE {}.{}", quoted_, table), schema_);
-        result.tables.push_back(quoted_ + "." + table);
+        std::string name = quoted_ + "." + pg::quote_ident(table);
+        target_.exec("DROP TABLE " + name, schema_);
+        result.tables.push_back(name);
       }
       auto others = target_.exec_params(
           "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",

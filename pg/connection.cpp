@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <mutex>
+#include <set>
 
 #include "pg/conninfo.hpp"
 #include "pg/sql.hpp"
@@ -44,7 +46,32 @@ ConnectFailure classify_connect_failure(std::string_view message) {
   return ConnectFailure::Configuration;
 }
 
+// Every live connection's cancel handle, for cancel_all_statements().
+struct Cancellers {
+  std::mutex mutex;
+  std::set<PGcancel*> live;
+};
+Cancellers& cancellers() {
+  static Cancellers all;
+  return all;
+}
+
 }  // namespace
+
+void cancel_all_statements() {
+  auto& all = cancellers();
+  std::lock_guard lock(all.mutex);
+  char buffer[256];
+  for (PGcancel* c : all.live) PQcancel(c, buffer, sizeof buffer);
+}
+
+void Connection::FreeCancel::operator()(PGcancel* c) const noexcept {
+  {
+    std::lock_guard lock(cancellers().mutex);
+    cancellers().live.erase(c);
+  }
+  PQfreeCancel(c);
+}
 
 int64_t Result::int64(int row, int column) const {
   const char* value = PQgetvalue(result_.get(), row, column);
@@ -158,6 +185,10 @@ Connection Connection::open(const std::string& conninfo, std::string role) {
     }
   }
   c.canceller_.reset(PQgetCancel(c.conn_.get()));
+  if (c.canceller_) {
+    std::lock_guard lock(cancellers().mutex);
+    cancellers().live.insert(c.canceller_.get());
+  }
   PQsetNoticeReceiver(c.conn_.get(), log_notice, nullptr);
   return c;
 }

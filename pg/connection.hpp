@@ -54,6 +54,10 @@ CommandEnd finish_command(PGconn* conn, std::string_view doing, const std::strin
 // Turns a failed PGresult (or, without one, the connection's last error) into a pgblit::Error.
 Error server_error(PGconn* conn, const PGresult* result, std::string_view doing, std::string object = {});
 
+// Asks every server this process is connected to to cancel what it is running: the first
+// Ctrl-C ends any wait at once (a lock wait while planning, a TRUNCATE), wherever it is.
+void cancel_all_statements();
+
 class Connection {
  public:
   // Connects, or throws: ErrorKind::Usage for a malformed string or failed authentication
@@ -87,7 +91,7 @@ class Connection {
     void operator()(PGconn* c) const noexcept { PQfinish(c); }
   };
   struct FreeCancel {
-    void operator()(PGcancel* c) const noexcept { PQfreeCancel(c); }
+    void operator()(PGcancel* c) const noexcept;  // also forgets it for cancel_all_statements()
   };
   std::unique_ptr<PGconn, Finish> conn_;
   std::unique_ptr<PGcancel, FreeCancel> canceller_;

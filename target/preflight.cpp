@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "pg/sql.hpp"
@@ -17,7 +18,7 @@ struct Problems {
   void add(std::string object, std::string line, std::string fix) {
     if (first_object.empty()) first_object = std::move(object);
     lines.push_back(std::move(line));
-    fixes.push_back(std::move(fix));
+    if (std::find(fixes.begin(), fixes.end(), fix) == fixes.end()) fixes.push_back(std::move(fix));
   }
 };
 
@@ -63,21 +64,22 @@ void check_catalog_schema(pg::Connection& target, const partitioner::Plan& plan,
       return;
     }
   }
+  // Looked up through pg_class, not regclass: a role without USAGE on the schema may not even
+  // name its tables, and that is one of the things to report.
   auto r = target.exec_params(R"(
-SELECT n.oid IS NULL, to_regclass($2) IS NOT NULL,
+SELECT n.oid IS NULL, EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND c.relname = 'runs'),
        CASE WHEN n.oid IS NULL THEN has_database_privilege(current_database(), 'CREATE')
-            ELSE has_schema_privilege(n.oid, 'CREATE') AND has_schema_privilege(n.oid, 'USAGE') END
+            ELSE has_schema_privilege(n.oid, 'CREATE') AND has_schema_privilege(n.oid, 'USAGE') END,
+       (SELECT string_agg(c.relname || ' (' || p || ')', ', ' ORDER BY c.relname, p)
+        FROM pg_class c, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE']) p
+        WHERE c.relnamespace = n.oid AND c.relname IN ('runs', 'chunks')
+          AND NOT (has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, p)))
 FROM (SELECT 1) one LEFT JOIN pg_namespace n ON n.nspname = $1)",
-                              {options.catalog_schema, quoted + ".runs"}, options.catalog_schema);
+                              {options.catalog_schema}, options.catalog_schema);
   bool missing = r.boolean(0, 0), has_catalog = r.boolean(0, 1), may_create = r.boolean(0, 2);
   if (has_catalog) {
-    auto denied = target.exec_params(R"(
-SELECT string_agg(t || ' (' || p || ')', ', ') FROM unnest($1::text[]) t, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE']) p
-WHERE NOT has_table_privilege(t::regclass, p))",
-                                     {pg::text_array_literal({quoted + ".runs", quoted + ".chunks"})},
-                                     options.catalog_schema);
-    if (!denied.is_null(0, 0)) {
-      problems.add(options.catalog_schema, "the target role may not use the run catalog: " + denied.text(0, 0),
+    if (!r.is_null(0, 3)) {
+      problems.add(options.catalog_schema, fmt::format("the target role may not use the run catalog {}: {}", quoted, r.text(0, 3)),
                    "run as the role that created the catalog, or choose another --catalog-schema");
     }
   } else if (!may_create) {
@@ -128,7 +130,7 @@ void check_slots(pg::Connection& conn, const char* side, int64_t needed, int64_t
 
 }  // namespace
 
-int target_connections_needed(int jobs) { return 2 * jobs + 2; }
+int target_connections_needed(int jobs) { return 2 * jobs + 3; }
 int source_connections_needed(int jobs) { return jobs + 1; }
 
 void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,

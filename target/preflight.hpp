@@ -21,8 +21,9 @@ struct PreflightOptions {
   bool same_cluster = false;   // source and target databases share one server: slots add up
 };
 
-// Connections a run opens at most: -j lanes plus the coordinator and the table finisher
-// (target), -j lanes plus the coordinator (source).
+// Connections a run opens at most: on the target, a session for each lane and for each of
+// the table finisher's -j verification reads, the coordinator's, the finisher's own and the
+// lock-wait reporter's; on the source, one for each lane and the coordinator's.
 int target_connections_needed(int jobs);
 int source_connections_needed(int jobs);
 

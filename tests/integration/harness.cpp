@@ -120,6 +120,15 @@ void PgblitProcess::kill_now() {
   if (!waited_) kill(pid_, SIGKILL);
 }
 
+void PgblitProcess::interrupt() {
+  if (!waited_) kill(pid_, SIGINT);
+}
+
+std::string PgblitProcess::output_so_far() const {
+  std::ifstream in(log_);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 RunResult PgblitProcess::wait() {
   if (waited_) return result_;
   int status = 0;

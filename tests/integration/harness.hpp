@@ -26,6 +26,8 @@ class PgblitProcess {
   explicit PgblitProcess(const std::vector<std::string>& args);
   ~PgblitProcess();
   void kill_now();    // SIGKILL
+  void interrupt();   // SIGINT, as Ctrl-C
+  std::string output_so_far() const;
   RunResult wait();   // exit code (128 + signal if killed) and everything it printed
   int pid() const { return pid_; }
 

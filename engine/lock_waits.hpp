@@ -1,0 +1,37 @@
+// Saying what a run waits for. A pgblit session on the target that waits for a lock (another
+// session holds the table: an open transaction, a migration, a long report) would otherwise
+// show nothing for as long as the wait lasts. While a LockWaitReporter lives, a thread of its
+// own looks every few seconds at the target's pg_stat_activity and logs, for each pgblit
+// session waiting longer than kReportAfter, what it waits on and who holds it (pid, user,
+// application, state, for how long; never the holder's query text, which may hold secrets).
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace pgblit::engine {
+
+class LockWaitReporter {
+ public:
+  static constexpr int kPollSeconds = 2;
+  static constexpr int kReportAfterSeconds = 5;
+  static constexpr int kRepeatSeconds = 30;
+
+  explicit LockWaitReporter(std::string target_conninfo);
+  ~LockWaitReporter();
+  LockWaitReporter(const LockWaitReporter&) = delete;
+  LockWaitReporter& operator=(const LockWaitReporter&) = delete;
+
+ private:
+  void watch();
+
+  std::string conninfo_;
+  std::mutex mutex_;
+  std::condition_variable stop_requested_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pgblit::engine
