@@ -12,7 +12,7 @@
 #include "cli/confirmation.hpp"
 #include "core/defaults.hpp"
 #include "engine/run_catalog.hpp"
-#include "engine/session.hpp"
+#include "pg/session.hpp"
 
 namespace pgblit::cli {
 namespace {
@@ -36,7 +36,7 @@ int run_clean(CleanFlags& flags) {
                       "pgblit clean RUN_ID --target URI, or pgblit clean --all --target URI");
   }
   require_target(flags.connections);
-  auto target = engine::open_session(flags.connections.target, "target");
+  auto target = pg::open_session(flags.connections.target, "target");
   engine::RunCatalog catalog(target, flags.catalog_schema);
   std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
   auto runs = catalog.runs_to_clean(run);

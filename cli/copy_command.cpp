@@ -57,7 +57,7 @@ bool confirmed(const engine::CopyRun& run, const CopyFlags& flags) {
 }
 
 int run_copy(CopyFlags& flags) {
-  engine::Cancellation cancellation;
+  pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   require_connections(flags.connections);
   engine::CopyOptions options;
@@ -65,9 +65,9 @@ int run_copy(CopyFlags& flags) {
   options.target = flags.connections.target;
   options.selection = flags.selection;
   options.jobs = flags.jobs;
-  options.on_existing = flags.on_existing == "truncate" ? engine::OnExisting::Truncate
-                        : flags.on_existing == "append" ? engine::OnExisting::Append
-                                                        : engine::OnExisting::Error;
+  options.on_existing = flags.on_existing == "truncate" ? target::OnExisting::Truncate
+                        : flags.on_existing == "append" ? target::OnExisting::Append
+                                                        : target::OnExisting::Error;
   options.disable_triggers = flags.disable_triggers;
   options.analyze = !flags.no_analyze;
   options.chunk_bytes = flags.chunk_bytes;

@@ -10,7 +10,7 @@
 
 namespace pgblit::cli {
 
-void route_interrupts_to(engine::Cancellation& cancellation) {
+void route_interrupts_to(pg::Cancellation& cancellation) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);

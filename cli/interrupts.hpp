@@ -2,12 +2,12 @@
 // loaded stays behind, and pgblit exits 1. A second signal exits at once (130).
 #pragma once
 
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 
 namespace pgblit::cli {
 
 // Call before any thread starts: blocks SIGINT/SIGTERM in every thread and watches them on
 // one thread of its own, which turns the first into cancellation.request().
-void route_interrupts_to(engine::Cancellation& cancellation);
+void route_interrupts_to(pg::Cancellation& cancellation);
 
 }  // namespace pgblit::cli

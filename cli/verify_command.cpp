@@ -24,26 +24,26 @@ struct VerifyFlags {
   bool json = false;
 };
 
-void print_report(const engine::VerifyReport& report) {
-  for (size_t i = 0; i < report.mismatches.size(); ++i) {
-    const auto& m = report.mismatches[i];
-    fmt::print("differs: {}: source {} rows, target {} rows\n", m.what, m.source.rows, m.target.rows);
-    for (const auto& r : report.rows[i]) fmt::print("  {}: {}\n", engine::to_string(r.kind), r.key);
+void print_report(const verify::Report& report) {
+  for (const auto& d : report.differences) {
+    fmt::print("differs: {}: source {} rows, target {} rows\n", d.what, d.source.rows, d.target.rows);
+    for (const auto& r : d.rows) fmt::print("  {}: {}\n", verify::to_string(r.kind), r.key);
   }
+  for (const auto& why : report.not_compared) fmt::print("not compared: {}\n", why);
   fmt::print("{}: {} chunks and {} whole tables compared in {:.2f} s{}\n", report.ok() ? "identical" : "DIFFERENT",
              report.chunks_compared, report.tables_compared, report.seconds,
-             report.ok() ? "" : fmt::format(", {} differ", report.mismatches.size()));
+             report.ok() ? "" : fmt::format(", {} differ", report.differences.size()));
 }
 
 int run(VerifyFlags& flags) {
-  engine::Cancellation cancellation;
+  pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   require_connections(flags.connections);
   engine::VerifyOptions options{flags.connections.source, flags.connections.target, flags.selection,
                                 flags.jobs, flags.chunk_bytes, flags.max_differences};
   auto report = engine::run_verify(options, cancellation);
   if (flags.json) {
-    std::cout << engine::to_json(report).dump(2) << "\n";
+    std::cout << verify::to_json(report).dump(2) << "\n";
   } else {
     print_report(report);
   }

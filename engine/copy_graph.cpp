@@ -37,7 +37,7 @@ struct LaneTask {
 // chunks it is handed, one at a time.
 class LaneThreads {
  public:
-  LaneThreads(int count, const LaneConfig& config, Cancellation& cancellation, const ChunkWork& work)
+  LaneThreads(int count, const LaneConfig& config, pg::Cancellation& cancellation, const ChunkWork& work)
       : config_(config), cancellation_(cancellation), work_(work) {
     for (int i = 0; i < count; ++i) threads_.emplace_back([this] { serve(); });
   }
@@ -75,7 +75,7 @@ class LaneThreads {
   }
 
   const LaneConfig& config_;
-  Cancellation& cancellation_;
+  pg::Cancellation& cancellation_;
   const ChunkWork& work_;
   tbb::concurrent_bounded_queue<std::optional<LaneTask>> tasks_;
   std::vector<std::thread> threads_;
@@ -85,7 +85,7 @@ class LaneThreads {
 
 std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
                                      bool follow_dependencies, const std::vector<bool>& already_done,
-                                     Cancellation& cancellation, const ChunkWork& work,
+                                     pg::Cancellation& cancellation, const ChunkWork& work,
                                      const std::function<void(const ChunkOutcome&)>& on_outcome) {
   ChunkScheduler scheduler(plan, follow_dependencies);
   std::vector<size_t> ready;

@@ -28,7 +28,7 @@ using ChunkWork = std::function<ChunkOutcome(Lane& lane, size_t chunk)>;
 // first failure the run is cancelled (in-flight chunks roll back) and that failure returned.
 std::optional<Error> run_chunk_graph(const partitioner::Plan& plan, const LaneConfig& lane_config, int jobs,
                                      bool follow_dependencies, const std::vector<bool>& already_done,
-                                     Cancellation& cancellation, const ChunkWork& work,
+                                     pg::Cancellation& cancellation, const ChunkWork& work,
                                      const std::function<void(const ChunkOutcome&)>& on_outcome);
 
 }  // namespace pgblit::engine

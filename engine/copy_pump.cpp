@@ -81,9 +81,9 @@ BlockPool::BlockPool() {
 
 PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
                      const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
-                     Cancellation& cancellation, const std::string& object) {
-  Cancellation::Watch watch_source(cancellation, source);
-  Cancellation::Watch watch_target(cancellation, target);
+                     pg::Cancellation& cancellation, const std::string& object) {
+  pg::Cancellation::Watch watch_source(cancellation, source);
+  pg::Cancellation::Watch watch_target(cancellation, target);
   start_copy(target, copy_in_sql, PGRES_COPY_IN, object);
   try {
     start_copy(source, copy_out_sql, PGRES_COPY_OUT, object);

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "checksums/copy_framer.hpp"
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::engine {
@@ -44,6 +44,6 @@ class BlockPool {
 // source digest costs no second read. Throws pgblit::Error with both connections idle.
 PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
                      const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
-                     Cancellation& cancellation, const std::string& object);
+                     pg::Cancellation& cancellation, const std::string& object);
 
 }  // namespace pgblit::engine

@@ -12,13 +12,12 @@
 #include <thread>
 
 #include "core/units.hpp"
-#include "engine/copy_digest.hpp"
-#include "engine/copy_sql.hpp"
+#include "verify/copy_digest.hpp"
+#include "partitioner/copy_sql.hpp"
 #include "engine/copy_graph.hpp"
 #include "engine/run_catalog.hpp"
-#include "engine/sequences.hpp"
-#include "engine/session.hpp"
-#include "engine/verification.hpp"
+#include "target/sequences.hpp"
+#include "pg/session.hpp"
 #include "pg/conninfo.hpp"
 #include "target/preflight.hpp"
 
@@ -102,14 +101,14 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes});
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
-  if (options_.disable_triggers) require_superuser_for_disable_triggers(*run_.target);
+  if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
-               {options_.jobs, options_.on_existing == OnExisting::Truncate, options_.verify, options_.catalog_schema,
+               {options_.jobs, options_.on_existing == target::OnExisting::Truncate, options_.verify, options_.catalog_schema,
                 run_.same_cluster});
-  if (options_.on_existing != OnExisting::Truncate) {
-    auto filled = target_tables_with_rows(*run_.target, run_.plan);
+  if (options_.on_existing != target::OnExisting::Truncate) {
+    auto filled = target::target_tables_with_rows(*run_.target, run_.plan);
     prefilled_.insert(filled.begin(), filled.end());
-    if (!filled.empty() && options_.on_existing == OnExisting::Error) {
+    if (!filled.empty() && options_.on_existing == target::OnExisting::Error) {
       throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
                         "empty them, or choose --on-existing truncate (empties them first) or append");
     }
@@ -120,7 +119,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
 // --resume and --join: the run's plan and settings from the catalog. A finished run is never
 // run again (it would report a verification it did not do and set sequences back).
 void CopyRun::continue_run() {
-  run_.target = std::make_unique<pg::Connection>(open_session(options_.target, "target"));
+  run_.target = std::make_unique<pg::Connection>(pg::open_session(options_.target, "target"));
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   auto record = catalog.load_run(options_.join_run ? options_.join_run : options_.resume_run);
   run_id_ = record.id;
@@ -148,10 +147,10 @@ void CopyRun::continue_run() {
     return;
   }
   catalog.lock_coordinator();
-  run_.coordinator = std::make_unique<pg::Connection>(open_session(options_.source, "source"));
+  run_.coordinator = std::make_unique<pg::Connection>(pg::open_session(options_.source, "source"));
   run_.same_cluster = require_distinct_databases(*run_.coordinator, *run_.target);
   catalog.hold_run(run_id_);
-  run_.snapshot_id = Snapshot(*run_.coordinator).id();
+  run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
   auto changed = changed_tables(record.source_state, source_state(*run_.coordinator, run_.plan));
   if (!changed.empty()) {
     std::string list = fmt::format("{}", fmt::join(changed, ", "));
@@ -194,7 +193,7 @@ CopyRun::~CopyRun() = default;
 
 // The coordinator's own target session may have died with a target restart that the lanes
 // rode out; it is needed again for the catalog, verification and sequences.
-void CopyRun::reconnect_target_if_lost(Cancellation& cancellation) {
+void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
   auto started = Clock::now();
   for (int attempt = 0;; ++attempt) {
     try {
@@ -204,7 +203,7 @@ void CopyRun::reconnect_target_if_lost(Cancellation& cancellation) {
       if (!e.transient() || cancellation.requested() || seconds_since(started) > options_.retry_timeout) throw;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       try {
-        *run_.target = open_session(options_.target, "target");
+        *run_.target = pg::open_session(options_.target, "target");
         RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
       } catch (const Error& reconnect) {
         if (!reconnect.transient()) throw;
@@ -229,13 +228,13 @@ nlohmann::json CopyRun::options_json() const {
           {"prefilled", prefilled_}};
 }
 
-CopySummary CopyRun::execute(Cancellation& cancellation) {
+CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
   auto started = Clock::now();
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   if (run_id_ == 0) {
-    if (options_.on_existing == OnExisting::Truncate) {
-      truncate_target_tables(*run_.target, plan);
+    if (options_.on_existing == target::OnExisting::Truncate) {
+      target::truncate_target_tables(*run_.target, plan);
       spdlog::info("truncated {} target tables", plan.target_tables().size());
     }
     // One transaction: a catalog exists only with its run in it.
@@ -322,55 +321,57 @@ CopySummary CopyRun::execute(Cancellation& cancellation) {
   return summary;
 }
 
+// The run's verdict: the digests the catalog holds (chunks copied by any worker or earlier
+// process), the tables read back while the copy went on, and what is still missing, read now.
+verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,
+                                   pg::Cancellation& cancellation) {
+  const auto& plan = run_.plan;
+  verify::Ledger ledger(plan, prefilled_);
+  for (size_t c = 0; c < plan.chunks.size(); ++c) {
+    ledger.add_source_chunk(c, records[c].source_digest, records[c].format);
+    if (records[c].target_digest) ledger.set_target_chunk(c, *records[c].target_digest);
+  }
+  for (const auto& [table, digest] : read) ledger.set_target_table(table, digest);
+  verify::read_target_side(ledger, *run_.target, options_.target, options_.jobs, cancellation);
+  auto report = ledger.compare();
+  for (const auto& why : report.not_compared) spdlog::warn("not verified: {}", why);
+  for (const auto& d : report.differences) {
+    spdlog::error("differs: {}: source {} rows ({}), target {} rows ({})", d.what, d.source.rows, d.source.to_string(),
+                  d.target.rows, d.target.to_string());
+  }
+  if (!report.ok()) {
+    RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
+    throw Error(ErrorKind::Verification,
+                fmt::format("verification found differences in {} of {} chunks and tables", report.differences.size(),
+                            report.chunks_compared + report.tables_compared),
+                "", "run `pgblit verify` with the same selection to find the rows that differ");
+  }
+  spdlog::info("verified: {} chunks and {} whole tables match the source", report.chunks_compared,
+               report.tables_compared);
+  return report;
+}
+
 // After every chunk is done: verify from the catalog's digests (which cover chunks copied by
 // any worker or earlier process) and the tables read back while the copy went on, reset
 // sequences, analyze what was not analyzed yet, and mark the run done.
-CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& finished, Cancellation& cancellation) {
+CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation) {
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   auto records = catalog.chunks(run_id_, plan.chunks.size());
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
   if (options_.verify) {
-    std::vector<ChunkOutcome> outcomes(plan.chunks.size());
-    for (size_t c = 0; c < plan.chunks.size(); ++c) {
-      const auto& chunk = plan.chunks[c];
-      const auto& table = plan.tables[chunk.table];
-      outcomes[c].format = records[c].format;
-      outcomes[c].source_digest = records[c].source_digest;
-      outcomes[c].target_digest = records[c].target_digest;
-      // A worker that died between a chunk's commit and its read-back left no target digest.
-      if (table.verify_by_chunk && !outcomes[c].target_digest && !prefilled_.count(table.target)) {
-        outcomes[c].target_digest = digest_copy_out(*run_.target, target_copy_out_sql(table, chunk.predicate, records[c].format),
-                                                    table, records[c].format, cancellation);
-      }
-    }
-    for (const auto& t : prefilled_) spdlog::warn("{} is not verified: it held rows before this append", t);
-    auto report = verify_copied(plan, outcomes, prefilled_, finished.read, *run_.target, options_.target, options_.jobs,
-                                cancellation);
+    auto report = verify_run(records, finished.read, cancellation);
     summary.chunks_verified = report.chunks_compared;
     summary.tables_verified = report.tables_compared;
-    for (const auto& m : report.mismatches) {
-      spdlog::error("differs: {}: source {} rows ({}), target {} rows ({})", m.what, m.source.rows, m.source.to_string(),
-                    m.target.rows, m.target.to_string());
-    }
-    if (!report.mismatches.empty()) {
-      catalog.set_run_status(run_id_, "failed");
-      throw Error(ErrorKind::Verification,
-                  fmt::format("verification found differences in {} of {} chunks and tables", report.mismatches.size(),
-                              report.chunks_compared + report.tables_compared),
-                  "", "run `pgblit verify` with the same selection to find the rows that differ");
-    }
-    spdlog::info("verified: {} chunks and {} whole tables match the source", report.chunks_compared,
-                 report.tables_compared);
   }
   // A continued run only moves sequences forward: the target may be in use already.
-  auto sequences = reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_);
+  auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {
     auto analyze_started = Clock::now();
-    size_t at_end = analyze_target_tables(*run_.target, plan, finished.analyzed);
+    size_t at_end = target::analyze_target_tables(*run_.target, plan, finished.analyzed);
     spdlog::info("analyzed {} target tables: {} as they completed, {} at the end ({:.2f} s)",
                  finished.analyzed.size() + at_end, finished.analyzed.size(), at_end, seconds_since(analyze_started));
   }

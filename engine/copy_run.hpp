@@ -11,12 +11,13 @@
 #include <string>
 
 #include "core/defaults.hpp"
-#include "engine/cancellation.hpp"
-#include "engine/lock_waits.hpp"
+#include "engine/run_catalog.hpp"
 #include "engine/run_setup.hpp"
 #include "engine/table_finisher.hpp"
-#include "engine/target_prep.hpp"
 #include "partitioner/planner.hpp"
+#include "pg/cancellation.hpp"
+#include "target/lock_waits.hpp"
+#include "target/target_prep.hpp"
 
 namespace pgblit::engine {
 
@@ -25,7 +26,7 @@ struct CopyOptions {
   std::string target;
   partitioner::Selection selection;
   int jobs = 2;                                 // lanes: chunks copied at once
-  OnExisting on_existing = OnExisting::Error;   // what to do with target tables that hold rows
+  target::OnExisting on_existing = target::OnExisting::Error;   // what to do with target tables that hold rows
   bool disable_triggers = false;                // load with session_replication_role = replica
   bool analyze = true;                          // ANALYZE the target tables afterwards
   int64_t chunk_bytes = kDefaultChunkBytes;      // target chunk size, heap + TOAST bytes
@@ -61,17 +62,19 @@ class CopyRun {
 
   const partitioner::Plan& plan() const { return run_.plan; }
   bool joining() const { return options_.join_run.has_value(); }
-  CopySummary execute(Cancellation& cancellation);
+  CopySummary execute(pg::Cancellation& cancellation);
 
  private:
   CopyOptions options_;
   nlohmann::json options_json() const;
   void continue_run();
   void prepare_rejects_dir();
-  CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, Cancellation& cancellation);
-  void reconnect_target_if_lost(Cancellation& cancellation);
+  CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation);
+  verify::Report verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,
+                            pg::Cancellation& cancellation);
+  void reconnect_target_if_lost(pg::Cancellation& cancellation);
 
-  LockWaitReporter lock_waits_;  // from the first statement on: says what a wait is for
+  target::LockWaitReporter lock_waits_;  // from the first statement on: says what a wait is for
   RunSetup run_;
   int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
   bool continued_ = false;  // --resume or --join: the run began in an earlier process

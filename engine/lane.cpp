@@ -7,10 +7,10 @@
 #include <chrono>
 #include <thread>
 
-#include "engine/copy_digest.hpp"
-#include "engine/copy_sql.hpp"
+#include "verify/copy_digest.hpp"
+#include "partitioner/copy_sql.hpp"
 #include "engine/run_catalog.hpp"
-#include "engine/session.hpp"
+#include "pg/session.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -19,9 +19,9 @@ using partitioner::CopyFormat;
 
 }  // namespace
 
-Lane::Lane(const LaneConfig& config, Cancellation& cancellation)
-    : config_(config), cancellation_(cancellation), source_(open_session(config.source, "source")),
-      target_(open_session(config.target, "target")) {
+Lane::Lane(const LaneConfig& config, pg::Cancellation& cancellation)
+    : config_(config), cancellation_(cancellation), source_(pg::open_session(config.source, "source")),
+      target_(pg::open_session(config.target, "target")) {
   connect();
 }
 
@@ -30,15 +30,15 @@ Lane::Lane(const LaneConfig& config, Cancellation& cancellation)
 void Lane::connect() {
   auto ready = [](pg::Connection& conn, const std::string& conninfo, const char* role) {
     if (PQstatus(conn.raw()) != CONNECTION_OK) {
-      conn = open_session(conninfo, role);
+      conn = pg::open_session(conninfo, role);
     } else if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
-      rollback_quietly(conn);
+      pg::rollback_quietly(conn);
     }
   };
   ready(source_, config_.source, "source");
   ready(target_, config_.target, "target");
   try {
-    join_snapshot(source_, config_.snapshot_id);
+    pg::join_snapshot(source_, config_.snapshot_id);
   } catch (const Error& e) {
     if (e.transient()) throw;
     throw Error(ErrorKind::Runtime, std::string("cannot read in the run's snapshot: ") + e.what(), source_.display(),
@@ -114,7 +114,7 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
 void Lane::copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& chunk,
                                   const partitioner::TableCopy& table, bool read_back, ChunkOutcome& outcome) {
   load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
-    auto isolated = load_isolating_rejects(source_, target_, copy_out_sql(table, chunk, CopyFormat::Text), table,
+    auto isolated = load_isolating_rejects(source_, target_, partitioner::copy_out_sql(table, chunk, CopyFormat::Text), table,
                                            *config_.rejects, cancellation_);
     return ChunkLoad{isolated.rows, isolated.bytes, isolated.digest, CopyFormat::Text, std::move(isolated.rejected)};
   });
@@ -124,8 +124,8 @@ void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const 
                      CopyFormat format, bool read_back, ChunkOutcome& outcome) {
   load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
     int fields = format == CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
-    checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
-    PumpResult pumped = pump_copy(source_, target_, copy_out_sql(table, chunk, format), copy_in_sql(table, format),
+    checksums::RowDigester digester(verify::stream_format(format), table.key_fields, fields);
+    PumpResult pumped = pump_copy(source_, target_, partitioner::copy_out_sql(table, chunk, format), partitioner::copy_in_sql(table, format),
                                   blocks_, config_.verify ? &digester : nullptr, cancellation_, table.source);
     return ChunkLoad{pumped.rows, pumped.bytes, digester.digest(), format, {}};
   });
@@ -150,7 +150,7 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
     if (config_.run_id) {
       auto done = ids;
       done.insert(done.end(), {std::to_string(loaded.rows), std::to_string(loaded.bytes), loaded.digest.to_string(),
-                               std::string(format_name(loaded.format)), config_.worker,
+                               std::string(partitioner::format_name(loaded.format)), config_.worker,
                                std::to_string(loaded.rejected.size())});
       target_.exec_params(catalog.done_sql(), done, table.source);
     }
@@ -167,7 +167,7 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
   outcome.source_digest = loaded.digest;
   outcome.rejected = static_cast<int64_t>(loaded.rejected.size());
   if (read_back) {
-    outcome.target_digest = digest_copy_out(target_, target_copy_out_sql(table, chunk.predicate, loaded.format), table,
+    outcome.target_digest = verify::digest_copy_out(target_, partitioner::target_copy_out_sql(table, chunk.predicate, loaded.format), table,
                                             loaded.format, cancellation_);
     if (config_.run_id) catalog.record_target_digest(config_.run_id, chunk_index, *outcome.target_digest);
   }
@@ -176,12 +176,12 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
 // A failed COPY aborts both transactions; the next chunk needs a clean target session and a
 // source transaction back on the run's snapshot (which the coordinator still holds).
 void Lane::recover_after_failure() {
-  if (PQstatus(target_.raw()) == CONNECTION_OK) rollback_quietly(target_);
+  if (PQstatus(target_.raw()) == CONNECTION_OK) pg::rollback_quietly(target_);
   if (PQstatus(source_.raw()) != CONNECTION_OK) return;
-  rollback_quietly(source_);
+  pg::rollback_quietly(source_);
   if (cancellation_.requested()) return;
   try {
-    join_snapshot(source_, config_.snapshot_id);
+    pg::join_snapshot(source_, config_.snapshot_id);
   } catch (const Error& e) {
     spdlog::debug("lane could not rejoin the snapshot: {}", e.what());
   }

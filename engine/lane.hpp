@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/defaults.hpp"
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 #include "engine/copy_pump.hpp"
 #include "engine/rejects.hpp"
 #include "partitioner/plan.hpp"
@@ -46,7 +46,7 @@ struct ChunkOutcome {
 
 class Lane {
  public:
-  Lane(const LaneConfig& config, Cancellation& cancellation);
+  Lane(const LaneConfig& config, pg::Cancellation& cancellation);
 
   // Copies one chunk in `format`; if the target refuses the binary form of a value (its
   // type's OIDs or layout differ), copies it again as text and says so in the outcome.
@@ -80,7 +80,7 @@ class Lane {
   void recover_after_failure();
 
   const LaneConfig& config_;
-  Cancellation& cancellation_;
+  pg::Cancellation& cancellation_;
   pg::Connection source_;
   pg::Connection target_;
   BlockPool blocks_;

@@ -12,8 +12,8 @@
 #include <optional>
 #include <regex>
 
-#include "engine/copy_digest.hpp"
-#include "engine/copy_sql.hpp"
+#include "verify/copy_digest.hpp"
+#include "partitioner/copy_sql.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -62,7 +62,7 @@ class BatchLoader {
 
  private:
   std::optional<Error> try_copy(const std::vector<const Row*>& rows) {
-    std::string sql = copy_in_sql(table_, partitioner::CopyFormat::Text);
+    std::string sql = partitioner::copy_in_sql(table_, partitioner::CopyFormat::Text);
     pg::Result started(PQexec(target_.raw(), sql.c_str()));
     if (PQresultStatus(started.get()) != PGRES_COPY_IN) {
       return pg::server_error(target_.raw(), started.get(), "loading into the target", table_.target);
@@ -166,7 +166,7 @@ void RejectSink::write(const std::string& table, size_t chunk,
 }
 
 IsolatedLoad load_isolating_rejects(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
-                                    const partitioner::TableCopy& table, RejectSink& sink, Cancellation& cancellation) {
+                                    const partitioner::TableCopy& table, RejectSink& sink, pg::Cancellation& cancellation) {
   IsolatedLoad load;
   BatchLoader loader(target, table, sink, load);
   std::vector<Row> batch;
@@ -176,7 +176,7 @@ IsolatedLoad load_isolating_rejects(pg::Connection& source, pg::Connection& targ
     loader.load(rows);
     batch.clear();
   };
-  for_each_copied_row(source, copy_out_sql, partitioner::CopyFormat::Text, -1, table.source, cancellation,
+  verify::for_each_copied_row(source, copy_out_sql, partitioner::CopyFormat::Text, -1, table.source, cancellation,
                       [&](const checksums::RowView& row) {
                         batch.push_back(Row{std::string(row.bytes)});
                         if (batch.size() == kBatchRows) flush();

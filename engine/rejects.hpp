@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "checksums/copy_framer.hpp"
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 #include "partitioner/plan.hpp"
 #include "pg/connection.hpp"
 
@@ -57,6 +57,6 @@ struct IsolatedLoad {
 // Inside the caller's open target transaction: streams `copy_out_sql` (text format) from the
 // source and loads it into `table` in savepointed batches, setting rejected rows aside.
 IsolatedLoad load_isolating_rejects(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
-                                    const partitioner::TableCopy& table, RejectSink& sink, Cancellation& cancellation);
+                                    const partitioner::TableCopy& table, RejectSink& sink, pg::Cancellation& cancellation);
 
 }  // namespace pgblit::engine

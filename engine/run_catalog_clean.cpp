@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "engine/run_catalog.hpp"
-#include "engine/session.hpp"
+#include "pg/session.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
@@ -21,7 +21,7 @@ std::vector<RunSummary> RunCatalog::runs_to_clean(std::optional<int64_t> run) {
     target_.exec("ROLLBACK", schema_);  // releases the liveness probes' locks
     return runs;
   } catch (...) {
-    rollback_quietly(target_);
+    pg::rollback_quietly(target_);
     throw;
   }
 }
@@ -95,7 +95,7 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
     }
     target_.exec("COMMIT", schema_);
   } catch (...) {
-    rollback_quietly(target_);
+    pg::rollback_quietly(target_);
     throw;
   }
   return result;

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "engine/session.hpp"
+#include "pg/session.hpp"
 
 namespace pgblit::engine {
 
@@ -32,10 +32,10 @@ bool require_distinct_databases(pg::Connection& source, pg::Connection& target) 
 
 RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options) {
   RunSetup setup;
-  setup.coordinator = std::make_unique<pg::Connection>(open_session(source, "source"));
-  setup.target = std::make_unique<pg::Connection>(open_session(target, "target"));
+  setup.coordinator = std::make_unique<pg::Connection>(pg::open_session(source, "source"));
+  setup.target = std::make_unique<pg::Connection>(pg::open_session(target, "target"));
   setup.same_cluster = require_distinct_databases(*setup.coordinator, *setup.target);
-  setup.snapshot_id = Snapshot(*setup.coordinator).id();
+  setup.snapshot_id = pg::Snapshot(*setup.coordinator).id();
   spdlog::info("source {} (snapshot {}), target {}", setup.coordinator->display(), setup.snapshot_id,
                setup.target->display());
   setup.plan = partitioner::build_plan(*setup.coordinator, *setup.target, options);

@@ -5,13 +5,13 @@
 
 #include <chrono>
 
-#include "engine/copy_digest.hpp"
-#include "engine/session.hpp"
+#include "verify/copy_digest.hpp"
+#include "pg/session.hpp"
 
 namespace pgblit::engine {
 
 TableFinisher::TableFinisher(const partitioner::Plan& plan, const std::vector<bool>& done, FinisherOptions options,
-                             Cancellation& cancellation)
+                             pg::Cancellation& cancellation)
     : plan_(plan), options_(std::move(options)), link_(cancellation, stop_) {
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     auto& progress = progress_[plan.tables[plan.chunks[c].table].target];
@@ -87,10 +87,10 @@ void TableFinisher::serve() {
 void TableFinisher::finish_table(const Work& work, std::optional<pg::Connection>& session) {
   if (stop_.requested()) return;
   try {
-    if (!session || PQstatus(session->raw()) != CONNECTION_OK) session.emplace(open_session(options_.target, "target"));
+    if (!session || PQstatus(session->raw()) != CONNECTION_OK) session.emplace(pg::open_session(options_.target, "target"));
     if (work.read_as) {
       auto started = std::chrono::steady_clock::now();
-      auto digest = digest_whole_tables(*session, Side::Target, options_.target, "", options_.jobs,
+      auto digest = verify::digest_whole_tables(*session, verify::Side::Target, options_.target, "", options_.jobs,
                                         {{&plan_.tables[work.table], *work.read_as}}, stop_)[0];
       spdlog::debug("read {} back for verification in {:.2f} s", work.target_table,
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

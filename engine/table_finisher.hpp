@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 #include "engine/lane.hpp"
-#include "engine/verification.hpp"
+#include "verify/ledger.hpp"
 #include "partitioner/plan.hpp"
 
 namespace pgblit::engine {
@@ -37,7 +37,7 @@ class TableFinisher {
  public:
   // `done[c]`: chunk c was loaded before this process began (its table is left to the end).
   TableFinisher(const partitioner::Plan& plan, const std::vector<bool>& done, FinisherOptions options,
-                Cancellation& cancellation);
+                pg::Cancellation& cancellation);
   ~TableFinisher();  // drops what is queued and cancels what is in hand
   TableFinisher(const TableFinisher&) = delete;
   TableFinisher& operator=(const TableFinisher&) = delete;
@@ -46,7 +46,7 @@ class TableFinisher {
   void chunk_finished(const ChunkOutcome& outcome);
 
   struct Results {
-    TableDigests read;               // verification reads done, by target table
+    verify::TableDigests read;       // verification reads done, by target table
     std::set<std::string> analyzed;  // target tables analyzed
   };
   // Waits until everything queued is done.
@@ -63,8 +63,8 @@ class TableFinisher {
 
   const partitioner::Plan& plan_;
   FinisherOptions options_;
-  Cancellation stop_;  // the run's cancellation, or the finisher's own end
-  Cancellation::Link link_;
+  pg::Cancellation stop_;  // the run's cancellation, or the finisher's own end
+  pg::Cancellation::Link link_;
   struct Progress {
     size_t chunks_left = 0;
     bool loaded_before = false;                      // some chunk was done before this process

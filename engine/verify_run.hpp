@@ -8,9 +8,8 @@
 #include <vector>
 
 #include "core/defaults.hpp"
-#include "engine/cancellation.hpp"
-#include "engine/row_diff.hpp"
-#include "engine/verification.hpp"
+#include "pg/cancellation.hpp"
+#include "verify/ledger.hpp"
 #include "partitioner/selection.hpp"
 
 namespace pgblit::engine {
@@ -24,16 +23,7 @@ struct VerifyOptions {
   size_t max_differences = 100;  // rows reported at most, over the whole run
 };
 
-struct VerifyReport {
-  size_t chunks_compared = 0;
-  size_t tables_compared = 0;
-  std::vector<DigestMismatch> mismatches;
-  std::vector<std::vector<RowDifference>> rows;  // beside mismatches: the rows found to differ
-  double seconds = 0;
-  bool ok() const { return mismatches.empty(); }
-};
-
-VerifyReport run_verify(const VerifyOptions& options, Cancellation& cancellation);
-nlohmann::json to_json(const VerifyReport& report);
+// The report names each differing chunk or table and, where the table has a key, its rows.
+verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancellation);
 
 }  // namespace pgblit::engine

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/copy_sql.hpp"
+#include "partitioner/copy_sql.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -13,16 +13,16 @@ TEST(CopySql, explicit_columns_only_and_the_chunk_predicate) {
   t.target = "\"s\".\"orders\"";
   t.columns = {"id", "Note"};
   partitioner::Chunk c{.predicate = "\"id\" >= 10"};
-  EXPECT_EQ(copy_out_sql(t, c, CopyFormat::Binary),
+  EXPECT_EQ(partitioner::copy_out_sql(t, c, CopyFormat::Binary),
             "COPY (SELECT \"id\", \"Note\" FROM ONLY \"s\".\"Orders\" WHERE \"id\" >= 10) TO STDOUT (FORMAT binary)");
-  EXPECT_EQ(copy_in_sql(t, CopyFormat::Text), "COPY \"s\".\"orders\" (\"id\", \"Note\") FROM STDIN (FORMAT text)");
+  EXPECT_EQ(partitioner::copy_in_sql(t, CopyFormat::Text), "COPY \"s\".\"orders\" (\"id\", \"Note\") FROM STDIN (FORMAT text)");
 }
 
 TEST(CopySql, zero_column_tables_have_no_column_list) {
   partitioner::TableCopy t;
   t.source = t.target = "\"public\".\"empty\"";
-  EXPECT_EQ(copy_out_sql(t, {}, CopyFormat::Binary), "COPY (SELECT  FROM ONLY \"public\".\"empty\") TO STDOUT (FORMAT binary)");
-  EXPECT_EQ(copy_in_sql(t, CopyFormat::Binary), "COPY \"public\".\"empty\" FROM STDIN (FORMAT binary)");
+  EXPECT_EQ(partitioner::copy_out_sql(t, {}, CopyFormat::Binary), "COPY (SELECT  FROM ONLY \"public\".\"empty\") TO STDOUT (FORMAT binary)");
+  EXPECT_EQ(partitioner::copy_in_sql(t, CopyFormat::Binary), "COPY \"public\".\"empty\" FROM STDIN (FORMAT binary)");
 }
 
 }  // namespace

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 #include "partitioner/plan.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::verify {
 
 enum class RowDifferenceKind { MissingInTarget, ExtraInTarget, Changed };
 const char* to_string(RowDifferenceKind kind);
@@ -29,6 +29,6 @@ struct RowDifference {
 std::vector<RowDifference> find_row_differences(pg::Connection& source, pg::Connection& target,
                                                 const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
                                                 partitioner::CopyFormat format, size_t max_differences,
-                                                Cancellation& cancellation);
+                                                pg::Cancellation& cancellation);
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::verify

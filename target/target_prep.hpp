@@ -8,7 +8,7 @@
 #include "partitioner/plan.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::target {
 
 enum class OnExisting { Error, Truncate, Append };
 
@@ -26,4 +26,4 @@ void truncate_target_tables(pg::Connection& target, const partitioner::Plan& pla
 size_t analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan,
                              const std::set<std::string>& already = {});
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::target

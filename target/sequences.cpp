@@ -1,9 +1,9 @@
 // See sequences.hpp.
-#include "engine/sequences.hpp"
+#include "target/sequences.hpp"
 
 #include "pg/sql.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::target {
 
 SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas,
                               bool forward_only) {
@@ -59,4 +59,4 @@ FROM x)",
   return reset;
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::target

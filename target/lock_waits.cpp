@@ -1,5 +1,5 @@
 // See lock_waits.hpp.
-#include "engine/lock_waits.hpp"
+#include "target/lock_waits.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -7,9 +7,9 @@
 #include <map>
 #include <optional>
 
-#include "engine/session.hpp"
+#include "pg/session.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::target {
 
 LockWaitReporter::LockWaitReporter(std::string target_conninfo)
     : conninfo_(std::move(target_conninfo)), thread_([this] { watch(); }) {}
@@ -62,4 +62,4 @@ WHERE w.wait_event_type = 'Lock' AND w.datname = current_database() AND w.applic
   }
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::target

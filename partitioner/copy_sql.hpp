@@ -7,7 +7,7 @@
 
 #include "partitioner/plan.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::partitioner {
 
 const char* format_name(partitioner::CopyFormat format);
 
@@ -18,4 +18,4 @@ std::string copy_in_sql(const partitioner::TableCopy& table, partitioner::CopyFo
 std::string target_copy_out_sql(const partitioner::TableCopy& table, const std::string& predicate,
                                 partitioner::CopyFormat format);
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::partitioner

@@ -1,17 +1,17 @@
 // See row_diff.hpp.
-#include "engine/row_diff.hpp"
+#include "verify/row_diff.hpp"
 
 #include <fmt/format.h>
 
 #include <map>
 #include <set>
 
-#include "engine/copy_digest.hpp"
-#include "engine/copy_sql.hpp"
+#include "verify/copy_digest.hpp"
+#include "partitioner/copy_sql.hpp"
 #include "partitioner/chunking.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::verify {
 namespace {
 
 using partitioner::Chunk;
@@ -24,7 +24,7 @@ constexpr int kMaxDepth = 64;
 class Bisection {
  public:
   Bisection(pg::Connection& source, pg::Connection& target, const TableCopy& table, CopyFormat format,
-            size_t max_differences, Cancellation& cancellation)
+            size_t max_differences, pg::Cancellation& cancellation)
       : source_(source), target_(target), table_(table), format_(format), max_(max_differences),
         cancellation_(cancellation) {
     key_.columns = table.key;
@@ -90,7 +90,7 @@ class Bisection {
   }
 
   checksums::ChunkDigest digest(pg::Connection& conn, const Chunk& range, bool on_source) {
-    std::string sql = on_source ? copy_out_sql(table_, range, format_) : target_copy_out_sql(table_, range.predicate, format_);
+    std::string sql = on_source ? partitioner::copy_out_sql(table_, range, format_) : partitioner::target_copy_out_sql(table_, range.predicate, format_);
     return digest_copy_out(conn, sql, table_, format_, cancellation_);
   }
 
@@ -157,7 +157,7 @@ class Bisection {
   const TableCopy& table_;
   CopyFormat format_;
   size_t max_;
-  Cancellation& cancellation_;
+  pg::Cancellation& cancellation_;
   partitioner::TableKey key_;
   std::vector<std::string> key_columns_;
 };
@@ -178,10 +178,10 @@ const char* to_string(RowDifferenceKind kind) {
 
 std::vector<RowDifference> find_row_differences(pg::Connection& source, pg::Connection& target,
                                                 const TableCopy& table, const Chunk& chunk, CopyFormat format,
-                                                size_t max_differences, Cancellation& cancellation) {
+                                                size_t max_differences, pg::Cancellation& cancellation) {
   Bisection bisection(source, target, table, format, max_differences, cancellation);
   bisection.search(chunk, 0);
   return bisection.differences;
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::verify

@@ -1,11 +1,11 @@
 // See copy_sql.hpp.
-#include "engine/copy_sql.hpp"
+#include "partitioner/copy_sql.hpp"
 
 #include <fmt/format.h>
 
 #include "pg/sql.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::partitioner {
 namespace {
 
 std::string column_list(const partitioner::TableCopy& table) {
@@ -39,4 +39,4 @@ std::string target_copy_out_sql(const partitioner::TableCopy& table, const std::
                      table.target_partitioned ? "" : "ONLY ", table.target, where(predicate), format_name(format));
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::partitioner

@@ -1,7 +1,7 @@
 // See cancellation.hpp.
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::pg {
 
 void Cancellation::request(const std::string& reason) {
   std::lock_guard lock(mutex_);
@@ -41,4 +41,4 @@ Cancellation::Link::~Link() {
   parent_.children_.erase(&child_);
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::pg

@@ -1,5 +1,5 @@
 // See copy_digest.hpp.
-#include "engine/copy_digest.hpp"
+#include "verify/copy_digest.hpp"
 
 #include <fmt/format.h>
 
@@ -8,22 +8,22 @@
 #include <mutex>
 #include <thread>
 
-#include "engine/copy_sql.hpp"
-#include "engine/session.hpp"
+#include "partitioner/copy_sql.hpp"
+#include "pg/session.hpp"
 #include "partitioner/chunking.hpp"
 #include "pg/copy_reader.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::verify {
 
 checksums::StreamFormat stream_format(partitioner::CopyFormat format) {
   return format == partitioner::CopyFormat::Binary ? checksums::StreamFormat::Binary : checksums::StreamFormat::Text;
 }
 
 void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, partitioner::CopyFormat format,
-                         int expected_fields, const std::string& object, Cancellation& cancellation,
+                         int expected_fields, const std::string& object, pg::Cancellation& cancellation,
                          const std::function<void(const checksums::RowView&)>& on_row) {
-  Cancellation::Watch watch(cancellation, conn);
+  pg::Cancellation::Watch watch(cancellation, conn);
   std::string doing = fmt::format("reading from the {}", conn.role());
   pg::Result started(PQexec(conn.raw(), copy_out_sql.c_str()));
   if (PQresultStatus(started.get()) != PGRES_COPY_OUT) throw pg::server_error(conn.raw(), started.get(), doing, object);
@@ -52,7 +52,7 @@ void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, 
 
 checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& copy_out_sql,
                                        const partitioner::TableCopy& table, partitioner::CopyFormat format,
-                                       Cancellation& cancellation) {
+                                       pg::Cancellation& cancellation) {
   int fields = static_cast<int>(table.columns.size());
   checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
   for_each_copied_row(conn, copy_out_sql, format, fields, table.target, cancellation,
@@ -92,7 +92,7 @@ std::vector<PageRange> page_ranges(const std::vector<int64_t>& pages, int jobs) 
 std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Side side, const std::string& conninfo,
                                                         const std::string& snapshot_id, int jobs,
                                                         const std::vector<WholeTable>& tables,
-                                                        Cancellation& cancellation) {
+                                                        pg::Cancellation& cancellation) {
   bool source = side == Side::Source;
   std::vector<int64_t> pages(tables.size());  // 0: read in one piece
   if (conn.server_version() >= 140000 && !tables.empty()) {
@@ -111,8 +111,8 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
     const auto& w = tables[range.table];
     std::string predicate =
         range.first < 0 && range.end < 0 ? "" : partitioner::ctid_range_predicate(range.first, range.end);
-    std::string sql = source ? copy_out_sql(*w.table, partitioner::Chunk{.predicate = predicate}, w.format)
-                             : target_copy_out_sql(*w.table, predicate, w.format);
+    std::string sql = source ? partitioner::copy_out_sql(*w.table, partitioner::Chunk{.predicate = predicate}, w.format)
+                             : partitioner::target_copy_out_sql(*w.table, predicate, w.format);
     return digest_copy_out(session, sql, *w.table, w.format, cancellation);
   };
   std::vector<checksums::ChunkDigest> digests(tables.size());
@@ -127,8 +127,8 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   for (int i = 0; i < std::min<int>(jobs, static_cast<int>(ranges.size())); ++i) {
     readers.emplace_back([&] {
       try {
-        auto session = open_session(conninfo, source ? "source" : "target");
-        if (source) join_snapshot(session, snapshot_id);
+        auto session = pg::open_session(conninfo, source ? "source" : "target");
+        if (source) pg::join_snapshot(session, snapshot_id);
         for (;;) {
           size_t at = 0;
           {
@@ -152,4 +152,4 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   return digests;
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::verify

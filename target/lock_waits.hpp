@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-namespace pgblit::engine {
+namespace pgblit::target {
 
 class LockWaitReporter {
  public:
@@ -34,4 +34,4 @@ class LockWaitReporter {
   std::thread thread_;
 };
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::target

@@ -1,5 +1,5 @@
 // See target_prep.hpp.
-#include "engine/target_prep.hpp"
+#include "target/target_prep.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 
 #include "pg/sql.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::target {
 namespace {
 
 // target table -> is it partitioned (then ONLY would skip its rows, which live in partitions)
@@ -69,4 +69,4 @@ size_t analyze_target_tables(pg::Connection& target, const partitioner::Plan& pl
   return names.size();
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::target

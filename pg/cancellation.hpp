@@ -10,7 +10,7 @@
 
 #include "pg/connection.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::pg {
 
 class Cancellation {
  public:
@@ -56,4 +56,4 @@ class Cancellation {
   std::set<Cancellation*> children_;
 };
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::pg

@@ -9,7 +9,7 @@
 
 #include "pg/connection.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::target {
 
 struct SequenceReset {
   int set = 0;
@@ -22,4 +22,4 @@ struct SequenceReset {
 SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas,
                               bool forward_only = false);
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::target

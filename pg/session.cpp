@@ -1,9 +1,9 @@
 // See session.hpp.
-#include "engine/session.hpp"
+#include "pg/session.hpp"
 
 #include <fmt/format.h>
 
-namespace pgblit::engine {
+namespace pgblit::pg {
 
 pg::Connection open_session(const std::string& conninfo, const std::string& role) {
   auto conn = pg::Connection::open(conninfo, role);
@@ -35,4 +35,4 @@ void rollback_quietly(pg::Connection& conn) {
   PQclear(PQexec(conn.raw(), "ROLLBACK"));
 }
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::pg

@@ -6,7 +6,7 @@
 
 #include "pg/connection.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::pg {
 
 // Opens a connection with the settings every pgblit session runs under: UTF8, UTC, ISO
 // dates, exact floats, no statement or idle timeouts. Text-format copies depend on these
@@ -30,4 +30,4 @@ void join_snapshot(pg::Connection& conn, const std::string& snapshot_id);
 // Ends whatever state a failure left a connection in (aborted transaction), ignoring errors.
 void rollback_quietly(pg::Connection& conn);
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::pg

@@ -7,24 +7,24 @@
 #include <vector>
 
 #include "checksums/copy_framer.hpp"
-#include "engine/cancellation.hpp"
+#include "pg/cancellation.hpp"
 #include "partitioner/plan.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::verify {
 
 checksums::StreamFormat stream_format(partitioner::CopyFormat format);
 
 // Runs `copy_out_sql` on `conn` and hands every framed row to `on_row`. `expected_fields`
 // (binary; -1: any) guards against a stream of another shape. Leaves the connection idle.
 void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, partitioner::CopyFormat format,
-                         int expected_fields, const std::string& object, Cancellation& cancellation,
+                         int expected_fields, const std::string& object, pg::Cancellation& cancellation,
                          const std::function<void(const checksums::RowView&)>& on_row);
 
 // Runs `copy_out_sql` on `conn` and folds every row into a digest keyed as `table` says.
 checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& copy_out_sql,
                                        const partitioner::TableCopy& table, partitioner::CopyFormat format,
-                                       Cancellation& cancellation);
+                                       pg::Cancellation& cancellation);
 
 enum class Side { Source, Target };
 
@@ -42,6 +42,6 @@ struct WholeTable {
 std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Side side, const std::string& conninfo,
                                                         const std::string& snapshot_id, int jobs,
                                                         const std::vector<WholeTable>& tables,
-                                                        Cancellation& cancellation);
+                                                        pg::Cancellation& cancellation);
 
-}  // namespace pgblit::engine
+}  // namespace pgblit::verify
