@@ -66,6 +66,9 @@ class CopyFramer {
 class RowDigester {
  public:
   RowDigester(StreamFormat format, std::vector<int> key_fields, int expected_fields = -1);
+  // Not copyable or movable: on_row_ calls back into this very object.
+  RowDigester(const RowDigester&) = delete;
+  RowDigester& operator=(const RowDigester&) = delete;
   void consume(std::span<const char> bytes);
   // Folds one row framed elsewhere into the digest.
   void add(const RowView& row);

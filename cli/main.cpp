@@ -54,7 +54,7 @@ void reject_unknown_command(const CLI::App& app, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace pgblit;
-  CLI::App app{"pgblit: move PostgreSQL table data between servers, fast and verified"};
+  CLI::App app{"pgblit: move PostgreSQL table data between servers, fast and verified", "pgblit"};
   app.require_subcommand(1);
   app.fallthrough();  // global flags (--log-file, --log-level) may follow the command
   app.set_version_flag("--version", "pgblit " PGBLIT_VERSION);

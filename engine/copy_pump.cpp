@@ -9,21 +9,12 @@
 #include <optional>
 #include <thread>
 
-#include "pg/copy_reader.hpp"
+#include "pg/copy.hpp"
 
 namespace pgblit::engine {
 namespace {
 
 using Block = std::vector<char>;
-
-void start_copy(pg::Connection& conn, const std::string& sql, ExecStatusType expected, const std::string& object) {
-  pg::Result result(PQexec(conn.raw(), sql.c_str()));
-  if (PQresultStatus(result.get()) != expected) {
-    auto error = pg::server_error(conn.raw(), result.get(), fmt::format("starting COPY on the {}", conn.role()), object);
-    pg::finish_command(conn.raw(), "", object);
-    throw error;
-  }
-}
 
 struct Handoff {
   tbb::concurrent_bounded_queue<Block*> empty;
@@ -31,38 +22,33 @@ struct Handoff {
 };
 
 // The reader thread's work: every row of the source COPY, digested and packed into blocks.
-void read_rows(pg::Connection& source, Handoff& handoff, checksums::RowDigester* digester, pg::CommandEnd& end,
-               std::exception_ptr& failure, const std::string& object) {
+void read_rows(pg::Connection& source, pg::CopyOut& stream, Handoff& handoff, checksums::RowDigester* digester,
+               pg::CommandEnd& end, std::exception_ptr& failure) {
   try {
     Block* block = nullptr;
     handoff.empty.pop(block);
-    pg::CopyOutReader reader(source.raw());
-    for (;;) {
-      char* raw = nullptr;
-      int n = reader.next(&raw);
-      if (n < 0) break;  // -1: end of data; -2: failure, reported by finish_command()
-      std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
+    for (auto row = stream.next(); !row.empty(); row = stream.next()) {
       if (digester && !failure) {
         try {
-          digester->consume(std::span<const char>(row.get(), static_cast<size_t>(n)));
+          digester->consume(row);
         } catch (...) {
           failure = std::current_exception();  // a malformed stream: cancel, keep draining
           source.cancel();
         }
       }
-      if (!block->empty() && block->size() + n > kBlockBytes) {
+      if (!block->empty() && block->size() + row.size() > kBlockBytes) {
         handoff.full.push(block);
         handoff.empty.pop(block);
         block->clear();
       }
-      block->insert(block->end(), row.get(), row.get() + n);
+      block->insert(block->end(), row.begin(), row.end());
     }
     if (!block->empty()) {
       handoff.full.push(block);
     } else {
       handoff.empty.push(block);
     }
-    end = pg::finish_command(source.raw(), "reading from the source", object);
+    end = stream.end();
     if (digester && !failure && !end.error) digester->finish();
   } catch (...) {
     failure = std::current_exception();
@@ -84,14 +70,8 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
                      pg::Cancellation& cancellation, const std::string& object) {
   pg::Cancellation::Watch watch_source(cancellation, source);
   pg::Cancellation::Watch watch_target(cancellation, target);
-  start_copy(target, copy_in_sql, PGRES_COPY_IN, object);
-  try {
-    start_copy(source, copy_out_sql, PGRES_COPY_OUT, object);
-  } catch (...) {
-    PQputCopyEnd(target.raw(), "pgblit: the source COPY did not start");
-    pg::finish_command(target.raw(), "", object);
-    throw;
-  }
+  pg::CopyIn load(target, copy_in_sql, object);    // aborted by its destructor if what follows throws
+  pg::CopyOut read(source, copy_out_sql, object);
 
   Handoff handoff;
   for (auto& block : pool.blocks()) {
@@ -100,8 +80,8 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   }
   pg::CommandEnd source_end;
   std::exception_ptr reader_failure;
-  std::thread reader(read_rows, std::ref(source), std::ref(handoff), digester, std::ref(source_end),
-                     std::ref(reader_failure), std::cref(object));
+  std::thread reader(read_rows, std::ref(source), std::ref(read), std::ref(handoff), digester, std::ref(source_end),
+                     std::ref(reader_failure));
 
   PumpResult result;
   bool write_failed = false;
@@ -114,7 +94,7 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
       if (cancellation.requested()) {
         cancelled = true;
         source.cancel();
-      } else if (PQputCopyData(target.raw(), block->data(), static_cast<int>(block->size())) != 1) {
+      } else if (!load.put(*block)) {
         write_failed = true;  // the target's error comes with its final result
         source.cancel();
       } else {
@@ -126,8 +106,7 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   reader.join();
 
   bool source_failed = reader_failure || source_end.error;
-  PQputCopyEnd(target.raw(), source_failed || cancelled ? "pgblit: the source side of this COPY failed" : nullptr);
-  pg::CommandEnd target_end = pg::finish_command(target.raw(), "loading into the target", object);
+  pg::CommandEnd target_end = load.end(source_failed || cancelled ? "pgblit: the source side of this COPY failed" : nullptr);
 
   if (cancelled || (cancellation.requested() && (source_failed || target_end.error))) {
     throw cancellation.error(object);
@@ -136,8 +115,6 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   if (reader_failure) std::rethrow_exception(reader_failure);
   if (source_end.error) throw *source_end.error;
   if (target_end.error) throw *target_end.error;
-  if (write_failed) throw Error(ErrorKind::Runtime, "lost the target connection while loading", object, "",
-                                 kSqlstateConnectionFailure);
   if (source_end.rows != target_end.rows) {
     throw Error(ErrorKind::Runtime,
                 fmt::format("the source sent {} rows but the target loaded {}", source_end.rows, target_end.rows),

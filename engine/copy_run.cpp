@@ -19,6 +19,7 @@
 #include "target/sequences.hpp"
 #include "pg/session.hpp"
 #include "pg/conninfo.hpp"
+#include "pg/retry.hpp"
 #include "target/preflight.hpp"
 
 namespace pgblit::engine {
@@ -194,14 +195,13 @@ CopyRun::~CopyRun() = default;
 // The coordinator's own target session may have died with a target restart that the lanes
 // rode out; it is needed again for the catalog, verification and sequences.
 void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
-  auto started = Clock::now();
-  for (int attempt = 0;; ++attempt) {
+  pg::Retry retry(options_.retry_timeout, cancellation);
+  for (;;) {
     try {
       run_.target->exec("SELECT 1");
       return;
     } catch (const Error& e) {
-      if (!e.transient() || cancellation.requested() || seconds_since(started) > options_.retry_timeout) throw;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      if (!retry.again(e, "the coordinator's target session")) throw;
       try {
         *run_.target = pg::open_session(options_.target, "target");
         RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
@@ -228,8 +228,9 @@ nlohmann::json CopyRun::options_json() const {
           {"prefilled", prefilled_}};
 }
 
-CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
-  auto started = Clock::now();
+// Records a new run (emptying the target tables first with --on-existing truncate), or marks
+// a resumed one running again; returns its chunks' records.
+std::vector<ChunkRecord> CopyRun::start_run() {
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   if (run_id_ == 0) {
@@ -246,14 +247,51 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
   } else if (!joining()) {
     catalog.set_run_status(run_id_, "running");
   }
-  auto records = catalog.chunks(run_id_, plan.chunks.size());
+  return catalog.chunks(run_id_, plan.chunks.size());
+}
+
+CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
+  auto started = Clock::now();
+  const auto& plan = run_.plan;
+  auto records = start_run();
   CopySummary summary;
   summary.run_id = run_id_;
   summary.chunks_done_before = count_done(records);
   spdlog::info("run {}: copying {} tables ({} chunks, {} done already, about {}) with {} jobs", run_id_,
                plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
                human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
+  TableTally tally(plan, done_flags(records));
+  std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
+  if (!joining() && (options_.verify || options_.analyze)) {
+    finisher.emplace(plan, done_flags(records),
+                     FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
+                     cancellation);
+  }
+  copy_chunks(records, [&](const ChunkOutcome& outcome) {
+    tally.add(outcome);
+    if (finisher) finisher->chunk_finished(outcome);
+  }, cancellation);
+  auto copied = tally.total();
+  summary.tables = copied.tables;
+  summary.rows = copied.rows;
+  summary.bytes = copied.bytes;
+  if (joining()) {
+    summary.seconds = seconds_since(started);
+    spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
+    return summary;
+  }
+  summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation);
+  summary.seconds = seconds_since(started);
+  return summary;
+}
 
+// Every chunk not done, through the lanes, in rounds: chunks held by other workers are
+// skipped; once they finish (or their worker dies and releases them) the next round sees
+// them done (or takes them over). A joiner leaves when nothing is left to claim.
+void CopyRun::copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
+                          pg::Cancellation& cancellation) {
+  const auto& plan = run_.plan;
+  RunCatalog catalog(*run_.target, options_.catalog_schema);
   RejectSink rejects(options_.rejects_dir, options_.max_rejects);
   LaneConfig lanes{options_.source,         options_.target, run_.snapshot_id,      options_.disable_triggers,
                    options_.catalog_schema, run_id_,         worker_name(),         options_.retry_timeout,
@@ -269,23 +307,13 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
     if (outcome.switched_to_text) as_text[chunk.table] = true;
     return outcome;
   };
-  TableTally tally(plan, done_flags(records));
-  std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
-  if (!joining() && (options_.verify || options_.analyze)) {
-    finisher.emplace(plan, done_flags(records),
-                     FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
-                     cancellation);
-  }
-  // Rounds: chunks held by other workers are skipped; once they finish (or their worker dies
-  // and releases them) the next round sees them done (or takes them over).
   for (;;) {
     size_t done_before = count_done(records);
-    if (done_before == plan.chunks.size()) break;
+    if (done_before == plan.chunks.size()) return;
     size_t copied = 0;
     auto failure = run_chunk_graph(plan, lanes, options_.jobs, !options_.disable_triggers, done_flags(records),
                                    cancellation, copy_chunk, [&](const ChunkOutcome& outcome) {
-                                     tally.add(outcome);
-                                     if (finisher) finisher->chunk_finished(outcome);
+                                     on_outcome(outcome);
                                      copied += !outcome.error && !outcome.skipped;
                                    });
     if (failure) {
@@ -300,25 +328,13 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
     }
     reconnect_target_if_lost(cancellation);
     records = catalog.chunks(run_id_, plan.chunks.size());
-    if (count_done(records) == plan.chunks.size()) break;
+    if (count_done(records) == plan.chunks.size()) return;
     if (copied == 0) {
-      if (joining()) break;  // the rest is in other workers' hands
+      if (joining()) return;  // the rest is in other workers' hands
       for (int i = 0; i < 10 && !cancellation.requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (cancellation.requested()) throw cancellation.error();
     }
   }
-  auto copied = tally.total();
-  summary.tables = copied.tables;
-  summary.rows = copied.rows;
-  summary.bytes = copied.bytes;
-  if (joining()) {
-    summary.seconds = seconds_since(started);
-    spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
-    return summary;
-  }
-  summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation);
-  summary.seconds = seconds_since(started);
-  return summary;
 }
 
 // The run's verdict: the digests the catalog holds (chunks copied by any worker or earlier

@@ -5,6 +5,7 @@
 // first row moves.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -68,6 +69,9 @@ class CopyRun {
   CopyOptions options_;
   nlohmann::json options_json() const;
   void continue_run();
+  std::vector<ChunkRecord> start_run();
+  void copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
+                   pg::Cancellation& cancellation);
   void prepare_rejects_dir();
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation);
   verify::Report verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,

@@ -10,6 +10,7 @@
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "engine/run_catalog.hpp"
+#include "pg/retry.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::engine {
@@ -29,9 +30,9 @@ Lane::Lane(const LaneConfig& config, pg::Cancellation& cancellation)
 // transaction a failure left it in; the source then starts anew in the run's snapshot.
 void Lane::connect() {
   auto ready = [](pg::Connection& conn, const std::string& conninfo, const char* role) {
-    if (PQstatus(conn.raw()) != CONNECTION_OK) {
+    if (!conn.alive()) {
       conn = pg::open_session(conninfo, role);
-    } else if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) {
+    } else if (conn.in_transaction()) {
       pg::rollback_quietly(conn);
     }
   };
@@ -52,21 +53,15 @@ void Lane::connect() {
 ChunkOutcome Lane::copy(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                         CopyFormat format, bool read_back) {
   ChunkOutcome outcome;
-  auto started = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-  for (int attempt = 1;; ++attempt) {
+  pg::Retry retry(config_.retry_timeout, cancellation_);
+  for (;;) {
     try {
       copy_with_text_fallback(chunk_index, chunk, table, format, read_back, outcome);
       break;
     } catch (const Error& e) {
-      if (!e.transient() || cancellation_.requested() || elapsed() > config_.retry_timeout) {
+      if (!retry.again(e, table.source)) {
         outcome.error = e;
         break;
-      }
-      double pause = std::min(30.0, 0.5 * (1 << std::min(attempt - 1, 6)));
-      spdlog::warn("{}: attempt {} failed ({}); retrying in {:.1f} s", table.source, attempt, e.what(), pause);
-      for (double waited = 0; waited < pause && !cancellation_.requested(); waited += 0.1) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       try {
         connect();
@@ -81,14 +76,14 @@ ChunkOutcome Lane::copy(size_t chunk_index, const partitioner::Chunk& chunk, con
       break;
     }
   }
-  if (outcome.error && config_.run_id && PQstatus(target_.raw()) == CONNECTION_OK) {
+  if (outcome.error && config_.run_id && target_.alive()) {
     try {
       RunCatalog(target_, config_.catalog_schema)
           .record_failure(config_.run_id, chunk_index, outcome.error->what(), config_.worker);
     } catch (const Error&) {  // the failure itself is what gets reported
     }
   }
-  outcome.seconds = elapsed();
+  outcome.seconds = retry.elapsed();
   return outcome;
 }
 
@@ -137,22 +132,19 @@ void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const 
 void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                       bool read_back, ChunkOutcome& outcome, const std::function<ChunkLoad()>& load) {
   RunCatalog catalog(target_, config_.catalog_schema);
-  std::vector<std::optional<std::string>> ids{std::to_string(config_.run_id), std::to_string(chunk_index)};
   ChunkLoad loaded;
   try {
     target_.exec("BEGIN", table.target);
-    if (config_.run_id && target_.exec_params(catalog.claim_sql(), ids, table.source).rows() == 0) {
+    if (config_.run_id && !catalog.claim(config_.run_id, chunk_index)) {
       target_.exec("ROLLBACK", table.target);
       outcome.skipped = true;
       return;
     }
     loaded = load();
     if (config_.run_id) {
-      auto done = ids;
-      done.insert(done.end(), {std::to_string(loaded.rows), std::to_string(loaded.bytes), loaded.digest.to_string(),
-                               std::string(partitioner::format_name(loaded.format)), config_.worker,
-                               std::to_string(loaded.rejected.size())});
-      target_.exec_params(catalog.done_sql(), done, table.source);
+      catalog.mark_done(config_.run_id, chunk_index,
+                        {loaded.rows, loaded.bytes, loaded.digest, loaded.format, config_.worker,
+                         static_cast<int64_t>(loaded.rejected.size())});
     }
     // The rejects are on disk before the chunk commits: a committed chunk's rejects always exist.
     if (!loaded.rejected.empty()) config_.rejects->write(table.target, chunk_index, loaded.rejected);
@@ -176,8 +168,8 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
 // A failed COPY aborts both transactions; the next chunk needs a clean target session and a
 // source transaction back on the run's snapshot (which the coordinator still holds).
 void Lane::recover_after_failure() {
-  if (PQstatus(target_.raw()) == CONNECTION_OK) pg::rollback_quietly(target_);
-  if (PQstatus(source_.raw()) != CONNECTION_OK) return;
+  if (target_.alive()) pg::rollback_quietly(target_);
+  if (!source_.alive()) return;
   pg::rollback_quietly(source_);
   if (cancellation_.requested()) return;
   try {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <regex>
 
+#include "pg/copy.hpp"
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
 
@@ -62,16 +63,16 @@ class BatchLoader {
 
  private:
   std::optional<Error> try_copy(const std::vector<const Row*>& rows) {
-    std::string sql = partitioner::copy_in_sql(table_, partitioner::CopyFormat::Text);
-    pg::Result started(PQexec(target_.raw(), sql.c_str()));
-    if (PQresultStatus(started.get()) != PGRES_COPY_IN) {
-      return pg::server_error(target_.raw(), started.get(), "loading into the target", table_.target);
+    std::optional<pg::CopyIn> load;
+    try {
+      load.emplace(target_, partitioner::copy_in_sql(table_, partitioner::CopyFormat::Text), table_.target);
+    } catch (const Error& e) {
+      return e;
     }
     std::string buffer;
     for (const Row* r : rows) buffer.append(r->line).push_back('\n');
-    PQputCopyData(target_.raw(), buffer.data(), static_cast<int>(buffer.size()));
-    PQputCopyEnd(target_.raw(), nullptr);
-    return pg::finish_command(target_.raw(), "loading into the target", table_.target).error;
+    load->put(buffer);
+    return load->end().error;
   }
 
   // COPY names the failing row in its context: "COPY t, line 3, column v: ...".

@@ -8,6 +8,7 @@
 #include <thread>
 #include <sstream>
 
+#include "partitioner/copy_sql.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
@@ -168,17 +169,23 @@ void RunCatalog::record_target_digest(int64_t run, size_t chunk, const checksums
                       {std::to_string(run), std::to_string(chunk), digest.to_string()}, schema_ + ".chunks");
 }
 
-std::string RunCatalog::claim_sql() const {
-  return fmt::format("SELECT status FROM {}.chunks WHERE run_id = $1 AND chunk = $2 AND status <> 'done' "
-                     "FOR UPDATE SKIP LOCKED",
-                     quoted_);
+bool RunCatalog::claim(int64_t run, size_t chunk) {
+  return target_.exec_params(fmt::format("SELECT status FROM {}.chunks WHERE run_id = $1 AND chunk = $2 "
+                                         "AND status <> 'done' FOR UPDATE SKIP LOCKED",
+                                         quoted_),
+                             {std::to_string(run), std::to_string(chunk)}, schema_ + ".chunks")
+             .rows() == 1;
 }
 
-std::string RunCatalog::done_sql() const {
-  return fmt::format("UPDATE {}.chunks SET status = 'done', rows = $3, bytes = $4, source_digest = $5, format = $6, "
-                     "worker = $7, rejected = $8, attempts = attempts + 1, error = NULL, finished_at = now() "
-                     "WHERE run_id = $1 AND chunk = $2",
-                     quoted_);
+void RunCatalog::mark_done(int64_t run, size_t chunk, const ChunkDone& done) {
+  target_.exec_params(fmt::format("UPDATE {}.chunks SET status = 'done', rows = $3, bytes = $4, source_digest = $5, "
+                                  "format = $6, worker = $7, rejected = $8, attempts = attempts + 1, error = NULL, "
+                                  "finished_at = now() WHERE run_id = $1 AND chunk = $2",
+                                  quoted_),
+                      {std::to_string(run), std::to_string(chunk), std::to_string(done.rows),
+                       std::to_string(done.bytes), done.source_digest.to_string(),
+                       std::string(partitioner::format_name(done.format)), done.worker, std::to_string(done.rejected)},
+                      schema_ + ".chunks");
 }
 
 checksums::ChunkDigest parse_digest(const std::string& text) {

@@ -69,6 +69,16 @@ struct ChunkRecord {
   int64_t rejected = 0;
 };
 
+// What a chunk's load left, recorded with it.
+struct ChunkDone {
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  checksums::ChunkDigest source_digest;
+  partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+  std::string worker;  // host:pid
+  int64_t rejected = 0;
+};
+
 class RunCatalog {
  public:
   RunCatalog(pg::Connection& target, std::string schema);
@@ -100,9 +110,11 @@ class RunCatalog {
   // works on a run it would drop. One transaction.
   CleanResult clean(std::optional<int64_t> run);
 
-  // Statements a lane runs inside a chunk's transaction; $1 run, $2 chunk.
-  std::string claim_sql() const;  // one row (status) if this worker now holds the chunk
-  std::string done_sql() const;   // $3 rows, $4 bytes, $5 source digest, $6 format, $7 worker, $8 rejected
+  // Inside a chunk's transaction, on the lane's own target session (see "Exactly once"):
+  // locks the chunk's row; false when it is done already or another worker holds it.
+  bool claim(int64_t run, size_t chunk);
+  // Marks the claimed chunk done with what was loaded; commits with the chunk's rows.
+  void mark_done(int64_t run, size_t chunk, const ChunkDone& done);
 
  private:
   std::vector<RunSummary> runs_in_transaction(std::optional<int64_t> run);

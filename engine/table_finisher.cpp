@@ -87,7 +87,7 @@ void TableFinisher::serve() {
 void TableFinisher::finish_table(const Work& work, std::optional<pg::Connection>& session) {
   if (stop_.requested()) return;
   try {
-    if (!session || PQstatus(session->raw()) != CONNECTION_OK) session.emplace(pg::open_session(options_.target, "target"));
+    if (!session || !session->alive()) session.emplace(pg::open_session(options_.target, "target"));
     if (work.read_as) {
       auto started = std::chrono::steady_clock::now();
       auto digest = verify::digest_whole_tables(*session, verify::Side::Target, options_.target, "", options_.jobs,

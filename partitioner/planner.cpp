@@ -122,6 +122,68 @@ void require_readable(pg::Connection& source, const std::vector<const Relation*>
                                           fmt::join(names, ", ")));
 }
 
+// A source table with no table of its name on the target: missing, or something else there.
+void report_missing_destination(const Relation& src, const std::map<Name, std::string>& target_non_tables,
+                                Problems& problems) {
+  Name name = src.is_partition ? Name{src.root_schema, src.root_name} : Name{src.schema, src.name};
+  auto other = target_non_tables.find(name);
+  if (other != target_non_tables.end()) {
+    problems.add(fmt::format("{} is a table on the source but {} on the target, which cannot be loaded",
+                             src.qualified_root(), other->second));
+  } else {
+    problems.add(fmt::format("table {} does not exist on the target", src.qualified_root()));
+  }
+}
+
+// What the planner knows of each plan table besides the plan itself.
+struct Placement {
+  const std::vector<const Relation*>& sources;       // beside plan.tables
+  const std::vector<Oid>& destinations;              // beside plan.tables
+  const std::map<Oid, std::vector<size_t>>& tables_by_dest;
+  const std::set<size_t>& self_referencing;          // kept whole
+};
+
+// Each table's key (for chunk ranges, digests and bisection) and its chunks; and whether the
+// target can read a chunk's range back by index, which decides verification chunk by chunk.
+void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Placement& placement,
+                     const PlanOptions& options, Plan& plan) {
+  std::vector<Oid> source_oids;
+  for (const Relation* s : placement.sources) source_oids.push_back(s->oid);
+  auto keys = read_table_keys(source, source_oids);
+  std::vector<std::pair<Oid, std::vector<std::string>>> target_keys;
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    auto key = keys.find(placement.sources[i]->oid);
+    target_keys.emplace_back(placement.destinations[i],
+                             key == keys.end() ? std::vector<std::string>{} : key->second.columns);
+  }
+  std::vector<bool> target_indexed = read_key_indexed(target, target_keys);
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    auto& table = plan.tables[i];
+    auto key = keys.find(placement.sources[i]->oid);
+    const TableKey* table_key = key == keys.end() ? nullptr : &key->second;
+    if (table_key) {
+      table.key = table_key->columns;
+      table.key_types = table_key->types;
+      table.key_nullable = table_key->nullable;
+      table.key_index = table_key->index;
+      for (const auto& k : table.key) {
+        auto at = std::find(table.columns.begin(), table.columns.end(), k);
+        table.key_fields.push_back(at == table.columns.end() ? -1 : static_cast<int>(at - table.columns.begin()));
+      }
+    }
+    auto chunked = chunk_table(source, *placement.sources[i], table_key, options.chunk_bytes,
+                               placement.self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
+    table.chunking = chunked.method;
+    bool whole = chunked.chunks.size() == 1 && chunked.chunks[0].predicate.empty();
+    table.verify_by_chunk = !chunked.by_ctid && placement.tables_by_dest.at(placement.destinations[i]).size() == 1 &&
+                            (whole || target_indexed[i]);
+    for (auto& c : chunked.chunks) {
+      c.table = i;
+      plan.chunks.push_back(std::move(c));
+    }
+  }
+}
+
 }  // namespace
 
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options) {
@@ -155,14 +217,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     const Relation* dest = resolve_destination(src, targets);
     if (!dest) {
       if (target_non_tables.empty()) target_non_tables = read_non_tables_named(target, wanted);
-      Name name = src.is_partition ? Name{src.root_schema, src.root_name} : Name{src.schema, src.name};
-      auto other = target_non_tables.find(name);
-      if (other != target_non_tables.end()) {
-        problems.add(fmt::format("{} is a table on the source but {} on the target, which cannot be loaded",
-                                 src.qualified_root(), other->second));
-      } else {
-        problems.add(fmt::format("table {} does not exist on the target", src.qualified_root()));
-      }
+      report_missing_destination(src, target_non_tables, problems);
       continue;
     }
     TableCopy copy;
@@ -189,38 +244,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   problems.throw_if_any();
 
   plan.schemas.assign(schemas.begin(), schemas.end());
-  auto keys = read_table_keys(source, source_oids);
-  std::vector<std::pair<Oid, std::vector<std::string>>> target_keys;
-  for (size_t i = 0; i < plan.tables.size(); ++i) {
-    auto key = keys.find(table_sources[i]->oid);
-    target_keys.emplace_back(table_destinations[i], key == keys.end() ? std::vector<std::string>{} : key->second.columns);
-  }
-  std::vector<bool> target_indexed = read_key_indexed(target, target_keys);
-  for (size_t i = 0; i < plan.tables.size(); ++i) {
-    auto& table = plan.tables[i];
-    auto key = keys.find(table_sources[i]->oid);
-    const TableKey* table_key = key == keys.end() ? nullptr : &key->second;
-    if (table_key) {
-      table.key = table_key->columns;
-      table.key_types = table_key->types;
-      table.key_nullable = table_key->nullable;
-      table.key_index = table_key->index;
-      for (const auto& k : table.key) {
-        auto at = std::find(table.columns.begin(), table.columns.end(), k);
-        table.key_fields.push_back(at == table.columns.end() ? -1 : static_cast<int>(at - table.columns.begin()));
-      }
-    }
-    auto chunked = chunk_table(source, *table_sources[i], table_key, options.chunk_bytes,
-                               self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
-    table.chunking = chunked.method;
-    bool whole = chunked.chunks.size() == 1 && chunked.chunks[0].predicate.empty();
-    table.verify_by_chunk = !chunked.by_ctid && tables_by_dest.at(table_destinations[i]).size() == 1 &&
-                            (whole || target_indexed[i]);
-    for (auto& c : chunked.chunks) {
-      c.table = i;
-      plan.chunks.push_back(std::move(c));
-    }
-  }
+  cut_into_chunks(source, target, {table_sources, table_destinations, tables_by_dest, self_referencing}, options, plan);
   return plan;
 }
 

@@ -80,6 +80,10 @@ class Connection {
   // from any thread while another thread is blocked on this connection.
   void cancel() const;
 
+  // The session is up (not lost to a restart, a terminate, a network failure).
+  bool alive() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+  // A transaction is open (or aborted) on it.
+  bool in_transaction() const { return PQtransactionStatus(conn_.get()) != PQTRANS_IDLE; }
   PGconn* raw() const { return conn_.get(); }
   const std::string& role() const { return role_; }
   const std::string& display() const { return display_; }

@@ -11,7 +11,7 @@
 #include "partitioner/copy_sql.hpp"
 #include "pg/session.hpp"
 #include "partitioner/chunking.hpp"
-#include "pg/copy_reader.hpp"
+#include "pg/copy.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::verify {
@@ -24,27 +24,20 @@ void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, 
                          int expected_fields, const std::string& object, pg::Cancellation& cancellation,
                          const std::function<void(const checksums::RowView&)>& on_row) {
   pg::Cancellation::Watch watch(cancellation, conn);
-  std::string doing = fmt::format("reading from the {}", conn.role());
-  pg::Result started(PQexec(conn.raw(), copy_out_sql.c_str()));
-  if (PQresultStatus(started.get()) != PGRES_COPY_OUT) throw pg::server_error(conn.raw(), started.get(), doing, object);
+  pg::CopyOut stream(conn, copy_out_sql, object);
   checksums::CopyFramer framer(stream_format(format),
                                format == partitioner::CopyFormat::Binary ? expected_fields : -1);
   std::optional<Error> framing_error;
-  pg::CopyOutReader reader(conn.raw());
-  for (;;) {
-    char* raw = nullptr;
-    int n = reader.next(&raw);
-    if (n < 0) break;
-    std::unique_ptr<char, decltype(&PQfreemem)> row(raw, &PQfreemem);
+  for (auto row = stream.next(); !row.empty(); row = stream.next()) {
     if (framing_error) continue;  // keep draining so the connection ends the COPY cleanly
     try {
-      framer.consume(std::span<const char>(row.get(), static_cast<size_t>(n)), on_row);
+      framer.consume(row, on_row);
     } catch (const Error& e) {
       framing_error = e;
       conn.cancel();
     }
   }
-  auto end = pg::finish_command(conn.raw(), doing, object);
+  auto end = stream.end();
   if (framing_error) throw *framing_error;
   if (end.error) throw *end.error;
   framer.finish();

@@ -1,0 +1,76 @@
+// See copy.hpp.
+#include "pg/copy.hpp"
+
+#include <fmt/format.h>
+
+namespace pgblit::pg {
+namespace {
+
+// Runs a COPY statement and checks the server entered the expected COPY state.
+void start(Connection& conn, const std::string& sql, ExecStatusType expected, const std::string& object) {
+  Result result(PQexec(conn.raw(), sql.c_str()));
+  if (PQresultStatus(result.get()) != expected) {
+    auto error = server_error(conn.raw(), result.get(), fmt::format("starting COPY on the {}", conn.role()), object);
+    finish_command(conn.raw(), "", object);  // a protocol mix-up: end whatever is open
+    throw error;
+  }
+}
+
+}  // namespace
+
+CopyIn::CopyIn(Connection& conn, const std::string& sql, std::string object) : conn_(conn), object_(std::move(object)) {
+  start(conn_, sql, PGRES_COPY_IN, object_);
+}
+
+CopyIn::~CopyIn() {
+  if (open_) end("pgblit: COPY abandoned");
+}
+
+bool CopyIn::put(std::span<const char> data) {
+  if (failed_) return false;
+  if (PQputCopyData(conn_.raw(), data.data(), static_cast<int>(data.size())) != 1) failed_ = true;
+  return !failed_;
+}
+
+CommandEnd CopyIn::end(const char* failure) {
+  open_ = false;
+  if (PQputCopyEnd(conn_.raw(), failure) != 1) failed_ = true;  // the result below says why
+  auto ended = finish_command(conn_.raw(), fmt::format("loading into the {}", conn_.role()), object_);
+  if (!ended.error && failed_ && !failure) {
+    ended.error = Error(ErrorKind::Runtime, fmt::format("lost the {} connection while loading", conn_.role()), object_,
+                        "", kSqlstateConnectionFailure);
+  }
+  return ended;
+}
+
+CopyOut::CopyOut(Connection& conn, const std::string& sql, std::string object)
+    : conn_(conn), object_(std::move(object)), reader_((start(conn, sql, PGRES_COPY_OUT, object_), conn.raw())) {}
+
+CopyOut::~CopyOut() {
+  if (!open_) return;
+  conn_.cancel();
+  end();
+}
+
+void CopyOut::release_row() {
+  if (row_) PQfreemem(row_);
+  row_ = nullptr;
+}
+
+std::span<const char> CopyOut::next() {
+  release_row();
+  int n = reader_.next(&row_);
+  if (n <= 0) {  // -1: the end; -2: a failure, reported by end()
+    row_ = nullptr;
+    return {};
+  }
+  return {row_, static_cast<size_t>(n)};
+}
+
+CommandEnd CopyOut::end() {
+  release_row();
+  open_ = false;
+  return finish_command(conn_.raw(), fmt::format("reading from the {}", conn_.role()), object_);
+}
+
+}  // namespace pgblit::pg
