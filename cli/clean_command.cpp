@@ -11,6 +11,8 @@
 #include "cli/common_flags.hpp"
 #include "cli/confirmation.hpp"
 #include "core/defaults.hpp"
+#include "cli/interrupts.hpp"
+#include "engine/deferred_rebuild.hpp"
 #include "engine/run_catalog.hpp"
 #include "pg/session.hpp"
 
@@ -23,7 +25,36 @@ struct CleanFlags {
   int64_t run = 0;
   bool all = false;
   bool yes = false;
+  bool restore_objects = false;
+  bool force = false;
 };
+
+// A run that dropped indexes or constraints still pending: rebuild them first, or (--force)
+// give them up, after writing each definition to the log.
+void settle_pending_objects(const CleanFlags& flags, engine::RunCatalog& catalog, pg::Connection& target,
+                            const std::vector<engine::RunSummary>& runs) {
+  pg::Cancellation cancellation;
+  if (flags.restore_objects) route_interrupts_to(cancellation);
+  for (const auto& r : runs) {
+    if (r.objects_pending == 0) continue;
+    if (flags.restore_objects) {
+      engine::DeferredRebuild rebuild(catalog, r.id, partitioner::Plan{}, flags.connections.target, 1, cancellation);
+      if (rebuild.finish(target) > 0) {
+        throw Error(ErrorKind::Runtime, fmt::format("run {}: some indexes or constraints could not be rebuilt; nothing "
+                                                    "dropped", r.id),
+                    flags.catalog_schema, "fix the offending rows named above, then clean again");
+      }
+    } else if (flags.force) {
+      for (const auto& record : catalog.deferred(r.id)) {
+        if (record.rebuilt) continue;
+        auto o = target::object_from_json(record.definition);
+        spdlog::warn("giving up {} (--force); its definition: {}", o.describe(),
+                     o.index_definition.empty() ? o.constraint_definition : o.index_definition);
+      }
+      catalog.abandon_objects(r.id);
+    }
+  }
+}
 
 std::string describe(const engine::RunSummary& r) {
   return fmt::format("run {} ({}, started {}, {} of {} chunks done)", r.id, r.status, r.started_at, r.chunks_done,
@@ -46,6 +77,7 @@ int run_clean(CleanFlags& flags) {
                         "wait until it ends, or stop it (Ctrl-C) and clean it then");
     }
   }
+  if (flags.restore_objects || flags.force) settle_pending_objects(flags, catalog, target, runs);
   std::string what = run ? describe(runs[0])
                          : fmt::format("the whole run catalog {} on {} ({} runs)", flags.catalog_schema,
                                        target.display(), runs.size());
@@ -79,6 +111,11 @@ std::function<int()> add_clean_command(CLI::App& app) {
   cmd->add_option("--target", flags->connections.target, "target server (default: $TARGET_DATABASE_URL)");
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   add_yes_flag(*cmd, flags->yes);
+  cmd->add_flag("--restore-objects", flags->restore_objects,
+                "first rebuild the indexes and constraints the run dropped and has not rebuilt yet");
+  cmd->add_flag("--force", flags->force,
+                "drop the run even though indexes or constraints it dropped are not rebuilt (their definitions go to "
+                "the log, then are lost)");
   return [flags] { return run_clean(*flags); };
 }
 

@@ -29,6 +29,8 @@ struct CopyFlags {
   bool yes = false;
   int64_t chunk_bytes = kDefaultChunkBytes;
   std::string verify = "full";
+  std::string indexes = "defer";
+  int index_jobs = 0;
   std::string catalog_schema = kDefaultCatalogSchema;
   std::string resume_run;  // "" with --resume alone: the latest unfinished run
   bool resume = false;
@@ -70,6 +72,8 @@ int run_copy(CopyFlags& flags) {
                                                         : target::OnExisting::Error;
   options.disable_triggers = flags.disable_triggers;
   options.analyze = !flags.no_analyze;
+  options.defer_indexes = flags.indexes == "defer";
+  options.index_jobs = flags.index_jobs;
   options.chunk_bytes = flags.chunk_bytes;
   options.verify = flags.verify == "full";
   options.catalog_schema = flags.catalog_schema;
@@ -117,6 +121,13 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "full (default): digest every row on both sides and compare, chunk by chunk; off: skip")
       ->check(CLI::IsMember({"full", "off"}));
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the target tables after the copy");
+  cmd->add_option("--indexes", flags->indexes,
+                  "defer (default): drop the indexes, primary keys, unique, exclusion and foreign-key constraints of "
+                  "target tables that are empty, load, then rebuild them in parallel; keep: load with them in place")
+      ->check(CLI::IsMember({"defer", "keep"}));
+  cmd->add_option("--index-jobs", flags->index_jobs,
+                  "indexes and constraints rebuilt at once, each on a target connection of its own (default: -j)")
+      ->check(CLI::Range(1, kMaxJobs));
   add_yes_flag(*cmd, flags->yes);
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   auto* resume = cmd->add_option("--resume", flags->resume_run,

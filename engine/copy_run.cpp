@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "core/units.hpp"
@@ -104,8 +105,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
-               {options_.jobs, options_.on_existing == target::OnExisting::Truncate, options_.verify, options_.catalog_schema,
-                run_.same_cluster});
+               {options_.jobs, index_jobs(), options_.on_existing == target::OnExisting::Truncate, options_.verify,
+                options_.catalog_schema, run_.same_cluster});
   if (options_.on_existing != target::OnExisting::Truncate) {
     auto filled = target::target_tables_with_rows(*run_.target, run_.plan);
     prefilled_.insert(filled.begin(), filled.end());
@@ -113,6 +114,11 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
       throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
                         "empty them, or choose --on-existing truncate (empties them first) or append");
     }
+  }
+  if (options_.defer_indexes) {
+    deferral_ = target::plan_deferral(*run_.target, run_.plan, prefilled_);
+    target::apply_deferral(deferral_, run_.plan);
+    for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
   }
   prepare_rejects_dir();
 }
@@ -163,7 +169,7 @@ void CopyRun::continue_run() {
     spdlog::warn("the source changed since the run began: {}; resuming anyway (--allow-source-changes)", list);
   }
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
-               {options_.jobs, false, options_.verify, options_.catalog_schema, run_.same_cluster});
+               {options_.jobs, index_jobs(), false, options_.verify, options_.catalog_schema, run_.same_cluster});
   prepare_rejects_dir();
   spdlog::warn("resuming run {}: its snapshot is gone, so the remaining chunks are read from a new one ({})",
                record.id, run_.snapshot_id);
@@ -224,6 +230,7 @@ nlohmann::json CopyRun::options_json() const {
           {"disable_triggers", options_.disable_triggers},
           {"chunk_bytes", options_.chunk_bytes},
           {"verify", options_.verify},
+          {"indexes", options_.defer_indexes ? "defer" : "keep"},
           {"rejects_dir", options_.rejects_dir},
           {"prefilled", prefilled_}};
 }
@@ -242,8 +249,13 @@ std::vector<ChunkRecord> CopyRun::start_run() {
     run_.target->exec("BEGIN", options_.catalog_schema);
     catalog.create_schema();
     run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, source_state(*run_.coordinator, plan));
+    DeferredRebuild::record_and_drop(catalog, *run_.target, run_id_, deferral_);
     run_.target->exec("COMMIT", options_.catalog_schema);
     catalog.hold_run(run_id_);
+    if (!deferral_.objects.empty()) {
+      spdlog::info("deferred {} indexes and constraints until their tables are loaded (definitions kept in {}.objects)",
+                   deferral_.objects.size(), options_.catalog_schema);
+    }
   } else if (!joining()) {
     catalog.set_run_status(run_id_, "running");
   }
@@ -267,9 +279,23 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
                      FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
                      cancellation);
   }
+  // The coordinator rebuilds deferred objects as their tables' last chunks come in.
+  std::map<std::string, size_t> chunks_left;  // by target table
+  if (!joining()) {
+    RunCatalog catalog(*run_.target, options_.catalog_schema);
+    rebuild_ = std::make_unique<DeferredRebuild>(catalog, run_id_, plan, options_.target,
+                                                 index_jobs(), cancellation);
+    for (const auto& t : plan.target_tables()) chunks_left[t] = 0;
+    for (size_t c = 0; c < plan.chunks.size(); ++c) chunks_left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
+    for (const auto& [table, left] : chunks_left) {
+      if (left == 0) rebuild_->table_loaded(table);
+    }
+  }
   copy_chunks(records, [&](const ChunkOutcome& outcome) {
     tally.add(outcome);
     if (finisher) finisher->chunk_finished(outcome);
+    const auto& table = plan.tables[plan.chunks[outcome.chunk].table].target;
+    if (rebuild_ && !outcome.error && !outcome.skipped && --chunks_left[table] == 0) rebuild_->table_loaded(table);
   }, cancellation);
   auto copied = tally.total();
   summary.tables = copied.tables;
@@ -376,10 +402,16 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   auto records = catalog.chunks(run_id_, plan.chunks.size());
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
-  if (options_.verify) {
+  size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
+  if (options_.verify && continued_ && summary.chunks_done_before == plan.chunks.size() && catalog.verified(run_id_)) {
+    // Only deferred objects were left: the rows were verified when the last chunk went in, and
+    // rows fixed on the target since (to let a constraint be rebuilt) are the DBA's own change.
+    spdlog::info("run {}: its rows were verified before; nothing was copied now, so they are not read again", run_id_);
+  } else if (options_.verify) {
     auto report = verify_run(records, finished.read, cancellation);
     summary.chunks_verified = report.chunks_compared;
     summary.tables_verified = report.tables_compared;
+    catalog.set_verified(run_id_);
   }
   // A continued run only moves sequences forward: the target may be in use already.
   auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_);
@@ -390,6 +422,17 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
     size_t at_end = target::analyze_target_tables(*run_.target, plan, finished.analyzed);
     spdlog::info("analyzed {} target tables: {} as they completed, {} at the end ({:.2f} s)",
                  finished.analyzed.size() + at_end, finished.analyzed.size(), at_end, seconds_since(analyze_started));
+  }
+  if (not_rebuilt > 0) {
+    catalog.set_run_status(run_id_, "failed");
+    throw Error(ErrorKind::Runtime,
+                fmt::format("{} deferred indexes or constraints could not be rebuilt; the data is loaded{}, and they "
+                            "stay recorded as pending in {}.objects",
+                            not_rebuilt, options_.verify ? " and verified" : "", options_.catalog_schema),
+                options_.catalog_schema,
+                fmt::format("fix the offending rows on the target (or the constraint), then pgblit copy --resume {} "
+                            "rebuilds only what is pending",
+                            run_id_));
   }
   catalog.set_run_status(run_id_, "done");
   return summary;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/defaults.hpp"
+#include "engine/deferred_rebuild.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/run_setup.hpp"
 #include "engine/table_finisher.hpp"
@@ -30,6 +31,8 @@ struct CopyOptions {
   target::OnExisting on_existing = target::OnExisting::Error;   // what to do with target tables that hold rows
   bool disable_triggers = false;                // load with session_replication_role = replica
   bool analyze = true;                          // ANALYZE the target tables afterwards
+  bool defer_indexes = true;                    // drop indexes and constraints of empty tables, rebuild after
+  int index_jobs = 0;                           // rebuilds at once; 0: as many as jobs
   int64_t chunk_bytes = kDefaultChunkBytes;      // target chunk size, heap + TOAST bytes
   bool verify = true;                           // --verify full: digest both sides and compare
   std::string catalog_schema = kDefaultCatalogSchema;// where the run catalog lives on the target
@@ -63,6 +66,7 @@ class CopyRun {
 
   const partitioner::Plan& plan() const { return run_.plan; }
   bool joining() const { return options_.join_run.has_value(); }
+  int index_jobs() const { return options_.index_jobs > 0 ? options_.index_jobs : options_.jobs; }
   CopySummary execute(pg::Cancellation& cancellation);
 
  private:
@@ -83,6 +87,8 @@ class CopyRun {
   int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
   bool continued_ = false;  // --resume or --join: the run began in an earlier process
   std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
+  target::Deferral deferral_;        // a fresh run's objects to drop now and rebuild after loading
+  std::unique_ptr<DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
 };
 
 }  // namespace pgblit::engine

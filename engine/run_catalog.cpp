@@ -66,7 +66,20 @@ CREATE TABLE IF NOT EXISTS {0}.chunks (
   worker text,
   error text,
   finished_at timestamptz,
-  PRIMARY KEY (run_id, chunk)))",
+  PRIMARY KEY (run_id, chunk));
+ALTER TABLE {0}.runs ADD COLUMN IF NOT EXISTS verified_at timestamptz;
+CREATE TABLE IF NOT EXISTS {0}.objects (
+  run_id bigint NOT NULL REFERENCES {0}.runs ON DELETE CASCADE,
+  object int NOT NULL,
+  table_name text NOT NULL,
+  kind text NOT NULL,
+  name text NOT NULL,
+  definition jsonb NOT NULL,
+  status text NOT NULL DEFAULT 'dropped',
+  error text,
+  seconds float8,
+  rebuilt_at timestamptz,
+  PRIMARY KEY (run_id, object)))",
                            quoted_),
                schema_);
   target_.exec_params(fmt::format("INSERT INTO {0}.catalog_info (format, created_schema, created_by) "
@@ -155,6 +168,49 @@ void RunCatalog::set_run_status(int64_t run, const std::string& status) {
                                   "ELSE now() END WHERE id = $1",
                                   quoted_),
                       {std::to_string(run), status}, schema_ + ".runs");
+}
+
+void RunCatalog::set_verified(int64_t run) {
+  target_.exec_params(fmt::format("UPDATE {}.runs SET verified_at = now() WHERE id = $1", quoted_),
+                      {std::to_string(run)}, schema_ + ".runs");
+}
+
+bool RunCatalog::verified(int64_t run) {
+  return target_.exec_params(fmt::format("SELECT verified_at IS NOT NULL FROM {}.runs WHERE id = $1", quoted_),
+                             {std::to_string(run)}, schema_ + ".runs")
+      .boolean(0, 0);
+}
+
+void RunCatalog::record_deferred(int64_t run, const std::vector<nlohmann::json>& objects) {
+  if (objects.empty()) return;
+  target_.exec_params(fmt::format(R"(
+INSERT INTO {}.objects (run_id, object, table_name, kind, name, definition)
+SELECT $1, (o.ordinality - 1)::int, o.value ->> 'table', o.value ->> 'kind', o.value ->> 'name', o.value
+FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY o)",
+                                  quoted_),
+                      {std::to_string(run), nlohmann::json(objects).dump()}, schema_ + ".objects");
+}
+
+std::vector<DeferredRecord> RunCatalog::deferred(int64_t run) {
+  auto r = target_.exec_params(
+      fmt::format("SELECT definition, status = 'rebuilt' FROM {}.objects WHERE run_id = $1 ORDER BY object", quoted_),
+      {std::to_string(run)}, schema_ + ".objects");
+  std::vector<DeferredRecord> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({nlohmann::json::parse(r.text(i, 0)), r.boolean(i, 1)});
+  return out;
+}
+
+void RunCatalog::mark_rebuilt(int64_t run, size_t object, double seconds) {
+  target_.exec_params(fmt::format("UPDATE {}.objects SET status = 'rebuilt', error = NULL, seconds = $3, "
+                                  "rebuilt_at = now() WHERE run_id = $1 AND object = $2",
+                                  quoted_),
+                      {std::to_string(run), std::to_string(object), fmt::format("{:.3f}", seconds)},
+                      schema_ + ".objects");
+}
+
+void RunCatalog::record_rebuild_failure(int64_t run, size_t object, const std::string& error) {
+  target_.exec_params(fmt::format("UPDATE {}.objects SET error = $3 WHERE run_id = $1 AND object = $2", quoted_),
+                      {std::to_string(run), std::to_string(object), error}, schema_ + ".objects");
 }
 
 void RunCatalog::record_failure(int64_t run, size_t chunk, const std::string& error, const std::string& worker) {

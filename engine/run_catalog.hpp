@@ -3,6 +3,8 @@
 //
 // catalog_info: one row, the marker that this schema holds a pgblit catalog (and whether
 //         pgblit created the schema), so `pgblit clean` drops only what is provably its own.
+// objects: the indexes and constraints a run dropped to rebuild after loading, each with its
+//         exact definition (written in the transaction that drops them) and whether it is back.
 // runs:   one row a run: its plan (so a resumed run executes the same chunks), its options
 //         (without connection strings), the source's snapshot and a cheap fingerprint of the
 //         source tables, status and timings.
@@ -48,7 +50,14 @@ struct RunSummary {
   std::string started_at;
   int64_t chunks = 0;
   int64_t chunks_done = 0;
+  int64_t objects_pending = 0;  // deferred indexes and constraints not rebuilt yet
   bool alive = false;  // a process still works on it
+};
+
+// A deferred index or constraint as the catalog holds it.
+struct DeferredRecord {
+  nlohmann::json definition;
+  bool rebuilt = false;
 };
 
 // What `pgblit clean` dropped, to say exactly that.
@@ -99,6 +108,16 @@ class RunCatalog {
   RunRecord load_run(std::optional<int64_t> id);
   std::vector<ChunkRecord> chunks(int64_t run, size_t count);
   void set_run_status(int64_t run, const std::string& status);
+  // Verification passed: a later resume that copies nothing need not read the target again.
+  void set_verified(int64_t run);
+  bool verified(int64_t run);
+
+  // The objects a run defers, recorded in the caller's transaction (the one that drops them).
+  void record_deferred(int64_t run, const std::vector<nlohmann::json>& objects);
+  std::vector<DeferredRecord> deferred(int64_t run);
+  // In the transaction that completes object `object`, on the session that rebuilt it.
+  void mark_rebuilt(int64_t run, size_t object, double seconds);
+  void record_rebuild_failure(int64_t run, size_t object, const std::string& error);
   // Outside the chunk's transaction (which rolled back): one more attempt, and why it failed.
   void record_failure(int64_t run, size_t chunk, const std::string& error, const std::string& worker);
   void record_target_digest(int64_t run, size_t chunk, const checksums::ChunkDigest& digest);
@@ -109,6 +128,8 @@ class RunCatalog {
   // it and nothing else lives in it, the schema. Refuses (usage error) while a process still
   // works on a run it would drop. One transaction.
   CleanResult clean(std::optional<int64_t> run);
+  // Marks a run's pending objects rebuilt without rebuilding them (clean --force).
+  void abandon_objects(int64_t run);
 
   // Inside a chunk's transaction, on the lane's own target session (see "Exactly once"):
   // locks the chunk's row; false when it is done already or another worker holds it.
@@ -118,6 +139,7 @@ class RunCatalog {
 
  private:
   std::vector<RunSummary> runs_in_transaction(std::optional<int64_t> run);
+  bool has_table(const std::string& table);
 
   pg::Connection& target_;
   std::string schema_;

@@ -34,14 +34,19 @@ std::vector<RunSummary> RunCatalog::runs_in_transaction(std::optional<int64_t> r
   }
   // A run is alive when someone holds its shared lock: an exclusive try fails then. The
   // transaction-level lock taken otherwise lasts until the caller's transaction ends.
+  // Catalogs made before deferred objects existed have no objects table.
+  std::string pending = has_table("objects")
+                            ? fmt::format("(SELECT count(*) FROM {}.objects o WHERE o.run_id = r.id AND o.status = 'dropped')",
+                                          quoted_)
+                            : "0";
   auto r = target_.exec_params(
       fmt::format(R"(
-SELECT r.id, r.status, r.started_at::text, count(c.chunk), count(c.chunk) FILTER (WHERE c.status = 'done'),
+SELECT r.id, r.status, r.started_at::text, count(c.chunk), count(c.chunk) FILTER (WHERE c.status = 'done'), {1},
        NOT pg_try_advisory_xact_lock(hashtext('pgblit run ' || $2), r.id::int)
 FROM {0}.runs r LEFT JOIN {0}.chunks c ON c.run_id = r.id
 WHERE $1::bigint IS NULL OR r.id = $1::bigint
 GROUP BY r.id ORDER BY r.id)",
-                  quoted_),
+                  quoted_, pending),
       {run ? std::optional(std::to_string(*run)) : std::nullopt, schema_}, schema_ + ".runs");
   if (run && r.rows() == 0) {
     throw usage_error(fmt::format("run {} does not exist in {}: nothing dropped", *run, quoted_), schema_,
@@ -49,9 +54,23 @@ GROUP BY r.id ORDER BY r.id)",
   }
   std::vector<RunSummary> out;
   for (int i = 0; i < r.rows(); ++i) {
-    out.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.int64(i, 3), r.int64(i, 4), r.boolean(i, 5)});
+    out.push_back({r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.int64(i, 3), r.int64(i, 4), r.int64(i, 5),
+                   r.boolean(i, 6)});
   }
   return out;
+}
+
+bool RunCatalog::has_table(const std::string& table) {
+  return target_.exec_params("SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                             "WHERE n.nspname = $1 AND c.relname = $2)",
+                             {schema_, table}, schema_)
+      .boolean(0, 0);
+}
+
+void RunCatalog::abandon_objects(int64_t run) {
+  target_.exec_params(fmt::format("UPDATE {}.objects SET status = 'abandoned' WHERE run_id = $1 AND status <> 'rebuilt'",
+                                  quoted_),
+                      {std::to_string(run)}, schema_ + ".objects");
 }
 
 CleanResult RunCatalog::clean(std::optional<int64_t> run) {
@@ -69,6 +88,13 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
         throw usage_error(fmt::format("run {} is in progress ({}): nothing dropped", r.id, r.status), schema_,
                           "wait until it ends, or stop it (Ctrl-C) and clean it then");
       }
+      if (r.objects_pending > 0) {
+        throw usage_error(fmt::format("run {} dropped {} indexes or constraints that are not rebuilt yet: nothing "
+                                      "dropped, since their definitions live only in its catalog rows",
+                                      r.id, r.objects_pending),
+                          schema_, "pgblit copy --resume " + std::to_string(r.id) +
+                                       " rebuilds them; or clean --restore-objects (rebuilds them first), or --force");
+      }
       result.runs.push_back(r.id);
     }
     if (run) {
@@ -76,7 +102,8 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
     } else {
       bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
                                          schema_).boolean(0, 0);
-      for (const char* table : {"catalog_info", "chunks", "runs"}) {
+      for (const char* table : {"catalog_info", "objects", "chunks", "runs"}) {
+        if (!has_table(table)) continue;
         std::string name = quoted_ + "." + pg::quote_ident(table);
         target_.exec("DROP TABLE " + name, schema_);
         result.tables.push_back(name);

@@ -130,7 +130,7 @@ void check_slots(pg::Connection& conn, const char* side, int64_t needed, int64_t
 
 }  // namespace
 
-int target_connections_needed(int jobs) { return 2 * jobs + 3; }
+int target_connections_needed(int jobs, int index_jobs) { return 2 * jobs + 3 + index_jobs; }
 int source_connections_needed(int jobs) { return jobs + 1; }
 
 void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,
@@ -140,7 +140,7 @@ void check_target(pg::Connection& target, pg::Connection& source, const partitio
   check_table_privileges(target, plan, options, problems);
   check_catalog_schema(target, plan, options, problems);
   // Each side already has one session of the run (the one asking).
-  int64_t on_target = target_connections_needed(options.jobs) - 1;
+  int64_t on_target = target_connections_needed(options.jobs, options.index_jobs) - 1;
   int64_t on_source = source_connections_needed(options.jobs) - 1;
   check_slots(target, "target", on_target, on_target + (options.same_cluster ? on_source : 0), options.jobs, problems);
   if (!options.same_cluster) check_slots(source, "source", on_source, on_source, options.jobs, problems);

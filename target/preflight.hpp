@@ -15,6 +15,7 @@ namespace pgblit::target {
 
 struct PreflightOptions {
   int jobs = 2;
+  int index_jobs = 2;          // deferred indexes and constraints rebuilt at once
   bool truncate = false;       // --on-existing truncate
   bool verify = true;          // reads the target back
   std::string catalog_schema;  // where the run catalog lives
@@ -23,8 +24,9 @@ struct PreflightOptions {
 
 // Connections a run opens at most: on the target, a session for each lane and for each of
 // the table finisher's -j verification reads, the coordinator's, the finisher's own and the
-// lock-wait reporter's; on the source, one for each lane and the coordinator's.
-int target_connections_needed(int jobs);
+// lock-wait reporter's, and one for each rebuild of deferred indexes and constraints; on the
+// source, one for each lane and the coordinator's.
+int target_connections_needed(int jobs, int index_jobs);
 int source_connections_needed(int jobs);
 
 void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,

@@ -1,0 +1,62 @@
+// See deferred_rebuild.hpp.
+#include "engine/deferred_rebuild.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace pgblit::engine {
+
+void DeferredRebuild::record_and_drop(RunCatalog& catalog, pg::Connection& target, int64_t run,
+                                      const target::Deferral& deferral) {
+  std::vector<nlohmann::json> definitions;
+  for (const auto& o : deferral.objects) definitions.push_back(target::to_json(o));
+  catalog.record_deferred(run, definitions);
+  for (const auto& o : deferral.objects) target.exec(target::drop_sql(o), o.table);
+}
+
+DeferredRebuild::DeferredRebuild(RunCatalog& catalog, int64_t run, const partitioner::Plan& plan,
+                                 const std::string& target_conninfo, int index_jobs, pg::Cancellation& cancellation)
+    : catalog_schema_(catalog.schema()), run_(run) {
+  std::vector<bool> pending;
+  for (const auto& record : catalog.deferred(run)) {
+    objects_.push_back(target::object_from_json(record.definition));
+    pending.push_back(!record.rebuilt);
+    pending_ += !record.rebuilt;
+  }
+  if (pending_ == 0) return;
+  auto tables = plan.target_tables();
+  std::string schema = catalog_schema_;
+  rebuilder_ = std::make_unique<target::Rebuilder>(
+      objects_, pending, std::set<std::string>(tables.begin(), tables.end()), target_conninfo, index_jobs,
+      [schema, run](pg::Connection& session, size_t object, double seconds) {
+        RunCatalog(session, schema).mark_rebuilt(run, object, seconds);
+      },
+      cancellation);
+}
+
+DeferredRebuild::~DeferredRebuild() = default;
+
+void DeferredRebuild::table_loaded(const std::string& table) {
+  if (rebuilder_) rebuilder_->table_loaded(table);
+}
+
+size_t DeferredRebuild::finish(pg::Connection& target) {
+  if (!rebuilder_) return 0;
+  rebuilder_->all_loaded();
+  auto totals = rebuilder_->wait();
+  rebuilder_.reset();
+  std::vector<std::string> timings;
+  for (const auto& [kind, count_seconds] : totals.by_kind) {
+    timings.push_back(fmt::format("{}: {} in {:.2f} s", kind, count_seconds.first, count_seconds.second));
+  }
+  if (!timings.empty()) spdlog::info("rebuilt {} (build time summed over --index-jobs sessions)", fmt::join(timings, ", "));
+  RunCatalog catalog(target, catalog_schema_);
+  for (const auto& f : totals.failures) {
+    spdlog::error("{}", f.message);
+    if (!f.examples.empty()) spdlog::error("  offending keys (at most 10): {}", fmt::join(f.examples, " "));
+    catalog.record_rebuild_failure(run_, f.object, f.message);
+  }
+  return totals.failures.size();
+}
+
+}  // namespace pgblit::engine

@@ -1,0 +1,46 @@
+// A run's deferred indexes and constraints, from the decision to the last rebuild: what the
+// copy of the chunks does not see. target/deferred.hpp decides what to defer and how to
+// re-create it, target/rebuild.hpp rebuilds in parallel; this joins them to the run catalog:
+// the definitions are recorded in the transaction that drops the objects, each object is
+// marked rebuilt in the transaction that completes it, and failures are kept with it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "engine/run_catalog.hpp"
+#include "pg/cancellation.hpp"
+#include "target/deferred.hpp"
+#include "target/rebuild.hpp"
+
+namespace pgblit::engine {
+
+class DeferredRebuild {
+ public:
+  // Records the deferral's objects for `run` and drops them, in the caller's open transaction
+  // on the catalog's connection: nothing is dropped whose definition is not written down.
+  static void record_and_drop(RunCatalog& catalog, pg::Connection& target, int64_t run,
+                              const target::Deferral& deferral);
+
+  // Starts rebuilding the run's pending objects (from the catalog) as their tables load.
+  DeferredRebuild(RunCatalog& catalog, int64_t run, const partitioner::Plan& plan, const std::string& target_conninfo,
+                  int index_jobs, pg::Cancellation& cancellation);
+  ~DeferredRebuild();
+
+  size_t pending() const { return pending_; }
+  void table_loaded(const std::string& table);
+  // Waits for every object; logs the time per object class and each failure with its
+  // offending keys, which it records in the catalog. Returns how many failed.
+  size_t finish(pg::Connection& target);
+
+ private:
+  std::string catalog_schema_;
+  int64_t run_;
+  std::vector<target::DeferredObject> objects_;
+  size_t pending_ = 0;
+  std::unique_ptr<target::Rebuilder> rebuilder_;
+};
+
+}  // namespace pgblit::engine
