@@ -5,11 +5,15 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <algorithm>
 #include <memory>
+#include <set>
 
 #include "cli/common_flags.hpp"
 #include "core/units.hpp"
 #include "engine/run_setup.hpp"
+#include "target/deferred.hpp"
+#include "target/target_prep.hpp"
 
 namespace pgblit::cli {
 namespace {
@@ -19,8 +23,29 @@ struct PlanFlags {
   partitioner::Selection selection;
   int64_t chunk_bytes = kDefaultChunkBytes;
   bool disable_triggers = false;
+  std::string indexes = "defer";
   bool json = false;
 };
+
+// What a copy would drop and rebuild, largest table first, and what it keeps, with why.
+void print_deferral(const target::Deferral& deferral) {
+  auto objects = deferral.objects;
+  std::stable_sort(objects.begin(), objects.end(), [](const auto& a, const auto& b) {
+    if ((a.kind == target::ObjectKind::ForeignKey) != (b.kind == target::ObjectKind::ForeignKey)) {
+      return b.kind == target::ObjectKind::ForeignKey;
+    }
+    return a.table_bytes > b.table_bytes;
+  });
+  if (!objects.empty()) {
+    fmt::print("\nDeferred: dropped before loading, rebuilt in this order as their tables complete ({} objects; "
+               "foreign keys once both of their tables are loaded):\n", objects.size());
+    for (const auto& o : objects) fmt::print("  {}\n", o.describe());
+  }
+  if (!deferral.kept.empty()) {
+    fmt::print("\nKept in place while loading:\n");
+    for (const auto& k : deferral.kept) fmt::print("  {}: {}\n", k.what, k.why);
+  }
+}
 
 void print_table(const partitioner::Plan& plan) {
   std::vector<size_t> chunks(plan.tables.size());
@@ -50,11 +75,23 @@ void print_table(const partitioner::Plan& plan) {
 int run_plan(PlanFlags& flags) {
   require_connections(flags.connections);
   auto run = engine::open_run(flags.connections.source, flags.connections.target,
-                              {flags.selection, flags.disable_triggers, flags.chunk_bytes});
+                              {flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer"});
+  target::Deferral deferral;  // what `copy` would defer, if the target tables are empty now
+  if (flags.indexes == "defer") {
+    auto filled = target::target_tables_with_rows(*run.target, run.plan);
+    deferral = target::plan_deferral(*run.target, run.plan, std::set<std::string>(filled.begin(), filled.end()));
+    target::apply_deferral(deferral, run.plan);
+  }
   if (flags.json) {
-    std::cout << partitioner::to_json(run.plan).dump(2) << "\n";
+    auto json = partitioner::to_json(run.plan);
+    json["deferred"] = nlohmann::json::array();
+    for (const auto& o : deferral.objects) json["deferred"].push_back(target::to_json(o));
+    json["kept"] = nlohmann::json::array();
+    for (const auto& k : deferral.kept) json["kept"].push_back({{"table", k.table}, {"what", k.what}, {"why", k.why}});
+    std::cout << json.dump(2) << "\n";
   } else {
     print_table(run.plan);
+    print_deferral(deferral);
   }
   return 0;
 }
@@ -68,6 +105,8 @@ std::function<int()> add_plan_command(CLI::App& app) {
   add_selection_flags(*cmd, flags->selection);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
   cmd->add_flag("--disable-triggers", flags->disable_triggers, "plan as `copy --disable-triggers` would");
+  cmd->add_option("--indexes", flags->indexes, "plan as `copy --indexes` would: defer (default) or keep")
+      ->check(CLI::IsMember({"defer", "keep"}));
   cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
   return [flags] { return run_plan(*flags); };
 }

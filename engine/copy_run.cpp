@@ -100,8 +100,9 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     continue_run();
     return;
   }
+  // Deferred foreign keys check nothing while loading: a self-referencing table may be split.
   run_ = open_run(options_.source, options_.target,
-                  {options_.selection, options_.disable_triggers, options_.chunk_bytes});
+                  {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes});
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
@@ -117,10 +118,23 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   }
   if (options_.defer_indexes) {
     deferral_ = target::plan_deferral(*run_.target, run_.plan, prefilled_);
+    if (splits_a_kept_self_reference()) {  // rare: such a table must load in one piece after all
+      run_.plan = partitioner::build_plan(*run_.coordinator, *run_.target,
+                                          {options_.selection, options_.disable_triggers, options_.chunk_bytes});
+    }
     target::apply_deferral(deferral_, run_.plan);
     for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
   }
   prepare_rejects_dir();
+}
+
+bool CopyRun::splits_a_kept_self_reference() const {
+  std::map<std::string, size_t> chunks;
+  for (const auto& c : run_.plan.chunks) ++chunks[run_.plan.tables[c.table].target];
+  for (const auto& table : deferral_.kept_self_references) {
+    if (chunks[table] > 1) return true;
+  }
+  return false;
 }
 
 // --resume and --join: the run's plan and settings from the catalog. A finished run is never

@@ -77,6 +77,7 @@ class CopyRun {
   void copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
                    pg::Cancellation& cancellation);
   void prepare_rejects_dir();
+  bool splits_a_kept_self_reference() const;
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation);
   verify::Report verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,
                             pg::Cancellation& cancellation);

@@ -241,6 +241,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   require_readable(source, table_sources, plan);
   std::set<size_t> self_referencing;
   if (!options.disable_triggers) self_referencing = order_by_foreign_keys(target, tables_by_dest, plan, problems);
+  if (options.split_self_referencing) self_referencing.clear();
   problems.throw_if_any();
 
   plan.schemas.assign(schemas.begin(), schemas.end());

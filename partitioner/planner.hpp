@@ -17,6 +17,9 @@ struct PlanOptions {
   Selection selection;
   bool disable_triggers = false;  // foreign keys are not checked, so no load order is needed
   int64_t chunk_bytes = kDefaultChunkBytes;  // target size of a chunk, heap + TOAST bytes
+  // Split tables whose target references itself too: right when that foreign key is dropped
+  // for the load (deferred), since no row is then checked against rows of other chunks.
+  bool split_self_referencing = false;
 };
 
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options);

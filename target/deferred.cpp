@@ -259,6 +259,7 @@ Deferral plan_deferral(pg::Connection& target, const partitioner::Plan& plan, co
     } else if (speeds_a_load) {
       deferral.kept.push_back({fk.object.table, fk.object.describe(), fk.why_not});
     }
+    if (!fk.deferrable && fk.object.table == fk.object.referenced) deferral.kept_self_references.insert(fk.object.table);
   }
   for (auto& [oid, row] : candidates) deferral.objects.push_back(row->object);
   std::stable_sort(deferral.objects.begin(), deferral.objects.end(), [](const auto& a, const auto& b) {

@@ -66,6 +66,7 @@ struct KeptObject {
 struct Deferral {
   std::vector<DeferredObject> objects;  // foreign keys first, then constraints and indexes
   std::vector<KeptObject> kept;
+  std::set<std::string> kept_self_references;  // tables whose self-referencing foreign key stays
 };
 
 // Which objects of the plan's target tables to defer, and which to keep with the reason.
