@@ -30,6 +30,9 @@ struct CopyFlags {
   int64_t chunk_bytes = kDefaultChunkBytes;
   std::string verify = "full";
   std::string indexes = "defer";
+  bool create_schema = false;
+  bool no_owner = false;
+  bool no_acl = false;
   int index_jobs = 0;
   std::string catalog_schema = kDefaultCatalogSchema;
   std::string resume_run;  // "" with --resume alone: the latest unfinished run
@@ -74,6 +77,16 @@ int run_copy(CopyFlags& flags) {
   options.analyze = !flags.no_analyze;
   options.defer_indexes = flags.indexes == "defer";
   options.index_jobs = flags.index_jobs;
+  options.create_schema = flags.create_schema;
+  options.no_owner = flags.no_owner;
+  options.no_acl = flags.no_acl;
+  // Creating the schema writes to the target before there is a plan to show: ask first.
+  if (flags.create_schema && !confirm("About to create the selected tables' schema on the target from the source, "
+                                      "then copy their rows.",
+                                      flags.yes, WithoutTerminal::Proceed)) {
+    spdlog::info("nothing created or copied: not confirmed");
+    return exit_code(ErrorKind::Usage);
+  }
   options.chunk_bytes = flags.chunk_bytes;
   options.verify = flags.verify == "full";
   options.catalog_schema = flags.catalog_schema;
@@ -86,7 +99,7 @@ int run_copy(CopyFlags& flags) {
   options.rejects_dir = flags.rejects_dir;
 
   engine::CopyRun run(options);
-  if (!flags.resume && !run.joining() && !confirmed(run, flags)) {
+  if (!flags.resume && !run.joining() && !flags.create_schema && !confirmed(run, flags)) {
     spdlog::info("nothing copied: not confirmed");
     return exit_code(ErrorKind::Usage);
   }
@@ -125,6 +138,12 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "defer (default): drop the indexes, primary keys, unique, exclusion and foreign-key constraints of "
                   "target tables that are empty, load, then rebuild them in parallel; keep: load with them in place")
       ->check(CLI::IsMember({"defer", "keep"}));
+  cmd->add_flag("--create-schema", flags->create_schema,
+                "create the selected tables on the target from the source first (pg_dump and pg_restore of their "
+                "schema: types, sequences, tables; indexes and constraints rebuilt after the load; triggers, policies "
+                "and rules applied last). -n/--schema selects schemas, as in pg_dump");
+  cmd->add_flag("--no-owner", flags->no_owner, "with --create-schema: do not set the objects' owners (pg_restore --no-owner)");
+  cmd->add_flag("--no-acl", flags->no_acl, "with --create-schema: do not restore privileges (pg_restore --no-acl)");
   cmd->add_option("--index-jobs", flags->index_jobs,
                   "indexes and constraints rebuilt at once, each on a target connection of its own (default: -j)")
       ->check(CLI::Range(1, kMaxJobs));

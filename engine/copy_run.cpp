@@ -22,6 +22,7 @@
 #include "pg/conninfo.hpp"
 #include "pg/retry.hpp"
 #include "target/preflight.hpp"
+#include "target/schema_create.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -100,6 +101,16 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     continue_run();
     return;
   }
+  std::string after_load_sql;  // with --create-schema: triggers, policies, rules, for after the load
+  if (options_.create_schema) {
+    {
+      auto source = pg::open_session(options_.source, "source");
+      auto target = pg::open_session(options_.target, "target");
+      require_distinct_databases(source, target);
+    }
+    after_load_sql = target::create_schema(
+        {options_.source, options_.target, options_.selection, options_.no_owner, options_.no_acl});
+  }
   // Deferred foreign keys check nothing while loading: a self-referencing table may be split.
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes});
@@ -124,6 +135,13 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     }
     target::apply_deferral(deferral_, run_.plan);
     for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
+  }
+  if (!after_load_sql.empty()) {
+    target::DeferredObject script;
+    script.kind = target::ObjectKind::Script;
+    script.name = "triggers, policies, rules";
+    script.script = after_load_sql;
+    deferral_.objects.push_back(std::move(script));
   }
   prepare_rejects_dir();
 }
@@ -245,6 +263,7 @@ nlohmann::json CopyRun::options_json() const {
           {"chunk_bytes", options_.chunk_bytes},
           {"verify", options_.verify},
           {"indexes", options_.defer_indexes ? "defer" : "keep"},
+          {"create_schema", options_.create_schema},
           {"rejects_dir", options_.rejects_dir},
           {"prefilled", prefilled_}};
 }

@@ -33,6 +33,9 @@ struct CopyOptions {
   bool analyze = true;                          // ANALYZE the target tables afterwards
   bool defer_indexes = true;                    // drop indexes and constraints of empty tables, rebuild after
   int index_jobs = 0;                           // rebuilds at once; 0: as many as jobs
+  bool create_schema = false;                   // create the selected tables from the source first
+  bool no_owner = false;                        // with create_schema: pg_restore --no-owner
+  bool no_acl = false;                          // with create_schema: pg_restore --no-acl
   int64_t chunk_bytes = kDefaultChunkBytes;      // target chunk size, heap + TOAST bytes
   bool verify = true;                           // --verify full: digest both sides and compare
   std::string catalog_schema = kDefaultCatalogSchema;// where the run catalog lives on the target

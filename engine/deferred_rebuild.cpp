@@ -11,7 +11,9 @@ void DeferredRebuild::record_and_drop(RunCatalog& catalog, pg::Connection& targe
   std::vector<nlohmann::json> definitions;
   for (const auto& o : deferral.objects) definitions.push_back(target::to_json(o));
   catalog.record_deferred(run, definitions);
-  for (const auto& o : deferral.objects) target.exec(target::drop_sql(o), o.table);
+  for (const auto& o : deferral.objects) {
+    if (auto sql = target::drop_sql(o); !sql.empty()) target.exec(sql, o.table);
+  }
 }
 
 DeferredRebuild::DeferredRebuild(RunCatalog& catalog, int64_t run, const partitioner::Plan& plan,

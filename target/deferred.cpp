@@ -153,11 +153,13 @@ const char* to_string(ObjectKind kind) {
     case ObjectKind::Index: return "index";
     case ObjectKind::Constraint: return "constraint";
     case ObjectKind::ForeignKey: return "foreign key";
+    case ObjectKind::Script: return "script";
   }
   return "object";
 }
 
 std::string DeferredObject::describe() const {
+  if (kind == ObjectKind::Script) return "the post-data of the created schema (" + name + ")";
   const char* what = kind == ObjectKind::Index        ? "index"
                      : constraint_type == 'p'         ? "primary key"
                      : constraint_type == 'u'         ? "unique constraint"
@@ -185,13 +187,17 @@ nlohmann::json to_json(const DeferredObject& o) {
           {"replica_identity", o.replica_identity},
           {"columns", o.columns},
           {"referenced_columns", o.referenced_columns},
-          {"table_bytes", o.table_bytes}};
+          {"table_bytes", o.table_bytes},
+          {"script", o.script}};
 }
 
 DeferredObject object_from_json(const nlohmann::json& j) {
   DeferredObject o;
   std::string kind = j.at("kind");
-  o.kind = kind == "index" ? ObjectKind::Index : kind == "constraint" ? ObjectKind::Constraint : ObjectKind::ForeignKey;
+  o.kind = kind == "index"        ? ObjectKind::Index
+           : kind == "constraint" ? ObjectKind::Constraint
+           : kind == "script"     ? ObjectKind::Script
+                                  : ObjectKind::ForeignKey;
   o.name = j.at("name");
   o.schema = j.at("schema");
   o.table = j.at("table");
@@ -211,6 +217,7 @@ DeferredObject object_from_json(const nlohmann::json& j) {
   o.columns = j.at("columns").get<std::vector<std::string>>();
   o.referenced_columns = j.at("referenced_columns").get<std::vector<std::string>>();
   o.table_bytes = j.at("table_bytes");
+  o.script = j.value("script", "");
   return o;
 }
 
@@ -269,6 +276,7 @@ Deferral plan_deferral(pg::Connection& target, const partitioner::Plan& plan, co
 }
 
 std::string drop_sql(const DeferredObject& o) {
+  if (o.kind == ObjectKind::Script) return "";
   if (o.kind == ObjectKind::Index) return fmt::format("DROP INDEX {}.{}", o.schema, o.name);
   return fmt::format("ALTER TABLE {} DROP CONSTRAINT {}", o.table, o.name);
 }

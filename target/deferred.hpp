@@ -27,7 +27,9 @@
 
 namespace pgblit::target {
 
-enum class ObjectKind { Index, Constraint, ForeignKey };
+// Script: the rest of a created schema's post-data (triggers, policies, rules, comments),
+// applied once every table is loaded and every other object is back.
+enum class ObjectKind { Index, Constraint, ForeignKey, Script };
 const char* to_string(ObjectKind kind);
 
 struct DeferredObject {
@@ -50,6 +52,7 @@ struct DeferredObject {
   std::vector<std::string> columns;             // key columns (unique) or referencing columns (FK), quoted
   std::vector<std::string> referenced_columns;  // FK, quoted
   int64_t table_bytes = 0;  // the table's size on the source: larger first
+  std::string script;       // Script: the SQL
 
   std::string describe() const;  // "index "ix" on "s"."t"", "foreign key "fk" on ..."
 };

@@ -150,6 +150,12 @@ void Rebuilder::schedule() {
   for (size_t i = 0; i < objects_.size(); ++i) {
     if (state_[i] != kWaiting) continue;
     const auto& o = objects_[i];
+    if (o.kind == ObjectKind::Script) {  // last: every table loaded, every other object back
+      bool rest_done = true;
+      for (size_t j = 0; j < objects_.size(); ++j) rest_done &= j == i || state_[j] == kDone || state_[j] == kFailed;
+      if (rest_done && std::all_of(run_tables_.begin(), run_tables_.end(), is_loaded)) state_[i] = kReady;
+      continue;
+    }
     if (o.kind != ObjectKind::ForeignKey) {
       if (is_loaded(o.table)) state_[i] = kReady;
       continue;
@@ -253,6 +259,7 @@ void Rebuilder::rebuild(pg::Connection& session, size_t index) {
     std::lock_guard lock(mutex_);
     auto& [count, total] = totals_.by_kind[o.kind == ObjectKind::Index             ? "indexes"
                                            : o.kind == ObjectKind::ForeignKey        ? "foreign keys"
+                                           : o.kind == ObjectKind::Script            ? "post-data scripts"
                                            : o.constraint_type == 'p'                ? "primary keys"
                                                                                      : "unique and exclusion constraints"];
     ++count;
@@ -284,6 +291,9 @@ void Rebuilder::rebuild(pg::Connection& session, size_t index) {
       in_transaction(session, object, attach + finishing_sql(o), record);
       return;
     }
+    case ObjectKind::Script:
+      in_transaction(session, object, o.script, record);
+      return;
     case ObjectKind::ForeignKey: {
       if (!constraint_exists(session, o)) {
         bool not_valid = o.constraint_definition.find("NOT VALID") != std::string::npos;
