@@ -5,6 +5,8 @@
 #   pgblit-keep   pgblit copy --indexes keep (every row pays for index maintenance and FK checks)
 #   post-data     pgblit copy into tables without indexes, then pg_restore -j of the post-data section
 #   pgdump        pg_dump -Fd -j + pg_restore -j --data-only --disable-triggers into the full schema
+#   create        pgblit copy --create-schema into a target without the schema
+#   dump-restore  pg_dump -Fd -j + pg_restore -j (schema and data) into a target without the schema
 # Every pgblit run uses --verify off --no-analyze (the peers verify nothing); `pgblit-verified`
 # adds the default verification. Prints one line per run; ratios are taken within a round.
 #   bench/fullschema.sh ROUNDS TOOL...     (pair from ../shared/bench/pgpair.sh, dataset loaded)
@@ -32,6 +34,9 @@ run() {
   pgblit-verified) reset "$work/full.sql"; copy;;
   pgblit-keep) reset "$work/full.sql"; copy --verify off --no-analyze --indexes keep;;
   post-data) reset "$work/pre.sql"; copy --verify off --no-analyze && pg_restore -d "$TGT" -j "$JOBS" "$work/post.dump";;
+  create) reset /dev/null; copy --verify off --no-analyze --create-schema;;
+  dump-restore) reset /dev/null; rm -rf "$work/dump"
+    pg_dump "$SRC" -Fd -j "$JOBS" -n app -f "$work/dump" && pg_restore -d "$TGT" -j "$JOBS" "$work/dump";;
   pgdump) reset "$work/full.sql"; rm -rf "$work/dump"
     pg_dump "$SRC" -Fd -j "$JOBS" --data-only -n app -f "$work/dump" && pg_restore -d "$TGT" -j "$JOBS" --data-only --disable-triggers "$work/dump";;
   esac
