@@ -19,14 +19,16 @@ std::vector<std::string> quoted(const std::vector<std::string>& names) {
 struct TableFacts {
   char kind = 'r';
   bool owned = false;
+  bool may_create = false;  // CREATE on its schema: an index is created there
   bool in_run = false;
   bool prefilled = false;
   int64_t bytes = 0;
-  bool eligible() const { return in_run && !prefilled && kind == 'r' && owned; }
+  bool eligible() const { return in_run && !prefilled && kind == 'r' && owned && may_create; }
   std::string why_not() const {
     if (prefilled) return "its table held rows before the run";
     if (kind != 'r') return "its table is partitioned (the index tree stays whole)";
-    return "the target role does not own its table";
+    if (!owned) return "the target role does not own its table";
+    return "the target role may not create indexes in its schema (GRANT CREATE ON SCHEMA)";
   }
 };
 
@@ -138,11 +140,11 @@ ORDER BY rn.nspname, r.relname, con.conname)",
 
 std::map<std::string, TableFacts> read_table_facts(pg::Connection& target, const std::vector<std::string>& names) {
   auto r = target.exec_params(R"(
-SELECT t, c.relkind::text, pg_has_role(c.relowner, 'USAGE')
+SELECT t, c.relkind::text, pg_has_role(c.relowner, 'USAGE'), has_schema_privilege(c.relnamespace, 'CREATE')
 FROM unnest($1::text[]) t JOIN pg_class c ON c.oid = t::regclass::oid)",
                               {pg::text_array_literal(names)}, "tables");
   std::map<std::string, TableFacts> out;
-  for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = {r.text(i, 1)[0], r.boolean(i, 2)};
+  for (int i = 0; i < r.rows(); ++i) out[r.text(i, 0)] = {r.text(i, 1)[0], r.boolean(i, 2), r.boolean(i, 3)};
   return out;
 }
 

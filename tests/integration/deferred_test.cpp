@@ -196,6 +196,38 @@ TEST_F(DeferredTest, clean_restore_objects_rebuilds_what_a_failed_run_left_pendi
   EXPECT_EQ(target_schema(), schema_before_);
 }
 
+TEST_F(DeferredTest, the_tables_owner_defers_without_superuser_and_a_table_it_does_not_own_keeps_its_indexes) {
+  target_sql("DO $$ BEGIN CREATE ROLE pgblit_owner LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+             "GRANT CREATE ON DATABASE \"" + db_ + "\" TO pgblit_owner; GRANT USAGE ON SCHEMA app TO pgblit_owner;"
+             "GRANT USAGE ON SCHEMA public TO pgblit_owner;"
+             "ALTER TABLE app.orgs OWNER TO pgblit_owner; ALTER TABLE app.customers OWNER TO pgblit_owner;"
+             "GRANT INSERT, SELECT ON app.tickets TO pgblit_owner");
+  schema_before_ = target_schema();
+  std::string as_owner = "postgresql://pgblit_owner@127.0.0.1:" + std::to_string(target_port()) + "/" + db_;
+  std::vector<std::string> args{"copy", "--source", source_url(), "--target", as_owner, "-t", "app.orgs",
+                                "-t", "app.customers", "-t", "app.tickets", "--yes"};
+  // Without CREATE on the schema it may drop the indexes but not build them again: nothing is deferred.
+  auto first = run_pgblit(args);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_NE(first.output.find("may not create indexes in its schema (GRANT CREATE ON SCHEMA)"), std::string::npos)
+      << first.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.objects"), "0");
+  EXPECT_EQ(target_schema(), schema_before_);
+  target_sql("TRUNCATE app.orgs, app.customers, app.tickets, app.audit; DROP SCHEMA pgblit CASCADE;"
+             "GRANT CREATE ON SCHEMA app TO pgblit_owner");
+  schema_before_ = target_schema();
+  auto run = run_pgblit(args);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("indexes and constraints of \"app\".\"tickets\": the target role does not own its table"),
+            std::string::npos) << run.output;
+  // Its unique key, two indexes and foreign key; its primary key stays: "tickets" (not owned) references it.
+  EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.objects WHERE table_name = '\"app\".\"customers\"'"), "4");
+  EXPECT_NE(run.output.find("primary key \"customers_pkey\" on \"app\".\"customers\": foreign key \"tickets_customer_fk\""),
+            std::string::npos) << run.output;
+  for (const char* t : {"app.orgs", "app.customers", "app.tickets"}) expect_same_contents(t);
+  EXPECT_EQ(target_schema(), schema_before_);
+}
+
 TEST_F(DeferredTest, create_schema_into_an_empty_database_reproduces_the_source_schema_and_data) {
   source_sql("INSERT INTO app.audit SELECT '2000-01-01', g FROM generate_series(1, 100) g;"
              "CREATE FUNCTION app.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.at = now(); RETURN NEW; END $$;"
