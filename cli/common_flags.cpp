@@ -3,15 +3,17 @@
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/dist_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/secrets.hpp"
 #include "pg/conninfo.hpp"
+#include "report/console.hpp"
 
 namespace pgblit::cli {
 namespace {
@@ -103,22 +105,70 @@ void add_yes_flag(CLI::App& command, bool& yes) {
   command.add_flag("-y,--yes", yes, "do not ask for confirmation (needed to confirm without a terminal)");
 }
 
+namespace {
+
+// Every sink of the process's logger, behind the scrubbing sink; and the lines logged before
+// the run folder exists, kept for its pgblit.log.
+std::shared_ptr<ScrubbingSink> all_sinks;
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> early_lines;
+constexpr size_t kEarlyLines = 10000;
+
+}  // namespace
+
 void set_up_logging(const LogFlags& flags) {
-  std::vector<spdlog::sink_ptr> sinks{std::make_shared<spdlog::sinks::stderr_color_sink_mt>()};
+  auto level = spdlog::level::from_str(flags.level);
+  auto console = std::make_shared<report::ConsoleLogSink>();
+  console->set_level(level);
+  std::vector<spdlog::sink_ptr> sinks{console};
   if (!flags.file.empty()) {
     try {
       sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(flags.file));
+      sinks.back()->set_level(level);
     } catch (const spdlog::spdlog_ex& e) {
       throw usage_error(std::string("cannot open the log file: ") + e.what(), flags.file,
                         "check that its folder exists and is writable");
     }
   }
-  auto scrubbing = std::make_shared<ScrubbingSink>(sinks);
-  auto logger = std::make_shared<spdlog::logger>("pgblit", scrubbing);
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
-  logger->set_level(spdlog::level::from_str(flags.level));
+  early_lines = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(kEarlyLines);
+  sinks.push_back(early_lines);
+  all_sinks = std::make_shared<ScrubbingSink>(sinks);
+  auto logger = std::make_shared<spdlog::logger>("pgblit", all_sinks);
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger->set_level(spdlog::level::debug);  // each sink filters; the run folder's log keeps everything
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+}
+
+namespace {
+std::vector<std::string> arguments;
+}  // namespace
+
+void remember_command_line(int argc, char** argv) { arguments.assign(argv, argv + argc); }
+
+std::string command_line() {
+  std::string out;
+  for (auto arg : arguments) {
+    for (const auto& password : pg::passwords_in(arg)) {
+      for (size_t at = arg.find(password); at != std::string::npos; at = arg.find(password, at + 8)) {
+        arg.replace(at, password.size(), "********");
+      }
+    }
+    out += (out.empty() ? "" : " ") + arg;
+  }
+  return out;
+}
+
+void attach_run_log(const std::string& path) {
+  if (!all_sinks) return;
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
+  file->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  if (early_lines) {
+    std::ofstream earlier(path, std::ios::app);
+    for (const auto& line : early_lines->last_formatted()) earlier << line;
+    all_sinks->remove_sink(early_lines);
+    early_lines.reset();
+  }
+  all_sinks->add_sink(file);
 }
 
 namespace {

@@ -36,8 +36,14 @@ CLI::Validator count_number();
 // -y/--yes: do not ask for confirmation.
 void add_yes_flag(CLI::App& command, bool& yes);
 
-// Sends logs to stderr and, with --log-file, to that file too.
+// Sends logs to stderr (sharing it with the progress bar) and, with --log-file, to that file
+// too, at --log-level; lines at debug level are kept until the run folder's log takes them.
 void set_up_logging(const LogFlags& flags);
+// The command line as typed, every password in it replaced (for the audit trail).
+void remember_command_line(int argc, char** argv);
+std::string command_line();
+// Starts the run folder's pgblit.log (debug level) with every line logged so far.
+void attach_run_log(const std::string& path);
 
 // Fills --source/--target from SOURCE_DATABASE_URL/TARGET_DATABASE_URL, or fails naming them.
 void require_connections(ConnectionFlags& flags);

@@ -13,8 +13,12 @@
 #include "cli/common_flags.hpp"
 #include "cli/confirmation.hpp"
 #include "cli/interrupts.hpp"
+#include "core/events.hpp"
 #include "core/units.hpp"
 #include "engine/copy_run.hpp"
+#include "report/console.hpp"
+#include "report/progress.hpp"
+#include "report/run_folder.hpp"
 
 namespace pgblit::cli {
 namespace {
@@ -42,7 +46,18 @@ struct CopyFlags {
   double retry_timeout = kDefaultRetryTimeoutSeconds;
   int64_t max_rejects = 0;
   std::string rejects_dir = kDefaultRejectsDir;
+  std::string progress = "auto";
+  double progress_interval = 10;
+  std::string run_dir = kDefaultRunDir;
 };
+
+report::ProgressMode progress_mode(const std::string& mode) {
+  if (mode == "auto") return report::Console::is_terminal() ? report::ProgressMode::Bar : report::ProgressMode::Log;
+  if (mode == "bar") return report::ProgressMode::Bar;
+  if (mode == "log") return report::ProgressMode::Log;
+  if (mode == "json") return report::ProgressMode::Json;
+  return report::ProgressMode::Off;
+}
 
 std::optional<int64_t> run_id(const std::string& text) {
   if (text.empty()) return std::nullopt;
@@ -98,21 +113,44 @@ int run_copy(CopyFlags& flags) {
   options.max_rejects = flags.max_rejects;
   options.rejects_dir = flags.rejects_dir;
 
+  options.command_line = command_line();
+
   engine::CopyRun run(options);
   if (!flags.resume && !run.joining() && !flags.create_schema && !confirmed(run, flags)) {
     spdlog::info("nothing copied: not confirmed");
     return exit_code(ErrorKind::Usage);
   }
-  auto summary = run.execute(cancellation);
+  Events events;
+  auto folder = std::make_shared<report::RunFolder>(flags.run_dir, attach_run_log);
+  events.subscribe(folder);
+  events.subscribe(std::make_shared<report::Progress>(progress_mode(flags.progress), flags.progress_interval));
+  engine::CopySummary summary;
+  try {
+    summary = run.execute(cancellation, events);
+  } catch (const Error& e) {
+    events.emit("run_finished", {{"exit_code", exit_code(e.kind())}, {"message", e.what()}});
+    if (!folder->path().empty()) spdlog::info("run folder: {} (report.html, pgblit.log)", folder->path().string());
+    throw;
+  }
+  int code = summary.rejected > 0 ? exit_code(ErrorKind::Rejects) : 0;
+  events.emit("run_finished", {{"exit_code", code},
+                               {"rows", summary.rows},
+                               {"bytes", summary.bytes},
+                               {"seconds", summary.seconds},
+                               {"rejected", summary.rejected},
+                               {"verdict", summary.chunks_verified + summary.tables_verified > 0
+                                               ? fmt::format("Verified: {} chunks and {} whole tables match the source.",
+                                                             summary.chunks_verified, summary.tables_verified)
+                                               : "Not verified (--verify off, or nothing to compare)."}});
   spdlog::info("done: run {}: {} tables, {} rows, {} in {:.2f} s ({}); {} sequences set", summary.run_id,
                summary.tables, summary.rows, human_bytes(static_cast<double>(summary.bytes)), summary.seconds,
                human_rate(static_cast<double>(summary.bytes), summary.seconds), summary.sequences);
   if (summary.rejected > 0) {
     spdlog::warn("finished with {} rejected rows, written with their reasons under {} (a file a chunk)",
                  summary.rejected, summary.rejects_dir);
-    return exit_code(ErrorKind::Rejects);
   }
-  return 0;
+  if (!folder->path().empty()) spdlog::info("report: {}/report.html", folder->path().string());
+  return code;
 }
 
 }  // namespace
@@ -172,6 +210,16 @@ std::function<int()> add_copy_command(CLI::App& app) {
         bool ok = CLI::detail::lexical_cast(text, seconds) && std::isfinite(seconds) && seconds >= 0;
         return ok ? "" : "the retry timeout is a number of seconds, 0 or more";
       });
+  cmd->add_option("--progress", flags->progress,
+                  "auto (default: a bar on a terminal, else a log line every --progress-interval), bar, log, json "
+                  "(every event as a JSON line on stdout, docs/events.md), off")
+      ->check(CLI::IsMember({"auto", "bar", "log", "json", "off"}));
+  cmd->add_option("--progress-interval", flags->progress_interval,
+                  "seconds between progress lines when not drawing a bar (default: 10)")
+      ->check(CLI::Range(0.5, 3600.0));
+  cmd->add_option("--run-dir", flags->run_dir,
+                  "folder of run folders: RUN_ID/ gets pgblit.log (debug), events.jsonl, report.json, report.html "
+                  "(default: pgblit-runs)");
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags] { return run_copy(*flags); };
 }

@@ -12,6 +12,8 @@
 #include "cli/common_flags.hpp"
 #include "cli/copy_command.hpp"
 #include "cli/plan_command.hpp"
+#include "cli/report_command.hpp"
+#include "cli/status_command.hpp"
 #include "cli/verify_command.hpp"
 #include "core/error.hpp"
 
@@ -64,6 +66,9 @@ int main(int argc, char** argv) {
   auto run_plan = cli::add_plan_command(app);
   auto run_verify = cli::add_verify_command(app);
   auto run_clean = cli::add_clean_command(app);
+  auto run_status = cli::add_status_command(app);
+  auto run_report = cli::add_report_command(app);
+  cli::remember_command_line(argc, argv);
   try {
     reject_unknown_command(app, argc, argv);
     app.parse(argc, argv);
@@ -80,6 +85,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("plan")) return run_plan();
     if (app.got_subcommand("verify")) return run_verify();
     if (app.got_subcommand("clean")) return run_clean();
+    if (app.got_subcommand("status")) return run_status();
+    if (app.got_subcommand("report")) return run_report();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

@@ -13,6 +13,7 @@ inline constexpr int64_t kMinChunkBytes = int64_t{64} << 10;       // below this
 inline constexpr const char* kDefaultCatalogSchema = "pgblit";     // the run catalog's schema on the target
 inline constexpr double kDefaultRetryTimeoutSeconds = 300;         // how long a chunk retries transient failures
 inline constexpr const char* kDefaultRejectsDir = "pgblit-rejects";
+inline constexpr const char* kDefaultRunDir = "pgblit-runs";     // a folder per run: log, events, reports
 inline constexpr int kMaxJobs = 256;
 
 // -j: the number of CPU cores, at least 2.

@@ -39,7 +39,7 @@ class LaneThreads {
  public:
   LaneThreads(int count, const LaneConfig& config, pg::Cancellation& cancellation, const ChunkWork& work)
       : config_(config), cancellation_(cancellation), work_(work) {
-    for (int i = 0; i < count; ++i) threads_.emplace_back([this] { serve(); });
+    for (int i = 0; i < count; ++i) threads_.emplace_back([this, i] { serve(i + 1); });
   }
   ~LaneThreads() {
     for (size_t i = 0; i < threads_.size(); ++i) tasks_.push(std::nullopt);
@@ -48,11 +48,11 @@ class LaneThreads {
   void submit(const LaneTask& task) { tasks_.push(task); }
 
  private:
-  void serve() {
+  void serve(int number) {
     std::optional<Lane> lane;
     std::optional<Error> open_failure;
     try {
-      lane.emplace(config_, cancellation_);
+      lane.emplace(config_, cancellation_, number);
     } catch (const Error& e) {
       open_failure = e;
     }
@@ -69,6 +69,7 @@ class LaneThreads {
         outcome = work_(*lane, task->job.chunk);
       }
       outcome.chunk = task->job.chunk;
+      outcome.lane = number;
       task->gateway->try_put(outcome);
       task->gateway->release_wait();
     }

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -181,6 +182,7 @@ void CopyRun::continue_run() {
     }
     run_.snapshot_id = record.snapshot_id;
     catalog.hold_run(run_id_);
+    catalog.hold_worker(worker_name());
     prepare_rejects_dir();
     spdlog::info("joining run {} (snapshot {}) as {}", record.id, run_.snapshot_id, worker_name());
     return;
@@ -189,6 +191,7 @@ void CopyRun::continue_run() {
   run_.coordinator = std::make_unique<pg::Connection>(pg::open_session(options_.source, "source"));
   run_.same_cluster = require_distinct_databases(*run_.coordinator, *run_.target);
   catalog.hold_run(run_id_);
+  catalog.hold_worker(worker_name());
   run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
   auto changed = changed_tables(record.source_state, source_state(*run_.coordinator, run_.plan));
   if (!changed.empty()) {
@@ -243,6 +246,7 @@ void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
       try {
         *run_.target = pg::open_session(options_.target, "target");
         RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
+        RunCatalog(*run_.target, options_.catalog_schema).hold_worker(worker_name());
       } catch (const Error& reconnect) {
         if (!reconnect.transient()) throw;
       }
@@ -250,7 +254,7 @@ void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
   }
 }
 
-nlohmann::json CopyRun::options_json() const {
+nlohmann::json CopyRun::options_json() {
   const char* on_existing[] = {"error", "truncate", "append"};
   return {{"source", pg::redact_conninfo(options_.source)},
           {"target", pg::redact_conninfo(options_.target)},
@@ -264,6 +268,7 @@ nlohmann::json CopyRun::options_json() const {
           {"verify", options_.verify},
           {"indexes", options_.defer_indexes ? "defer" : "keep"},
           {"create_schema", options_.create_schema},
+          {"audit", audit()},
           {"rejects_dir", options_.rejects_dir},
           {"prefilled", prefilled_}};
 }
@@ -285,6 +290,7 @@ std::vector<ChunkRecord> CopyRun::start_run() {
     DeferredRebuild::record_and_drop(catalog, *run_.target, run_id_, deferral_);
     run_.target->exec("COMMIT", options_.catalog_schema);
     catalog.hold_run(run_id_);
+    catalog.hold_worker(worker_name());
     if (!deferral_.objects.empty()) {
       spdlog::info("deferred {} indexes and constraints until their tables are loaded (definitions kept in {}.objects)",
                    deferral_.objects.size(), options_.catalog_schema);
@@ -295,10 +301,38 @@ std::vector<ChunkRecord> CopyRun::start_run() {
   return catalog.chunks(run_id_, plan.chunks.size());
 }
 
-CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
+nlohmann::json CopyRun::audit() {
+  if (!audit_.is_null()) return audit_;
+  auto side = [](pg::Connection& conn) {
+    auto id = identify(conn);
+    return nlohmann::json{{"server", conn.display()},       {"version", id.server_version},
+                          {"cluster", id.cluster},          {"database", id.database},
+                          {"role", conn.exec("SELECT current_user").text(0, 0)}};
+  };
+  const passwd* user = getpwuid(getuid());
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  audit_ = {{"pgblit_version", PGBLIT_VERSION}, {"os_user", user ? user->pw_name : std::to_string(getuid())},
+            {"host", host},                     {"pid", getpid()},
+            {"command_line", options_.command_line}};
+  if (run_.coordinator) audit_["source"] = side(*run_.coordinator);
+  if (run_.target) audit_["target"] = side(*run_.target);
+  return audit_;
+}
+
+CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
   auto started = Clock::now();
   const auto& plan = run_.plan;
   auto records = start_run();
+  events.emit("run_started", {{"run_id", run_id_},
+                              {"tables", plan.tables.size()},
+                              {"chunks", plan.chunks.size()},
+                              {"chunks_done_before", count_done(records)},
+                              {"planned_bytes", plan.estimated_bytes()},
+                              {"jobs", options_.jobs},
+                              {"joining", joining()},
+                              {"catalog_started_at", RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
+                              {"audit", audit()}});
   CopySummary summary;
   summary.run_id = run_id_;
   summary.chunks_done_before = count_done(records);
@@ -324,12 +358,22 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
       if (left == 0) rebuild_->table_loaded(table);
     }
   }
+  events.emit("phase", {{"phase", "load"}});
   copy_chunks(records, [&](const ChunkOutcome& outcome) {
     tally.add(outcome);
     if (finisher) finisher->chunk_finished(outcome);
     const auto& table = plan.tables[plan.chunks[outcome.chunk].table].target;
     if (rebuild_ && !outcome.error && !outcome.skipped && --chunks_left[table] == 0) rebuild_->table_loaded(table);
-  }, cancellation);
+    events.emit("chunk_finished", {{"chunk", outcome.chunk},
+                                   {"lane", outcome.lane},
+                                   {"table", table},
+                                   {"rows", outcome.rows},
+                                   {"bytes", outcome.bytes},
+                                   {"seconds", outcome.seconds},
+                                   {"rejected", outcome.rejected},
+                                   {"skipped", outcome.skipped},
+                                   {"error", outcome.error ? outcome.error->what() : ""}});
+  }, cancellation, events);
   auto copied = tally.total();
   summary.tables = copied.tables;
   summary.rows = copied.rows;
@@ -339,7 +383,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
     spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
     return summary;
   }
-  summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation);
+  summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation, events);
   summary.seconds = seconds_since(started);
   return summary;
 }
@@ -348,7 +392,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation) {
 // skipped; once they finish (or their worker dies and releases them) the next round sees
 // them done (or takes them over). A joiner leaves when nothing is left to claim.
 void CopyRun::copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
-                          pg::Cancellation& cancellation) {
+                          pg::Cancellation& cancellation, Events& events) {
   const auto& plan = run_.plan;
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   RejectSink rejects(options_.rejects_dir, options_.max_rejects);
@@ -362,6 +406,11 @@ void CopyRun::copy_chunks(std::vector<ChunkRecord>& records, const std::function
     const auto& chunk = plan.chunks[c];
     const auto& table = plan.tables[chunk.table];
     auto format = as_text[chunk.table] ? partitioner::CopyFormat::Text : partitioner::CopyFormat::Binary;
+    events.emit("chunk_started", {{"chunk", c},
+                                  {"lane", lane.number()},
+                                  {"table", table.target},
+                                  {"source_table", table.source},
+                                  {"estimated_bytes", chunk.estimated_bytes}});
     auto outcome = lane.copy(c, chunk, table, format, options_.verify && table.verify_by_chunk);
     if (outcome.switched_to_text) as_text[chunk.table] = true;
     return outcome;
@@ -429,13 +478,16 @@ verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, cons
 // After every chunk is done: verify from the catalog's digests (which cover chunks copied by
 // any worker or earlier process) and the tables read back while the copy went on, reset
 // sequences, analyze what was not analyzed yet, and mark the run done.
-CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation) {
+CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
+                            Events& events) {
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   auto records = catalog.chunks(run_id_, plan.chunks.size());
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
+  if (rebuild_ && rebuild_->pending() > 0) events.emit("phase", {{"phase", "rebuild"}});
   size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
+  events.emit("phase", {{"phase", "verify"}});
   if (options_.verify && continued_ && summary.chunks_done_before == plan.chunks.size() && catalog.verified(run_id_)) {
     // Only deferred objects were left: the rows were verified when the last chunk went in, and
     // rows fixed on the target since (to let a constraint be rebuilt) are the DBA's own change.
@@ -446,11 +498,13 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
     summary.tables_verified = report.tables_compared;
     catalog.set_verified(run_id_);
   }
+  events.emit("phase", {{"phase", "sequences"}});
   // A continued run only moves sequences forward: the target may be in use already.
   auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {
+    events.emit("phase", {{"phase", "analyze"}});
     auto analyze_started = Clock::now();
     size_t at_end = target::analyze_target_tables(*run_.target, plan, finished.analyzed);
     spdlog::info("analyzed {} target tables: {} as they completed, {} at the end ({:.2f} s)",

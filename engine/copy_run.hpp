@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/defaults.hpp"
+#include "core/events.hpp"
 #include "engine/deferred_rebuild.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/run_setup.hpp"
@@ -46,6 +47,7 @@ struct CopyOptions {
   double retry_timeout = kDefaultRetryTimeoutSeconds;// seconds a chunk retries transient failures
   int64_t max_rejects = 0;                      // rows the target may refuse before the run fails
   std::string rejects_dir = kDefaultRejectsDir;  // where rejected rows are written, a file a chunk
+  std::string command_line;                      // as typed, passwords scrubbed: for the audit trail
 };
 
 struct CopySummary {
@@ -70,18 +72,23 @@ class CopyRun {
   const partitioner::Plan& plan() const { return run_.plan; }
   bool joining() const { return options_.join_run.has_value(); }
   int index_jobs() const { return options_.index_jobs > 0 ? options_.index_jobs : options_.jobs; }
-  CopySummary execute(pg::Cancellation& cancellation);
+  // Reports through `events` (run_started, phase, chunk_started, chunk_finished).
+  CopySummary execute(pg::Cancellation& cancellation, Events& events);
+  // Who runs what where: OS user, host, pgblit version, command line, both servers' versions,
+  // identities and roles. Recorded with the run in the catalog and in run_started.
+  nlohmann::json audit();
 
  private:
   CopyOptions options_;
-  nlohmann::json options_json() const;
+  nlohmann::json options_json();
   void continue_run();
   std::vector<ChunkRecord> start_run();
   void copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
-                   pg::Cancellation& cancellation);
+                   pg::Cancellation& cancellation, Events& events);
   void prepare_rejects_dir();
   bool splits_a_kept_self_reference() const;
-  CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation);
+  CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
+                     Events& events);
   verify::Report verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,
                             pg::Cancellation& cancellation);
   void reconnect_target_if_lost(pg::Cancellation& cancellation);
@@ -93,6 +100,7 @@ class CopyRun {
   std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
   target::Deferral deferral_;        // a fresh run's objects to drop now and rebuild after loading
   std::unique_ptr<DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
+  nlohmann::json audit_;                      // filled once by audit()
 };
 
 }  // namespace pgblit::engine

@@ -20,8 +20,8 @@ using partitioner::CopyFormat;
 
 }  // namespace
 
-Lane::Lane(const LaneConfig& config, pg::Cancellation& cancellation)
-    : config_(config), cancellation_(cancellation), source_(pg::open_session(config.source, "source")),
+Lane::Lane(const LaneConfig& config, pg::Cancellation& cancellation, int number)
+    : config_(config), cancellation_(cancellation), number_(number), source_(pg::open_session(config.source, "source")),
       target_(pg::open_session(config.target, "target")) {
   connect();
 }
@@ -54,6 +54,7 @@ ChunkOutcome Lane::copy(size_t chunk_index, const partitioner::Chunk& chunk, con
                         CopyFormat format, bool read_back) {
   ChunkOutcome outcome;
   pg::Retry retry(config_.retry_timeout, cancellation_);
+  show_busy(chunk_index);
   for (;;) {
     try {
       copy_with_text_fallback(chunk_index, chunk, table, format, read_back, outcome);
@@ -83,8 +84,19 @@ ChunkOutcome Lane::copy(size_t chunk_index, const partitioner::Chunk& chunk, con
     } catch (const Error&) {  // the failure itself is what gets reported
     }
   }
+  show_busy(std::nullopt);
   outcome.seconds = retry.elapsed();
   return outcome;
+}
+
+// For `pgblit status`: a courtesy, never a reason to fail a chunk.
+void Lane::show_busy(std::optional<size_t> chunk) {
+  if (!config_.run_id || !target_.alive()) return;
+  try {
+    RunCatalog(target_, config_.catalog_schema).lane_busy(config_.run_id, config_.worker, number_, chunk);
+  } catch (const Error& e) {
+    spdlog::debug("lane {}: status not recorded: {}", number_, e.what());
+  }
 }
 
 void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk& chunk,

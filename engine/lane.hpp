@@ -35,6 +35,7 @@ struct ChunkOutcome {
   int64_t rows = 0;
   int64_t bytes = 0;
   double seconds = 0;
+  int lane = 0;                   // the lane that ran it
   bool skipped = false;           // done already, or another worker holds it
   bool switched_to_text = false;  // the target refused the binary form; the table goes as text
   int64_t rejected = 0;           // rows the target refused, set aside (--max-rejects)
@@ -46,7 +47,9 @@ struct ChunkOutcome {
 
 class Lane {
  public:
-  Lane(const LaneConfig& config, pg::Cancellation& cancellation);
+  // `number`: 1, 2, ... among the run's lanes, for progress and reports.
+  Lane(const LaneConfig& config, pg::Cancellation& cancellation, int number = 1);
+  int number() const { return number_; }
 
   // Copies one chunk in `format`; if the target refuses the binary form of a value (its
   // type's OIDs or layout differ), copies it again as text and says so in the outcome.
@@ -78,9 +81,11 @@ class Lane {
                                ChunkOutcome& outcome);
   void connect();
   void recover_after_failure();
+  void show_busy(std::optional<size_t> chunk);
 
   const LaneConfig& config_;
   pg::Cancellation& cancellation_;
+  int number_ = 1;
   pg::Connection source_;
   pg::Connection target_;
   BlockPool blocks_;

@@ -79,7 +79,14 @@ CREATE TABLE IF NOT EXISTS {0}.objects (
   error text,
   seconds float8,
   rebuilt_at timestamptz,
-  PRIMARY KEY (run_id, object)))",
+  PRIMARY KEY (run_id, object));
+CREATE TABLE IF NOT EXISTS {0}.lanes (
+  run_id bigint NOT NULL REFERENCES {0}.runs ON DELETE CASCADE,
+  worker text NOT NULL,
+  lane int NOT NULL,
+  chunk int,
+  since timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (run_id, worker, lane)))",
                            quoted_),
                schema_);
   target_.exec_params(fmt::format("INSERT INTO {0}.catalog_info (format, created_schema, created_by) "
@@ -170,9 +177,29 @@ void RunCatalog::set_run_status(int64_t run, const std::string& status) {
                       {std::to_string(run), status}, schema_ + ".runs");
 }
 
+void RunCatalog::hold_worker(const std::string& worker) {
+  target_.exec_params("SELECT pg_advisory_lock(hashtext('pgblit worker ' || $1 || ' ' || $2))", {schema_, worker},
+                      schema_);
+}
+
+void RunCatalog::lane_busy(int64_t run, const std::string& worker, int lane, std::optional<size_t> chunk) {
+  target_.exec_params(fmt::format("INSERT INTO {}.lanes (run_id, worker, lane, chunk) VALUES ($1, $2, $3, $4) "
+                                  "ON CONFLICT (run_id, worker, lane) DO UPDATE SET chunk = $4, since = now()",
+                                  quoted_),
+                      {std::to_string(run), worker, std::to_string(lane),
+                       chunk ? std::optional(std::to_string(*chunk)) : std::nullopt},
+                      schema_ + ".lanes");
+}
+
 void RunCatalog::set_verified(int64_t run) {
   target_.exec_params(fmt::format("UPDATE {}.runs SET verified_at = now() WHERE id = $1", quoted_),
                       {std::to_string(run)}, schema_ + ".runs");
+}
+
+std::string RunCatalog::started_at(int64_t run) {
+  return target_.exec_params(fmt::format("SELECT started_at::text FROM {}.runs WHERE id = $1", quoted_),
+                             {std::to_string(run)}, schema_ + ".runs")
+      .text(0, 0);
 }
 
 bool RunCatalog::verified(int64_t run) {

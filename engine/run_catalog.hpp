@@ -5,6 +5,7 @@
 //         pgblit created the schema), so `pgblit clean` drops only what is provably its own.
 // objects: the indexes and constraints a run dropped to rebuild after loading, each with its
 //         exact definition (written in the transaction that drops them) and whether it is back.
+// lanes:  what each lane of each worker (host:pid) works on now, for `pgblit status`.
 // runs:   one row a run: its plan (so a resumed run executes the same chunks), its options
 //         (without connection strings), the source's snapshot and a cheap fingerprint of the
 //         source tables, status and timings.
@@ -102,6 +103,10 @@ class RunCatalog {
   bool exists();
   // Held by every process working on `run` until its session ends (see Liveness above).
   void hold_run(int64_t run);
+  // Held by each worker process (host:pid) while it lives: `status` tells a dead worker's lanes.
+  void hold_worker(const std::string& worker);
+  // What a lane works on now (autocommitted, outside the chunk's transaction), for `status`.
+  void lane_busy(int64_t run, const std::string& worker, int lane, std::optional<size_t> chunk);
   int64_t create_run(const partitioner::Plan& plan, const nlohmann::json& options, const std::string& snapshot_id,
                      const nlohmann::json& source_state);
   // The run `id`, or without one the latest run not done. Throws a usage error if none.
@@ -110,6 +115,7 @@ class RunCatalog {
   void set_run_status(int64_t run, const std::string& status);
   // Verification passed: a later resume that copies nothing need not read the target again.
   void set_verified(int64_t run);
+  std::string started_at(int64_t run);
   bool verified(int64_t run);
 
   // The objects a run defers, recorded in the caller's transaction (the one that drops them).
@@ -128,6 +134,8 @@ class RunCatalog {
   // it and nothing else lives in it, the schema. Refuses (usage error) while a process still
   // works on a run it would drop. One transaction.
   CleanResult clean(std::optional<int64_t> run);
+  // Where run `run` (default: the latest) stands, as JSON (docs/status.md).
+  nlohmann::json status(std::optional<int64_t> run);
   // Marks a run's pending objects rebuilt without rebuilding them (clean --force).
   void abandon_objects(int64_t run);
 

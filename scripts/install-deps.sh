@@ -7,6 +7,7 @@ packages=(
   libpq-dev libtbb-dev libxxhash-dev libzstd-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
   postgresql postgresql-client bc zstd time
+  chromium bsdutils      # the HTML report is checked in headless Chromium; `script` gives a test a terminal
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -1,0 +1,100 @@
+// See status_command.hpp.
+#include "cli/status_command.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli/common_flags.hpp"
+#include "core/defaults.hpp"
+#include "core/units.hpp"
+#include "engine/run_catalog.hpp"
+#include "pg/session.hpp"
+
+namespace pgblit::cli {
+namespace {
+
+struct StatusFlags {
+  ConnectionFlags connections;
+  std::string catalog_schema = kDefaultCatalogSchema;
+  int64_t run = 0;
+  bool watch = false;
+  double interval = 2;
+  bool json = false;
+};
+
+std::string clock(double seconds) {
+  auto s = static_cast<int64_t>(seconds);
+  return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+}
+
+void print(const nlohmann::json& s) {
+  bool running = s["status"] == "running";
+  std::string state = running && !s["alive"].get<bool>() ? "running, but no process works on it (dead: resume it)"
+                                                          : s["status"].get<std::string>();
+  fmt::print("run {}: {}, started {}, {} elapsed\n", s["run_id"].get<int64_t>(), state,
+             s["started_at"].get<std::string>(), clock(s["seconds"].get<double>()));
+  int64_t chunks = s["chunks"], done = s["chunks_done"], failed = s["chunks_failed"];
+  int64_t busy = 0;
+  for (const auto& l : s["lanes"]) busy += !l["chunk"].is_null() && l["alive"].get<bool>();
+  fmt::print("chunks: {} done, {} running, {} pending, {} failed, of {}\n", done, busy, chunks - done - busy, failed,
+             chunks);
+  fmt::print("rows {}, {} copied ({}), {} remaining{}\n", s["rows"].get<int64_t>(), human_bytes(s["bytes"].get<double>()),
+             human_rate(s["bytes_per_second"].get<double>(), 1),
+             human_bytes(s["estimated_bytes"].get<double>() - s["estimated_bytes_done"].get<double>()),
+             running && s["eta_seconds"].get<double>() > 0 ? ", ETA " + clock(s["eta_seconds"].get<double>()) : "");
+  for (const auto& l : s["lanes"]) {
+    if (l["chunk"].is_null() && l["alive"].get<bool>()) continue;
+    fmt::print("  {} lane {}: {}{}\n", l["worker"].get<std::string>(), l["lane"].get<int>(),
+               l["chunk"].is_null() ? std::string("idle") : fmt::format("chunk {} since {}", l["chunk"].get<int64_t>(), l["since"].get<std::string>()),
+               l["alive"].get<bool>() ? "" : " (worker dead)");
+  }
+  if (!s["objects"].empty()) {
+    fmt::print("deferred indexes and constraints:");
+    for (const auto& [status, n] : s["objects"].items()) fmt::print(" {} {}", n.get<int64_t>(), status);
+    fmt::print("\n");
+  }
+  for (const auto& e : s["errors"]) {
+    fmt::print("  chunk {} of {} failed ({} attempts): {}\n", e["chunk"].get<int64_t>(), e["table"].get<std::string>(),
+               e["attempts"].get<int64_t>(), e["error"].get<std::string>());
+  }
+}
+
+int run_status(StatusFlags& flags) {
+  require_target(flags.connections);
+  auto target = pg::open_session(flags.connections.target, "target");
+  engine::RunCatalog catalog(target, flags.catalog_schema);
+  std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
+  for (;;) {
+    auto status = catalog.status(run);
+    if (flags.json) {
+      std::cout << status.dump() << std::endl;
+    } else {
+      print(status);
+    }
+    if (!flags.watch || status["status"] != "running") return 0;
+    std::this_thread::sleep_for(std::chrono::duration<double>(flags.interval));
+    if (!flags.json) fmt::print("\n");
+  }
+}
+
+}  // namespace
+
+std::function<int()> add_status_command(CLI::App& app) {
+  auto flags = std::make_shared<StatusFlags>();
+  auto* cmd = app.add_subcommand("status", "show where a run stands (default: the latest), from the target's run "
+                                           "catalog, from any host");
+  cmd->add_option("RUN_ID", flags->run, "the run to show")->check(run_id_number());
+  cmd->add_option("--target", flags->connections.target, "target server (default: $TARGET_DATABASE_URL)");
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
+  cmd->add_flag("--watch", flags->watch, "show it again every --interval seconds until the run ends");
+  cmd->add_option("--interval", flags->interval, "seconds between --watch refreshes (default: 2)")
+      ->check(CLI::Range(0.2, 3600.0));
+  cmd->add_flag("--json", flags->json, "print it as JSON (one object a line with --watch)");
+  return [flags] { return run_status(*flags); };
+}
+
+}  // namespace pgblit::cli

@@ -1,0 +1,77 @@
+// `pgblit status`: where a run stands, read from the run catalog alone, so it works from any
+// terminal or host: chunks done, running (on which worker and lane, since when), pending and
+// failed; rows and bytes; throughput and ETA; deferred objects; and whether the run's
+// processes are alive (their advisory locks, probed and released at once).
+#include <fmt/format.h>
+
+#include "engine/run_catalog.hpp"
+#include "pg/session.hpp"
+
+namespace pgblit::engine {
+
+nlohmann::json RunCatalog::status(std::optional<int64_t> run) {
+  if (!exists()) {
+    throw usage_error(fmt::format("schema {} holds no pgblit run catalog: no run to show", quoted_), schema_,
+                      "name the catalog with --catalog-schema (default: pgblit)");
+  }
+  // Catalogs made before lanes were recorded have no lanes table.
+  std::string lanes = has_table("lanes") ? fmt::format(R"(
+  SELECT l.worker, l.lane, l.chunk, l.since,
+         NOT pg_try_advisory_xact_lock(hashtext('pgblit worker ' || $2 || ' ' || l.worker)) AS alive
+  FROM {}.lanes l JOIN run ON l.run_id = run.id)", quoted_)
+                                         : "SELECT NULL::text AS worker, 0 AS lane, NULL::int AS chunk, now() AS since, "
+                                           "false AS alive WHERE false";
+  target_.exec("BEGIN", schema_);
+  try {
+    auto r = target_.exec_params(
+        fmt::format(R"(
+WITH run AS (
+  SELECT * FROM {0}.runs WHERE id = COALESCE($1::bigint, (SELECT max(id) FROM {0}.runs))),
+planned AS (
+  SELECT (c.ordinality - 1)::int AS chunk, (c.value ->> 'estimated_bytes')::int8 AS estimated
+  FROM run, jsonb_array_elements(run.plan -> 'chunks') WITH ORDINALITY c),
+chunks AS (
+  SELECT c.*, p.estimated FROM {0}.chunks c JOIN run ON c.run_id = run.id JOIN planned p USING (chunk)),
+lanes AS ({1})
+SELECT jsonb_build_object(
+  'run_id', run.id, 'status', run.status, 'started_at', run.started_at, 'finished_at', run.finished_at,
+  'verified_at', run.verified_at, 'seconds', extract(epoch FROM COALESCE(run.finished_at, now()) - run.started_at),
+  'alive', NOT pg_try_advisory_xact_lock(hashtext('pgblit run ' || $2), run.id::int),
+  'audit', run.options -> 'audit',
+  'chunks', (SELECT count(*) FROM chunks),
+  'chunks_done', (SELECT count(*) FROM chunks WHERE status = 'done'),
+  'chunks_failed', (SELECT count(*) FROM chunks WHERE status <> 'done' AND error IS NOT NULL),
+  'rows', (SELECT COALESCE(sum(rows), 0) FROM chunks WHERE status = 'done'),
+  'bytes', (SELECT COALESCE(sum(bytes), 0) FROM chunks WHERE status = 'done'),
+  'estimated_bytes', (SELECT COALESCE(sum(estimated), 0) FROM chunks),
+  'estimated_bytes_done', (SELECT COALESCE(sum(estimated), 0) FROM chunks WHERE status = 'done'),
+  'errors', (SELECT COALESCE(jsonb_agg(jsonb_build_object('chunk', chunk, 'table', target_table, 'attempts', attempts,
+                                                          'error', error) ORDER BY chunk), '[]')
+             FROM chunks WHERE status <> 'done' AND error IS NOT NULL),
+  'lanes', (SELECT COALESCE(jsonb_agg(jsonb_build_object('worker', worker, 'lane', lane, 'chunk', chunk,
+                                                         'since', since, 'alive', alive) ORDER BY worker, lane), '[]')
+            FROM lanes),
+  'objects', (SELECT COALESCE(jsonb_object_agg(status, n), '{{}}')
+              FROM (SELECT o.status, count(*) AS n FROM {0}.objects o JOIN run ON o.run_id = run.id GROUP BY o.status) s))
+FROM run)",
+                    quoted_, lanes),
+        {run ? std::optional(std::to_string(*run)) : std::nullopt, schema_}, schema_ + ".runs");
+    target_.exec("ROLLBACK", schema_);  // releases the liveness probes
+    if (r.rows() == 0) {
+      throw usage_error(run ? fmt::format("run {} does not exist in {}", *run, quoted_)
+                            : fmt::format("{} holds no run yet", quoted_),
+                        schema_, "list the runs with: SELECT id, status, started_at FROM " + quoted_ + ".runs");
+    }
+    auto status = nlohmann::json::parse(r.text(0, 0));
+    double seconds = status["seconds"], done = status["estimated_bytes_done"], total = status["estimated_bytes"];
+    status["bytes_per_second"] = seconds > 0 ? status["bytes"].get<double>() / seconds : 0.0;
+    // The ETA assumes the rest goes at the rate the run has kept so far.
+    status["eta_seconds"] = status["status"] == "running" && done > 0 ? (total - done) / (done / seconds) : 0.0;
+    return status;
+  } catch (...) {
+    pg::rollback_quietly(target_);
+    throw;
+  }
+}
+
+}  // namespace pgblit::engine
