@@ -11,6 +11,7 @@
 
 #include "core/defaults.hpp"
 #include "core/error.hpp"
+#include "core/printable.hpp"
 #include "core/secrets.hpp"
 #include "pg/conninfo.hpp"
 #include "report/console.hpp"
@@ -18,15 +19,16 @@
 namespace pgblit::cli {
 namespace {
 
-// Every log line, on the console and in the log file, passes through the process's Secrets
-// before a sink formats it: the last line of defence against a password in a message.
+// Every log line, on the console and in the log files, passes through the process's Secrets
+// before a sink formats it (the last line of defence against a password in a message), and
+// has its control characters escaped (a table name cannot forge a log line).
 class ScrubbingSink : public spdlog::sinks::dist_sink_mt {
  public:
   explicit ScrubbingSink(std::vector<spdlog::sink_ptr> sinks) : spdlog::sinks::dist_sink_mt(std::move(sinks)) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    std::string text = Secrets::process().scrub(std::string(msg.payload.data(), msg.payload.size()));
+    std::string text = printable_message(Secrets::process().scrub(std::string(msg.payload.data(), msg.payload.size())));
     spdlog::details::log_msg scrubbed = msg;
     scrubbed.payload = text;
     spdlog::sinks::dist_sink_mt::sink_it_(scrubbed);

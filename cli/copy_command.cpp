@@ -17,6 +17,7 @@
 #include "core/units.hpp"
 #include "engine/copy_run.hpp"
 #include "report/console.hpp"
+#include "report/hooks.hpp"
 #include "report/progress.hpp"
 #include "report/run_folder.hpp"
 
@@ -49,6 +50,8 @@ struct CopyFlags {
   std::string progress = "auto";
   double progress_interval = 10;
   std::string run_dir = kDefaultRunDir;
+  std::string on_event;
+  double on_event_timeout = 30;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -69,11 +72,21 @@ std::optional<int64_t> run_id(const std::string& text) {
 }
 
 // On a terminal, show what is about to happen and wait for a yes; scripts (no terminal) and --yes go on.
-bool confirmed(const engine::CopyRun& run, const CopyFlags& flags) {
-  return confirm(fmt::format("About to copy {} tables (about {}) into the target{}.", run.plan().tables.size(),
-                             human_bytes(static_cast<double>(run.plan().estimated_bytes())),
-                             flags.on_existing == "truncate" ? ", emptying its tables first" : ""),
-                 flags.yes, WithoutTerminal::Proceed);
+// What the copy will change, shown before it does: the target, the tables, the estimate, what
+// is emptied, what is dropped for the load. On a terminal it waits for a yes; without one it
+// needs --yes (a script must say so).
+bool confirmed(engine::CopyRun& run, const CopyFlags& flags) {
+  int64_t rows = 0;
+  for (const auto& t : run.plan().tables) rows += std::max<int64_t>(t.estimated_rows, 0);
+  std::string what = fmt::format(
+      "About to copy {} tables (about {} rows, {}) into {}{}{}.", run.plan().tables.size(), rows,
+      human_bytes(static_cast<double>(run.plan().estimated_bytes())), run.target_display(),
+      flags.on_existing == "truncate" ? ", emptying those tables first" : "",
+      run.deferred_objects() > 0
+          ? fmt::format(", dropping {} of their indexes and constraints for the load and rebuilding them after",
+                        run.deferred_objects())
+          : "");
+  return confirm(what, flags.yes, WithoutTerminal::Refuse);
 }
 
 int run_copy(CopyFlags& flags) {
@@ -98,7 +111,7 @@ int run_copy(CopyFlags& flags) {
   // Creating the schema writes to the target before there is a plan to show: ask first.
   if (flags.create_schema && !confirm("About to create the selected tables' schema on the target from the source, "
                                       "then copy their rows.",
-                                      flags.yes, WithoutTerminal::Proceed)) {
+                                      flags.yes, WithoutTerminal::Refuse)) {
     spdlog::info("nothing created or copied: not confirmed");
     return exit_code(ErrorKind::Usage);
   }
@@ -124,6 +137,7 @@ int run_copy(CopyFlags& flags) {
   auto folder = std::make_shared<report::RunFolder>(flags.run_dir, attach_run_log);
   events.subscribe(folder);
   events.subscribe(std::make_shared<report::Progress>(progress_mode(flags.progress), flags.progress_interval));
+  if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
   engine::CopySummary summary;
   try {
     summary = run.execute(cancellation, events);
@@ -220,6 +234,13 @@ std::function<int()> add_copy_command(CLI::App& app) {
   cmd->add_option("--run-dir", flags->run_dir,
                   "folder of run folders: RUN_ID/ gets pgblit.log (debug), events.jsonl, report.json, report.html "
                   "(default: pgblit-runs)");
+  cmd->add_option("--on-event", flags->on_event,
+                  "run this shell command at the start, at every phase change and at the end, with the event in "
+                  "PGBLIT_EVENT, PGBLIT_RUN_ID, PGBLIT_PHASE, PGBLIT_EXIT_CODE and as JSON on its standard input; "
+                  "a hook that fails or hangs is logged and never stops the run");
+  cmd->add_option("--on-event-timeout", flags->on_event_timeout,
+                  "seconds a hook may run before it is stopped (default: 30)")
+      ->check(CLI::Range(0.1, 3600.0));
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags] { return run_copy(*flags); };
 }

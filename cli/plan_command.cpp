@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/common_flags.hpp"
+#include "core/printable.hpp"
 #include "core/units.hpp"
 #include "engine/run_setup.hpp"
 #include "target/deferred.hpp"
@@ -39,11 +40,11 @@ void print_deferral(const target::Deferral& deferral) {
   if (!objects.empty()) {
     fmt::print("\nDeferred: dropped before loading, rebuilt in this order as their tables complete ({} objects; "
                "foreign keys once both of their tables are loaded):\n", objects.size());
-    for (const auto& o : objects) fmt::print("  {}\n", o.describe());
+    for (const auto& o : objects) fmt::print("  {}\n", printable(o.describe()));
   }
   if (!deferral.kept.empty()) {
     fmt::print("\nKept in place while loading:\n");
-    for (const auto& k : deferral.kept) fmt::print("  {}: {}\n", k.what, k.why);
+    for (const auto& k : deferral.kept) fmt::print("  {}: {}\n", printable(k.what), k.why);
   }
 }
 
@@ -58,11 +59,11 @@ void print_table(const partitioner::Plan& plan) {
     std::string key = t.key.empty() ? "-" : "(" + fmt::format("{}", fmt::join(t.key, ", ")) + ")";
     std::string method = t.chunking;
     if (auto open = method.find(" ("); open != std::string::npos && method.back() == ')') {
-      notes.push_back(fmt::format("{} {}: {}", method.substr(0, open), t.source,
+      notes.push_back(fmt::format("{} {}: {}", method.substr(0, open), printable(t.source),
                                   method.substr(open + 2, method.size() - open - 3)));
       method = fmt::format("{} [{}]", method.substr(0, open), notes.size());
     }
-    fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", t.source, key, method,
+    fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", printable(t.source), printable(key), method,
                t.estimated_rows < 0 ? "?" : std::to_string(t.estimated_rows),
                human_bytes(static_cast<double>(t.estimated_bytes)), chunks[i],
                t.format == partitioner::CopyFormat::Binary ? "binary" : "text");

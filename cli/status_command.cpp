@@ -10,6 +10,7 @@
 
 #include "cli/common_flags.hpp"
 #include "core/defaults.hpp"
+#include "core/printable.hpp"
 #include "core/units.hpp"
 #include "engine/run_catalog.hpp"
 #include "pg/session.hpp"
@@ -58,8 +59,9 @@ void print(const nlohmann::json& s) {
     fmt::print("\n");
   }
   for (const auto& e : s["errors"]) {
-    fmt::print("  chunk {} of {} failed ({} attempts): {}\n", e["chunk"].get<int64_t>(), e["table"].get<std::string>(),
-               e["attempts"].get<int64_t>(), e["error"].get<std::string>());
+    fmt::print("  chunk {} of {} failed ({} attempts): {}\n", e["chunk"].get<int64_t>(),
+               printable(e["table"].get<std::string>()), e["attempts"].get<int64_t>(),
+               printable(e["error"].get<std::string>()));
   }
 }
 

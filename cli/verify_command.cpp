@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cli/common_flags.hpp"
+#include "core/printable.hpp"
 #include "cli/interrupts.hpp"
 #include "engine/verify_run.hpp"
 
@@ -26,10 +27,10 @@ struct VerifyFlags {
 
 void print_report(const verify::Report& report) {
   for (const auto& d : report.differences) {
-    fmt::print("differs: {}: source {} rows, target {} rows\n", d.what, d.source.rows, d.target.rows);
-    for (const auto& r : d.rows) fmt::print("  {}: {}\n", verify::to_string(r.kind), r.key);
+    fmt::print("differs: {}: source {} rows, target {} rows\n", printable(d.what), d.source.rows, d.target.rows);
+    for (const auto& r : d.rows) fmt::print("  {}: {}\n", verify::to_string(r.kind), printable(r.key));
   }
-  for (const auto& why : report.not_compared) fmt::print("not compared: {}\n", why);
+  for (const auto& why : report.not_compared) fmt::print("not compared: {}\n", printable(why));
   fmt::print("{}: {} chunks and {} whole tables compared in {:.2f} s{}\n", report.ok() ? "identical" : "DIFFERENT",
              report.chunks_compared, report.tables_compared, report.seconds,
              report.ok() ? "" : fmt::format(", {} differ", report.differences.size()));

@@ -71,6 +71,8 @@ class CopyRun {
 
   const partitioner::Plan& plan() const { return run_.plan; }
   bool joining() const { return options_.join_run.has_value(); }
+  std::string target_display() const { return run_.target ? run_.target->display() : ""; }
+  size_t deferred_objects() const { return deferral_.objects.size(); }
   int index_jobs() const { return options_.index_jobs > 0 ? options_.index_jobs : options_.jobs; }
   // Reports through `events` (run_started, phase, chunk_started, chunk_finished).
   CopySummary execute(pg::Cancellation& cancellation, Events& events);

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/printable.hpp"
 #include "core/units.hpp"
 #include "report/console.hpp"
 
@@ -130,7 +131,7 @@ std::vector<std::string> Progress::render_locked(double now) const {
   std::vector<std::string> lines{"[" + std::string(filled, '#') + std::string(width - filled, '-') + "] " +
                                  summary_locked(now)};
   for (const auto& [chunk, a] : active_) {
-    lines.push_back(fmt::format("  lane {}: {} chunk {} (about {}), {}", a.lane, a.table, chunk,
+    lines.push_back(fmt::format("  lane {}: {} chunk {} (about {}), {}", a.lane, printable(a.table), chunk,
                                 human_bytes(static_cast<double>(a.estimated_bytes)), clock(now - a.started)));
   }
   return lines;

@@ -201,6 +201,8 @@ TEST_F(BadInputTest, every_mistake_gets_its_exit_code_a_message_naming_object_an
       {"rejects folder under a file",
        {"copy", "--source", "{S}", "--target", "{T}", "-n", "app", "--max-rejects", "5", "--rejects-dir", "{DIR}/a-file/rejects"},
        2, {"cannot write rejected rows to", "--rejects-dir"}},
+      {"copy without a terminal or --yes", {"copy", "--source", "{S}", "--target", "{T}", "-t", "app.items"}, 2,
+       {"About to copy 1 tables", "into postgresql://postgres@127.0.0.1", "no terminal to confirm", "--yes"}},
       // Runs (2).
       {"resume a finished run", {"copy", "--source", "{S}", "--target", "{T}", "--resume", "1"}, 2,
        {"run 1 finished at", "nothing to resume", "without --resume"}},

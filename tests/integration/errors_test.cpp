@@ -63,7 +63,7 @@ TEST_F(ErrorsTest, wrong_password_exits_2_and_never_prints_the_password) {
   source_sql("INSERT INTO t VALUES (1)");
   std::string good = "host=127.0.0.1 port=" + std::to_string(target_port()) + " dbname=" + db_ +
                      " user=pgblit_password_check password=Right-Horse-42";
-  run = run_pgblit({"copy", "--source", source_url(), "--target", good, "--log-level", "debug"});
+  run = run_pgblit({"copy", "--source", source_url(), "--target", good, "--log-level", "debug", "--yes"});
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_FALSE(mentions(run, "Right-Horse-42")) << run.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM t"), "1");

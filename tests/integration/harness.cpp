@@ -85,6 +85,8 @@ std::string DatabasePair::target_value(const std::string& sql) {
 std::vector<std::string> DatabasePair::copy_args(const std::vector<std::string>& args) const {
   std::vector<std::string> all{"copy", "--source", source_url(), "--target", target_url()};
   all.insert(all.end(), args.begin(), args.end());
+  // Tests have no terminal to confirm on; a test of the confirmation itself builds its own line.
+  if (std::find(all.begin(), all.end(), "--yes") == all.end()) all.push_back("--yes");
   return all;
 }
 

@@ -193,5 +193,50 @@ TEST_F(ReportTest, no_password_reaches_output_log_events_reports_catalog_or_appl
   EXPECT_NE(places[2].second.find("********"), std::string::npos) << "the command line is kept, password replaced";
 }
 
+TEST_F(ReportTest, names_with_control_characters_are_printed_escaped_and_forge_no_line) {
+  both_sql("CREATE TABLE \"multi\nline\" (id int PRIMARY KEY); CREATE TABLE \"bell\x07\" (id int)");
+  source_sql("INSERT INTO \"multi\nline\" SELECT generate_series(1, 10); INSERT INTO \"bell\x07\" VALUES (1)");
+  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "-T", "big", "-T", "small"});
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find("\"public\".\"multi\\nline\""), std::string::npos) << plan.output;
+  EXPECT_NE(plan.output.find("\"public\".\"bell\\x07\""), std::string::npos) << plan.output;
+  for (size_t at = plan.output.find('\n'); at != std::string::npos; at = plan.output.find('\n', at + 1)) {
+    EXPECT_NE(plan.output.compare(at + 1, 5, "line\""), 0) << "a name broke a line: " << plan.output;
+  }
+  auto run = copy(args({"-T", "big", "-T", "small", "--progress", "off"}));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("copied \"public\".\"multi\\nline\""), std::string::npos) << run.output;
+  EXPECT_EQ(run.output.find('\x07'), std::string::npos) << run.output;
+  expect_same_contents("\"multi\nline\"");
+}
+
+TEST_F(ReportTest, on_event_hooks_get_each_phase_and_a_hook_that_hangs_or_fails_never_stops_the_run) {
+  fs::create_directories(dir_);
+  std::string file = dir_ + "/hook.txt";
+  std::string hook = "echo \"$PGBLIT_EVENT $PGBLIT_PHASE $PGBLIT_RUN_ID $PGBLIT_EXIT_CODE\" >> " + file +
+                     "; cat >> " + file + ".json";
+  auto run = copy(args({"--on-event", hook, "--progress", "off"}));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  std::string seen = slurp(file);
+  EXPECT_NE(seen.find("run_started  1"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("phase load 1"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("phase verify 1"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("run_finished done 1 0"), std::string::npos) << seen;
+  EXPECT_NE(slurp(file + ".json").find("\"event\":\"run_finished\""), std::string::npos);
+
+  target_sql("TRUNCATE big, small; DROP SCHEMA pgblit CASCADE");
+  auto started = std::chrono::steady_clock::now();
+  auto slow = copy(args({"--on-event", "sleep 30; exit 3", "--on-event-timeout", "0.3", "--progress", "off"}));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_EQ(slow.exit_code, 0) << slow.output;
+  EXPECT_NE(slow.output.find("ran longer than 0 s and was stopped"), std::string::npos) << slow.output;
+  EXPECT_LT(seconds, 20) << "hung hooks are stopped, not waited for";
+  auto failing = run_pgblit({"copy", "--source", source_url(), "--target", target_url(), "--run-dir", dir_,
+                             "--on-event", "exit 7", "--yes", "--on-existing", "truncate", "--progress", "off"});
+  EXPECT_EQ(failing.exit_code, 0) << failing.output;
+  EXPECT_NE(failing.output.find("failed (exit 7); the run goes on"), std::string::npos) << failing.output;
+  expect_same_contents("big");
+}
+
 }  // namespace
 }  // namespace pgblit::test
