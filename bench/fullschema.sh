@@ -5,6 +5,8 @@
 #   pgblit-keep   pgblit copy --indexes keep (every row pays for index maintenance and FK checks)
 #   post-data     pgblit copy into tables without indexes, then pg_restore -j of the post-data section
 #   pgdump        pg_dump -Fd -j + pg_restore -j --data-only --disable-triggers into the full schema
+#   quiet         pgblit with --progress off and the run folder elsewhere (the cost of progress, against:)
+#   bar           pgblit with --progress bar (drawn 4 times a second) and its run folder
 #   create        pgblit copy --create-schema into a target without the schema
 #   dump-restore  pg_dump -Fd -j + pg_restore -j (schema and data) into a target without the schema
 # Every pgblit run uses --verify off --no-analyze (the peers verify nothing); `pgblit-verified`
@@ -31,6 +33,8 @@ copy() { "$PGBLIT" copy --source "$SRC" --target "$TGT" -n app -j "$JOBS" --yes 
 run() {
   case $1 in
   pgblit) reset "$work/full.sql"; copy --verify off --no-analyze;;
+  quiet) reset "$work/full.sql"; copy --verify off --no-analyze --progress off --run-dir "$work/runs-quiet";;
+  bar) reset "$work/full.sql"; copy --verify off --no-analyze --progress bar --run-dir "$work/runs-bar";;
   pgblit-verified) reset "$work/full.sql"; copy;;
   pgblit-keep) reset "$work/full.sql"; copy --verify off --no-analyze --indexes keep;;
   post-data) reset "$work/pre.sql"; copy --verify off --no-analyze && pg_restore -d "$TGT" -j "$JOBS" "$work/post.dump";;

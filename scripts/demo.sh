@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: installs the dependencies, builds pgblit, starts two throwaway clusters (source
-# :5433, target :5434), loads a sample shop dataset into the source, creates the same empty
-# schema on the target (as migrations would), runs `pgblit copy`, and compares row counts.
+# :5433, target :5434), loads a sample shop dataset into the source, creates the same schema
+# on the target with its keys and indexes but no rows (as migrations would), runs `pgblit copy`
+# (progress, deferred indexes rebuilt after the load, every row verified), shows `pgblit status`,
+# compares row counts, and says where the run's report is.
 # Stop the clusters afterwards with: scripts/clusters.sh stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +17,16 @@ echo "== loading the sample dataset into the source"
 psql "$SOURCE_DATABASE_URL" -q -v rows=200000 -f scripts/sample-dataset.sql 2>&1 | grep -v NOTICE || true
 psql "$TARGET_DATABASE_URL" -q -c "DROP SCHEMA IF EXISTS shop CASCADE" 2>/dev/null
 pg_dump "$SOURCE_DATABASE_URL" --schema-only -n shop | psql "$TARGET_DATABASE_URL" -q >/dev/null
-echo "== pgblit copy -n shop"
+echo "== pgblit copy -n shop   (the target already has the schema: keys, foreign keys, indexes)"
 build/bin/pgblit copy -n shop --yes
+echo "== pgblit status"
+build/bin/pgblit status
 echo "== row counts, source vs target"
 count_sql="SELECT relname, n FROM (VALUES ('customers', (SELECT count(*) FROM shop.customers)),
   ('products', (SELECT count(*) FROM shop.products)), ('orders', (SELECT count(*) FROM shop.orders)),
   ('order_lines', (SELECT count(*) FROM shop.order_lines)), ('page_views', (SELECT count(*) FROM shop.page_views))) v(relname, n)"
 diff <(psql "$SOURCE_DATABASE_URL" -Atc "$count_sql") <(psql "$TARGET_DATABASE_URL" -Atc "$count_sql") \
   && psql "$TARGET_DATABASE_URL" -Atc "$count_sql" | sed 's/|/: /; s/^/  /' && echo "== counts match"
+run=$(psql "$TARGET_DATABASE_URL" -Atc "SELECT max(id) FROM pgblit.runs")
+echo "== the run's folder: $PWD/pgblit-runs/$run/ (pgblit.log, events.jsonl, report.json)"
+echo "== its report: $PWD/pgblit-runs/$run/report.html"
