@@ -64,6 +64,9 @@ struct CopySummary {
   std::string rejects_dir;        // where they are, one file a chunk
 };
 
+// This process as a worker: host:pid, recorded with each chunk and lane.
+std::string worker_name();
+
 class CopyRun {
  public:
   explicit CopyRun(CopyOptions options);
