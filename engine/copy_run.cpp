@@ -107,8 +107,24 @@ void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
   }
 }
 
+// A phase begins: an event, and (the coordinator's) a line in the run's record.
+void CopyRun::phase(Events& events, const std::string& name) {
+  events.emit("phase", {{"phase", name}});
+  if (joining()) return;
+  try {
+    RunCatalog(*run_.target, options_.catalog_schema).record_phase(run_id_, name);
+  } catch (const Error& e) {  // the audit line is not worth failing the run for
+    spdlog::warn("phase {} not recorded in the run catalog: {}", name, e.what());
+  }
+}
+
 CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
   auto started = Clock::now();
+  struct ReportingServerProgress {  // until execute() ends, however it ends
+    target::LockWaitReporter& watch;
+    ~ReportingServerProgress() { watch.report_to(nullptr); }
+  } reporting{lock_waits_};
+  lock_waits_.report_to(&events);
   const auto& plan = run_.plan;
   auto records = start_run();
   events.emit("run_started", {{"run_id", run_id_},
@@ -145,7 +161,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
       if (left == 0) rebuild_->table_loaded(table);
     }
   }
-  events.emit("phase", {{"phase", "load"}});
+  phase(events, "load");
   copy_chunks(records, [&](const ChunkOutcome& outcome) {
     tally.add(outcome);
     if (finisher) finisher->chunk_finished(outcome);
@@ -272,9 +288,9 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   auto records = catalog.chunks(run_id_, plan.chunks.size());
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
-  if (rebuild_ && rebuild_->pending() > 0) events.emit("phase", {{"phase", "rebuild"}});
+  if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
   size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
-  events.emit("phase", {{"phase", "verify"}});
+  phase(events, "verify");
   if (options_.verify && continued_ && summary.chunks_done_before == plan.chunks.size() && catalog.verified(run_id_)) {
     // Only deferred objects were left: the rows were verified when the last chunk went in, and
     // rows fixed on the target since (to let a constraint be rebuilt) are the DBA's own change.
@@ -285,13 +301,13 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
     summary.tables_verified = report.tables_compared;
     catalog.set_verified(run_id_);
   }
-  events.emit("phase", {{"phase", "sequences"}});
+  phase(events, "sequences");
   // A continued run only moves sequences forward: the target may be in use already.
   auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {
-    events.emit("phase", {{"phase", "analyze"}});
+    phase(events, "analyze");
     auto analyze_started = Clock::now();
     size_t at_end = target::analyze_target_tables(*run_.target, plan, finished.analyzed);
     spdlog::info("analyzed {} target tables: {} as they completed, {} at the end ({:.2f} s)",

@@ -87,6 +87,7 @@ class CopyRun {
   CopyOptions options_;
   nlohmann::json options_json();
   void continue_run();
+  void phase(Events& events, const std::string& name);
   std::vector<ChunkRecord> start_run();
   void copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
                    pg::Cancellation& cancellation, Events& events);

@@ -145,6 +145,7 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
                       bool read_back, ChunkOutcome& outcome, const std::function<ChunkLoad()>& load) {
   RunCatalog catalog(target_, config_.catalog_schema);
   ChunkLoad loaded;
+  auto started = std::chrono::steady_clock::now();
   try {
     target_.exec("BEGIN", table.target);
     if (config_.run_id && !catalog.claim(config_.run_id, chunk_index)) {
@@ -154,9 +155,10 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
     }
     loaded = load();
     if (config_.run_id) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       catalog.mark_done(config_.run_id, chunk_index,
                         {loaded.rows, loaded.bytes, loaded.digest, loaded.format, config_.worker,
-                         static_cast<int64_t>(loaded.rejected.size())});
+                         static_cast<int64_t>(loaded.rejected.size()), number_, seconds});
     }
     // The rejects are on disk before the chunk commits: a committed chunk's rejects always exist.
     if (!loaded.rejected.empty()) config_.rejects->write(table.target, chunk_index, loaded.rejected);

@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS {0}.chunks (
   finished_at timestamptz,
   PRIMARY KEY (run_id, chunk));
 ALTER TABLE {0}.runs ADD COLUMN IF NOT EXISTS verified_at timestamptz;
+ALTER TABLE {0}.runs ADD COLUMN IF NOT EXISTS phases jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE {0}.chunks ADD COLUMN IF NOT EXISTS started_at timestamptz;
+ALTER TABLE {0}.chunks ADD COLUMN IF NOT EXISTS lane int;
 CREATE TABLE IF NOT EXISTS {0}.objects (
   run_id bigint NOT NULL REFERENCES {0}.runs ON DELETE CASCADE,
   object int NOT NULL,
@@ -196,6 +199,13 @@ void RunCatalog::set_verified(int64_t run) {
                       {std::to_string(run)}, schema_ + ".runs");
 }
 
+void RunCatalog::record_phase(int64_t run, const std::string& phase) {
+  target_.exec_params(fmt::format("UPDATE {}.runs SET phases = phases || jsonb_build_array(jsonb_build_object("
+                                  "'phase', $2::text, 'at', extract(epoch FROM clock_timestamp()))) WHERE id = $1",
+                                  quoted_),
+                      {std::to_string(run), phase}, schema_ + ".runs");
+}
+
 std::string RunCatalog::started_at(int64_t run) {
   return target_.exec_params(fmt::format("SELECT started_at::text FROM {}.runs WHERE id = $1", quoted_),
                              {std::to_string(run)}, schema_ + ".runs")
@@ -263,11 +273,13 @@ bool RunCatalog::claim(int64_t run, size_t chunk) {
 void RunCatalog::mark_done(int64_t run, size_t chunk, const ChunkDone& done) {
   target_.exec_params(fmt::format("UPDATE {}.chunks SET status = 'done', rows = $3, bytes = $4, source_digest = $5, "
                                   "format = $6, worker = $7, rejected = $8, attempts = attempts + 1, error = NULL, "
-                                  "finished_at = now() WHERE run_id = $1 AND chunk = $2",
+                                  "lane = $9, started_at = clock_timestamp() - make_interval(secs => $10), "
+                                  "finished_at = clock_timestamp() WHERE run_id = $1 AND chunk = $2",
                                   quoted_),
                       {std::to_string(run), std::to_string(chunk), std::to_string(done.rows),
                        std::to_string(done.bytes), done.source_digest.to_string(),
-                       std::string(partitioner::format_name(done.format)), done.worker, std::to_string(done.rejected)},
+                       std::string(partitioner::format_name(done.format)), done.worker, std::to_string(done.rejected),
+                       std::to_string(done.lane), fmt::format("{:.3f}", done.seconds)},
                       schema_ + ".chunks");
 }
 

@@ -87,6 +87,8 @@ struct ChunkDone {
   partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
   std::string worker;  // host:pid
   int64_t rejected = 0;
+  int lane = 0;
+  double seconds = 0;  // the load's duration, so the chunk's start is known (reports)
 };
 
 class RunCatalog {
@@ -115,6 +117,8 @@ class RunCatalog {
   void set_run_status(int64_t run, const std::string& status);
   // Verification passed: a later resume that copies nothing need not read the target again.
   void set_verified(int64_t run);
+  // Appends a phase to the run's record (its name and when it began), for the audit trail.
+  void record_phase(int64_t run, const std::string& phase);
   std::string started_at(int64_t run);
   bool verified(int64_t run);
 
@@ -134,8 +138,11 @@ class RunCatalog {
   // it and nothing else lives in it, the schema. Refuses (usage error) while a process still
   // works on a run it would drop. One transaction.
   CleanResult clean(std::optional<int64_t> run);
-  // Where run `run` (default: the latest) stands, as JSON (docs/status.md).
+  // Where run `run` (default: the latest) stands, as JSON (docs/events.md).
   nlohmann::json status(std::optional<int64_t> run);
+  // The run's story as the events it would have emitted (run_started, phases, chunks done,
+  // run_finished), for a report rendered from the catalog alone.
+  std::vector<nlohmann::json> events_of(int64_t run);
   // Marks a run's pending objects rebuilt without rebuilding them (clean --force).
   void abandon_objects(int64_t run);
 

@@ -74,4 +74,48 @@ FROM run)",
   }
 }
 
+std::vector<nlohmann::json> RunCatalog::events_of(int64_t run) {
+  auto r = target_.exec_params(fmt::format(R"(
+SELECT jsonb_build_object('event', 'run_started', 'at', extract(epoch FROM r.started_at), 'run_id', r.id,
+                          'audit', r.options -> 'audit', 'chunks', jsonb_array_length(r.plan -> 'chunks'),
+                          'tables', jsonb_array_length(r.plan -> 'tables'), 'schema', 1)::text,
+       r.phases::text,
+       (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                 'chunk', c.chunk, 'lane', COALESCE(c.lane, 1), 'table', c.target_table, 'rows', COALESCE(c.rows, 0),
+                 'bytes', COALESCE(c.bytes, 0), 'rejected', c.rejected, 'skipped', false, 'error', COALESCE(c.error, ''),
+                 'started', extract(epoch FROM COALESCE(c.started_at, c.finished_at)),
+                 'finished', extract(epoch FROM c.finished_at)) ORDER BY c.finished_at), '[]')
+        FROM {0}.chunks c WHERE c.run_id = r.id AND c.status = 'done')::text,
+       r.status, extract(epoch FROM COALESCE(r.finished_at, now()))
+FROM {0}.runs r WHERE r.id = $1)",
+                                           quoted_),
+                               {std::to_string(run)}, schema_ + ".runs");
+  if (r.rows() == 0) {
+    throw usage_error(fmt::format("run {} does not exist in {}", run, quoted_), schema_,
+                      "list the runs with: SELECT id, status, started_at FROM " + quoted_ + ".runs");
+  }
+  std::vector<nlohmann::json> events{nlohmann::json::parse(r.text(0, 0))};
+  for (auto phase : nlohmann::json::parse(r.text(0, 1))) {
+    phase["event"] = "phase";
+    events.push_back(phase);
+  }
+  for (auto chunk : nlohmann::json::parse(r.text(0, 2))) {
+    double started = chunk["started"], finished = chunk["finished"];
+    chunk.erase("started");
+    chunk.erase("finished");
+    chunk["seconds"] = finished - started;
+    events.push_back({{"event", "chunk_started"}, {"at", started}, {"chunk", chunk["chunk"]}, {"lane", chunk["lane"]},
+                      {"table", chunk["table"]}, {"estimated_bytes", 0}});
+    chunk["event"] = "chunk_finished";
+    chunk["at"] = finished;
+    events.push_back(chunk);
+  }
+  std::string status = r.text(0, 3);
+  events.push_back({{"event", "run_finished"},
+                    {"at", std::stod(r.text(0, 4))},
+                    {"exit_code", status == "done" ? 0 : status == "running" ? -1 : 1},
+                    {"message", status == "done" ? "" : "the run is " + status}});
+  return events;
+}
+
 }  // namespace pgblit::engine

@@ -70,6 +70,7 @@ void Progress::on_event(const nlohmann::json& event) {
     std::cout << event.dump() << std::endl;
     return;
   }
+  if (event["event"] == "server_progress" && mode_ != ProgressMode::Bar) return;
   std::lock_guard lock(mutex_);
   const std::string& type = event["event"];
   double at = event["at"];
@@ -97,6 +98,18 @@ void Progress::on_event(const nlohmann::json& event) {
     if (it != active_.end()) active_.erase(it);
   } else if (type == "run_finished") {
     running_ = false;
+  } else if (type == "server_progress") {
+    server_lines_.clear();
+    for (const auto& c : event["copy"]) {
+      server_lines_.push_back(fmt::format("  target: COPY into {}: {}, {} rows", printable(c.value("table", "?")),
+                                          human_bytes(c.value("bytes", 0.0)), c.value("rows", 0)));
+    }
+    for (const auto& i : event["create_index"]) {
+      double total = i.value("blocks_total", 0.0), done = i.value("blocks_done", 0.0);
+      server_lines_.push_back(fmt::format("  target: CREATE INDEX {}: {}{}", printable(i.value("index", "?")),
+                                          i.value("phase", std::string()),
+                                          total > 0 ? fmt::format(" ({:.0f}%)", 100 * done / total) : ""));
+    }
   }
 }
 
@@ -134,6 +147,7 @@ std::vector<std::string> Progress::render_locked(double now) const {
     lines.push_back(fmt::format("  lane {}: {} chunk {} (about {}), {}", a.lane, printable(a.table), chunk,
                                 human_bytes(static_cast<double>(a.estimated_bytes)), clock(now - a.started)));
   }
+  lines.insert(lines.end(), server_lines_.begin(), server_lines_.end());
   return lines;
 }
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/events.hpp"
 
@@ -53,6 +54,7 @@ class Progress : public EventSink {
   size_t chunks_done_ = 0;
   std::map<size_t, Active> active_;             // by chunk
   std::map<size_t, int64_t> pending_estimates_;  // chunk -> estimated bytes, to learn the largest left
+  std::vector<std::string> server_lines_;        // what the target's progress views said last
   std::thread thread_;
 };
 

@@ -23,6 +23,27 @@ LockWaitReporter::~LockWaitReporter() {
   thread_.join();
 }
 
+void LockWaitReporter::report_to(Events* events) {
+  std::lock_guard lock(mutex_);  // not while a report is being emitted
+  events_ = events;
+}
+
+void LockWaitReporter::report_progress(pg::Connection& target) {
+  auto r = target.exec(R"(
+SELECT COALESCE((SELECT jsonb_agg(jsonb_build_object('table', c.relid::regclass::text, 'bytes', c.bytes_processed,
+                                                     'rows', c.tuples_processed))
+                 FROM pg_stat_progress_copy c JOIN pg_stat_activity a USING (pid)
+                 WHERE a.application_name LIKE 'pgblit%' AND c.datname = current_database()), '[]')::text,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('index', i.index_relid::regclass::text, 'phase', i.phase,
+                                                     'blocks_done', i.blocks_done, 'blocks_total', i.blocks_total))
+                 FROM pg_stat_progress_create_index i JOIN pg_stat_activity a USING (pid)
+                 WHERE a.application_name LIKE 'pgblit%' AND i.datname = current_database()), '[]')::text)",
+                       "server progress");
+  auto copies = nlohmann::json::parse(r.text(0, 0)), indexes = nlohmann::json::parse(r.text(0, 1));
+  std::lock_guard lock(mutex_);
+  if (Events* events = events_.load()) events->emit("server_progress", {{"copy", copies}, {"create_index", indexes}});
+}
+
 void LockWaitReporter::watch() {
   std::optional<pg::Connection> target;
   std::map<std::string, int> reported;  // waiter/holder -> seconds waited when last reported
@@ -33,6 +54,7 @@ void LockWaitReporter::watch() {
     }
     try {
       if (!target) target.emplace(pg::Connection::open(conninfo_, "target"));
+      if (events_.load()) report_progress(*target);
       auto r = target->exec_params(R"(
 SELECT w.pid::text || '/' || b.pid::text,
        COALESCE((SELECT l.relation::regclass::text FROM pg_locks l

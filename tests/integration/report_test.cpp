@@ -96,11 +96,22 @@ TEST_F(ReportTest, the_run_folder_and_its_reports_agree_with_the_catalog) {
   EXPECT_EQ(s["rows"].get<int64_t>(), rows);
   EXPECT_EQ(s["bytes"].get<int64_t>(), bytes);
   EXPECT_EQ(s["chunks_done"], s["chunks"]);
+  // The phases are in the run's record, and its report can be drawn again from the catalog alone.
+  std::string phases = target_value("SELECT phases::text FROM pgblit.runs");
+  for (const char* phase : {"load", "verify", "sequences", "analyze"}) {
+    EXPECT_NE(phases.find(std::string("\"") + phase + "\""), std::string::npos) << phases;
+  }
+  std::string from_catalog = dir_ + "/from-catalog.html";
+  auto again = run_pgblit({"report", "1", "--target", target_url(), "-o", from_catalog});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  std::string html = slurp(from_catalog);
+  EXPECT_EQ(std::to_string(count(html, "class=\"chunk\"")), target_value("SELECT count(*) FROM pgblit.chunks"));
+  EXPECT_EQ(count(html, "class=\"table-row\""), 2u);
 }
 
 TEST_F(ReportTest, a_terminal_gets_a_bar_redrawn_in_place) {
   // `script` gives pgblit a pseudo-terminal for stderr; a slow trigger keeps the bar up a while.
-  target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN NEW; "
+  target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.003); RETURN NEW; "
              "END $$; CREATE TRIGGER slow BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION slow()");
   std::string command = std::string(PGBLIT_BINARY) + " copy --source " + source_url() + " --target " + target_url() +
                         " --run-dir " + dir_ + " --yes --indexes keep";
@@ -109,6 +120,8 @@ TEST_F(ReportTest, a_terminal_gets_a_bar_redrawn_in_place) {
   EXPECT_NE(out.find("] "), std::string::npos) << out;
   EXPECT_NE(out.find("  lane "), std::string::npos) << "a line per active lane: " << out;
   EXPECT_NE(out.find("done: run 1"), std::string::npos) << out;
+  // The target's own progress view, under the lanes.
+  EXPECT_NE(out.find("target: COPY into small"), std::string::npos) << out;
 }
 
 TEST_F(ReportTest, status_from_another_process_sees_chunks_move_and_a_killed_worker_dead) {
