@@ -27,15 +27,6 @@ std::string without_meta_commands(const std::string& dump) {
   return out;
 }
 
-std::string command_output(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
-  pclose(pipe);
-  return out;
-}
-
 class DeferredTest : public DatabasePair {
  protected:
   void SetUp() override {
@@ -69,7 +60,7 @@ INSERT INTO app.tickets SELECT gen_random_uuid(), g % 100000 + 1, 'open',
 INSERT INTO app.parted SELECT g, md5(g::text) FROM generate_series(1, 10000) g;
 ANALYZE)");
     // The target as migrations left it: the whole schema, no rows.
-    std::string dump = command_output("pg_dump --schema-only '" + source_url() + "'");
+    std::string dump = shell_output("pg_dump --schema-only '" + source_url() + "'");
     ASSERT_FALSE(dump.empty());
     load_on_target(dump);
     schema_before_ = target_schema();
@@ -86,7 +77,7 @@ ANALYZE)");
 
   // pg_dump --schema-only of the target without pgblit's catalog, less the random \restrict keys.
   std::string target_schema() {
-    std::string dump = without_meta_commands(command_output("pg_dump --schema-only -N pgblit '" + target_url() + "'"));
+    std::string dump = without_meta_commands(shell_output("pg_dump --schema-only -N pgblit '" + target_url() + "'"));
     EXPECT_NE(dump.find("CREATE INDEX customers_org_idx"), std::string::npos) << "pg_dump gave no schema";
     return dump;
   }
@@ -234,7 +225,7 @@ TEST_F(DeferredTest, create_schema_into_an_empty_database_reproduces_the_source_
              "CREATE TRIGGER audit_stamp BEFORE INSERT ON app.audit FOR EACH ROW EXECUTE FUNCTION app.stamp();"
              "ALTER TABLE app.orgs ENABLE ROW LEVEL SECURITY; CREATE POLICY everyone ON app.orgs USING (true)");
   target_sql("DROP SCHEMA app CASCADE; DROP TYPE IF EXISTS app.status");
-  std::string source_schema = without_meta_commands(command_output("pg_dump --schema-only '" + source_url() + "'"));
+  std::string source_schema = without_meta_commands(shell_output("pg_dump --schema-only '" + source_url() + "'"));
   auto run = copy({"-n", "app", "--create-schema", "--no-owner", "--yes", "--chunk-size", "1MB"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("created the selected schema on the target"), std::string::npos) << run.output;

@@ -14,8 +14,6 @@ namespace {
 
 using ErrorsTest = DatabasePair;
 
-bool mentions(const RunResult& run, const std::string& text) { return run.output.find(text) != std::string::npos; }
-
 TEST_F(ErrorsTest, missing_target_table_is_reported_before_any_row_moves) {
   both_sql("CREATE TABLE present (x int)");
   source_sql("CREATE TABLE \"Absent Table\" (x int); INSERT INTO present VALUES (1); INSERT INTO \"Absent Table\" VALUES (1)");

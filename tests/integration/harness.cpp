@@ -51,6 +51,18 @@ RunResult run_pgblit(const std::vector<std::string>& args) {
   return result;
 }
 
+bool mentions(const RunResult& run, const std::string& text) { return run.output.find(text) != std::string::npos; }
+
+std::string shell_output(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return out;
+  std::array<char, 4096> buffer;
+  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
+  pclose(pipe);
+  return out;
+}
+
 void DatabasePair::SetUp() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   db_ = std::string(info->test_suite_name()) + "_" + info->name();

@@ -19,6 +19,10 @@ struct RunResult {
 
 // Runs build/bin/pgblit with these arguments (shell-quoted here) and waits for it.
 RunResult run_pgblit(const std::vector<std::string>& args);
+// Whether what pgblit printed holds `text`.
+bool mentions(const RunResult& run, const std::string& text);
+// What a shell command prints on stdout (pg_dump, chromium, script...).
+std::string shell_output(const std::string& command);
 
 // pgblit as a background process, for tests that kill it or act on the servers meanwhile.
 class PgblitProcess {

@@ -25,15 +25,6 @@ std::string slurp(const fs::path& file) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-std::string shell(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
-  pclose(pipe);
-  return out;
-}
-
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
@@ -115,7 +106,7 @@ TEST_F(ReportTest, a_terminal_gets_a_bar_redrawn_in_place) {
              "END $$; CREATE TRIGGER slow BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION slow()");
   std::string command = std::string(PGBLIT_BINARY) + " copy --source " + source_url() + " --target " + target_url() +
                         " --run-dir " + dir_ + " --yes --indexes keep";
-  std::string out = shell("script -qfec '" + command + "' /dev/null 2>&1");
+  std::string out = shell_output("script -qfec '" + command + "' /dev/null 2>&1");
   EXPECT_NE(out.find("\033[J"), std::string::npos) << "the bar is cleared and drawn again: " << out;
   EXPECT_NE(out.find("] "), std::string::npos) << out;
   EXPECT_NE(out.find("  lane "), std::string::npos) << "a line per active lane: " << out;
@@ -158,13 +149,13 @@ TEST_F(ReportTest, the_html_report_renders_in_headless_chromium_with_a_bar_per_c
   std::string chromium = "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
                          "--disable-background-networking --disable-component-update --disable-sync "
                          "--user-data-dir=" + dir_ + "/chromium ";
-  std::string dom = shell(chromium + "--dump-dom file://" + html.string() + " 2>/dev/null");
+  std::string dom = shell_output(chromium + "--dump-dom file://" + html.string() + " 2>/dev/null");
   ASSERT_FALSE(dom.empty()) << "headless Chromium rendered nothing (is the chromium package installed?)";
   EXPECT_EQ(std::to_string(count(dom, "class=\"chunk\"")), target_value("SELECT count(*) FROM pgblit.chunks"));
   EXPECT_EQ(count(dom, "class=\"table-row\""), 2u);
   EXPECT_NE(dom.find("done, verified"), std::string::npos);
   std::string png = dir_ + "/report.png";
-  shell(chromium + "--window-size=1000,900 --screenshot=" + png + " file://" + html.string() + " 2>/dev/null");
+  shell_output(chromium + "--window-size=1000,900 --screenshot=" + png + " file://" + html.string() + " 2>/dev/null");
   ASSERT_TRUE(fs::exists(png));
   EXPECT_GT(fs::file_size(png), 10000u) << "a screenshot of a rendered page, not a blank one";
 }

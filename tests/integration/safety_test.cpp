@@ -18,8 +18,6 @@ namespace {
 
 using SafetyTest = DatabasePair;
 
-bool mentions(const RunResult& run, const std::string& text) { return run.output.find(text) != std::string::npos; }
-
 TEST_F(SafetyTest, clean_drops_only_pgblits_own_tables_and_never_a_live_run) {
   both_sql("CREATE TABLE t (id int)");
   source_sql("INSERT INTO t SELECT generate_series(1, 20)");
