@@ -12,6 +12,7 @@
 
 #include "cli/common_flags.hpp"
 #include "cli/confirmation.hpp"
+#include "cli/plan_command.hpp"
 #include "cli/interrupts.hpp"
 #include "core/events.hpp"
 #include "core/units.hpp"
@@ -52,6 +53,8 @@ struct CopyFlags {
   std::string run_dir = kDefaultRunDir;
   std::string on_event;
   double on_event_timeout = 30;
+  bool dry_run = false;
+  double max_warning_ratio = 0.01;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -90,6 +93,12 @@ bool confirmed(engine::CopyRun& run, const CopyFlags& flags) {
 }
 
 int run_copy(CopyFlags& flags) {
+  if (flags.dry_run) {  // the same as pgblit plan with these flags: writes nothing
+    PlanFlags plan{flags.connections,      flags.selection, flags.chunk_bytes,    flags.disable_triggers,
+                   flags.indexes,          false,           flags.jobs,           flags.on_existing,
+                   flags.catalog_schema,   flags.max_warning_ratio};
+    return run_plan(plan);
+  }
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   require_connections(flags.connections);
@@ -241,6 +250,11 @@ std::function<int()> add_copy_command(CLI::App& app) {
   cmd->add_option("--on-event-timeout", flags->on_event_timeout,
                   "seconds a hook may run before it is stopped (default: 30)")
       ->check(CLI::Range(0.1, 3600.0));
+  cmd->add_flag("--dry-run", flags->dry_run,
+                 "do not copy: the dry run of this copy, as pgblit plan (findings, go or no-go: exit 0 or 5)");
+  cmd->add_option("--max-warning-ratio", flags->max_warning_ratio,
+                  "with --dry-run: no-go when rows with warnings exceed this share of the rows (default: 0.01)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags] { return run_copy(*flags); };
 }

@@ -12,6 +12,7 @@
 #include "cli/common_flags.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
+#include "checks/dry_run.hpp"
 #include "engine/run_setup.hpp"
 #include "target/deferred.hpp"
 #include "target/target_prep.hpp"
@@ -19,14 +20,22 @@
 namespace pgblit::cli {
 namespace {
 
-struct PlanFlags {
-  ConnectionFlags connections;
-  partitioner::Selection selection;
-  int64_t chunk_bytes = kDefaultChunkBytes;
-  bool disable_triggers = false;
-  std::string indexes = "defer";
-  bool json = false;
-};
+
+void print_findings(const checks::DryRun& dry_run) {
+  for (auto severity : {checks::Severity::Error, checks::Severity::Warning, checks::Severity::Info}) {
+    size_t n = 0;
+    for (const auto& f : dry_run.findings) n += f.severity == severity;
+    if (n == 0) continue;
+    fmt::print("\n{} {}{}:\n", n, checks::to_string(severity), n == 1 ? "" : "s");
+    for (const auto& f : dry_run.findings) {
+      if (f.severity != severity) continue;
+      fmt::print("  [{}] {}: {}{}{}{}\n", f.check, printable(f.object), printable(f.message),
+                 f.rows >= 0 ? fmt::format(" ({} rows)", f.rows) : "",
+                 f.example.empty() ? "" : ", e.g. " + printable(f.example), f.fix.empty() ? "" : "; fix: " + f.fix);
+    }
+  }
+  fmt::print("\n{}\n", dry_run.verdict);
+}
 
 // What a copy would drop and rebuild, largest table first, and what it keeps, with why.
 void print_deferral(const target::Deferral& deferral) {
@@ -73,41 +82,65 @@ void print_table(const partitioner::Plan& plan) {
   for (size_t n = 0; n < notes.size(); ++n) fmt::print("[{}] {}\n", n + 1, notes[n]);
 }
 
+}  // namespace
+
 int run_plan(PlanFlags& flags) {
   require_connections(flags.connections);
+  std::optional<Error> planning_failure;
   auto run = engine::open_run(flags.connections.source, flags.connections.target,
-                              {flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer"});
+                              {flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer"},
+                              &planning_failure);
+  if (planning_failure) {
+    auto dry_run = checks::failed_plan(*planning_failure);
+    if (flags.json) {
+      std::cout << nlohmann::json{{"dry_run", checks::to_json(dry_run)}}.dump(2) << "\n";
+    } else {
+      print_findings(dry_run);
+    }
+    return exit_code(ErrorKind::NoGo);
+  }
   target::Deferral deferral;  // what `copy` would defer, if the target tables are empty now
   if (flags.indexes == "defer") {
     auto filled = target::target_tables_with_rows(*run.target, run.plan);
     deferral = target::plan_deferral(*run.target, run.plan, std::set<std::string>(filled.begin(), filled.end()));
     target::apply_deferral(deferral, run.plan);
   }
+  auto dry_run = checks::dry_run(run, {flags.max_warning_ratio, flags.jobs, flags.jobs, flags.on_existing == "truncate",
+                                       true, flags.catalog_schema});
   if (flags.json) {
     auto json = partitioner::to_json(run.plan);
     json["deferred"] = nlohmann::json::array();
     for (const auto& o : deferral.objects) json["deferred"].push_back(target::to_json(o));
     json["kept"] = nlohmann::json::array();
     for (const auto& k : deferral.kept) json["kept"].push_back({{"table", k.table}, {"what", k.what}, {"why", k.why}});
+    json["dry_run"] = checks::to_json(dry_run);
     std::cout << json.dump(2) << "\n";
   } else {
     print_table(run.plan);
     print_deferral(deferral);
+    print_findings(dry_run);
   }
-  return 0;
+  return dry_run.go ? 0 : exit_code(ErrorKind::NoGo);
 }
 
-}  // namespace
 
 std::function<int()> add_plan_command(CLI::App& app) {
   auto flags = std::make_shared<PlanFlags>();
-  auto* cmd = app.add_subcommand("plan", "show how a copy would split and order the tables; writes nothing");
+  auto* cmd = app.add_subcommand("plan", "the dry run: how a copy would split, order and defer, what it would meet "
+                                         "(findings counted on the rows) and go or no-go (exit 5); writes nothing");
   add_connection_flags(*cmd, flags->connections);
   add_selection_flags(*cmd, flags->selection);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
   cmd->add_flag("--disable-triggers", flags->disable_triggers, "plan as `copy --disable-triggers` would");
   cmd->add_option("--indexes", flags->indexes, "plan as `copy --indexes` would: defer (default) or keep")
       ->check(CLI::IsMember({"defer", "keep"}));
+  add_jobs_flag(*cmd, flags->jobs, "as `copy -j` would (connection slots are checked for it)");
+  cmd->add_option("--on-existing", flags->on_existing, "as `copy --on-existing` would: error, truncate or append")
+      ->check(CLI::IsMember({"error", "truncate", "append"}));
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
+  cmd->add_option("--max-warning-ratio", flags->max_warning_ratio,
+                  "no-go when rows with warnings exceed this share of the rows to copy (default: 0.01, 1%)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
   return [flags] { return run_plan(*flags); };
 }

@@ -1,13 +1,33 @@
-// `pgblit plan`: the partitioning part of the dry run. Connects to both servers, builds the
-// plan the copy would execute (the same code path), and prints it; writes nothing.
+// `pgblit plan` (= `pgblit copy --dry-run`): the dry run. Connects to both servers, builds the
+// plan the copy would execute (the same code path), decides what it would defer, counts what
+// it would meet on the real rows, prints it all with a go/no-go; writes nothing.
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
+
+#include "cli/common_flags.hpp"
+#include "core/defaults.hpp"
 
 namespace pgblit::cli {
 
+struct PlanFlags {
+  ConnectionFlags connections;
+  partitioner::Selection selection;
+  int64_t chunk_bytes = kDefaultChunkBytes;
+  bool disable_triggers = false;
+  std::string indexes = "defer";
+  bool json = false;
+  int jobs = default_jobs();
+  std::string on_existing = "error";
+  std::string catalog_schema = kDefaultCatalogSchema;
+  double max_warning_ratio = 0.01;
+};
+
 std::function<int()> add_plan_command(CLI::App& app);
+// The dry run itself: exit 0 for go, 5 for no-go.
+int run_plan(PlanFlags& flags);
 
 }  // namespace pgblit::cli

@@ -30,7 +30,8 @@ bool require_distinct_databases(pg::Connection& source, pg::Connection& target) 
   return s.cluster == t.cluster;
 }
 
-RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options) {
+RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options,
+                  std::optional<Error>* planning_failure) {
   RunSetup setup;
   setup.coordinator = std::make_unique<pg::Connection>(pg::open_session(source, "source"));
   setup.target = std::make_unique<pg::Connection>(pg::open_session(target, "target"));
@@ -38,7 +39,13 @@ RunSetup open_run(const std::string& source, const std::string& target, const pa
   setup.snapshot_id = pg::Snapshot(*setup.coordinator).id();
   spdlog::info("source {} (snapshot {}), target {}", setup.coordinator->display(), setup.snapshot_id,
                setup.target->display());
-  setup.plan = partitioner::build_plan(*setup.coordinator, *setup.target, options);
+  try {
+    setup.plan = partitioner::build_plan(*setup.coordinator, *setup.target, options);
+  } catch (const Error& e) {
+    if (!planning_failure || e.kind() != ErrorKind::Usage) throw;
+    *planning_failure = e;
+    return setup;
+  }
   for (const auto& w : setup.plan.warnings) spdlog::warn("{}", w);
   for (const auto& t : setup.plan.tables) {
     if (t.format == partitioner::CopyFormat::Text) spdlog::info("{} goes as text: {}", t.source, t.text_reason);

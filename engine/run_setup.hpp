@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "partitioner/planner.hpp"
@@ -40,6 +41,9 @@ struct RunSetup {
 
 // Connects, checks source and target are different databases, exports the snapshot, plans
 // and logs the plan's warnings; writes nothing.
-RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options);
+// With `planning_failure`, a plan the target cannot take (a missing table, an incompatible
+// column: a usage error of the planner) is stored there instead of thrown (the dry run reports it).
+RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options,
+                  std::optional<Error>* planning_failure = nullptr);
 
 }  // namespace pgblit::engine

@@ -12,13 +12,9 @@ namespace pgblit::target {
 namespace {
 
 struct Problems {
-  std::vector<std::string> lines;
-  std::vector<std::string> fixes;
-  std::string first_object;
+  std::vector<TargetProblem> found;
   void add(std::string object, std::string line, std::string fix) {
-    if (first_object.empty()) first_object = std::move(object);
-    lines.push_back(std::move(line));
-    if (std::find(fixes.begin(), fixes.end(), fix) == fixes.end()) fixes.push_back(std::move(fix));
+    found.push_back({std::move(object), std::move(line), std::move(fix)});
   }
 };
 
@@ -133,8 +129,8 @@ void check_slots(pg::Connection& conn, const char* side, int64_t needed, int64_t
 int target_connections_needed(int jobs, int index_jobs) { return 2 * jobs + 3 + index_jobs; }
 int source_connections_needed(int jobs) { return jobs + 1; }
 
-void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,
-                  const PreflightOptions& options) {
+std::vector<TargetProblem> target_problems(pg::Connection& target, pg::Connection& source,
+                                           const partitioner::Plan& plan, const PreflightOptions& options) {
   Problems problems;
   check_writable(target, problems);
   check_table_privileges(target, plan, options, problems);
@@ -144,10 +140,21 @@ void check_target(pg::Connection& target, pg::Connection& source, const partitio
   int64_t on_source = source_connections_needed(options.jobs) - 1;
   check_slots(target, "target", on_target, on_target + (options.same_cluster ? on_source : 0), options.jobs, problems);
   if (!options.same_cluster) check_slots(source, "source", on_source, on_source, options.jobs, problems);
-  if (problems.lines.empty()) return;
+  return problems.found;
+}
+
+void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,
+                  const PreflightOptions& options) {
+  auto problems = target_problems(target, source, plan, options);
+  if (problems.empty()) return;
+  std::vector<std::string> lines, fixes;
+  for (const auto& p : problems) {
+    lines.push_back(p.problem);
+    if (std::find(fixes.begin(), fixes.end(), p.fix) == fixes.end()) fixes.push_back(p.fix);
+  }
   throw usage_error(fmt::format("the target cannot take this run as it is; nothing was written:\n  - {}",
-                                fmt::join(problems.lines, "\n  - ")),
-                    problems.first_object, fmt::format("{}", fmt::join(problems.fixes, "; ")));
+                                fmt::join(lines, "\n  - ")),
+                    problems[0].object, fmt::format("{}", fmt::join(fixes, "; ")));
 }
 
 }  // namespace pgblit::target

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "partitioner/plan.hpp"
 #include "pg/connection.hpp"
@@ -29,6 +30,16 @@ struct PreflightOptions {
 int target_connections_needed(int jobs, int index_jobs);
 int source_connections_needed(int jobs);
 
+// Every problem found, each with the object, what is wrong and the fix (the dry run reports them).
+struct TargetProblem {
+  std::string object;
+  std::string problem;
+  std::string fix;
+};
+std::vector<TargetProblem> target_problems(pg::Connection& target, pg::Connection& source,
+                                           const partitioner::Plan& plan, const PreflightOptions& options);
+
+// The same, thrown as one usage error listing them all (copy refuses to start).
 void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,
                   const PreflightOptions& options);
 

@@ -1,0 +1,60 @@
+// The dry run (`pgblit plan`, `pgblit copy --dry-run`): before the window, what a copy would
+// meet, counted on the real rows, and a go/no-go.
+//
+// Findings have a severity. Errors fail a whole table or the run (a table or column missing,
+// an incompatible type, a missing privilege, a read-only target, too few connection slots):
+// any error is no-go. Warnings are rows the target would refuse (NULLs under its NOT NULL,
+// values longer than its varchar(n), orphans under its foreign keys among the copied tables,
+// duplicates under its unique keys): with --max-rejects they would be set aside rather than
+// stop the night, so they are no-go only when their rows exceed --max-warning-ratio of the
+// rows to copy. Info says what the copy will change. Every data check is one set-based query
+// on the source, inside the run's snapshot; the dry run writes nothing anywhere.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "engine/run_setup.hpp"
+
+namespace pgblit::checks {
+
+enum class Severity { Error, Warning, Info };
+const char* to_string(Severity severity);
+
+struct Finding {
+  Severity severity = Severity::Info;
+  std::string check;    // "not null", "length", "foreign key", "unique", "privilege", ...
+  std::string object;   // in SQL form
+  std::string message;
+  int64_t rows = -1;    // rows affected, where that applies
+  std::string example;  // one example key or value
+  std::string fix;
+  double seconds = 0;   // how long the check took
+};
+
+struct DryRunOptions {
+  double max_warning_ratio = 0.01;  // warning rows allowed, as a share of the rows to copy
+  int jobs = 2;
+  int index_jobs = 2;
+  bool truncate = false;
+  bool verify = true;
+  std::string catalog_schema;
+};
+
+struct DryRun {
+  std::vector<Finding> findings;
+  int64_t rows = 0;          // to copy (catalog estimates)
+  int64_t warning_rows = 0;  // rows with warnings
+  bool go = true;
+  std::string verdict;       // why
+};
+
+// Every check on a planned run (`run` from engine::open_run); reads only.
+DryRun dry_run(engine::RunSetup& run, const DryRunOptions& options);
+// A plan that could not be made (a missing table, an incompatible column) is one error finding.
+DryRun failed_plan(const Error& error);
+nlohmann::json to_json(const DryRun& dry_run);
+
+}  // namespace pgblit::checks
