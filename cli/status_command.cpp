@@ -48,7 +48,8 @@ void print(const nlohmann::json& s) {
              human_bytes(s["estimated_bytes"].get<double>() - s["estimated_bytes_done"].get<double>()),
              running && s["eta_seconds"].get<double>() > 0 ? ", ETA " + clock(s["eta_seconds"].get<double>()) : "");
   for (const auto& l : s["lanes"]) {
-    if (l["chunk"].is_null() && l["alive"].get<bool>()) continue;
+    // Lanes matter while the run is meant to be running: busy ones, and those of dead workers.
+    if (!running || (l["chunk"].is_null() && l["alive"].get<bool>())) continue;
     fmt::print("  {} lane {}: {}{}\n", l["worker"].get<std::string>(), l["lane"].get<int>(),
                l["chunk"].is_null() ? std::string("idle") : fmt::format("chunk {} since {}", l["chunk"].get<int64_t>(), l["since"].get<std::string>()),
                l["alive"].get<bool>() ? "" : " (worker dead)");
