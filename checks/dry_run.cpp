@@ -3,10 +3,14 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 
+#include "pg/session.hpp"
 #include "pg/sql.hpp"
 #include "target/preflight.hpp"
 #include "target/target_prep.hpp"
@@ -73,13 +77,46 @@ std::string joined(const std::vector<std::string>& columns, const std::string& a
 }
 
 // One count on the source: (rows affected, one example), timed.
-Finding counted(pg::Connection& source, const std::string& sql, Finding finding) {
-  auto started = Clock::now();
-  auto r = source.exec(sql, finding.object);
-  finding.rows = r.int64(0, 0);
-  finding.example = r.is_null(0, 1) ? "" : r.text(0, 1);
-  finding.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  return finding;
+// A data check: one query on the source returning (rows affected, one example).
+struct Check {
+  std::string sql;
+  Finding finding;
+};
+
+// Runs the checks on up to `jobs` sessions of their own, all inside the run's snapshot. A check
+// that fails (a privilege, a statement timeout) becomes an error finding naming it; the others
+// still run.
+std::vector<Finding> run_checks(std::vector<Check> checks, const std::string& source_conninfo,
+                                const std::string& snapshot_id, int jobs) {
+  std::vector<Finding> out(checks.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    std::optional<pg::Connection> session;
+    for (size_t i = next++; i < checks.size(); i = next++) {
+      auto& check = checks[i];
+      auto started = Clock::now();
+      try {
+        if (!session) {
+          session.emplace(pg::open_session(source_conninfo, "source"));
+          pg::join_snapshot(*session, snapshot_id);
+        }
+        auto r = session->exec(check.sql, check.finding.object);
+        check.finding.rows = r.int64(0, 0);
+        check.finding.example = r.is_null(0, 1) ? "" : r.text(0, 1);
+      } catch (const Error& e) {
+        check.finding.severity = Severity::Error;
+        check.finding.message = fmt::format("the {} check could not run: {}", check.finding.check, e.what());
+        check.finding.fix = "give the source role what the check needs, or run the dry run as another role";
+        session.reset();  // its snapshot transaction died with the failure: a fresh session joins again
+      }
+      check.finding.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      out[i] = std::move(check.finding);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::max(1, jobs); ++t) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+  return out;
 }
 
 }  // namespace
@@ -108,7 +145,9 @@ DryRun dry_run(engine::RunSetup& run, const DryRunOptions& options) {
          options.truncate ? "holds rows: --on-existing truncate empties it first" : "holds rows already", -1, "",
          options.truncate ? "" : "empty it, or copy with --on-existing truncate or append"});
   }
-  // The data checks, on every source table loading into a target table (partitions each).
+  // The data checks, on every source table loading into a target table (partitions each),
+  // run at once on -j sessions in the run's snapshot.
+  std::vector<Check> checks;
   std::map<std::string, std::vector<const partitioner::TableCopy*>> sources_of;
   for (const auto& t : plan.tables) sources_of[t.target].push_back(&t);
   auto demands = read_demands(*run.target, plan.target_tables());
@@ -117,37 +156,31 @@ DryRun dry_run(engine::RunSetup& run, const DryRunOptions& options) {
   };
   for (const auto& [table, column] : demands.not_null) {
     for (const auto* t : sources_of.at(table)) {
-      result.findings.push_back(counted(
-          *run.coordinator,
-          fmt::format("SELECT count(*), {} FROM ONLY {} WHERE {} IS NULL", example_key(t), t->source,
+      checks.push_back(Check{fmt::format("SELECT count(*), {} FROM ONLY {} WHERE {} IS NULL", example_key(t), t->source,
                       pg::quote_ident(column)),
           {Severity::Warning, "not null", table + "." + pg::quote_ident(column),
            "rows of " + t->source + " with NULL where the target's column is NOT NULL", -1, "",
-           "fill the values, or let --max-rejects set the rows aside"}));
+           "fill the values, or let --max-rejects set the rows aside"}});
     }
   }
   for (const auto& [table, column, limit] : demands.lengths) {
     for (const auto* t : sources_of.at(table)) {
-      result.findings.push_back(counted(
-          *run.coordinator,
-          fmt::format("SELECT count(*), {} FROM ONLY {} WHERE char_length({}::text) > {}", example_key(t), t->source,
+      checks.push_back(Check{fmt::format("SELECT count(*), {} FROM ONLY {} WHERE char_length({}::text) > {}", example_key(t), t->source,
                       pg::quote_ident(column), limit),
           {Severity::Warning, "length", table + "." + pg::quote_ident(column),
            fmt::format("rows of {} with values longer than the target's {} characters", t->source, limit), -1, "",
-           "widen the target's column, or shorten the values"}));
+           "widen the target's column, or shorten the values"}});
     }
   }
   for (size_t i = 0; i < demands.unique.size(); ++i) {
     const auto& [table, columns] = demands.unique[i];
     for (const auto* t : sources_of.at(table)) {
-      result.findings.push_back(counted(
-          *run.coordinator,
-          fmt::format("SELECT COALESCE(sum(n), 0), min(k) FROM (SELECT count(*) AS n, min(ROW({0})::text) AS k "
+      checks.push_back(Check{fmt::format("SELECT COALESCE(sum(n), 0), min(k) FROM (SELECT count(*) AS n, min(ROW({0})::text) AS k "
                       "FROM ONLY {1} GROUP BY {0} HAVING count(*) > 1) d",
                       joined(columns, ""), t->source),
           {Severity::Warning, "unique", table + " " + pg::quote_ident(demands.unique_names[i]),
            "rows of " + t->source + " sharing a key the target's unique constraint allows once", -1, "",
-           "remove the duplicates on the source, or drop the constraint on the target"}));
+           "remove the duplicates on the source, or drop the constraint on the target"}});
     }
   }
   for (const auto& fk : demands.foreign_keys) {
@@ -160,14 +193,15 @@ DryRun dry_run(engine::RunSetup& run, const DryRunOptions& options) {
       parents.push_back(fmt::format("EXISTS (SELECT 1 FROM ONLY {} p WHERE {})", parent->source, fmt::join(match, " AND ")));
     }
     for (const auto* child : sources_of.at(fk.table)) {
-      result.findings.push_back(counted(
-          *run.coordinator,
-          fmt::format("SELECT count(*), min(ROW({})::text) FROM ONLY {} c WHERE {} AND NOT ({})", joined(fk.columns, "c"),
+      checks.push_back(Check{fmt::format("SELECT count(*), min(ROW({})::text) FROM ONLY {} c WHERE {} AND NOT ({})", joined(fk.columns, "c"),
                       child->source, fmt::join(not_null, " AND "), fmt::join(parents, " OR ")),
           {Severity::Warning, "foreign key", fk.table + " " + pg::quote_ident(fk.name),
            "orphan rows of " + child->source + ": their parent row is not among the rows copied to " + fk.referenced,
-           -1, "", "copy the parents too, or remove the orphans"}));
+           -1, "", "copy the parents too, or remove the orphans"}});
     }
+  }
+  for (auto& f : run_checks(std::move(checks), options.source, run.snapshot_id, options.jobs)) {
+    result.findings.push_back(std::move(f));
   }
   std::erase_if(result.findings, [](const Finding& f) { return f.severity == Severity::Warning && f.rows == 0; });
   size_t errors = 0;

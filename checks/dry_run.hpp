@@ -8,7 +8,8 @@
 // duplicates under its unique keys): with --max-rejects they would be set aside rather than
 // stop the night, so they are no-go only when their rows exceed --max-warning-ratio of the
 // rows to copy. Info says what the copy will change. Every data check is one set-based query
-// on the source, inside the run's snapshot; the dry run writes nothing anywhere.
+// on the source, inside the run's snapshot, -j at a time, each timed; a check that cannot run
+// becomes an error finding naming it while the others go on. The dry run writes nothing.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,6 +36,7 @@ struct Finding {
 };
 
 struct DryRunOptions {
+  std::string source;               // connection string: the checks run on sessions of their own
   double max_warning_ratio = 0.01;  // warning rows allowed, as a share of the rows to copy
   int jobs = 2;
   int index_jobs = 2;

@@ -105,8 +105,8 @@ int run_plan(PlanFlags& flags) {
     deferral = target::plan_deferral(*run.target, run.plan, std::set<std::string>(filled.begin(), filled.end()));
     target::apply_deferral(deferral, run.plan);
   }
-  auto dry_run = checks::dry_run(run, {flags.max_warning_ratio, flags.jobs, flags.jobs, flags.on_existing == "truncate",
-                                       true, flags.catalog_schema});
+  auto dry_run = checks::dry_run(run, {flags.connections.source, flags.max_warning_ratio, flags.jobs, flags.jobs,
+                                       flags.on_existing == "truncate", true, flags.catalog_schema});
   if (flags.json) {
     auto json = partitioner::to_json(run.plan);
     json["deferred"] = nlohmann::json::array();
