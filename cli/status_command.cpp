@@ -27,17 +27,12 @@ struct StatusFlags {
   bool json = false;
 };
 
-std::string clock(double seconds) {
-  auto s = static_cast<int64_t>(seconds);
-  return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-}
-
 void print(const nlohmann::json& s) {
   bool running = s["status"] == "running";
   std::string state = running && !s["alive"].get<bool>() ? "running, but no process works on it (dead: resume it)"
                                                           : s["status"].get<std::string>();
   fmt::print("run {}: {}, started {}, {} elapsed\n", s["run_id"].get<int64_t>(), state,
-             s["started_at"].get<std::string>(), clock(s["seconds"].get<double>()));
+             s["started_at"].get<std::string>(), human_duration(s["seconds"].get<double>()));
   int64_t chunks = s["chunks"], done = s["chunks_done"], failed = s["chunks_failed"];
   int64_t busy = 0;
   for (const auto& l : s["lanes"]) busy += !l["chunk"].is_null() && l["alive"].get<bool>();
@@ -46,7 +41,7 @@ void print(const nlohmann::json& s) {
   fmt::print("rows {}, {} copied ({}), {} remaining{}\n", s["rows"].get<int64_t>(), human_bytes(s["bytes"].get<double>()),
              human_rate(s["bytes_per_second"].get<double>(), 1),
              human_bytes(s["estimated_bytes"].get<double>() - s["estimated_bytes_done"].get<double>()),
-             running && s["eta_seconds"].get<double>() > 0 ? ", ETA " + clock(s["eta_seconds"].get<double>()) : "");
+             running && s["eta_seconds"].get<double>() > 0 ? ", ETA " + human_duration(s["eta_seconds"].get<double>()) : "");
   for (const auto& l : s["lanes"]) {
     // Lanes matter while the run is meant to be running: busy ones, and those of dead workers.
     if (!running || (l["chunk"].is_null() && l["alive"].get<bool>())) continue;

@@ -23,11 +23,6 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::string clock(double seconds) {
-  auto s = static_cast<int64_t>(std::max(0.0, seconds));
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
-}
-
 // pgblit's own CPU seconds and resident memory, from /proc.
 std::pair<double, int64_t> own_usage() {
   std::ifstream stat("/proc/self/stat");
@@ -126,7 +121,7 @@ std::string Progress::summary_locked(double now) const {
     for (const auto& [chunk, a] : active_) largest = std::max(largest, a.estimated_bytes);
     double lanes = std::max<double>(1, static_cast<double>(active_.size()));
     left = std::max(left, static_cast<double>(largest) / (rate / lanes));
-    eta = phase_ == "load" ? clock(left) : "-";
+    eta = phase_ == "load" ? human_duration(left) : "-";
   }
   auto [cpu, memory] = own_usage();
   return fmt::format("{:3.0f}% of about {} | {} copied | {} | {:.0f} rows/s | {} of {} chunks | elapsed {} | ETA {} | "
@@ -134,7 +129,7 @@ std::string Progress::summary_locked(double now) const {
                      share * 100, human_bytes(static_cast<double>(planned_bytes_)),
                      human_bytes(static_cast<double>(bytes_)),
                      human_rate(static_cast<double>(bytes_), elapsed), elapsed > 0 ? rows_ / elapsed : 0.0,
-                     chunks_done_, chunks_, clock(elapsed), eta, phase_, elapsed > 0 ? 100 * cpu / elapsed : 0.0,
+                     chunks_done_, chunks_, human_duration(elapsed), eta, phase_, elapsed > 0 ? 100 * cpu / elapsed : 0.0,
                      human_bytes(static_cast<double>(memory)));
 }
 
@@ -145,7 +140,7 @@ std::vector<std::string> Progress::render_locked(double now) const {
                                  summary_locked(now)};
   for (const auto& [chunk, a] : active_) {
     lines.push_back(fmt::format("  lane {}: {} chunk {} (about {}), {}", a.lane, printable(a.table), chunk,
-                                human_bytes(static_cast<double>(a.estimated_bytes)), clock(now - a.started)));
+                                human_bytes(static_cast<double>(a.estimated_bytes)), human_duration(now - a.started)));
   }
   lines.insert(lines.end(), server_lines_.begin(), server_lines_.end());
   return lines;
