@@ -17,7 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "checks/estimate.hpp"
 #include "engine/run_setup.hpp"
+#include "target/deferred.hpp"
 
 namespace pgblit::checks {
 
@@ -26,35 +28,46 @@ const char* to_string(Severity severity);
 
 struct Finding {
   Severity severity = Severity::Info;
-  std::string check;    // "not null", "length", "foreign key", "unique", "privilege", ...
-  std::string object;   // in SQL form
-  std::string message;
+  std::string check{};    // "not null", "length", "foreign key", "unique", "privilege", ...
+  std::string object{};   // in SQL form
+  std::string message{};
   int64_t rows = -1;    // rows affected, where that applies
-  std::string example;  // one example key or value
-  std::string fix;
+  std::string example{};  // one example key or value
+  std::string fix{};
   double seconds = 0;   // how long the check took
+  bool estimated = false;  // rows counted on a sample (--checks fast) and scaled up
 };
 
 struct DryRunOptions {
-  std::string source;               // connection string: the checks run on sessions of their own
+  std::string source;               // connection strings: the checks and probes run on sessions of their own
+  std::string target;
   double max_warning_ratio = 0.01;  // warning rows allowed, as a share of the rows to copy
   int jobs = 2;
   int index_jobs = 2;
   bool truncate = false;
   bool verify = true;
+  bool analyze = true;
+  bool append = false;
   std::string catalog_schema;
+  bool fast_checks = false;       // --checks fast
+  bool exact_counts = false;
+  double check_timeout = 0;       // seconds per check; 0: none
+  double estimate_seconds = 5;    // of sample loads for the estimate; 0: none
 };
 
 struct DryRun {
   std::vector<Finding> findings;
-  int64_t rows = 0;          // to copy (catalog estimates)
+  int64_t rows = 0;          // to copy (catalog estimates, or counted with --exact-counts)
+  bool exact_rows = false;
   int64_t warning_rows = 0;  // rows with warnings
   bool go = true;
   std::string verdict;       // why
+  Estimate estimate;
 };
 
-// Every check on a planned run (`run` from engine::open_run); reads only.
-DryRun dry_run(engine::RunSetup& run, const DryRunOptions& options);
+// Every check on a planned run (`run` from engine::open_run) whose deferral is decided; reads
+// only (with --exact-counts, the plan's row estimates become the counts).
+DryRun dry_run(engine::RunSetup& run, const target::Deferral& deferral, const DryRunOptions& options);
 // A plan that could not be made (a missing table, an incompatible column) is one error finding.
 DryRun failed_plan(const Error& error);
 nlohmann::json to_json(const DryRun& dry_run);

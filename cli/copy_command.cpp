@@ -54,7 +54,7 @@ struct CopyFlags {
   std::string on_event;
   double on_event_timeout = 30;
   bool dry_run = false;
-  double max_warning_ratio = 0.01;
+  DryRunFlags dry;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -94,9 +94,19 @@ bool confirmed(engine::CopyRun& run, const CopyFlags& flags) {
 
 int run_copy(CopyFlags& flags) {
   if (flags.dry_run) {  // the same as pgblit plan with these flags: writes nothing
-    PlanFlags plan{flags.connections,      flags.selection, flags.chunk_bytes,    flags.disable_triggers,
-                   flags.indexes,          false,           flags.jobs,           flags.on_existing,
-                   flags.catalog_schema,   flags.max_warning_ratio};
+    PlanFlags plan;
+    plan.connections = flags.connections;
+    plan.selection = flags.selection;
+    plan.chunk_bytes = flags.chunk_bytes;
+    plan.disable_triggers = flags.disable_triggers;
+    plan.indexes = flags.indexes;
+    plan.jobs = flags.jobs;
+    plan.on_existing = flags.on_existing;
+    plan.catalog_schema = flags.catalog_schema;
+    plan.index_jobs = flags.index_jobs;
+    plan.verify = flags.verify;
+    plan.no_analyze = flags.no_analyze;
+    plan.dry = flags.dry;
     return run_plan(plan);
   }
   pg::Cancellation cancellation;
@@ -252,9 +262,7 @@ std::function<int()> add_copy_command(CLI::App& app) {
       ->check(CLI::Range(0.1, 3600.0));
   cmd->add_flag("--dry-run", flags->dry_run,
                  "do not copy: the dry run of this copy, as pgblit plan (findings, go or no-go: exit 0 or 5)");
-  cmd->add_option("--max-warning-ratio", flags->max_warning_ratio,
-                  "with --dry-run: no-go when rows with warnings exceed this share of the rows (default: 0.01)")
-      ->check(CLI::Range(0.0, 1.0));
+  add_dry_run_flags(*cmd, flags->dry, "with --dry-run: ");
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags] { return run_copy(*flags); };
 }

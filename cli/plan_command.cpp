@@ -30,10 +30,12 @@ void print_findings(const checks::DryRun& dry_run) {
     for (const auto& f : dry_run.findings) {
       if (f.severity != severity) continue;
       fmt::print("  [{}] {}: {}{}{}{}\n", f.check, printable(f.object), printable(f.message),
-                 f.rows >= 0 ? fmt::format(" ({} rows)", f.rows) : "",
+                 f.rows >= 0 ? fmt::format(" ({}{} rows)", f.estimated ? "about " : "", f.rows) : "",
                  f.example.empty() ? "" : ", e.g. " + printable(f.example), f.fix.empty() ? "" : "; fix: " + f.fix);
     }
   }
+  fmt::print("\nEstimate:\n");
+  for (const auto& line : checks::describe(dry_run.estimate)) fmt::print("  {}\n", line);
   fmt::print("\n{}\n", dry_run.verdict);
 }
 
@@ -105,8 +107,22 @@ int run_plan(PlanFlags& flags) {
     deferral = target::plan_deferral(*run.target, run.plan, std::set<std::string>(filled.begin(), filled.end()));
     target::apply_deferral(deferral, run.plan);
   }
-  auto dry_run = checks::dry_run(run, {flags.connections.source, flags.max_warning_ratio, flags.jobs, flags.jobs,
-                                       flags.on_existing == "truncate", true, flags.catalog_schema});
+  checks::DryRunOptions options;
+  options.source = flags.connections.source;
+  options.target = flags.connections.target;
+  options.max_warning_ratio = flags.dry.max_warning_ratio;
+  options.jobs = flags.jobs;
+  options.index_jobs = flags.index_jobs > 0 ? flags.index_jobs : flags.jobs;
+  options.truncate = flags.on_existing == "truncate";
+  options.append = flags.on_existing == "append";
+  options.verify = flags.verify == "full";
+  options.analyze = !flags.no_analyze;
+  options.catalog_schema = flags.catalog_schema;
+  options.fast_checks = flags.dry.checks == "fast";
+  options.exact_counts = flags.dry.exact_counts;
+  options.check_timeout = flags.dry.check_timeout;
+  options.estimate_seconds = flags.dry.estimate_seconds;
+  auto dry_run = checks::dry_run(run, deferral, options);
   if (flags.json) {
     auto json = partitioner::to_json(run.plan);
     json["deferred"] = nlohmann::json::array();
@@ -124,6 +140,26 @@ int run_plan(PlanFlags& flags) {
 }
 
 
+void add_dry_run_flags(CLI::App& cmd, DryRunFlags& flags, const std::string& prefix) {
+  cmd.add_option("--max-warning-ratio", flags.max_warning_ratio,
+                 prefix + "no-go when rows with warnings exceed this share of the rows to copy (default: 0.01, 1%)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd.add_option("--checks", flags.checks,
+                 prefix + "full (default): count every row; fast: count on a TABLESAMPLE of about 100,000 rows per "
+                          "table and label the counts as estimates")
+      ->check(CLI::IsMember({"full", "fast"}));
+  cmd.add_flag("--exact-counts", flags.exact_counts,
+               prefix + "count every table's rows (in parallel, in the snapshot) instead of the catalog's estimates");
+  cmd.add_option("--check-timeout", flags.check_timeout,
+                 prefix + "seconds each data check may run; one that takes longer is reported as not run "
+                          "(default: no limit)")
+      ->check(CLI::Range(0.001, 1e6));
+  cmd.add_option("--estimate-seconds", flags.estimate_seconds,
+                 prefix + "seconds of sample loads into rolled-back probe tables on the target to measure the "
+                          "duration estimate (default: 5; 0: no estimate)")
+      ->check(CLI::Range(0.0, 600.0));
+}
+
 std::function<int()> add_plan_command(CLI::App& app) {
   auto flags = std::make_shared<PlanFlags>();
   auto* cmd = app.add_subcommand("plan", "the dry run: how a copy would split, order and defer, what it would meet "
@@ -138,9 +174,12 @@ std::function<int()> add_plan_command(CLI::App& app) {
   cmd->add_option("--on-existing", flags->on_existing, "as `copy --on-existing` would: error, truncate or append")
       ->check(CLI::IsMember({"error", "truncate", "append"}));
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  cmd->add_option("--max-warning-ratio", flags->max_warning_ratio,
-                  "no-go when rows with warnings exceed this share of the rows to copy (default: 0.01, 1%)")
-      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--index-jobs", flags->index_jobs, "as `copy --index-jobs` would (default: -j)")
+      ->check(CLI::Range(1, kMaxJobs));
+  cmd->add_option("--verify", flags->verify, "as `copy --verify` would: full (default) or off (priced in the estimate)")
+      ->check(CLI::IsMember({"full", "off"}));
+  cmd->add_flag("--no-analyze", flags->no_analyze, "as `copy --no-analyze` would");
+  add_dry_run_flags(*cmd, flags->dry, "");
   cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
   return [flags] { return run_plan(*flags); };
 }

@@ -13,6 +13,16 @@
 
 namespace pgblit::cli {
 
+// What only the dry run takes (plan, and copy with --dry-run).
+struct DryRunFlags {
+  double max_warning_ratio = 0.01;
+  std::string checks = "full";
+  bool exact_counts = false;
+  double check_timeout = 0;
+  double estimate_seconds = 5;
+};
+void add_dry_run_flags(CLI::App& cmd, DryRunFlags& flags, const std::string& prefix);
+
 struct PlanFlags {
   ConnectionFlags connections;
   partitioner::Selection selection;
@@ -23,7 +33,10 @@ struct PlanFlags {
   int jobs = default_jobs();
   std::string on_existing = "error";
   std::string catalog_schema = kDefaultCatalogSchema;
-  double max_warning_ratio = 0.01;
+  int index_jobs = 0;  // 0: -j
+  std::string verify = "full";
+  bool no_analyze = false;
+  DryRunFlags dry;
 };
 
 std::function<int()> add_plan_command(CLI::App& app);

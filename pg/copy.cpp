@@ -69,6 +69,7 @@ std::span<const char> CopyOut::next() {
 
 CommandEnd CopyOut::end() {
   release_row();
+  reader_.abandon();
   open_ = false;
   return finish_command(conn_.raw(), fmt::format("reading from the {}", conn_.role()), object_);
 }

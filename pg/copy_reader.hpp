@@ -26,6 +26,9 @@ class CopyOutReader {
   // end of the stream, -2 on failure (the error comes with the command's result). After -1 or
   // -2 the socket is back to normal, ready for the command's result.
   int next(char** row);
+  // The socket back to normal before a stream is abandoned mid-way (a cancelled COPY's last
+  // messages are shorter than a batch: with the low-water mark still up, nothing would wake).
+  void abandon() { stop_batching(); }
 
  private:
   int take(char** row);

@@ -92,5 +92,88 @@ TEST_F(DryRunTest, errors_are_no_go_whatever_the_ratio) {
   EXPECT_TRUE(mentions(missing, "no-go: the copy cannot be planned")) << missing.output;
 }
 
+// What the target's types, CHECKs and tables outside the copy demand, counted on the source.
+TEST_F(DryRunTest, types_checks_and_parents_on_the_target_are_counted) {
+  source_sql(R"(
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy', 'ecstatic');
+CREATE TABLE readings (id int PRIMARY KEY, m mood, big bigint, amount numeric, score int, region int);
+INSERT INTO readings SELECT g, 'ok', g, g, g % 10, g % 5 FROM generate_series(1, 2000) g;
+UPDATE readings SET m = 'ecstatic' WHERE id <= 5;                    -- a label the target lacks
+UPDATE readings SET big = 3000000000 + id WHERE id BETWEEN 10 AND 16;  -- beyond integer
+UPDATE readings SET amount = 1234567 WHERE id BETWEEN 20 AND 22;       -- beyond numeric(8,2)
+UPDATE readings SET score = -1 WHERE id BETWEEN 30 AND 38;            -- breaks CHECK (score >= 0)
+UPDATE readings SET region = 7 WHERE id BETWEEN 40 AND 43;            -- no such region on the target
+ANALYZE)");
+  target_sql(R"(
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE regions (id int PRIMARY KEY);
+INSERT INTO regions SELECT generate_series(0, 4);
+CREATE TABLE readings (id int PRIMARY KEY, m mood, big int, amount numeric(8,2), score int CHECK (score >= 0),
+                       region int REFERENCES regions))");
+  std::string before = target_dump();
+  auto dry = plan_json({"-t", "public.readings", "--exact-counts"})["dry_run"];
+  std::map<std::string, int64_t> rows;
+  for (const auto& f : dry["findings"]) rows[f["check"]] += f["rows"].get<int64_t>();
+  EXPECT_EQ(rows["enum"], 5) << dry.dump(1);
+  EXPECT_EQ(rows["range"], 7) << dry.dump(1);
+  EXPECT_EQ(rows["numeric"], 3) << dry.dump(1);
+  EXPECT_EQ(rows["check"], 9) << dry.dump(1);
+  EXPECT_EQ(rows["foreign key"], 4) << dry.dump(1);
+  EXPECT_EQ(dry["rows"], 2000);
+  EXPECT_TRUE(dry["exact_rows"].get<bool>());
+  EXPECT_EQ(dry["warning_rows"], 28);
+  EXPECT_EQ(target_dump(), before) << "the dry run writes nothing";
+}
+
+// Keys the target already holds count when appending; --checks fast samples and says so.
+TEST_F(DryRunTest, appending_counts_existing_keys_and_fast_checks_are_labelled_estimates) {
+  target_sql("INSERT INTO parents SELECT g, 'old' FROM generate_series(995, 1010) g");
+  auto dry = plan_json({"--on-existing", "append", "-t", "public.parents"})["dry_run"];
+  int64_t existing = 0;
+  for (const auto& f : dry["findings"]) {
+    if (f["check"] == "existing key") existing += f["rows"].get<int64_t>();
+  }
+  EXPECT_EQ(existing, 6) << "keys 995..1000 are on both sides: " << dry.dump(1);
+  source_sql("INSERT INTO children SELECT g, 1, 'c' || g, NULL FROM generate_series(9001, 300000) g; ANALYZE children");
+  auto fast = plan_json({"--checks", "fast", "-t", "public.children"})["dry_run"];
+  bool labelled = false;
+  for (const auto& f : fast["findings"]) {
+    if (f["check"] == "not null") {
+      labelled = f["estimated"].get<bool>();
+      EXPECT_NEAR(f["rows"].get<double>(), 291003, 291003 * 0.5) << f.dump();
+    }
+  }
+  EXPECT_TRUE(labelled) << fast.dump(1);
+}
+
+// The estimate is measured on this pair: sample loads into probe tables that are rolled back.
+TEST_F(DryRunTest, the_estimate_is_measured_and_leaves_nothing_behind) {
+  target_sql("CREATE INDEX ON children (parent_id)");
+  std::string before = target_dump();
+  auto relations = target_value("SELECT count(*) FROM pg_class");
+  auto estimate = plan_json({"--estimate-seconds", "1"})["dry_run"]["estimate"];
+  ASSERT_TRUE(estimate["measured"].get<bool>()) << estimate.dump(1);
+  EXPECT_GT(estimate["seconds"].get<double>(), 0);
+  EXPECT_LE(estimate["low_seconds"].get<double>(), estimate["seconds"].get<double>());
+  EXPECT_GE(estimate["high_seconds"].get<double>(), estimate["seconds"].get<double>());
+  EXPECT_GT(estimate["phases"]["indexes"].get<double>(), 0) << "deferred indexes are priced";
+  EXPECT_GT(estimate["phases"]["verify"].get<double>(), 0);
+  EXPECT_NE(estimate["basis"].get<std::string>().find("rolled-back probe tables"), std::string::npos);
+  EXPECT_GT(estimate["pgblit_memory_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(estimate["target_disk_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(target_dump(), before);
+  EXPECT_EQ(target_value("SELECT count(*) FROM pg_class"), relations) << "no probe table is left";
+  // Samples stopped mid-stream (a long table, a short budget) end their source COPY cleanly.
+  source_sql("CREATE TABLE wide AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 300000) g");
+  target_sql("CREATE TABLE wide (id int, pad text)");
+  auto cut = plan_json({"-t", "public.wide", "--estimate-seconds", "0.2"})["dry_run"]["estimate"];
+  EXPECT_TRUE(cut["measured"].get<bool>()) << cut.dump(1);
+  auto off = plan_json({"--estimate-seconds", "0"})["dry_run"]["estimate"];
+  EXPECT_FALSE(off["measured"].get<bool>());
+  auto text = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "--estimate-seconds", "1"});
+  EXPECT_TRUE(mentions(text, "Estimate:")) << text.output;
+  EXPECT_TRUE(mentions(text, "basis: ")) << text.output;
+}
+
 }  // namespace
 }  // namespace pgblit::test

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# How close the dry run's duration estimate comes to the copy it estimates: for each target
+# shape, `pgblit plan` (its estimate), then the real `pgblit copy` with the same options
+# (verification and ANALYZE on, the defaults), timed. Prints estimate, actual and their ratio.
+#   full    the target has the full schema (indexes and constraints deferred and rebuilt)
+#   empty   the target has the tables only (pre-data): nothing to rebuild
+#   keep    the full schema with --indexes keep
+#   bench/estimate.sh ROUNDS SHAPE...   (pair from ../shared/bench/pgpair.sh, bench/migration-dataset.sql loaded)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-1}; shift
+SRC=${SOURCE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5433/postgres}
+TGT=${TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5434/postgres}
+JOBS=${JOBS:-2}
+PGBLIT=${PGBLIT:-build/bin/pgblit}
+work=${TMPDIR:-/tmp}/pgblit-estimate
+mkdir -p "$work"
+pg_dump "$SRC" --schema-only -n app > "$work/full.sql"
+pg_dump "$SRC" --schema-only -n app --section=pre-data > "$work/pre.sql"
+reset() {
+  psql "$TGT" -qc "DROP SCHEMA IF EXISTS app CASCADE; DROP SCHEMA IF EXISTS pgblit CASCADE" >/dev/null 2>&1
+  psql "$TGT" -q -f "$1" >/dev/null 2>&1
+  psql "$TGT" -qc CHECKPOINT
+}
+for r in $(seq "$rounds"); do
+  for shape in "$@"; do
+    extra=()
+    case $shape in
+      full) reset "$work/full.sql";;
+      empty) reset "$work/pre.sql";;
+      keep) reset "$work/full.sql"; extra=(--indexes keep);;
+    esac
+    "$PGBLIT" plan --source "$SRC" --target "$TGT" -n app -j "$JOBS" "${extra[@]}" --json > "$work/plan.json" 2>>"$work/tool.log"
+    est=$(jq '.dry_run.estimate.seconds' "$work/plan.json")
+    phases=$(jq -c '.dry_run.estimate.phases' "$work/plan.json")
+    psql "$TGT" -qc CHECKPOINT
+    s=$(date +%s.%N)
+    "$PGBLIT" copy --source "$SRC" --target "$TGT" -n app -j "$JOBS" --yes "${extra[@]}" >>"$work/tool.log" 2>&1; rc=$?
+    e=$(date +%s.%N)
+    actual=$(echo "$e - $s" | bc)
+    printf '%s\tround=%s\trc=%s\testimate=%.1f\tactual=%.1f\tratio=%.2f\t%s\n' "$shape" "$r" "$rc" "$est" "$actual" \
+      "$(echo "$est / $actual" | bc -l)" "$phases"
+  done
+done

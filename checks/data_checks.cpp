@@ -1,0 +1,436 @@
+// See data_checks.hpp.
+#include "checks/data_checks.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "pg/session.hpp"
+#include "pg/sql.hpp"
+#include "target/target_prep.hpp"
+
+namespace pgblit::checks {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int64_t kMaxKeysSentToTarget = 1000000;  // distinct keys a target-side check ships
+
+struct Count {
+  int64_t rows = 0;
+  std::string example;
+};
+
+// A check's sessions: the source's in the run's snapshot, the target's opened when first needed.
+struct Sessions {
+  std::optional<pg::Connection> source, target;
+};
+
+struct Check {
+  Finding finding;
+  std::function<Count(Sessions&)> count;
+  double scale = 1;          // the count was taken on a sample of 1/scale of the rows
+  bool on_source_only = false;  // failing on the source means the expression is not portable (info)
+  size_t counts_table = SIZE_MAX;  // an exact row count of this plan table, not a finding
+};
+
+// One target column the copy fills, and what the target demands of its values.
+struct TargetColumn {
+  std::string table{}, name{}, type{};
+  bool needs_value = false;  // NOT NULL, no default, not identity or generated
+  int max_chars = -1;
+  int precision = -1, scale = 0;
+  bool is_enum = false;
+  std::vector<std::string> labels{};
+};
+
+std::vector<TargetColumn> read_target_columns(pg::Connection& target, const std::vector<std::string>& tables) {
+  auto r = target.exec_params(R"(
+SELECT t, a.attname, format_type(a.atttypid, a.atttypmod),
+       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '',
+       CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4 THEN a.atttypmod - 4 END,
+       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN ((a.atttypmod - 4) >> 16) & 65535 END,
+       CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN (a.atttypmod - 4) & 65535 END,
+       ty.typtype = 'e',
+       ARRAY(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = a.atttypid ORDER BY e.enumsortorder)::text[]
+FROM unnest($1::text[]) t JOIN pg_attribute a ON a.attrelid = t::regclass AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type ty ON ty.oid = a.atttypid)",
+                              {pg::text_array_literal(tables)}, "columns");
+  std::vector<TargetColumn> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    TargetColumn c{r.text(i, 0), r.text(i, 1), r.text(i, 2)};
+    c.needs_value = r.boolean(i, 3);
+    if (!r.is_null(i, 4)) c.max_chars = std::stoi(r.text(i, 4));
+    if (!r.is_null(i, 5)) c.precision = std::stoi(r.text(i, 5)), c.scale = std::stoi(r.text(i, 6));
+    c.is_enum = r.boolean(i, 7);
+    c.labels = r.text_array(i, 8);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// The source's column types, by (source table, column).
+std::map<std::pair<std::string, std::string>, std::string> read_source_types(pg::Connection& source,
+                                                                            const partitioner::Plan& plan) {
+  std::vector<std::string> tables;
+  for (const auto& t : plan.tables) tables.push_back(t.source);
+  auto r = source.exec_params(R"(
+SELECT t, a.attname, format_type(a.atttypid, a.atttypmod)
+FROM unnest($1::text[]) t JOIN pg_attribute a ON a.attrelid = t::regclass AND a.attnum > 0 AND NOT a.attisdropped)",
+                              {pg::text_array_literal(tables)}, "columns");
+  std::map<std::pair<std::string, std::string>, std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out[{r.text(i, 0), r.text(i, 1)}] = r.text(i, 2);
+  return out;
+}
+
+struct Key {
+  std::string name, table, type;  // type: 'p', 'u', 'f', 'c'
+  std::vector<std::string> columns, column_types;
+  std::string referenced;          // "schema"."table" of a foreign key's parent
+  std::vector<std::string> referenced_columns;
+  std::string expression;          // a CHECK constraint's
+};
+
+std::vector<Key> read_keys(pg::Connection& target, const std::vector<std::string>& tables) {
+  auto r = target.exec_params(R"(
+SELECT tab.name, c.conname, c.contype::text,
+       ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       CASE WHEN c.contype = 'f' THEN '"' || replace(n.nspname, '"', '""') || '"."' || replace(p.relname, '"', '""') || '"' END,
+       ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END
+FROM unnest($1::text[]) AS tab(name) JOIN pg_constraint c ON c.conrelid = tab.name::regclass AND c.contype IN ('p', 'u', 'f', 'c')
+LEFT JOIN pg_class p ON p.oid = c.confrelid LEFT JOIN pg_namespace n ON n.oid = p.relnamespace)",
+                              {pg::text_array_literal(tables)}, "constraints");
+  std::vector<Key> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({r.text(i, 1), r.text(i, 0), r.text(i, 2), r.text_array(i, 3), r.text_array(i, 6), r.text(i, 4),
+                   r.text_array(i, 5), r.text(i, 7)});
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& columns, const std::string& alias) {
+  std::vector<std::string> out;
+  for (const auto& c : columns) out.push_back(alias + "." + pg::quote_ident(c));
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+Count count_on_source(Sessions& s, const std::string& sql, const std::string& object) {
+  auto r = s.source->exec(sql, object);
+  return {r.int64(0, 0), r.is_null(0, 1) ? "" : r.text(0, 1)};
+}
+
+// Builds the checks of one run; every source table loading into a target table is checked
+// against that table's demands (a partitioned source: each partition).
+class CheckBuilder {
+ public:
+  CheckBuilder(engine::RunSetup& run, const CheckOptions& options) : run_(run), options_(options) {
+    for (const auto& t : run.plan.tables) sources_of_[t.target].push_back(&t);
+  }
+
+  std::vector<Check> build() {
+    auto tables = run_.plan.target_tables();
+    auto source_types = read_source_types(*run_.coordinator, run_.plan);
+    for (const auto& c : read_target_columns(*run_.target, tables)) column_checks(c, source_types);
+    for (const auto& k : read_keys(*run_.target, tables)) key_checks(k);
+    encoding_checks(source_types);
+    if (options_.exact_counts) {
+      for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
+        auto sql = fmt::format("SELECT count(*), NULL FROM ONLY {}", run_.plan.tables[i].source);
+        Check check{{Severity::Info, "count", run_.plan.tables[i].source}, [sql](Sessions& s) {
+                      return count_on_source(s, sql, "");
+                    }};
+        check.counts_table = i;
+        checks_.push_back(std::move(check));
+      }
+    }
+    return std::move(checks_);
+  }
+
+ private:
+  // "ONLY s.t c", sampled with --checks fast; the scale to multiply counts by.
+  std::pair<std::string, double> from(const partitioner::TableCopy& t, bool may_sample = true) const {
+    double rows = static_cast<double>(t.estimated_rows);
+    if (!options_.fast || !may_sample || rows <= kFastSampleRows) return {fmt::format("ONLY {} c", t.source), 1.0};
+    double percent = std::max(0.0001, 100 * kFastSampleRows / rows);
+    return {fmt::format("ONLY {} c TABLESAMPLE SYSTEM ({:.6f})", t.source, percent), 100 / percent};
+  }
+
+  std::string example_key(const partitioner::TableCopy& t) const {
+    return t.key.empty() ? std::string("NULL") : fmt::format("min(ROW({})::text)", joined(t.key, "c"));
+  }
+
+  // A warning counting rows of each source of `table` where `condition` holds (alias c).
+  void rows_where(const std::string& table, const std::string& check, const std::string& object,
+                  const std::string& condition, const std::string& what, const std::string& fix,
+                  bool on_source_only = false) {
+    for (const auto* t : sources_of_.at(table)) {
+      auto [from_sql, scale] = from(*t);
+      auto sql = fmt::format("SELECT count(*), {} FROM {} WHERE {}", example_key(*t), from_sql, condition);
+      Check c{{Severity::Warning, check, object, fmt::format("rows of {} {}", t->source, what), -1, "", fix},
+              [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
+      c.scale = scale;
+      c.on_source_only = on_source_only;
+      checks_.push_back(std::move(c));
+    }
+  }
+
+  void column_checks(const TargetColumn& c, const std::map<std::pair<std::string, std::string>, std::string>& types) {
+    auto object = c.table + "." + pg::quote_ident(c.name);
+    auto col = "c." + pg::quote_ident(c.name);
+    const auto* first = sources_of_.at(c.table).front();
+    auto it = types.find({first->source, c.name});
+    if (it == types.end()) return;  // not filled by the copy (the planner already judged that)
+    const auto& source_type = it->second;
+    if (c.needs_value) {
+      rows_where(c.table, "not null", object, col + " IS NULL", "with NULL where the target's column is NOT NULL",
+                 "fill the values, or let --max-rejects set the rows aside");
+    }
+    if (c.max_chars >= 0 && source_type != c.type) {
+      rows_where(c.table, "length", object, fmt::format("char_length({}::text) > {}", col, c.max_chars),
+                 fmt::format("with values longer than the target's {} characters", c.max_chars),
+                 "widen the target's column, or shorten the values");
+    }
+    if (c.is_enum) {
+      rows_where(c.table, "enum", object,
+                 fmt::format("{0} IS NOT NULL AND NOT ({0}::text = ANY ({1}::text[]))", col,
+                             pg::quote_literal(pg::text_array_literal(c.labels))),
+                 fmt::format("with labels the target's {} does not have", c.type),
+                 fmt::format("ALTER TYPE {} ADD VALUE for each missing label", c.type));
+    }
+    if (source_type == c.type) return;  // the same type takes the same values
+    static const std::map<std::string, std::pair<int64_t, int64_t>> ranges = {
+        {"smallint", {-32768, 32767}}, {"integer", {INT32_MIN, INT32_MAX}}};
+    if (auto r = ranges.find(c.type); r != ranges.end() && source_type != "smallint") {
+      rows_where(c.table, "range", object,
+                 fmt::format("{0} IS NOT NULL AND ({0} < {1} OR {0} > {2})", col, r->second.first, r->second.second),
+                 fmt::format("with values outside the target's {} range ({}: {} to {})", c.type, source_type,
+                             r->second.first, r->second.second),
+                 "widen the target's column to bigint");
+    }
+    if (c.precision > 0 && c.scale <= c.precision) {
+      rows_where(c.table, "numeric", object,
+                 fmt::format("{0} IS NOT NULL AND {0}::numeric <> 'NaN' AND round(abs({0}::numeric), {1}) >= 1e{2}", col,
+                             c.scale, c.precision - c.scale),
+                 fmt::format("with values that overflow the target's {}", c.type),
+                 "raise the target column's precision");
+    }
+  }
+
+  void key_checks(const Key& k) {
+    auto object = k.table + " " + pg::quote_ident(k.name);
+    if (k.type == "c") {
+      rows_where(k.table, "check", object, fmt::format("NOT ({})", k.expression),
+                 "breaking the target's CHECK (" + k.expression + ")", "fix the rows, or relax the constraint",
+                 true);
+    } else if (k.type == "f" && sources_of_.contains(k.referenced)) {
+      orphans_among_copied(k, object);
+    } else if (k.type == "f") {
+      keys_checked_on_target(k, object, false);
+    } else {
+      duplicates(k, object);
+      if (options_.append && prefilled().contains(k.table)) keys_checked_on_target(k, object, true);
+    }
+  }
+
+  void duplicates(const Key& k, const std::string& object) {
+    for (const auto* t : sources_of_.at(k.table)) {
+      auto sql = fmt::format(
+          "SELECT COALESCE(sum(n), 0), min(k) FROM (SELECT count(*) AS n, min(ROW({0})::text) AS k "
+          "FROM ONLY {1} c GROUP BY {0} HAVING count(*) > 1) d",
+          joined(k.columns, "c"), t->source);
+      checks_.push_back({{Severity::Warning, "unique", object,
+                          "rows of " + t->source + " sharing a key the target's unique constraint allows once", -1,
+                          "", "remove the duplicates on the source, or drop the constraint on the target"},
+                         [sql, object](Sessions& s) { return count_on_source(s, sql, object); }});
+    }
+  }
+
+  void orphans_among_copied(const Key& k, const std::string& object) {
+    std::vector<std::string> match, not_null, parents;
+    for (size_t i = 0; i < k.columns.size(); ++i) {
+      match.push_back(fmt::format("p.{} = c.{}", pg::quote_ident(k.referenced_columns[i]), pg::quote_ident(k.columns[i])));
+      not_null.push_back(fmt::format("c.{} IS NOT NULL", pg::quote_ident(k.columns[i])));
+    }
+    for (const auto* parent : sources_of_.at(k.referenced)) {
+      parents.push_back(fmt::format("EXISTS (SELECT 1 FROM ONLY {} p WHERE {})", parent->source, fmt::join(match, " AND ")));
+    }
+    rows_where(k.table, "foreign key", object,
+               fmt::format("{} AND NOT ({})", fmt::join(not_null, " AND "), fmt::join(parents, " OR ")),
+               "whose parent row is not among the rows copied to " + k.referenced,
+               "copy the parents too, or remove the orphans");
+  }
+
+  // Rows whose key the target lacks (a foreign key to a table the run does not copy: the parent
+  // must already be on the target) or already has (a unique key of a table that holds rows).
+  // The source's distinct keys, with their row counts, are looked up on the target.
+  void keys_checked_on_target(const Key& k, const std::string& object, bool collisions) {
+    if (k.columns.size() != 1) return;  // composite keys: the copy's own check catches them row by row
+    const auto& parent = collisions ? k.table : k.referenced;
+    auto parent_column = pg::quote_ident(collisions ? k.columns[0] : k.referenced_columns[0]);
+    for (const auto* t : sources_of_.at(k.table)) {
+      auto source_sql = fmt::format(
+          "SELECT c.{0}::text, count(*) FROM ONLY {1} c WHERE c.{0} IS NOT NULL GROUP BY 1 LIMIT {2}",
+          pg::quote_ident(k.columns[0]), t->source, kMaxKeysSentToTarget + 1);
+      // The key's values in the target column's type (a foreign key's columns share its parent's).
+      auto target_sql = fmt::format(
+          "SELECT v.i FROM unnest($1::text[]) WITH ORDINALITY v(k, i) WHERE {}EXISTS "
+          "(SELECT 1 FROM {} p WHERE p.{} = v.k::{})",
+          collisions ? "" : "NOT ", parent, parent_column, k.column_types[0]);
+      Finding f = collisions
+                      ? Finding{Severity::Warning, "existing key", object,
+                                "rows of " + t->source + " whose key " + k.table + " already holds", -1, "",
+                                "remove those rows from the target, or copy with --on-existing truncate"}
+                      : Finding{Severity::Warning, "foreign key", object,
+                                "rows of " + t->source + " whose parent is not on the target's " + parent +
+                                    " (a table the run does not copy)",
+                                -1, "", "load the parents on the target first, or remove the orphans"};
+      checks_.push_back({std::move(f), [source_sql, target_sql, object, target = options_.target](Sessions& s) {
+                           auto keys = s.source->exec(source_sql, object);
+                           if (keys.rows() > kMaxKeysSentToTarget) {
+                             throw usage_error(fmt::format("more than {} distinct keys to look up", kMaxKeysSentToTarget),
+                                               object);
+                           }
+                           std::vector<std::string> values;
+                           for (int i = 0; i < keys.rows(); ++i) values.push_back(keys.text(i, 0));
+                           if (!s.target) {
+                             s.target.emplace(pg::open_session(target, "target"));
+                             s.target->exec("BEGIN READ ONLY");
+                           }
+                           auto found = s.target->exec_params(target_sql, {pg::text_array_literal(values)}, object);
+                           Count count;
+                           for (int i = 0; i < found.rows(); ++i) {
+                             int row = static_cast<int>(found.int64(i, 0)) - 1;
+                             count.rows += keys.int64(row, 1);
+                             if (count.example.empty()) count.example = "(" + keys.text(row, 0) + ")";
+                           }
+                           return count;
+                         }});
+    }
+  }
+
+  // A target whose encoding cannot hold every character: LATIN1 from UTF8 is counted; other
+  // pairs are named (the copy's conversion will refuse such rows).
+  void encoding_checks(const std::map<std::pair<std::string, std::string>, std::string>& types) {
+    auto source = run_.coordinator->exec("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()").text(0, 0);
+    auto target = run_.target->exec("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()").text(0, 0);
+    if (source == target || target == "UTF8" || target == "SQL_ASCII") return;
+    if (source != "UTF8" || target != "LATIN1") {
+      checks_.push_back({{Severity::Info, "encoding", "target database",
+                          fmt::format("the source is {}, the target {}: characters the target cannot hold are "
+                                      "refused row by row during the copy (not counted here)", source, target)},
+                         nullptr});
+      return;
+    }
+    for (const auto& t : run_.plan.tables) {
+      std::vector<std::string> conditions;
+      for (const auto& column : t.columns) {
+        auto it = types.find({t.source, column});
+        if (it == types.end()) continue;
+        const auto& type = it->second;
+        if (type == "text" || type.starts_with("character") || type == "json" || type == "jsonb" || type == "name") {
+          conditions.push_back(fmt::format("c.{}::text ~ '[^\\x01-\\xff]'", pg::quote_ident(column)));
+        }
+      }
+      if (conditions.empty()) continue;
+      rows_where(t.target, "encoding", t.source, fmt::format("{}", fmt::join(conditions, " OR ")),
+                 "with characters LATIN1 cannot hold", "change the values, or create the target database as UTF8");
+    }
+  }
+
+  std::set<std::string> prefilled() {
+    if (!prefilled_) {
+      auto filled = target::target_tables_with_rows(*run_.target, run_.plan);
+      prefilled_ = std::set<std::string>(filled.begin(), filled.end());
+    }
+    return *prefilled_;
+  }
+
+  engine::RunSetup& run_;
+  const CheckOptions& options_;
+  std::map<std::string, std::vector<const partitioner::TableCopy*>> sources_of_;
+  std::vector<Check> checks_;
+  std::optional<std::set<std::string>> prefilled_;
+};
+
+// Runs the checks on up to `jobs` sessions of their own, all in the run's snapshot.
+std::vector<Finding> run_checks(std::vector<Check>& checks, engine::RunSetup& run, const CheckOptions& options) {
+  std::vector<Finding> out(checks.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    Sessions sessions;
+    for (size_t i = next++; i < checks.size(); i = next++) {
+      auto& check = checks[i];
+      auto& f = check.finding;
+      auto started = Clock::now();
+      try {
+        if (!check.count) {
+          out[i] = std::move(f);
+          continue;
+        }
+        if (!sessions.source) {
+          sessions.source.emplace(pg::open_session(options.source, "source"));
+          pg::join_snapshot(*sessions.source, run.snapshot_id);
+          if (options.timeout_seconds > 0) {
+            sessions.source->exec(fmt::format("SET statement_timeout = {}", static_cast<int64_t>(options.timeout_seconds * 1000)));
+          }
+        }
+        auto count = check.count(sessions);
+        f.rows = static_cast<int64_t>(std::llround(static_cast<double>(count.rows) * check.scale));
+        f.estimated = check.scale != 1;
+        f.example = count.example;
+      } catch (const Error& e) {
+        bool timed_out = e.sqlstate() == kSqlstateQueryCanceled;
+        if (check.on_source_only && !timed_out) {
+          f.severity = Severity::Info;
+          f.message = fmt::format("{}: not evaluated on the source ({}); the copy will test it row by row", f.message,
+                                  e.what());
+          f.fix = "";
+        } else {
+          f.severity = Severity::Error;
+          f.message = fmt::format("the {} check did not run: {}", f.check,
+                                  timed_out ? fmt::format("it took longer than --check-timeout {} s", options.timeout_seconds)
+                                            : std::string(e.what()));
+          f.fix = timed_out ? "raise --check-timeout, or sample with --checks fast"
+                            : "give the source role what the check needs, or run the dry run as another role";
+        }
+        sessions = {};  // its snapshot transaction died with the failure: fresh sessions join again
+      }
+      f.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      out[i] = std::move(f);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::max(1, options.jobs); ++t) threads.emplace_back(work);
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+}  // namespace
+
+std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& options) {
+  auto checks = CheckBuilder(run, options).build();
+  auto findings = run_checks(checks, run, options);
+  std::vector<Finding> out;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    if (checks[i].counts_table != SIZE_MAX) {
+      if (findings[i].severity == Severity::Info) {
+        run.plan.tables[checks[i].counts_table].estimated_rows = findings[i].rows;
+        continue;
+      }
+    }
+    out.push_back(std::move(findings[i]));
+  }
+  return out;
+}
+
+}  // namespace pgblit::checks

@@ -1,0 +1,39 @@
+// The dry run's data checks: what the target demands of every copied table (NOT NULL, length
+// limits, CHECK constraints, enum labels, integer and numeric ranges, unique keys, foreign
+// keys, its encoding), each turned into one set-based count on the source inside the run's
+// snapshot, and run `jobs` at a time on sessions of their own.
+//
+// With `fast`, each table is read through TABLESAMPLE SYSTEM (about kFastSampleRows rows) and
+// the counts are scaled up and labelled as estimates; duplicates under a unique key are still
+// counted on every row (a sample hides them). Each check can be bounded by a statement timeout;
+// a check that cannot run (a privilege, the timeout) becomes an error finding naming it while
+// the others go on. A CHECK expression that does not evaluate on the source (a function only
+// the target has) becomes an info finding: the copy will still test it, row by row.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "checks/dry_run.hpp"
+#include "engine/run_setup.hpp"
+
+namespace pgblit::checks {
+
+inline constexpr double kFastSampleRows = 100000;
+
+struct CheckOptions {
+  std::string source;  // connection strings for the checks' own sessions
+  std::string target;
+  int jobs = 2;
+  bool fast = false;
+  bool append = false;           // --on-existing append: keys already on the target are counted
+  bool exact_counts = false;     // also count every table's rows (into plan.tables[].estimated_rows)
+  double timeout_seconds = 0;    // per check; 0: none
+};
+
+// Runs every data check on a planned run; with exact_counts, the plan's row estimates become
+// exact counts. Reads only.
+std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& options);
+
+}  // namespace pgblit::checks
