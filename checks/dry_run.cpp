@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "checks/data_checks.hpp"
+#include "pg/sql.hpp"
 #include "target/preflight.hpp"
 #include "target/target_prep.hpp"
 
@@ -35,6 +36,19 @@ DryRun dry_run(engine::RunSetup& run, const target::Deferral& deferral, const Dr
                           : "holds rows already",
          -1, "", allowed ? "" : "empty it, or copy with --on-existing truncate or append"});
   }
+  // Triggers and rules on the target fire for every loaded row (unless --disable-triggers).
+  auto fires = run.target->exec_params(R"(
+SELECT t, 'trigger ' || quote_ident(tg.tgname) FROM unnest($1::text[]) t JOIN pg_trigger tg ON tg.tgrelid = t::regclass
+WHERE NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+UNION ALL
+SELECT t, 'rule ' || quote_ident(r.rulename) FROM unnest($1::text[]) t JOIN pg_rewrite r ON r.ev_class = t::regclass
+WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
+                                       {pg::text_array_literal(plan.target_tables())}, "triggers");
+  for (int i = 0; i < fires.rows() && !options.disable_triggers; ++i) {
+    result.findings.push_back({Severity::Info, "triggers", fires.text(i, 0),
+                               fires.text(i, 1) + " will fire for every row the copy loads", -1, "",
+                               "copy with --disable-triggers (superuser) if it must not"});
+  }
   for (auto& f : run_data_checks(run, {options.source, options.target, options.jobs, options.fast_checks,
                                        options.append, options.exact_counts, options.check_timeout})) {
     result.findings.push_back(std::move(f));
@@ -43,7 +57,8 @@ DryRun dry_run(engine::RunSetup& run, const target::Deferral& deferral, const Dr
   result.rows = 0;
   for (const auto& t : plan.tables) result.rows += std::max<int64_t>(t.estimated_rows, 0);
   result.estimate = estimate(run, deferral, {options.source, options.target, options.jobs, options.index_jobs,
-                                             options.verify, options.analyze, options.estimate_seconds});
+                                             options.verify, options.analyze, options.keep_indexes,
+                                             options.estimate_seconds});
   std::erase_if(result.findings, [](const Finding& f) { return f.severity == Severity::Warning && f.rows == 0; });
   size_t errors = 0;
   for (const auto& f : result.findings) {

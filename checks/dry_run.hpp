@@ -48,6 +48,8 @@ struct DryRunOptions {
   bool verify = true;
   bool analyze = true;
   bool append = false;
+  bool disable_triggers = false;
+  bool keep_indexes = false;
   std::string catalog_schema;
   bool fast_checks = false;       // --checks fast
   bool exact_counts = false;

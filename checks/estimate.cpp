@@ -167,6 +167,7 @@ class Probe {
     auto format = table.format;
     target.exec("SAVEPOINT slice");
     auto started = Clock::now();
+    bool refused = false;
     try {
       pg::CopyIn in(target, partitioner::copy_in_sql(probe_table, format), table.target);
       pg::CopyOut out(source, partitioner::copy_out_sql(table, run_.plan.chunks[slice.chunk], format), table.source);
@@ -191,8 +192,12 @@ class Probe {
       if (!e.rejects_row()) throw;
       target.exec("ROLLBACK TO SAVEPOINT slice");
       ++refused_;
-      return std::nullopt;
+      refused = true;
     }
+    // A COPY abandoned mid-stream (cancelled) aborts the source's transaction: back into the snapshot.
+    pg::rollback_quietly(source);
+    pg::join_snapshot(source, run_.snapshot_id);
+    if (refused) return std::nullopt;
     l.sample.load_seconds = seconds_since(started);
     l.sample.heap_bytes = static_cast<double>(
         target.exec_params("SELECT pg_table_size($1::regclass)", {l.probe}, table.target).int64(0, 0));
@@ -421,6 +426,10 @@ Estimate estimate(engine::RunSetup& run, const target::Deferral& deferral, const
       probe.refused_ > 0 ? fmt::format("; {} sample{} stopped at a row the target refuses (priced like the rest)",
                                        probe.refused_.load(), probe.refused_ == 1 ? "" : "s")
                          : "");
+  if (options.keep_indexes) {
+    e.basis += "; with --indexes keep, foreign keys are checked row by row while loading, which the probes (without "
+               "foreign keys) do not price: expect longer where tables have them";
+  }
   return e;
 }
 

@@ -29,6 +29,7 @@ struct EstimateOptions {
   int index_jobs = 2;
   bool verify = true;
   bool analyze = true;
+  bool keep_indexes = false;  // --indexes keep: loading pays for the indexes (priced) and row-by-row FK checks (not)
   double budget_seconds = 6;  // for the sample loads; 0: no measurement
 };
 

@@ -13,6 +13,7 @@
 #include "cli/common_flags.hpp"
 #include "cli/confirmation.hpp"
 #include "cli/plan_command.hpp"
+#include "spool/spool_folder.hpp"
 #include "cli/interrupts.hpp"
 #include "core/events.hpp"
 #include "core/units.hpp"
@@ -55,6 +56,9 @@ struct CopyFlags {
   double on_event_timeout = 30;
   bool dry_run = false;
   DryRunFlags dry;
+  std::string spool;
+  int spool_level = 3;
+  std::string keep;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -121,6 +125,12 @@ int run_copy(CopyFlags& flags) {
                         : flags.on_existing == "append" ? target::OnExisting::Append
                                                         : target::OnExisting::Error;
   options.disable_triggers = flags.disable_triggers;
+  options.spool_dir = flags.spool;
+  options.spool_level = flags.spool_level;
+  if (!flags.keep.empty() && flags.spool.empty()) {
+    throw usage_error("--keep sets a spool's expiry: it needs --spool", "--keep", "add --spool DIR, or drop --keep");
+  }
+  if (!flags.keep.empty()) options.spool_keep_seconds = spool::parse_duration(flags.keep);
   options.analyze = !flags.no_analyze;
   options.defer_indexes = flags.indexes == "defer";
   options.index_jobs = flags.index_jobs;
@@ -263,6 +273,12 @@ std::function<int()> add_copy_command(CLI::App& app) {
   cmd->add_flag("--dry-run", flags->dry_run,
                  "do not copy: the dry run of this copy, as pgblit plan (findings, go or no-go: exit 0 or 5)");
   add_dry_run_flags(*cmd, flags->dry, "with --dry-run: ");
+  cmd->add_option("--spool", flags->spool,
+                  "also write every chunk's stream to this folder as a zstd file, by the same read, with a manifest: "
+                  "a backup that pgblit restore (or zstd -dc | psql \\copy) loads (docs/spool.md)");
+  cmd->add_option("--spool-level", flags->spool_level, "zstd level of the spool (default: 3)")->check(CLI::Range(1, 19));
+  cmd->add_option("--keep", flags->keep, "with --spool: the spool expires after this long (90d, 12h, 30m; "
+                                         "pgblit spool prune removes it then; default: never)");
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags] { return run_copy(*flags); };
 }

@@ -12,6 +12,7 @@
 #include "cli/common_flags.hpp"
 #include "cli/copy_command.hpp"
 #include "cli/plan_command.hpp"
+#include "cli/spool_command.hpp"
 #include "cli/report_command.hpp"
 #include "cli/status_command.hpp"
 #include "cli/verify_command.hpp"
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   auto run_clean = cli::add_clean_command(app);
   auto run_status = cli::add_status_command(app);
   auto run_report = cli::add_report_command(app);
+  auto run_restore = cli::add_restore_command(app);
+  auto run_spool = cli::add_spool_command(app);
   cli::remember_command_line(argc, argv);
   try {
     reject_unknown_command(app, argc, argv);
@@ -87,6 +90,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("clean")) return run_clean();
     if (app.got_subcommand("status")) return run_status();
     if (app.got_subcommand("report")) return run_report();
+    if (app.got_subcommand("restore")) return run_restore();
+    if (app.got_subcommand("spool")) return run_spool();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

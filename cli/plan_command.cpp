@@ -115,6 +115,8 @@ int run_plan(PlanFlags& flags) {
   options.index_jobs = flags.index_jobs > 0 ? flags.index_jobs : flags.jobs;
   options.truncate = flags.on_existing == "truncate";
   options.append = flags.on_existing == "append";
+  options.disable_triggers = flags.disable_triggers;
+  options.keep_indexes = flags.indexes == "keep";
   options.verify = flags.verify == "full";
   options.analyze = !flags.no_analyze;
   options.catalog_schema = flags.catalog_schema;

@@ -67,7 +67,7 @@ BlockPool::BlockPool() {
 
 PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
                      const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
-                     pg::Cancellation& cancellation, const std::string& object) {
+                     pg::Cancellation& cancellation, const std::string& object, const StreamSink* sink) {
   pg::Cancellation::Watch watch_source(cancellation, source);
   pg::Cancellation::Watch watch_target(cancellation, target);
   pg::CopyIn load(target, copy_in_sql, object);    // aborted by its destructor if what follows throws
@@ -84,6 +84,7 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
                      std::ref(reader_failure));
 
   PumpResult result;
+  std::exception_ptr sink_failure;
   bool write_failed = false;
   bool cancelled = false;
   for (;;) {
@@ -99,6 +100,15 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
         source.cancel();
       } else {
         result.bytes += static_cast<int64_t>(block->size());
+        if (sink) {
+          try {
+            (*sink)(*block);
+          } catch (...) {
+            sink_failure = std::current_exception();
+            write_failed = true;
+            source.cancel();
+          }
+        }
       }
     }
     handoff.empty.push(block);  // keep draining so the reader always finishes
@@ -106,7 +116,9 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   reader.join();
 
   bool source_failed = reader_failure || source_end.error;
-  pg::CommandEnd target_end = load.end(source_failed || cancelled ? "pgblit: the source side of this COPY failed" : nullptr);
+  pg::CommandEnd target_end = load.end(source_failed || cancelled || sink_failure
+                                           ? "pgblit: the source side of this COPY failed" : nullptr);
+  if (sink_failure) std::rethrow_exception(sink_failure);
 
   if (cancelled || (cancellation.requested() && (source_failed || target_end.error))) {
     throw cancellation.error(object);

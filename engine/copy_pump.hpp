@@ -11,7 +11,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,11 +41,15 @@ class BlockPool {
   std::vector<std::unique_ptr<std::vector<char>>> blocks_;
 };
 
+// Receives every block of the stream once the target has taken it (the spool's chunk file).
+// A sink that throws (a full disk) stops the COPY like any failure, and its error is the one thrown.
+using StreamSink = std::function<void(std::span<const char>)>;
+
 // Runs `copy_out_sql` on `source` and `copy_in_sql` on `target` (inside the caller's
 // transaction) and streams every row, folding each into `digester` (if any) as it arrives: the
 // source digest costs no second read. Throws pgblit::Error with both connections idle.
 PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
                      const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
-                     pg::Cancellation& cancellation, const std::string& object);
+                     pg::Cancellation& cancellation, const std::string& object, const StreamSink* sink = nullptr);
 
 }  // namespace pgblit::engine

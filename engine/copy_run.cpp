@@ -201,7 +201,7 @@ void CopyRun::copy_chunks(std::vector<ChunkRecord>& records, const std::function
   RejectSink rejects(options_.rejects_dir, options_.max_rejects);
   LaneConfig lanes{options_.source,         options_.target, run_.snapshot_id,      options_.disable_triggers,
                    options_.catalog_schema, run_id_,         worker_name(),         options_.retry_timeout,
-                   &rejects,                options_.verify};
+                   &rejects,                options_.verify, options_.spool_dir,    options_.spool_level};
   // Per table: planned as text, or switched to text when the target refused the binary form.
   std::vector<std::atomic<bool>> as_text(plan.tables.size());
   for (size_t t = 0; t < plan.tables.size(); ++t) as_text[t] = plan.tables[t].format == partitioner::CopyFormat::Text;
@@ -288,6 +288,7 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   auto records = catalog.chunks(run_id_, plan.chunks.size());
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
+  write_spool_manifest(true, records);  // every chunk's file is on disk: the spool is complete
   if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
   size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
   phase(events, "verify");

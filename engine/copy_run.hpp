@@ -48,6 +48,9 @@ struct CopyOptions {
   int64_t max_rejects = 0;                      // rows the target may refuse before the run fails
   std::string rejects_dir = kDefaultRejectsDir;  // where rejected rows are written, a file a chunk
   std::string command_line;                      // as typed, passwords scrubbed: for the audit trail
+  std::string spool_dir;                         // also write every chunk's stream there (zstd); "": none
+  int spool_level = 3;                           // zstd level
+  double spool_keep_seconds = 0;                 // the spool's expiry after its creation; 0: none
 };
 
 struct CopySummary {
@@ -92,6 +95,8 @@ class CopyRun {
   void copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
                    pg::Cancellation& cancellation, Events& events);
   void prepare_rejects_dir();
+  void prepare_spool();                   // run_spool.cpp
+  void write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records);
   bool splits_a_kept_self_reference() const;
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
                      Events& events);

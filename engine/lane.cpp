@@ -5,8 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
+#include "spool/chunk_file.hpp"
+#include "spool/manifest.hpp"
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "engine/run_catalog.hpp"
@@ -132,8 +135,18 @@ void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const 
   load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
     int fields = format == CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
     checksums::RowDigester digester(verify::stream_format(format), table.key_fields, fields);
-    PumpResult pumped = pump_copy(source_, target_, partitioner::copy_out_sql(table, chunk, format), partitioner::copy_in_sql(table, format),
-                                  blocks_, config_.verify ? &digester : nullptr, cancellation_, table.source);
+    // With a spool, the stream also goes to the chunk's file, durable before the chunk commits.
+    std::optional<spool::ChunkFileWriter> file;
+    StreamSink to_file = [&](std::span<const char> block) { file->write(block); };
+    if (!config_.spool_dir.empty()) {
+      file.emplace(std::filesystem::path(config_.spool_dir) / spool::chunk_file_name(chunk_index), config_.spool_level,
+                   config_.spool_workers);
+    }
+    PumpResult pumped = pump_copy(source_, target_, partitioner::copy_out_sql(table, chunk, format),
+                                  partitioner::copy_in_sql(table, format), blocks_,
+                                  config_.verify || file ? &digester : nullptr, cancellation_, table.source,
+                                  file ? &to_file : nullptr);
+    if (file) file->finish();
     return ChunkLoad{pumped.rows, pumped.bytes, digester.digest(), format, {}};
   });
 }

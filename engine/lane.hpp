@@ -28,6 +28,9 @@ struct LaneConfig {
   double retry_timeout = kDefaultRetryTimeoutSeconds;  // seconds a chunk keeps retrying transient failures
   RejectSink* rejects = nullptr;  // with a budget: rows the target refuses are set aside
   bool verify = true;             // digest the source stream (verification needs it)
+  std::string spool_dir{};        // also write each chunk's stream there (spool/chunk_file.hpp); "": no spool
+  int spool_level = 3;
+  int spool_workers = 1;          // zstd compression threads per lane
 };
 
 struct ChunkOutcome {

@@ -3,15 +3,11 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <regex>
 
+#include "core/durable_file.hpp"
 #include "pg/copy.hpp"
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
@@ -135,35 +131,8 @@ void RejectSink::write(const std::string& table, size_t chunk,
     for (char& c : one_line_reason) c = c == '\n' ? ' ' : c;
     text += "-- " + one_line_reason + "\n" + line + "\n";
   }
-  auto file = file_of(table, chunk);
-  auto temporary = file;
-  temporary += ".tmp";
-  auto fail = [&](const char* doing) {
-    return Error(ErrorKind::Runtime, fmt::format("cannot {} the rejects file {}: {}", doing, file.string(),
-                                                 std::strerror(errno)),
-                 table, "free space or fix permissions in --rejects-dir, then resume; the chunk was not committed");
-  };
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw fail("create");
-  for (size_t done = 0; done < text.size();) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      throw fail("write");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    throw fail("sync");
-  }
-  ::close(fd);
-  if (::rename(temporary.c_str(), file.c_str()) != 0) throw fail("rename");
-  int dir = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  DurableFile::write_whole(file_of(table, chunk), text, "rejects file",
+                          "free space or fix permissions in --rejects-dir, then resume; the chunk was not committed");
 }
 
 IsolatedLoad load_isolating_rejects(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,

@@ -66,6 +66,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     target::apply_deferral(deferral_, run_.plan);
     for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
   }
+  prepare_spool();
   if (!after_load_sql.empty()) {
     target::DeferredObject script;
     script.kind = target::ObjectKind::Script;
@@ -103,6 +104,10 @@ void CopyRun::continue_run() {
   options_.disable_triggers = record.options.value("disable_triggers", false);
   options_.verify = record.options.value("verify", true);
   options_.rejects_dir = record.options.value("rejects_dir", options_.rejects_dir);
+  if (auto spool = record.options.value("spool", nlohmann::json()); spool.is_object()) {
+    options_.spool_dir = spool.value("dir", "");
+    options_.spool_level = spool.value("level", 3);
+  }
   for (const auto& t : record.options.value("prefilled", nlohmann::json::array())) prefilled_.insert(t.get<std::string>());
   if (options_.join_run) {
     if (record.status != "running") {
@@ -176,6 +181,9 @@ nlohmann::json CopyRun::options_json() {
           {"create_schema", options_.create_schema},
           {"audit", audit()},
           {"rejects_dir", options_.rejects_dir},
+          {"spool", options_.spool_dir.empty() ? nlohmann::json()
+                                               : nlohmann::json{{"dir", options_.spool_dir},
+                                                                {"level", options_.spool_level}}},
           {"prefilled", prefilled_}};
 }
 
@@ -204,7 +212,9 @@ std::vector<ChunkRecord> CopyRun::start_run() {
   } else if (!joining()) {
     catalog.set_run_status(run_id_, "running");
   }
-  return catalog.chunks(run_id_, plan.chunks.size());
+  auto records = catalog.chunks(run_id_, plan.chunks.size());
+  write_spool_manifest(false, records);
+  return records;
 }
 
 nlohmann::json CopyRun::audit() {

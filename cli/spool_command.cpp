@@ -1,0 +1,104 @@
+// See spool_command.hpp.
+#include "cli/spool_command.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "cli/common_flags.hpp"
+#include "cli/interrupts.hpp"
+#include "core/printable.hpp"
+#include "core/units.hpp"
+#include "spool/restore.hpp"
+#include "spool/spool_folder.hpp"
+
+namespace pgblit::cli {
+namespace {
+
+struct RestoreFlags {
+  std::string spool;
+  std::string target;
+  std::vector<std::string> tables;
+  int jobs = default_jobs();
+  std::string on_existing = "error";
+  bool no_analyze = false;
+  std::string catalog_schema = kDefaultCatalogSchema;
+};
+
+int run_restore(RestoreFlags& flags) {
+  if (flags.target.empty()) {
+    if (const char* env = std::getenv("TARGET_DATABASE_URL")) flags.target = env;
+  }
+  if (flags.target.empty()) {
+    throw usage_error("no target server given", "", "pass --target, or set TARGET_DATABASE_URL");
+  }
+  pg::Cancellation cancellation;
+  route_interrupts_to(cancellation);
+  spool::RestoreOptions options{flags.spool, flags.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
+                                flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
+  auto s = spool::restore(options, cancellation);
+  spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
+               "its manifest digest",
+               s.chunks, s.tables, s.rows, human_bytes(static_cast<double>(s.bytes)), flags.spool, s.seconds,
+               s.chunks_before ? fmt::format(" ({} were in already)", s.chunks_before) : "");
+  return 0;
+}
+
+void print_spools(const std::vector<spool::SpoolEntry>& spools) {
+  fmt::print("{:<40} {:<10} {:>10} {:>10} {:>7} {:>12}  {}\n", "spool", "status", "size", "age", "tables", "rows",
+             "expires");
+  for (const auto& s : spools) {
+    fmt::print("{:<40} {:<10} {:>10} {:>10} {:>7} {:>12}  {}\n", printable(s.folder.string()), s.status,
+               human_bytes(static_cast<double>(s.bytes)), human_duration(s.age_seconds), s.tables, s.rows,
+               s.expires_at.empty() ? "never" : s.expires_at);
+    if (!s.problem.empty()) fmt::print("  {}\n", printable(s.problem));
+  }
+}
+
+}  // namespace
+
+std::function<int()> add_restore_command(CLI::App& app) {
+  auto flags = std::make_shared<RestoreFlags>();
+  auto* cmd = app.add_subcommand("restore", "load a spool (copy --spool) into a target, chunks in parallel, each "
+                                            "checked against its manifest digest; run again to resume");
+  cmd->add_option("--spool", flags->spool, "the spool folder")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--target", flags->target, "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
+  cmd->add_option("-t,--table", flags->tables, "restore only this target table, [schema.]table (repeatable)");
+  add_jobs_flag(*cmd, flags->jobs, "chunks loaded at once, each on a target connection of its own");
+  cmd->add_option("--on-existing", flags->on_existing,
+                  "target tables that hold rows: error (default) or truncate (emptied first; never on a resume)")
+      ->check(CLI::IsMember({"error", "truncate"}));
+  cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the restored tables");
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
+  return [flags] { return run_restore(*flags); };
+}
+
+std::function<int()> add_spool_command(CLI::App& app) {
+  auto folder = std::make_shared<std::string>();
+  auto dry_run = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("spool", "list spools (ls) or remove the expired ones (prune)");
+  cmd->require_subcommand(1);
+  auto* ls = cmd->add_subcommand("ls", "spools in a folder: size, age, expiry, tables, rows, status "
+                                       "(complete, incomplete, expired, damaged)");
+  ls->add_option("folder", *folder, "a spool, or a folder holding spools")->required()->check(CLI::ExistingDirectory);
+  auto* prune = cmd->add_subcommand("prune", "remove the expired spools in a folder (--keep set their expiry)");
+  prune->add_option("folder", *folder, "a spool, or a folder holding spools")->required()->check(CLI::ExistingDirectory);
+  prune->add_flag("--dry-run", *dry_run, "only say which spools would be removed");
+  return [cmd, prune, folder, dry_run] {
+    if (cmd->got_subcommand(prune)) {
+      auto pruned = spool::prune_spools(*folder, *dry_run);
+      for (const auto& s : pruned) {
+        fmt::print("{} {} (expired {}, {})\n", *dry_run ? "would remove" : "removed", printable(s.folder.string()),
+                   s.expires_at, human_bytes(static_cast<double>(s.bytes)));
+      }
+      if (pruned.empty()) fmt::print("no expired spools in {}\n", printable(*folder));
+      return 0;
+    }
+    print_spools(spool::list_spools(*folder));
+    return 0;
+  };
+}
+
+}  // namespace pgblit::cli

@@ -1,0 +1,221 @@
+// See restore.hpp.
+#include "spool/restore.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "checksums/copy_framer.hpp"
+#include "pg/copy.hpp"
+#include "pg/session.hpp"
+#include "pg/sql.hpp"
+#include "spool/chunk_file.hpp"
+#include "spool/manifest.hpp"
+
+namespace pgblit::spool {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string copy_in(const SpoolTable& table, const std::string& format) {
+  std::vector<std::string> columns;
+  for (const auto& c : table.columns) columns.push_back(pg::quote_ident(c));
+  return fmt::format("COPY {} ({}) FROM STDIN (FORMAT {})", table.target, fmt::join(columns, ", "), format);
+}
+
+// "schema.table" or "schema"."table" → "schema"."table" for comparison with the manifest.
+std::string quoted(const std::string& name) {
+  if (name.starts_with('"')) return name;
+  auto dot = name.find('.');
+  return dot == std::string::npos ? pg::qualified_name("public", name)
+                                  : pg::qualified_name(name.substr(0, dot), name.substr(dot + 1));
+}
+
+class Restore {
+ public:
+  Restore(const RestoreOptions& options, pg::Cancellation& cancellation)
+      : options_(options), cancellation_(cancellation), dir_(options.spool_dir),
+        manifest_(read_manifest(dir_)), state_(pg::quote_ident(options.catalog_schema) + ".restored_chunks") {}
+
+  RestoreSummary run() {
+    auto started = Clock::now();
+    if (!manifest_.complete) {
+      throw usage_error(fmt::format("the spool {} is incomplete: the copy that writes it did not finish", dir_.string()),
+                        dir_.string(), fmt::format("finish it with pgblit copy --resume {} (its run), or use a complete spool",
+                                                   manifest_.run_id));
+    }
+    std::set<size_t> tables = selected_tables();
+    auto target = pg::open_session(options_.target, "target");
+    pg::Cancellation::Watch watch(cancellation_, target);
+    check_tables(target, tables);
+    target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(options_.catalog_schema)),
+                options_.catalog_schema);
+    target.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (spool_id text, chunk int, rows bigint, "
+                            "restored_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (spool_id, chunk))",
+                            state_),
+                options_.catalog_schema);
+    auto done = target.exec_params(fmt::format("SELECT chunk FROM {} WHERE spool_id = $1", state_), {manifest_.id});
+    std::set<size_t> already;
+    for (int i = 0; i < done.rows(); ++i) already.insert(static_cast<size_t>(done.int64(i, 0)));
+    for (const auto& c : manifest_.chunks) {
+      if (tables.contains(c.table) && !already.contains(c.index)) todo_.push_back(&c);
+    }
+    RestoreSummary summary;
+    summary.tables = tables.size();
+    summary.chunks_before = already.size();
+    if (already.empty()) {
+      empty_or_refuse(target, tables);
+    } else {
+      spdlog::info("resuming the restore of spool {}: {} chunks are in already", manifest_.id, already.size());
+    }
+    std::vector<std::thread> lanes;
+    for (int i = 0; i < std::max(1, options_.jobs); ++i) lanes.emplace_back([this] { lane(); });
+    for (auto& t : lanes) t.join();
+    if (failure_) throw *failure_;
+    if (cancellation_.requested()) throw cancellation_.error();
+    if (options_.analyze) {
+      for (size_t t : tables) target.exec("ANALYZE " + manifest_.tables[t].target, manifest_.tables[t].target);
+    }
+    summary.chunks = loaded_chunks_;
+    summary.rows = rows_;
+    summary.bytes = bytes_;
+    summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return summary;
+  }
+
+ private:
+  std::set<size_t> selected_tables() {
+    std::set<size_t> out;
+    std::set<std::string> wanted;
+    for (const auto& t : options_.tables) wanted.insert(quoted(t));
+    for (size_t i = 0; i < manifest_.tables.size(); ++i) {
+      if (wanted.empty() || wanted.contains(manifest_.tables[i].target)) out.insert(i);
+    }
+    for (const auto& w : wanted) {
+      bool found = false;
+      for (size_t i : out) found |= manifest_.tables[i].target == w;
+      if (!found) {
+        throw usage_error(fmt::format("table {} is not in the spool {}", w, dir_.string()), w,
+                          "`pgblit spool ls` lists what a spool holds");
+      }
+    }
+    return out;
+  }
+
+  void check_tables(pg::Connection& target, const std::set<size_t>& tables) {
+    for (size_t t : tables) {
+      const auto& name = manifest_.tables[t].target;
+      if (target.exec_params("SELECT to_regclass($1) IS NULL", {name}).boolean(0, 0)) {
+        throw usage_error(fmt::format("table {} does not exist on the target", name), name,
+                          "create the schema first (the migrations, or the spool's schema.sql), then restore");
+      }
+    }
+  }
+
+  void empty_or_refuse(pg::Connection& target, const std::set<size_t>& tables) {
+    std::vector<std::string> filled;
+    for (size_t t : tables) {
+      const auto& name = manifest_.tables[t].target;
+      if (target.exec(fmt::format("SELECT EXISTS (SELECT 1 FROM {})", name), name).boolean(0, 0)) filled.push_back(name);
+    }
+    if (filled.empty()) return;
+    if (!options_.truncate) {
+      throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
+                        "empty them, or restore with --on-existing truncate (empties them first)");
+    }
+    target.exec(fmt::format("TRUNCATE {}", fmt::join(filled, ", ")), filled[0]);
+    spdlog::info("truncated {} target tables", filled.size());
+  }
+
+  void lane() {
+    std::optional<pg::Connection> target;
+    try {
+      target.emplace(pg::open_session(options_.target, "target"));
+      pg::Cancellation::Watch watch(cancellation_, *target);
+      for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) load(*target, *todo_[i]);
+    } catch (const Error& e) {
+      std::lock_guard lock(mutex_);
+      if (!failure_) failure_ = e;
+      cancellation_.request(e.what());
+    }
+  }
+
+  // One chunk, one transaction: claimed in the state table, streamed with its digest taken,
+  // committed only when the file was whole and the digest is the manifest's.
+  void load(pg::Connection& target, const SpoolChunk& chunk) {
+    const auto& table = manifest_.tables[chunk.table];
+    auto path = dir_ / chunk.file;
+    target.exec("BEGIN", table.target);
+    try {
+      auto claimed = target.exec_params(
+          fmt::format("INSERT INTO {} (spool_id, chunk, rows) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
+                      state_),
+          {manifest_.id, std::to_string(chunk.index), std::to_string(chunk.rows)}, table.target);
+      if (claimed.rows() == 0) {  // another restore of this spool has it
+        target.exec("ROLLBACK", table.target);
+        return;
+      }
+      bool binary = chunk.format == "binary";
+      checksums::RowDigester digester(binary ? checksums::StreamFormat::Binary : checksums::StreamFormat::Text,
+                                      table.key_fields, binary ? static_cast<int>(table.columns.size()) : -1);
+      int64_t bytes = 0;
+      {
+        pg::CopyIn in(target, copy_in(table, chunk.format), table.target);
+        ChunkFileReader file(path);
+        try {
+          for (auto piece = file.next(); !piece.empty(); piece = file.next()) {
+            digester.consume(piece);
+            bytes += static_cast<int64_t>(piece.size());
+            if (!in.put(piece)) break;
+          }
+          digester.finish();
+        } catch (const Error& e) {
+          in.end("pgblit: the spool file is damaged");
+          throw Error(ErrorKind::Runtime, fmt::format("the spool file {} is damaged: {}", path.string(), e.what()),
+                      path.string(), "nothing of this chunk was committed; use another copy of the spool, or copy again");
+        }
+        auto end = in.end();
+        if (end.error) throw *end.error;
+      }
+      if (!(digester.digest() == chunk.digest)) {
+        throw Error(ErrorKind::Runtime,
+                    fmt::format("the spool file {} does not hold the rows its manifest describes ({} rows read, {} "
+                                "expected, or their digest differs)",
+                                path.string(), digester.digest().rows, chunk.digest.rows),
+                    path.string(), "nothing of this chunk was committed; use another copy of the spool, or copy again");
+      }
+      target.exec("COMMIT", table.target);
+      rows_ += chunk.rows;
+      bytes_ += bytes;
+      ++loaded_chunks_;
+    } catch (...) {
+      pg::rollback_quietly(target);
+      throw;
+    }
+  }
+
+  const RestoreOptions& options_;
+  pg::Cancellation& cancellation_;
+  std::filesystem::path dir_;
+  Manifest manifest_;
+  std::string state_;
+  std::vector<const SpoolChunk*> todo_;
+  std::atomic<size_t> next_{0}, loaded_chunks_{0};
+  std::atomic<int64_t> rows_{0}, bytes_{0};
+  std::mutex mutex_;
+  std::optional<Error> failure_;
+};
+
+}  // namespace
+
+RestoreSummary restore(const RestoreOptions& options, pg::Cancellation& cancellation) {
+  return Restore(options, cancellation).run();
+}
+
+}  // namespace pgblit::spool

@@ -1,0 +1,40 @@
+// `pgblit restore`: a spool loaded into a target, `jobs` chunks at a time, each chunk in a
+// transaction of its own that commits only if its stream decompressed whole (zstd's content
+// checksum) and its rows digest exactly as the manifest says (the digest verification uses).
+// A corrupt or truncated file is named and nothing of its chunk is committed.
+//
+// Exactly once, and resumable: each chunk's transaction also records it in the target's
+// `<catalog>.restored_chunks` (keyed by the spool's id and the chunk), so running the same
+// restore again after any failure or kill loads only what is missing, and two restores of one
+// spool never load a chunk twice. The target tables must exist (with their schema, as after
+// migrations or `pg_restore --schema-only` of the spool's schema.sql) and be empty, or be
+// emptied first with --on-existing truncate (on the first start only, never on a resume).
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "core/defaults.hpp"
+#include "pg/cancellation.hpp"
+
+namespace pgblit::spool {
+
+struct RestoreOptions {
+  std::string spool_dir;
+  std::string target;          // connection string
+  std::set<std::string> tables;  // target tables to restore ("schema"."table" or schema.table); empty: all
+  int jobs = 2;
+  bool truncate = false;       // --on-existing truncate
+  bool analyze = true;
+  std::string catalog_schema = kDefaultCatalogSchema;
+};
+
+struct RestoreSummary {
+  size_t chunks = 0, chunks_before = 0, tables = 0;
+  int64_t rows = 0, bytes = 0;
+  double seconds = 0;
+};
+
+RestoreSummary restore(const RestoreOptions& options, pg::Cancellation& cancellation);
+
+}  // namespace pgblit::spool

@@ -1,0 +1,103 @@
+// See spool_folder.hpp.
+#include "spool/spool_folder.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include "core/error.hpp"
+#include "spool/manifest.hpp"
+
+namespace pgblit::spool {
+namespace {
+
+// Seconds since the epoch of "2026-11-23T12:00:00Z"; 0 when empty or unreadable.
+double epoch_of(const std::string& utc) {
+  std::tm tm{};
+  if (utc.empty() || !strptime(utc.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
+  return static_cast<double>(timegm(&tm));
+}
+
+double now_epoch() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+int64_t size_on_disk(const std::filesystem::path& folder) {
+  int64_t bytes = 0;
+  std::error_code error;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(folder, error)) {
+    if (f.is_regular_file(error)) bytes += static_cast<int64_t>(f.file_size(error));
+  }
+  return bytes;
+}
+
+SpoolEntry describe(const std::filesystem::path& folder) {
+  SpoolEntry e;
+  e.folder = folder;
+  e.bytes = size_on_disk(folder);
+  try {
+    auto m = read_manifest(folder);
+    e.id = m.id;
+    e.created_at = m.created_at;
+    e.expires_at = m.expires_at;
+    e.tables = m.tables.size();
+    e.chunks = m.chunks.size();
+    for (const auto& c : m.chunks) e.rows += c.rows;
+    e.age_seconds = now_epoch() - epoch_of(m.created_at);
+    double expires = epoch_of(m.expires_at);
+    e.status = expires > 0 && expires <= now_epoch() ? "expired" : m.complete ? "complete" : "incomplete";
+  } catch (const Error& error) {
+    e.status = "damaged";
+    e.problem = error.what();
+  }
+  return e;
+}
+
+}  // namespace
+
+std::vector<SpoolEntry> list_spools(const std::filesystem::path& root) {
+  if (!std::filesystem::is_directory(root)) {
+    throw usage_error(fmt::format("{} is not a folder", root.string()), root.string(), "give a spool folder or one holding spools");
+  }
+  if (std::filesystem::exists(root / "manifest.json")) return {describe(root)};
+  std::vector<SpoolEntry> out;
+  for (const auto& f : std::filesystem::directory_iterator(root)) {
+    if (f.is_directory() && std::filesystem::exists(f.path() / "manifest.json")) out.push_back(describe(f.path()));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.created_at < b.created_at; });
+  return out;
+}
+
+std::vector<SpoolEntry> prune_spools(const std::filesystem::path& root, bool dry_run) {
+  std::vector<SpoolEntry> pruned;
+  for (auto& e : list_spools(root)) {
+    if (e.status != "expired") continue;
+    if (!dry_run) {
+      // The manifest first: a prune cut short leaves a folder no one takes for a spool.
+      std::filesystem::remove(e.folder / "manifest.json");
+      std::filesystem::remove_all(e.folder);
+    }
+    pruned.push_back(std::move(e));
+  }
+  return pruned;
+}
+
+double parse_duration(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  std::string unit = text.substr(used);
+  double scale = unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" ? 1 : 0;
+  if (used == 0 || scale == 0 || value <= 0) {
+    throw usage_error(fmt::format("--keep {}: not a duration", text), "--keep", "write it as 90d, 12h, 30m or 45s");
+  }
+  return value * scale;
+}
+
+}  // namespace pgblit::spool

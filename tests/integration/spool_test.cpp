@@ -1,0 +1,227 @@
+// The spool: copy --spool writes each chunk's stream as a zstd file by the same read, with a
+// manifest; restore loads it into another database, exactly once and resumably, checking each
+// chunk against its manifest digest; a damaged file is named and none of its chunk commits;
+// spools are listed and expire. Every check reads the real servers and files.
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace pgblit::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SpoolTest : public DatabasePair {
+ protected:
+  void SetUp() override {
+    DatabasePair::SetUp();
+    spool_ = fs::temp_directory_path() / ("pgblit-spool-" + db_);
+    fs::remove_all(spool_);
+    third_ = db_ + "_third";
+    auto admin = pg::Connection::open(cluster_url(target_port(), "postgres"), "admin");
+    admin.exec("DROP DATABASE IF EXISTS \"" + third_ + "\" WITH (FORCE)");
+    admin.exec("CREATE DATABASE \"" + third_ + "\"");
+    third_conn_ = std::make_unique<pg::Connection>(pg::Connection::open(third_url(), "third"));
+    source_sql(R"(
+CREATE TABLE accounts (id bigint PRIMARY KEY, name text, balance numeric, opened timestamptz, tags text[]);
+INSERT INTO accounts SELECT g, 'account ' || g, g * 1.25, '2020-01-01'::timestamptz + g * interval '1 minute',
+                            ARRAY['t' || g % 7] FROM generate_series(1, 120000) g;
+CREATE TABLE notes (id int PRIMARY KEY, account_id bigint REFERENCES accounts, body text);
+INSERT INTO notes SELECT g, g % 1000 + 1, repeat('n', g % 50) FROM generate_series(1, 20000) g;
+ANALYZE)");
+    schema_ = R"(
+CREATE TABLE accounts (id bigint PRIMARY KEY, name text, balance numeric, opened timestamptz, tags text[]);
+CREATE TABLE notes (id int PRIMARY KEY, account_id bigint REFERENCES accounts, body text);)";
+    target_sql(schema_);
+    third_conn_->exec(schema_);
+  }
+  void TearDown() override { fs::remove_all(spool_); }
+
+  std::string third_url() const { return cluster_url(target_port(), third_); }
+  RunResult copy_spooled(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--spool", spool_.string(), "--chunk-size", "1MB"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return copy(args);
+  }
+  RunResult restore(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"restore", "--spool", spool_.string(), "--target", third_url()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_pgblit(args);
+  }
+  nlohmann::json manifest() {
+    std::ifstream in(spool_ / "manifest.json");
+    return nlohmann::json::parse(in);
+  }
+  void expect_third_like_source(const std::string& table) {
+    EXPECT_EQ(contents(*third_conn_, table), contents(*source_, table)) << table;
+  }
+
+  fs::path spool_;
+  std::string third_, schema_;
+  std::unique_ptr<pg::Connection> third_conn_;
+};
+
+TEST_F(SpoolTest, a_spooled_copy_restores_into_a_third_database_identical_to_the_source) {
+  auto run = copy_spooled();
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto m = manifest();
+  EXPECT_EQ(m["format"], "pgblit-spool");
+  EXPECT_EQ(m["version"], 1);
+  EXPECT_TRUE(m["complete"].get<bool>());
+  EXPECT_GT(m["chunks"].size(), 4u) << "1MB chunks";
+  int64_t rows = 0;
+  for (const auto& c : m["chunks"]) {
+    rows += c["rows"].get<int64_t>();
+    EXPECT_TRUE(fs::exists(spool_ / c["file"].get<std::string>()));
+    EXPECT_LT(c["compressed_bytes"].get<int64_t>(), c["raw_bytes"].get<int64_t>());
+  }
+  EXPECT_EQ(rows, 140000);
+  EXPECT_EQ(m["source"].get<std::string>().find("password"), std::string::npos);
+  auto restored = restore({"-j", "2"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.output;
+  expect_third_like_source("accounts");
+  expect_third_like_source("notes");
+  // Run again: everything is in, nothing loads twice.
+  auto again = restore();
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(mentions(again, "restored 0 chunks")) << again.output;
+  expect_third_like_source("accounts");
+}
+
+TEST_F(SpoolTest, one_chunk_file_loads_by_hand_with_zstd_and_psql) {
+  ASSERT_EQ(copy_spooled().exit_code, 0);
+  auto m = manifest();
+  const auto& chunk = m["chunks"][0];
+  const auto& table = m["tables"][chunk["table"].get<size_t>()];
+  std::string columns;
+  for (const auto& c : table["columns"]) columns += (columns.empty() ? "" : ", ") + c.get<std::string>();
+  std::string target = table["target"];
+  third_conn_->exec("SET client_min_messages = warning");
+  std::string command = "zstd -dc '" + (spool_ / chunk["file"].get<std::string>()).string() + "' | psql -q '" +
+                        third_url() + "' -c '\\copy " + target + " (" + columns + ") from stdin binary' 2>&1";
+  EXPECT_EQ(shell_output(command), "");
+  EXPECT_EQ(std::stoll(pg::Connection::open(third_url(), "third").exec("SELECT count(*) FROM " + target).text(0, 0)),
+            chunk["rows"].get<int64_t>());
+}
+
+TEST_F(SpoolTest, a_damaged_chunk_file_is_named_and_none_of_its_chunk_commits) {
+  ASSERT_EQ(copy_spooled().exit_code, 0);
+  auto m = manifest();
+  auto damaged = spool_ / m["chunks"][1]["file"].get<std::string>();
+  {
+    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(fs::file_size(damaged) / 2));
+    char byte = 0;
+    f.get(byte);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(damaged) / 2));
+    f.put(static_cast<char>(byte ^ 0x5a));
+  }
+  auto restored = restore({"-j", "1"});
+  EXPECT_EQ(restored.exit_code, 1) << restored.output;
+  EXPECT_TRUE(mentions(restored, damaged.string())) << restored.output;
+  EXPECT_TRUE(mentions(restored, "nothing of this chunk was committed")) << restored.output;
+  auto third = pg::Connection::open(third_url(), "third");
+  auto in_state = third.exec("SELECT count(*) FROM pgblit.restored_chunks WHERE chunk = 1").text(0, 0);
+  EXPECT_EQ(in_state, "0");
+  // Whatever is in the tables is exactly the chunks recorded restored: no partial chunk.
+  EXPECT_EQ(third.exec("SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM notes)").text(0, 0),
+            third.exec("SELECT coalesce(sum(rows), 0) FROM pgblit.restored_chunks").text(0, 0));
+  // A truncated file is found as well.
+  auto truncated = spool_ / m["chunks"][2]["file"].get<std::string>();
+  fs::resize_file(truncated, fs::file_size(truncated) - 100);
+  auto again = restore({"-j", "1", "-t", "public.accounts"});
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_TRUE(mentions(again, "spool file")) << again.output;
+}
+
+TEST_F(SpoolTest, a_killed_restore_continues_where_it_stopped_and_loads_nothing_twice) {
+  ASSERT_EQ(copy_spooled().exit_code, 0);
+  for (int delay_ms : {150, 400}) {
+    PgblitProcess restore_run({"restore", "--spool", spool_.string(), "--target", third_url(), "-j", "2"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    restore_run.kill_now();
+    restore_run.wait();
+  }
+  auto finished = restore();
+  EXPECT_EQ(finished.exit_code, 0) << finished.output;
+  expect_third_like_source("accounts");
+  expect_third_like_source("notes");
+}
+
+TEST_F(SpoolTest, a_killed_spooled_copy_leaves_an_incomplete_spool_that_resume_completes) {
+  PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "1MB", "--indexes", "keep"}));
+  for (int i = 0; i < 200 && !fs::exists(spool_ / "data" / "chunk-000001.copy.zst"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  run.kill_now();
+  run.wait();
+  if (manifest()["complete"].get<bool>()) GTEST_SKIP() << "the copy finished before it could be killed";
+  auto listed = run_pgblit({"spool", "ls", spool_.string()});
+  EXPECT_TRUE(mentions(listed, "incomplete")) << listed.output;
+  auto early = restore();
+  EXPECT_EQ(early.exit_code, 2) << early.output;
+  EXPECT_TRUE(mentions(early, "incomplete")) << early.output;
+  auto resumed = run_pgblit({"copy", "--resume", "--source", source_url(), "--target", target_url()});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(manifest()["complete"].get<bool>());
+  ASSERT_EQ(restore().exit_code, 0);
+  expect_third_like_source("accounts");
+  expect_third_like_source("notes");
+}
+
+TEST_F(SpoolTest, spools_are_listed_and_expired_ones_pruned) {
+  ASSERT_EQ(copy_spooled({"--keep", "1s"}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  auto listed = run_pgblit({"spool", "ls", spool_.parent_path().string()});
+  EXPECT_TRUE(mentions(listed, spool_.string())) << listed.output;
+  EXPECT_TRUE(mentions(listed, "expired")) << listed.output;
+  auto dry = run_pgblit({"spool", "prune", spool_.string(), "--dry-run"});
+  EXPECT_TRUE(mentions(dry, "would remove")) << dry.output;
+  EXPECT_TRUE(fs::exists(spool_ / "manifest.json"));
+  auto pruned = run_pgblit({"spool", "prune", spool_.string()});
+  EXPECT_EQ(pruned.exit_code, 0) << pruned.output;
+  EXPECT_FALSE(fs::exists(spool_));
+  // A spool folder is never reused, and --keep needs a spool.
+  ASSERT_EQ(copy_spooled({"--on-existing", "truncate"}).exit_code, 0);
+  auto reused = copy_spooled({"--on-existing", "truncate"});
+  EXPECT_EQ(reused.exit_code, 2) << reused.output;
+  EXPECT_TRUE(mentions(reused, "already holds a complete spool")) << reused.output;
+  auto keep_alone = copy({"--keep", "90d", "--on-existing", "truncate"});
+  EXPECT_EQ(keep_alone.exit_code, 2) << keep_alone.output;
+}
+
+// A spool on a small tmpfs of its own that fills mid-run (needs root to mount).
+TEST_F(SpoolTest, a_full_spool_disk_stops_the_copy_cleanly_and_resume_finishes) {
+  std::string dir = "/tmp/pgblit-tinyspool-" + std::to_string(getpid());
+  mkdir(dir.c_str(), 0700);
+  if (geteuid() != 0 || std::system(("mount -t tmpfs -o size=400k tmpfs " + dir + " 2>/dev/null").c_str()) != 0) {
+    rmdir(dir.c_str());
+    GTEST_SKIP() << "mounting a small tmpfs needs root";
+  }
+  spool_ = fs::path(dir) / "spool";
+  auto run = copy_spooled({"--indexes", "keep"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(mentions(run, "No space left on device")) << run.output;
+  EXPECT_TRUE(mentions(run, spool_.string())) << run.output;
+  EXPECT_EQ(target_value("SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM notes)"),
+            target_value("SELECT coalesce(sum(rows), 0) FROM pgblit.chunks WHERE status = 'done'"));
+  ASSERT_EQ(std::system(("mount -o remount,size=64m " + dir).c_str()), 0);
+  auto resumed = run_pgblit({"copy", "--resume", "--source", source_url(), "--target", target_url()});
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  expect_same_contents("accounts");
+  EXPECT_TRUE(manifest()["complete"].get<bool>());
+  EXPECT_EQ(restore().exit_code, 0);
+  expect_third_like_source("accounts");
+  fs::remove_all(spool_);
+  EXPECT_EQ(std::system(("umount " + dir).c_str()), 0);
+  rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace pgblit::test
