@@ -11,7 +11,7 @@
 #include "cli/interrupts.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "spool/restore.hpp"
+#include "engine/restore_run.hpp"
 #include "spool/spool_folder.hpp"
 
 namespace pgblit::cli {
@@ -36,9 +36,9 @@ int run_restore(RestoreFlags& flags) {
   }
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  spool::RestoreOptions options{flags.spool, flags.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
+  engine::RestoreOptions options{flags.spool, flags.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
                                 flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
-  auto s = spool::restore(options, cancellation);
+  auto s = engine::restore(options, cancellation);
   spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
                "its manifest digest",
                s.chunks, s.tables, s.rows, human_bytes(static_cast<double>(s.bytes)), flags.spool, s.seconds,

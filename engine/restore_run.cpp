@@ -1,5 +1,5 @@
-// See restore.hpp.
-#include "spool/restore.hpp"
+// See restore_run.hpp.
+#include "engine/restore_run.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,8 +18,13 @@
 #include "spool/chunk_file.hpp"
 #include "spool/manifest.hpp"
 
-namespace pgblit::spool {
+namespace pgblit::engine {
 namespace {
+
+using spool::ChunkFileReader;
+using spool::Manifest;
+using spool::SpoolChunk;
+using spool::SpoolTable;
 
 using Clock = std::chrono::steady_clock;
 
@@ -41,7 +46,7 @@ class Restore {
  public:
   Restore(const RestoreOptions& options, pg::Cancellation& cancellation)
       : options_(options), cancellation_(cancellation), dir_(options.spool_dir),
-        manifest_(read_manifest(dir_)), state_(pg::quote_ident(options.catalog_schema) + ".restored_chunks") {}
+        manifest_(spool::read_manifest(dir_)), state_(pg::quote_ident(options.catalog_schema) + ".restored_chunks") {}
 
   RestoreSummary run() {
     auto started = Clock::now();
@@ -218,4 +223,4 @@ RestoreSummary restore(const RestoreOptions& options, pg::Cancellation& cancella
   return Restore(options, cancellation).run();
 }
 
-}  // namespace pgblit::spool
+}  // namespace pgblit::engine

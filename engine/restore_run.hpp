@@ -17,7 +17,7 @@
 #include "core/defaults.hpp"
 #include "pg/cancellation.hpp"
 
-namespace pgblit::spool {
+namespace pgblit::engine {
 
 struct RestoreOptions {
   std::string spool_dir;
@@ -37,4 +37,4 @@ struct RestoreSummary {
 
 RestoreSummary restore(const RestoreOptions& options, pg::Cancellation& cancellation);
 
-}  // namespace pgblit::spool
+}  // namespace pgblit::engine
