@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   auto run_clean = cli::add_clean_command(app);
   auto run_status = cli::add_status_command(app);
   auto run_report = cli::add_report_command(app);
+  auto run_backup = cli::add_backup_command(app);
   auto run_restore = cli::add_restore_command(app);
   auto run_spool = cli::add_spool_command(app);
   cli::remember_command_line(argc, argv);
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("clean")) return run_clean();
     if (app.got_subcommand("status")) return run_status();
     if (app.got_subcommand("report")) return run_report();
+    if (app.got_subcommand("backup")) return run_backup();
     if (app.got_subcommand("restore")) return run_restore();
     if (app.got_subcommand("spool")) return run_spool();
     return exit_code(ErrorKind::Usage);

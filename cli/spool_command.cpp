@@ -11,11 +11,42 @@
 #include "cli/interrupts.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
+#include "engine/backup_run.hpp"
 #include "engine/restore_run.hpp"
 #include "spool/spool_folder.hpp"
 
 namespace pgblit::cli {
 namespace {
+
+struct BackupFlags {
+  std::string source;
+  partitioner::Selection selection;
+  std::string spool;
+  int level = 3;
+  std::string keep;
+  int jobs = default_jobs();
+  int64_t chunk_bytes = kDefaultChunkBytes;
+};
+
+int run_backup(BackupFlags& flags) {
+  if (flags.source.empty()) {
+    if (const char* env = std::getenv("SOURCE_DATABASE_URL")) flags.source = env;
+  }
+  if (flags.source.empty()) {
+    throw usage_error("no source server given", "", "pass --source, or set SOURCE_DATABASE_URL");
+  }
+  pg::Cancellation cancellation;
+  route_interrupts_to(cancellation);
+  engine::BackupOptions options{flags.source, flags.selection, flags.spool, flags.level,
+                                flags.keep.empty() ? 0 : spool::parse_duration(flags.keep), flags.jobs,
+                                flags.chunk_bytes};
+  auto s = engine::backup(options, cancellation);
+  spdlog::info("done: backed up {} tables ({} rows, {} of COPY streams in {} compressed) in {} chunks to {} in "
+               "{:.2f} s; the schema is in its schema.dump",
+               s.tables, s.rows, human_bytes(static_cast<double>(s.raw_bytes)),
+               human_bytes(static_cast<double>(s.compressed_bytes)), s.chunks, flags.spool, s.seconds);
+  return 0;
+}
 
 struct RestoreFlags {
   std::string spool;
@@ -58,6 +89,20 @@ void print_spools(const std::vector<spool::SpoolEntry>& spools) {
 }
 
 }  // namespace
+
+std::function<int()> add_backup_command(CLI::App& app) {
+  auto flags = std::make_shared<BackupFlags>();
+  auto* cmd = app.add_subcommand("backup", "write the selected tables to a spool without a target: one snapshot, "
+                                           "chunks in parallel, digests, and the schema beside them");
+  cmd->add_option("--source", flags->source, "source server: libpq URI or key=value string (default: $SOURCE_DATABASE_URL)");
+  cmd->add_option("--spool", flags->spool, "the spool folder to create (must not hold a spool)")->required();
+  add_selection_flags(*cmd, flags->selection);
+  add_chunk_size_flag(*cmd, flags->chunk_bytes);
+  add_jobs_flag(*cmd, flags->jobs, "chunks read and compressed at once, each on a source connection of its own");
+  cmd->add_option("--spool-level", flags->level, "zstd level (default: 3)")->check(CLI::Range(1, 19));
+  cmd->add_option("--keep", flags->keep, "the spool expires after this long (90d, 12h, 30m; default: never)");
+  return [flags] { return run_backup(*flags); };
+}
 
 std::function<int()> add_restore_command(CLI::App& app) {
   auto flags = std::make_shared<RestoreFlags>();

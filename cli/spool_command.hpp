@@ -1,4 +1,4 @@
-// The spool's commands: `pgblit restore` (a spool into a target) and `pgblit spool ls|prune`
+// The spool's commands: `pgblit backup` (a spool from the source alone), `pgblit restore` (a spool into a target) and `pgblit spool ls|prune`
 // (the spools in a folder; removing the expired ones). `copy --spool` writes spools.
 #pragma once
 
@@ -8,6 +8,7 @@
 
 namespace pgblit::cli {
 
+std::function<int()> add_backup_command(CLI::App& app);
 std::function<int()> add_restore_command(CLI::App& app);
 std::function<int()> add_spool_command(CLI::App& app);
 

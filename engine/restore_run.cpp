@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -59,6 +60,7 @@ class Restore {
     auto target = pg::open_session(options_.target, "target");
     pg::Cancellation::Watch watch(cancellation_, target);
     check_tables(target, tables);
+    auto levels = load_levels(target, tables);  // a cycle is refused before anything is written
     target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(options_.catalog_schema)),
                 options_.catalog_schema);
     target.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (spool_id text, chunk int, rows bigint, "
@@ -79,9 +81,18 @@ class Restore {
     } else {
       spdlog::info("resuming the restore of spool {}: {} chunks are in already", manifest_.id, already.size());
     }
-    std::vector<std::thread> lanes;
-    for (int i = 0; i < std::max(1, options_.jobs); ++i) lanes.emplace_back([this] { lane(); });
-    for (auto& t : lanes) t.join();
+    // Parents before children, wave by wave: the target's foreign keys check every restored row.
+    std::vector<const SpoolChunk*> all = std::move(todo_);
+    for (size_t level = 0; level < levels.size() && !failure_ && !cancellation_.requested(); ++level) {
+      todo_.clear();
+      next_ = 0;
+      for (const auto* c : all) {
+        if (levels[level].contains(c->table)) todo_.push_back(c);
+      }
+      std::vector<std::thread> lanes;
+      for (int i = 0; i < std::max(1, options_.jobs); ++i) lanes.emplace_back([this] { lane(); });
+      for (auto& t : lanes) t.join();
+    }
     if (failure_) throw *failure_;
     if (cancellation_.requested()) throw cancellation_.error();
     if (options_.analyze) {
@@ -111,6 +122,46 @@ class Restore {
       }
     }
     return out;
+  }
+
+  // The restored tables in waves: each wave's tables reference (on the target) only tables of
+  // earlier waves. A cycle cannot be ordered and is refused before anything is written.
+  std::vector<std::set<size_t>> load_levels(pg::Connection& target, const std::set<size_t>& tables) {
+    std::vector<std::string> names;
+    std::map<std::string, size_t> index_of;
+    for (size_t t : tables) {
+      index_of[manifest_.tables[t].target] = t;
+      names.push_back(manifest_.tables[t].target);
+    }
+    auto fks = target.exec_params(R"(
+SELECT c.name, p.name FROM unnest($1::text[]) c(name) JOIN pg_constraint k ON k.conrelid = c.name::regclass AND k.contype = 'f'
+JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> c.name)",
+                                  {pg::text_array_literal(names)}, "foreign keys");
+    std::map<size_t, std::set<size_t>> parents;
+    for (int i = 0; i < fks.rows(); ++i) parents[index_of.at(fks.text(i, 0))].insert(index_of.at(fks.text(i, 1)));
+    std::vector<std::set<size_t>> levels;
+    std::set<size_t> placed;
+    while (placed.size() < tables.size()) {
+      std::set<size_t> level;
+      for (size_t t : tables) {
+        if (placed.contains(t)) continue;
+        bool ready = true;
+        for (size_t p : parents[t]) ready &= placed.contains(p);
+        if (ready) level.insert(t);
+      }
+      if (level.empty()) {
+        std::vector<std::string> stuck;
+        for (size_t t : tables) {
+          if (!placed.contains(t)) stuck.push_back(manifest_.tables[t].target);
+        }
+        throw usage_error(fmt::format("the target's foreign keys among {} form a cycle: no table can be loaded first",
+                                      fmt::join(stuck, ", ")),
+                          stuck.front(), "drop one foreign key of the cycle for the restore, and add it back after");
+      }
+      placed.insert(level.begin(), level.end());
+      levels.push_back(std::move(level));
+    }
+    return levels;
   }
 
   void check_tables(pg::Connection& target, const std::set<size_t>& tables) {

@@ -1,4 +1,5 @@
-// `pgblit restore`: a spool loaded into a target, `jobs` chunks at a time, each chunk in a
+// `pgblit restore`: a spool loaded into a target, `jobs` chunks at a time (parents before the
+// tables whose foreign keys reference them, wave by wave), each chunk in a
 // transaction of its own that commits only if its stream decompressed whole (zstd's content
 // checksum) and its rows digest exactly as the manifest says (the digest verification uses).
 // A corrupt or truncated file is named and nothing of its chunk is committed.

@@ -231,4 +231,22 @@ std::string create_schema(const SchemaCreateOptions& options) {
   return any ? sql : "";
 }
 
+void dump_schema(const std::string& source, const partitioner::Selection& selection, const std::string& snapshot_id,
+                 const std::string& file) {
+  auto tool = for_tool(source);
+  fs::path dir = fs::temp_directory_path() / fmt::format("pgblit-schema-{}", getpid());
+  fs::create_directories(dir);
+  std::vector<std::string> dump{"pg_dump", "--schema-only", "-Fc", "-e", "*", "--snapshot", snapshot_id,
+                                "-f", file + ".tmp"};
+  for (const auto& n : selection.schemas) dump.insert(dump.end(), {"-n", n});
+  for (const auto& t : selection.tables) dump.insert(dump.end(), {"-t", t});
+  for (const auto& t : selection.excluded) dump.insert(dump.end(), {"-T", t});
+  dump.insert(dump.end(), {"-d", tool.conninfo});
+  auto run = run_tool(dir, dump, tool.password);
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+  require_success(run, "pg_dump", "dumping the source's schema", "check the selection and the source role's privileges");
+  fs::rename(file + ".tmp", file);
+}
+
 }  // namespace pgblit::target

@@ -33,4 +33,10 @@ struct SchemaCreateOptions {
 // created: each part is one transaction).
 std::string create_schema(const SchemaCreateOptions& options);
 
+// The selected tables' schema (with the extensions, types and sequences they use) as a
+// pg_dump custom-format archive at `file`, read in `snapshot_id` so it matches the data beside
+// it (`pgblit backup`); `pg_restore -d TARGET FILE` creates it. Throws naming pg_dump's error.
+void dump_schema(const std::string& source, const partitioner::Selection& selection, const std::string& snapshot_id,
+                 const std::string& file);
+
 }  // namespace pgblit::target

@@ -196,6 +196,29 @@ TEST_F(SpoolTest, spools_are_listed_and_expired_ones_pruned) {
   EXPECT_EQ(keep_alone.exit_code, 2) << keep_alone.output;
 }
 
+TEST_F(SpoolTest, a_backup_without_a_target_carries_its_schema_and_restores_identical) {
+  auto backup = run_pgblit({"backup", "--source", source_url(), "--spool", spool_.string(), "-j", "2",
+                            "--chunk-size", "1MB", "-t", "accounts", "-t", "notes"});
+  ASSERT_EQ(backup.exit_code, 0) << backup.output;
+  auto m = manifest();
+  EXPECT_TRUE(m["complete"].get<bool>());
+  EXPECT_EQ(m["run_id"], 0);
+  EXPECT_GT(m["chunks"].size(), 4u);
+  ASSERT_TRUE(fs::exists(spool_ / "schema.dump"));
+  // Into a database without the tables: the spool's own schema first, then its data.
+  third_conn_->exec("DROP TABLE notes, accounts");
+  EXPECT_EQ(shell_output("pg_restore -d '" + third_url() + "' '" + (spool_ / "schema.dump").string() + "' 2>&1"), "");
+  auto restored = restore({"-j", "2"});
+  ASSERT_EQ(restored.exit_code, 0) << restored.output;
+  expect_third_like_source("accounts");
+  expect_third_like_source("notes");
+  EXPECT_EQ(third_conn_->exec("SELECT count(*) FROM pg_constraint WHERE conname = 'notes_account_id_fkey'").text(0, 0), "1");
+  // The folder now holds a spool: a second backup into it is refused before anything is read.
+  auto again = run_pgblit({"backup", "--source", source_url(), "--spool", spool_.string()});
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_TRUE(mentions(again, "already holds a complete spool")) << again.output;
+}
+
 // A spool on a small tmpfs of its own that fills mid-run (needs root to mount).
 TEST_F(SpoolTest, a_full_spool_disk_stops_the_copy_cleanly_and_resume_finishes) {
   std::string dir = "/tmp/pgblit-tinyspool-" + std::to_string(getpid());

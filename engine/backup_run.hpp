@@ -1,0 +1,34 @@
+// `pgblit backup`: a spool made from the source alone, no target. One snapshot exported by a
+// coordinator session; `jobs` lanes read chunks in it, each chunk's COPY stream digested as it
+// arrives and compressed into its file (durable, under its final name only when whole); the
+// schema of the selected tables dumped by pg_dump in the same snapshot beside the data
+// (schema.dump), so the spool is a complete restore point for them; the manifest last.
+#pragma once
+
+#include <string>
+
+#include "core/defaults.hpp"
+#include "partitioner/selection.hpp"
+#include "pg/cancellation.hpp"
+
+namespace pgblit::engine {
+
+struct BackupOptions {
+  std::string source;  // connection string
+  partitioner::Selection selection;
+  std::string spool_dir;
+  int level = 3;
+  double keep_seconds = 0;
+  int jobs = 2;
+  int64_t chunk_bytes = kDefaultChunkBytes;
+};
+
+struct BackupSummary {
+  size_t tables = 0, chunks = 0;
+  int64_t rows = 0, raw_bytes = 0, compressed_bytes = 0;
+  double seconds = 0;
+};
+
+BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellation);
+
+}  // namespace pgblit::engine

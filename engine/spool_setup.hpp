@@ -1,0 +1,38 @@
+// What copy --spool and backup share: the spool folder checked before the first row moves,
+// and the manifest's description of the run (tables with their columns and source types, the
+// source, the snapshot, the expiry) and of each chunk's file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "checksums/chunk_digest.hpp"
+#include "partitioner/plan.hpp"
+#include "pg/connection.hpp"
+#include "spool/manifest.hpp"
+
+namespace pgblit::engine {
+
+// The folder, absolute, with its data/ folder created; refuses one that holds a spool other
+// than `resumable_run`'s (0: none may be resumed). Throws usage errors naming the folder.
+std::filesystem::path prepare_spool_folder(const std::string& folder, int64_t resumable_run);
+
+struct SpoolStart {
+  std::string source;         // connection string (redacted in the manifest)
+  std::string snapshot_id;
+  int64_t run_id = 0;         // 0: a backup
+  int level = 3;
+  double keep_seconds = 0;
+};
+
+// A manifest for `plan` read from `source` (the coordinator); an earlier manifest in the
+// folder keeps its id and creation time (a resumed run).
+spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connection& source,
+                               const partitioner::Plan& plan, const SpoolStart& start);
+
+// The manifest entry of chunk `c` once its file is on disk (throws if it is missing).
+spool::SpoolChunk spool_chunk(const std::filesystem::path& folder, const partitioner::Plan& plan, size_t c,
+                              int64_t rows, int64_t raw_bytes, partitioner::CopyFormat format,
+                              const checksums::ChunkDigest& digest);
+
+}  // namespace pgblit::engine
