@@ -59,6 +59,8 @@ struct CopyFlags {
   std::string spool;
   int spool_level = 3;
   std::string keep;
+  bool fence = false;
+  std::vector<std::string> fence_revoke;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -126,6 +128,8 @@ int run_copy(CopyFlags& flags) {
                                                         : target::OnExisting::Error;
   options.disable_triggers = flags.disable_triggers;
   options.spool_dir = flags.spool;
+  options.fence = flags.fence || !flags.fence_revoke.empty();
+  options.fence_revoke = flags.fence_revoke;
   options.spool_level = flags.spool_level;
   if (!flags.keep.empty() && flags.spool.empty()) {
     throw usage_error("--keep sets a spool's expiry: it needs --spool", "--keep", "add --spool DIR, or drop --keep");
@@ -277,6 +281,12 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "also write every chunk's stream to this folder as a zstd file, by the same read, with a manifest: "
                   "a backup that pgblit restore (or zstd -dc | psql \\copy) loads (docs/spool.md)");
   cmd->add_option("--spool-level", flags->spool_level, "zstd level of the spool (default: 3)")->check(CLI::Range(1, 19));
+  cmd->add_flag("--fence", flags->fence,
+                "offline move: the source database read-only for everyone else during the run (its default set to "
+                "read-only, other sessions ended), recorded in the run catalog first and lifted at the end, on "
+                "failure and on Ctrl-C; after a crash, pgblit unfence (needs the database's owner)");
+  cmd->add_option("--fence-revoke", flags->fence_revoke,
+                  "with --fence: also revoke CONNECT on the source database from this role for the run (repeatable)");
   cmd->add_option("--keep", flags->keep, "with --spool: the spool expires after this long (90d, 12h, 30m; "
                                          "pgblit spool prune removes it then; default: never)");
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });

@@ -13,6 +13,7 @@
 #include "cli/copy_command.hpp"
 #include "cli/plan_command.hpp"
 #include "cli/spool_command.hpp"
+#include "cli/unfence_command.hpp"
 #include "cli/report_command.hpp"
 #include "cli/status_command.hpp"
 #include "cli/verify_command.hpp"
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
   auto run_backup = cli::add_backup_command(app);
   auto run_restore = cli::add_restore_command(app);
   auto run_spool = cli::add_spool_command(app);
+  auto run_unfence = cli::add_unfence_command(app);
   cli::remember_command_line(argc, argv);
   try {
     reject_unknown_command(app, argc, argv);
@@ -94,6 +96,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("backup")) return run_backup();
     if (app.got_subcommand("restore")) return run_restore();
     if (app.got_subcommand("spool")) return run_spool();
+    if (app.got_subcommand("unfence")) return run_unfence();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

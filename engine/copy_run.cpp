@@ -326,6 +326,11 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
                             run_id_));
   }
   catalog.set_run_status(run_id_, "done");
+  if (fence_) {
+    fence_->lift();
+  } else if (options_.fence && !joining()) {  // a resumed run lifts the fence its first process left
+    target::unfence(options_.source, options_.target, options_.catalog_schema);
+  }
   return summary;
 }
 

@@ -19,6 +19,7 @@
 #include "engine/table_finisher.hpp"
 #include "partitioner/planner.hpp"
 #include "pg/cancellation.hpp"
+#include "target/fence.hpp"
 #include "target/lock_waits.hpp"
 #include "target/target_prep.hpp"
 
@@ -51,6 +52,8 @@ struct CopyOptions {
   std::string spool_dir;                         // also write every chunk's stream there (zstd); "": none
   int spool_level = 3;                           // zstd level
   double spool_keep_seconds = 0;                 // the spool's expiry after its creation; 0: none
+  bool fence = false;                            // the source read-only for everyone else during the run
+  std::vector<std::string> fence_revoke;         // and CONNECT revoked from these roles
 };
 
 struct CopySummary {
@@ -96,6 +99,7 @@ class CopyRun {
                    pg::Cancellation& cancellation, Events& events);
   void prepare_rejects_dir();
   void prepare_spool();                   // run_spool.cpp
+  void fence_source();
   void write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records);
   bool splits_a_kept_self_reference() const;
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
@@ -112,6 +116,7 @@ class CopyRun {
   target::Deferral deferral_;        // a fresh run's objects to drop now and rebuild after loading
   std::unique_ptr<DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
   nlohmann::json audit_;                      // filled once by audit()
+  std::unique_ptr<target::Fence> fence_;      // --fence: lifted when the run ends, however it ends
 };
 
 }  // namespace pgblit::engine

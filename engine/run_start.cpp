@@ -75,6 +75,17 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     deferral_.objects.push_back(std::move(script));
   }
   prepare_rejects_dir();
+  if (options_.fence) fence_source();
+}
+
+// --fence, once every check has passed: the source made read-only for everyone else, then a
+// new snapshot taken, so no write between the planning snapshot and the fence is missed (the
+// plan's first and last ranges are open-ended, so new keys still fall in a chunk).
+void CopyRun::fence_source() {
+  fence_ = std::make_unique<target::Fence>(options_.source, options_.target, options_.catalog_schema,
+                                           options_.fence_revoke, std::vector<int>{PQbackendPID(run_.coordinator->raw())});
+  pg::rollback_quietly(*run_.coordinator);
+  run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
 }
 
 bool CopyRun::splits_a_kept_self_reference() const {
@@ -104,6 +115,7 @@ void CopyRun::continue_run() {
   options_.disable_triggers = record.options.value("disable_triggers", false);
   options_.verify = record.options.value("verify", true);
   options_.rejects_dir = record.options.value("rejects_dir", options_.rejects_dir);
+  options_.fence = record.options.value("fence", false);  // a fence left by a killed run is lifted at the end
   if (auto spool = record.options.value("spool", nlohmann::json()); spool.is_object()) {
     options_.spool_dir = spool.value("dir", "");
     options_.spool_level = spool.value("level", 3);
@@ -184,6 +196,8 @@ nlohmann::json CopyRun::options_json() {
           {"spool", options_.spool_dir.empty() ? nlohmann::json()
                                                : nlohmann::json{{"dir", options_.spool_dir},
                                                                 {"level", options_.spool_level}}},
+          {"fence", options_.fence},
+          {"fence_revoke", options_.fence_revoke},
           {"prefilled", prefilled_}};
 }
 

@@ -1,0 +1,171 @@
+// See fence.hpp.
+#include "target/fence.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "pg/session.hpp"
+#include "pg/sql.hpp"
+
+namespace pgblit::target {
+namespace {
+
+std::string table(const std::string& catalog) { return pg::quote_ident(catalog) + ".fences"; }
+
+void create_table(pg::Connection& target, const std::string& catalog) {
+  target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(catalog)), catalog);
+  target.exec(fmt::format(R"(CREATE TABLE IF NOT EXISTS {} (
+  id bigserial PRIMARY KEY,
+  source_database oid NOT NULL,
+  database_name text NOT NULL,
+  previous_setting text,             -- the database's own default_transaction_read_only before, if any
+  revoked text[] NOT NULL,           -- roles CONNECT was revoked from
+  fenced_at timestamptz NOT NULL DEFAULT now(),
+  lifted_at timestamptz))",
+                          table(catalog)),
+              catalog);
+}
+
+struct Record {
+  int64_t id = 0;
+  std::string database;
+  std::optional<std::string> previous;
+  std::vector<std::string> revoked;
+};
+
+void lift_on_source(pg::Connection& source, const Record& r) {
+  auto db = pg::quote_ident(r.database);
+  source.exec(r.previous ? fmt::format("ALTER DATABASE {} SET default_transaction_read_only = {}", db,
+                                       pg::quote_literal(*r.previous))
+                         : fmt::format("ALTER DATABASE {} RESET default_transaction_read_only", db),
+              r.database);
+  for (const auto& role : r.revoked) {
+    source.exec(fmt::format("GRANT CONNECT ON DATABASE {} TO {}", db, pg::quote_ident(role)), role);
+  }
+}
+
+std::vector<Record> active(pg::Connection& target, const std::string& catalog, int64_t database_oid) {
+  auto r = target.exec_params(fmt::format("SELECT id, database_name, previous_setting, revoked FROM {} "
+                                          "WHERE source_database = $1 AND lifted_at IS NULL ORDER BY id DESC",
+                                          table(catalog)),
+                              {std::to_string(database_oid)}, catalog);
+  std::vector<Record> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    Record rec{r.int64(i, 0), r.text(i, 1), std::nullopt, r.text_array(i, 3)};
+    if (!r.is_null(i, 2)) rec.previous = r.text(i, 2);
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+// A session of a fenced database starts read-only like any other: lifting needs it writable.
+pg::Connection lifting_session(const std::string& conninfo) {
+  auto source = pg::open_session(conninfo, "source");
+  source.exec("SET default_transaction_read_only = off");
+  return source;
+}
+
+int64_t database_oid(pg::Connection& source) {
+  return source.exec("SELECT oid FROM pg_database WHERE datname = current_database()").int64(0, 0);
+}
+
+}  // namespace
+
+Fence::Fence(const std::string& source_conninfo, const std::string& target_conninfo, const std::string& catalog_schema,
+             const std::vector<std::string>& revoke_from, const std::vector<int>& own_sessions)
+    : source_(source_conninfo), target_(target_conninfo), catalog_(catalog_schema) {
+  auto source = pg::open_session(source_, "source");
+  auto who = source.exec(R"(
+SELECT current_database(), d.oid, pg_has_role(current_user, d.datdba, 'MEMBER') OR r.rolsuper,
+       (SELECT substr(s, length('default_transaction_read_only=') + 1)
+        FROM pg_db_role_setting c, unnest(c.setconfig) s
+        WHERE c.setdatabase = d.oid AND c.setrole = 0 AND s LIKE 'default_transaction_read_only=%')
+FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolname = current_user)");
+  std::string database = who.text(0, 0);
+  if (!who.boolean(0, 2)) {
+    throw usage_error(fmt::format("--fence needs the source database {}'s owner (or a superuser) to make it read-only",
+                                  pg::quote_ident(database)),
+                      database, "connect to the source as its owner for the copy, or fence it yourself and copy without --fence");
+  }
+  for (const auto& role : revoke_from) {
+    if (source.exec_params("SELECT to_regrole($1) IS NULL", {pg::quote_ident(role)}).boolean(0, 0)) {
+      throw usage_error(fmt::format("--fence-revoke {}: no such role on the source", role), role, "name an existing role");
+    }
+  }
+  // Written down on the target before anything changes on the source.
+  auto target = pg::open_session(target_, "target");
+  create_table(target, catalog_);
+  id_ = target.exec_params(fmt::format("INSERT INTO {} (source_database, database_name, previous_setting, revoked) "
+                                       "VALUES ($1, $2, $3, $4) RETURNING id",
+                                       table(catalog_)),
+                           {who.text(0, 1), database,
+                            who.is_null(0, 3) ? std::nullopt : std::optional<std::string>(who.text(0, 3)),
+                            pg::text_array_literal(revoke_from)},
+                           catalog_)
+            .int64(0, 0);
+  auto db = pg::quote_ident(database);
+  source.exec("BEGIN");
+  source.exec(fmt::format("ALTER DATABASE {} SET default_transaction_read_only = on", db), database);
+  for (const auto& role : revoke_from) {
+    source.exec(fmt::format("REVOKE CONNECT ON DATABASE {} FROM {}", db, pg::quote_ident(role)), role);
+  }
+  source.exec("COMMIT");
+  // Other sessions could go on writing in transactions they hold open: each one this role may
+  // signal is ended; the rest are counted.
+  std::vector<std::string> own;
+  for (int pid : own_sessions) own.push_back(std::to_string(pid));
+  auto ended = source.exec_params(R"(
+WITH others AS (
+  SELECT a.pid, me.rolsuper OR (NOT r.rolsuper AND (pg_has_role(me.oid, a.usesysid, 'MEMBER')
+                                                    OR pg_has_role(me.oid, 'pg_signal_backend', 'MEMBER'))) AS may
+  FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid, pg_roles me
+  WHERE me.rolname = current_user AND a.datname = current_database() AND a.pid <> pg_backend_pid()
+    AND a.backend_type = 'client backend' AND a.pid <> ALL ($1::int[])),
+ended AS (SELECT CASE WHEN may THEN pg_terminate_backend(pid) ELSE false END AS done FROM others)
+SELECT count(*) FILTER (WHERE done), count(*) FILTER (WHERE NOT done) FROM ended)",
+                                  {pg::text_array_literal(own)});
+  spdlog::info("fenced the source database {}: new sessions are read-only{}; {} other sessions ended{}", database,
+               revoke_from.empty() ? "" : fmt::format(", CONNECT revoked from {}", fmt::join(revoke_from, ", ")),
+               ended.int64(0, 0),
+               ended.int64(0, 1) > 0 ? fmt::format(" ({} could not be: their role may still write until they end)",
+                                                   ended.int64(0, 1))
+                                     : "");
+}
+
+Fence::~Fence() {
+  try {
+    lift();
+  } catch (const Error& e) {
+    spdlog::error("the source is still fenced: {}; lift it with pgblit unfence --source ... --target ...", e.what());
+  }
+}
+
+void Fence::lift() {
+  if (lifted_) return;
+  lifted_ = true;
+  auto source = lifting_session(source_);
+  auto target = pg::open_session(target_, "target");
+  for (const auto& r : active(target, catalog_, database_oid(source))) {
+    if (r.id != id_) continue;
+    lift_on_source(source, r);
+    target.exec_params(fmt::format("UPDATE {} SET lifted_at = now() WHERE id = $1", table(catalog_)),
+                       {std::to_string(r.id)}, catalog_);
+    spdlog::info("lifted the fence on the source database {}", r.database);
+  }
+}
+
+int unfence(const std::string& source_conninfo, const std::string& target_conninfo, const std::string& catalog_schema) {
+  auto source = lifting_session(source_conninfo);
+  auto target = pg::open_session(target_conninfo, "target");
+  if (target.exec_params("SELECT to_regclass($1) IS NULL", {table(catalog_schema)}).boolean(0, 0)) return 0;
+  auto records = active(target, catalog_schema, database_oid(source));
+  for (const auto& r : records) {
+    lift_on_source(source, r);
+    target.exec_params(fmt::format("UPDATE {} SET lifted_at = now() WHERE id = $1", table(catalog_schema)),
+                       {std::to_string(r.id)}, catalog_schema);
+    spdlog::info("lifted the fence of {} on the source database {}", r.id, r.database);
+  }
+  return static_cast<int>(records.size());
+}
+
+}  // namespace pgblit::target
