@@ -61,6 +61,7 @@ struct CopyFlags {
   std::string keep;
   bool fence = false;
   std::vector<std::string> fence_revoke;
+  std::string backup_target;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -130,6 +131,7 @@ int run_copy(CopyFlags& flags) {
   options.spool_dir = flags.spool;
   options.fence = flags.fence || !flags.fence_revoke.empty();
   options.fence_revoke = flags.fence_revoke;
+  options.backup_target_dir = flags.backup_target;
   options.spool_level = flags.spool_level;
   if (!flags.keep.empty() && flags.spool.empty()) {
     throw usage_error("--keep sets a spool's expiry: it needs --spool", "--keep", "add --spool DIR, or drop --keep");
@@ -281,6 +283,9 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "also write every chunk's stream to this folder as a zstd file, by the same read, with a manifest: "
                   "a backup that pgblit restore (or zstd -dc | psql \\copy) loads (docs/spool.md)");
   cmd->add_option("--spool-level", flags->spool_level, "zstd level of the spool (default: 3)")->check(CLI::Range(1, 19));
+  cmd->add_option("--backup-target", flags->backup_target,
+                  "before writing, spool the target tables that hold rows into this folder, so pgblit rollback "
+                  "RUN_ID can put them back (tables that are empty need no backup)");
   cmd->add_flag("--fence", flags->fence,
                 "offline move: the source database read-only for everyone else during the run (its default set to "
                 "read-only, other sessions ended), recorded in the run catalog first and lifted at the end, on "

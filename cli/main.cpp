@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   auto run_restore = cli::add_restore_command(app);
   auto run_spool = cli::add_spool_command(app);
   auto run_unfence = cli::add_unfence_command(app);
+  auto run_rollback = cli::add_rollback_command(app);
   cli::remember_command_line(argc, argv);
   try {
     reject_unknown_command(app, argc, argv);
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("restore")) return run_restore();
     if (app.got_subcommand("spool")) return run_spool();
     if (app.got_subcommand("unfence")) return run_unfence();
+    if (app.got_subcommand("rollback")) return run_rollback();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

@@ -13,6 +13,8 @@
 #include "core/units.hpp"
 #include "engine/backup_run.hpp"
 #include "engine/restore_run.hpp"
+#include "engine/rollback_run.hpp"
+#include "cli/confirmation.hpp"
 #include "spool/spool_folder.hpp"
 
 namespace pgblit::cli {
@@ -77,6 +79,30 @@ int run_restore(RestoreFlags& flags) {
   return 0;
 }
 
+struct RollbackFlags {
+  std::string target;
+  int64_t run = 0;
+  int jobs = default_jobs();
+  bool yes = false;
+  std::string catalog_schema = kDefaultCatalogSchema;
+};
+
+int run_rollback(RollbackFlags& flags) {
+  if (flags.target.empty()) {
+    if (const char* env = std::getenv("TARGET_DATABASE_URL")) flags.target = env;
+  }
+  if (flags.target.empty()) throw usage_error("no target server given", "", "pass --target, or set TARGET_DATABASE_URL");
+  engine::RollbackOptions options{flags.target, flags.catalog_schema, flags.run, flags.jobs};
+  if (!confirm(engine::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
+  pg::Cancellation cancellation;
+  route_interrupts_to(cancellation);
+  auto s = engine::rollback(options, cancellation);
+  spdlog::info("rolled back run {}: {} tables emptied, {} of them reloaded from the backup ({} rows), {} sequences "
+               "set back",
+               flags.run, s.emptied, s.reloaded, s.rows_reloaded, s.sequences);
+  return 0;
+}
+
 void print_spools(const std::vector<spool::SpoolEntry>& spools) {
   fmt::print("{:<40} {:<10} {:>10} {:>10} {:>7} {:>12}  {}\n", "spool", "status", "size", "age", "tables", "rows",
              "expires");
@@ -118,6 +144,19 @@ std::function<int()> add_restore_command(CLI::App& app) {
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the restored tables");
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   return [flags] { return run_restore(*flags); };
+}
+
+std::function<int()> add_rollback_command(CLI::App& app) {
+  auto flags = std::make_shared<RollbackFlags>();
+  auto* cmd = app.add_subcommand("rollback", "put the target back as it was before a copy run: tables that were "
+                                             "empty emptied, tables that held rows reloaded from the run's "
+                                             "--backup-target spool, sequences set back; run again to resume");
+  cmd->add_option("run", flags->run, "the run to roll back")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--target", flags->target, "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
+  add_jobs_flag(*cmd, flags->jobs, "chunks of the backup reloaded at once");
+  add_yes_flag(*cmd, flags->yes);
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
+  return [flags] { return run_rollback(*flags); };
 }
 
 std::function<int()> add_spool_command(CLI::App& app) {

@@ -52,6 +52,7 @@ struct CopyOptions {
   std::string spool_dir;                         // also write every chunk's stream there (zstd); "": none
   int spool_level = 3;                           // zstd level
   double spool_keep_seconds = 0;                 // the spool's expiry after its creation; 0: none
+  std::string backup_target_dir;                 // spool the target tables that hold rows before writing
   bool fence = false;                            // the source read-only for everyone else during the run
   std::vector<std::string> fence_revoke;         // and CONNECT revoked from these roles
 };
@@ -100,6 +101,7 @@ class CopyRun {
   void prepare_rejects_dir();
   void prepare_spool();                   // run_spool.cpp
   void fence_source();
+  void record_prior_state();              // rollback_run.cpp: what `pgblit rollback` puts back
   void write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records);
   bool splits_a_kept_self_reference() const;
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
@@ -117,6 +119,7 @@ class CopyRun {
   std::unique_ptr<DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
   nlohmann::json audit_;                      // filled once by audit()
   std::unique_ptr<target::Fence> fence_;      // --fence: lifted when the run ends, however it ends
+  nlohmann::json prior_state_;                // the target before the run, for `pgblit rollback`
 };
 
 }  // namespace pgblit::engine

@@ -145,6 +145,9 @@ class RunCatalog {
   std::vector<nlohmann::json> events_of(int64_t run);
   // Marks a run's pending objects rebuilt without rebuilding them (clean --force).
   void abandon_objects(int64_t run);
+  // Inside the caller's transaction: `run` (or every run) with whether a process still works
+  // on it; holds each idle run's lock until the transaction ends (clean, rollback).
+  std::vector<RunSummary> runs_in_transaction(std::optional<int64_t> run);
 
   // Inside a chunk's transaction, on the lane's own target session (see "Exactly once"):
   // locks the chunk's row; false when it is done already or another worker holds it.
@@ -153,7 +156,6 @@ class RunCatalog {
   void mark_done(int64_t run, size_t chunk, const ChunkDone& done);
 
  private:
-  std::vector<RunSummary> runs_in_transaction(std::optional<int64_t> run);
   bool has_table(const std::string& table);
 
   pg::Connection& target_;

@@ -75,6 +75,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     deferral_.objects.push_back(std::move(script));
   }
   prepare_rejects_dir();
+  record_prior_state();
   if (options_.fence) fence_source();
 }
 
@@ -197,6 +198,7 @@ nlohmann::json CopyRun::options_json() {
                                                : nlohmann::json{{"dir", options_.spool_dir},
                                                                 {"level", options_.spool_level}}},
           {"fence", options_.fence},
+          {"prior_state", prior_state_},
           {"fence_revoke", options_.fence_revoke},
           {"prefilled", prefilled_}};
 }
