@@ -145,7 +145,7 @@ class CheckBuilder {
     encoding_checks(source_types);
     if (options_.exact_counts) {
       for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
-        auto sql = fmt::format("SELECT count(*), NULL FROM ONLY {}", run_.plan.tables[i].source);
+        auto sql = fmt::format("SELECT count(*), NULL FROM {}", from(run_.plan.tables[i], false).first);
         Check check{{Severity::Info, "count", run_.plan.tables[i].source}, [sql](Sessions& s) {
                       return count_on_source(s, sql, "");
                     }};
@@ -158,15 +158,33 @@ class CheckBuilder {
 
  private:
   // "ONLY s.t c", sampled with --checks fast; the scale to multiply counts by.
-  std::pair<std::string, double> from(const partitioner::TableCopy& t, bool may_sample = true) const {
+  // A mapped table is checked as the target will get it: its mapped rows, by target names.
+  std::pair<std::string, double> from(const partitioner::TableCopy& t, bool may_sample = true,
+                                      const std::string& alias = "c") const {
     double rows = static_cast<double>(t.estimated_rows);
-    if (!options_.fast || !may_sample || rows <= kFastSampleRows) return {fmt::format("ONLY {} c", t.source), 1.0};
-    double percent = std::max(0.0001, 100 * kFastSampleRows / rows);
-    return {fmt::format("ONLY {} c TABLESAMPLE SYSTEM ({:.6f})", t.source, percent), 100 / percent};
+    std::string sample;
+    double scale = 1.0;
+    if (options_.fast && may_sample && rows > kFastSampleRows) {
+      double percent = std::max(0.0001, 100 * kFastSampleRows / rows);
+      sample = fmt::format(" TABLESAMPLE SYSTEM ({:.6f})", percent);
+      scale = 100 / percent;
+    }
+    if (t.select_list.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
+    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", fmt::join(t.select_list, ", "), t.source, sample,
+                        t.filter.empty() ? "" : " WHERE " + t.filter, alias),
+            scale};
   }
 
   std::string example_key(const partitioner::TableCopy& t) const {
-    return t.key.empty() ? std::string("NULL") : fmt::format("min(ROW({})::text)", joined(t.key, "c"));
+    std::vector<std::string> key;
+    for (size_t k = 0; k < t.key.size(); ++k) {
+      if (t.select_list.empty()) {
+        key.push_back(t.key[k]);
+      } else if (t.key_fields[k] >= 0) {
+        key.push_back(t.columns[static_cast<size_t>(t.key_fields[k])]);
+      }
+    }
+    return key.empty() ? std::string("NULL") : fmt::format("min(ROW({})::text)", joined(key, "c"));
   }
 
   // A warning counting rows of each source of `table` where `condition` holds (alias c).
@@ -188,9 +206,11 @@ class CheckBuilder {
     auto object = c.table + "." + pg::quote_ident(c.name);
     auto col = "c." + pg::quote_ident(c.name);
     const auto* first = sources_of_.at(c.table).front();
+    bool filled = std::find(first->columns.begin(), first->columns.end(), c.name) != first->columns.end();
+    if (!filled) return;  // the target's default (the planner already judged that)
     auto it = types.find({first->source, c.name});
-    if (it == types.end()) return;  // not filled by the copy (the planner already judged that)
-    const auto& source_type = it->second;
+    // A mapped table's values are cast to the target's type without its modifier.
+    const std::string source_type = !first->select_list.empty() || it == types.end() ? "mapped" : it->second;
     if (c.needs_value) {
       rows_where(c.table, "not null", object, col + " IS NULL", "with NULL where the target's column is NOT NULL",
                  "fill the values, or let --max-rejects set the rows aside");
@@ -246,8 +266,8 @@ class CheckBuilder {
     for (const auto* t : sources_of_.at(k.table)) {
       auto sql = fmt::format(
           "SELECT COALESCE(sum(n), 0), min(k) FROM (SELECT count(*) AS n, min(ROW({0})::text) AS k "
-          "FROM ONLY {1} c GROUP BY {0} HAVING count(*) > 1) d",
-          joined(k.columns, "c"), t->source);
+          "FROM {1} GROUP BY {0} HAVING count(*) > 1) d",
+          joined(k.columns, "c"), from(*t, false).first);
       checks_.push_back({{Severity::Warning, "unique", object,
                           "rows of " + t->source + " sharing a key the target's unique constraint allows once", -1,
                           "", "remove the duplicates on the source, or drop the constraint on the target"},
@@ -262,7 +282,8 @@ class CheckBuilder {
       not_null.push_back(fmt::format("c.{} IS NOT NULL", pg::quote_ident(k.columns[i])));
     }
     for (const auto* parent : sources_of_.at(k.referenced)) {
-      parents.push_back(fmt::format("EXISTS (SELECT 1 FROM ONLY {} p WHERE {})", parent->source, fmt::join(match, " AND ")));
+      parents.push_back(fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", from(*parent, false, "p").first,
+                                    fmt::join(match, " AND ")));
     }
     rows_where(k.table, "foreign key", object,
                fmt::format("{} AND NOT ({})", fmt::join(not_null, " AND "), fmt::join(parents, " OR ")),
@@ -279,8 +300,8 @@ class CheckBuilder {
     auto parent_column = pg::quote_ident(collisions ? k.columns[0] : k.referenced_columns[0]);
     for (const auto* t : sources_of_.at(k.table)) {
       auto source_sql = fmt::format(
-          "SELECT c.{0}::text, count(*) FROM ONLY {1} c WHERE c.{0} IS NOT NULL GROUP BY 1 LIMIT {2}",
-          pg::quote_ident(k.columns[0]), t->source, kMaxKeysSentToTarget + 1);
+          "SELECT c.{0}::text, count(*) FROM {1} WHERE c.{0} IS NOT NULL GROUP BY 1 LIMIT {2}",
+          pg::quote_ident(k.columns[0]), from(*t, false).first, kMaxKeysSentToTarget + 1);
       // The key's values in the target column's type (a foreign key's columns share its parent's).
       auto target_sql = fmt::format(
           "SELECT v.i FROM unnest($1::text[]) WITH ORDINALITY v(k, i) WHERE {}EXISTS "

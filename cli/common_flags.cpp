@@ -200,4 +200,11 @@ void require_connections(ConnectionFlags& flags) {
   }
 }
 
+void add_mapping_flag(CLI::App& command, std::string& file) {
+  command.add_option("--mapping", file,
+                     "a YAML mapping file: target table names, column renames, SQL expressions, value maps, row "
+                     "filters, skipped tables (docs/mapping.md)")
+      ->check(CLI::ExistingFile);
+}
+
 }  // namespace pgblit::cli

@@ -35,6 +35,8 @@ CLI::Validator run_id_number();
 CLI::Validator count_number();
 // -y/--yes: do not ask for confirmation.
 void add_yes_flag(CLI::App& command, bool& yes);
+// --mapping FILE: the YAML mapping (docs/mapping.md).
+void add_mapping_flag(CLI::App& command, std::string& file);
 
 // Sends logs to stderr (sharing it with the progress bar) and, with --log-file, to that file
 // too, at --log-level; lines at debug level are kept until the run folder's log takes them.

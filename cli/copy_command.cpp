@@ -62,6 +62,7 @@ struct CopyFlags {
   bool fence = false;
   std::vector<std::string> fence_revoke;
   std::string backup_target;
+  std::string mapping;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -114,6 +115,7 @@ int run_copy(CopyFlags& flags) {
     plan.verify = flags.verify;
     plan.no_analyze = flags.no_analyze;
     plan.dry = flags.dry;
+    plan.mapping = flags.mapping;
     return run_plan(plan);
   }
   pg::Cancellation cancellation;
@@ -132,6 +134,7 @@ int run_copy(CopyFlags& flags) {
   options.fence = flags.fence || !flags.fence_revoke.empty();
   options.fence_revoke = flags.fence_revoke;
   options.backup_target_dir = flags.backup_target;
+  options.mapping_file = flags.mapping;
   options.spool_level = flags.spool_level;
   if (!flags.keep.empty() && flags.spool.empty()) {
     throw usage_error("--keep sets a spool's expiry: it needs --spool", "--keep", "add --spool DIR, or drop --keep");
@@ -283,6 +286,7 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "also write every chunk's stream to this folder as a zstd file, by the same read, with a manifest: "
                   "a backup that pgblit restore (or zstd -dc | psql \\copy) loads (docs/spool.md)");
   cmd->add_option("--spool-level", flags->spool_level, "zstd level of the spool (default: 3)")->check(CLI::Range(1, 19));
+  add_mapping_flag(*cmd, flags->mapping);
   cmd->add_option("--backup-target", flags->backup_target,
                   "before writing, spool the target tables that hold rows into this folder, so pgblit rollback "
                   "RUN_ID can put them back (tables that are empty need no backup)");

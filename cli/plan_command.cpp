@@ -89,8 +89,11 @@ void print_table(const partitioner::Plan& plan) {
 int run_plan(PlanFlags& flags) {
   require_connections(flags.connections);
   std::optional<Error> planning_failure;
+  std::optional<mapping::Mapping> mapping;
+  if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
   auto run = engine::open_run(flags.connections.source, flags.connections.target,
-                              {flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer"},
+                              {flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer",
+                               mapping ? &*mapping : nullptr},
                               &planning_failure);
   if (planning_failure) {
     auto dry_run = checks::failed_plan(*planning_failure);
@@ -182,6 +185,7 @@ std::function<int()> add_plan_command(CLI::App& app) {
       ->check(CLI::IsMember({"full", "off"}));
   cmd->add_flag("--no-analyze", flags->no_analyze, "as `copy --no-analyze` would");
   add_dry_run_flags(*cmd, flags->dry, "");
+  add_mapping_flag(*cmd, flags->mapping);
   cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
   return [flags] { return run_plan(*flags); };
 }

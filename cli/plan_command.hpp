@@ -37,6 +37,7 @@ struct PlanFlags {
   std::string verify = "full";
   bool no_analyze = false;
   DryRunFlags dry;
+  std::string mapping;
 };
 
 std::function<int()> add_plan_command(CLI::App& app);

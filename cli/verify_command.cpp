@@ -23,6 +23,7 @@ struct VerifyFlags {
   int64_t chunk_bytes = kDefaultChunkBytes;
   size_t max_differences = 100;
   bool json = false;
+  std::string mapping;
 };
 
 void print_report(const verify::Report& report) {
@@ -40,8 +41,10 @@ int run(VerifyFlags& flags) {
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   require_connections(flags.connections);
+  std::optional<mapping::Mapping> mapping;
+  if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
   engine::VerifyOptions options{flags.connections.source, flags.connections.target, flags.selection,
-                                flags.jobs, flags.chunk_bytes, flags.max_differences};
+                                flags.jobs, flags.chunk_bytes, flags.max_differences, mapping ? &*mapping : nullptr};
   auto report = engine::run_verify(options, cancellation);
   if (flags.json) {
     std::cout << verify::to_json(report).dump(2) << "\n";
@@ -58,6 +61,7 @@ std::function<int()> add_verify_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("verify", "compare source and target row by row without copying; find what differs");
   add_connection_flags(*cmd, flags->connections);
   add_selection_flags(*cmd, flags->selection);
+  add_mapping_flag(*cmd, flags->mapping);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
   add_jobs_flag(*cmd, flags->jobs, "chunks compared at once");
   cmd->add_option("--max-diffs", flags->max_differences, "report at most this many differing rows (default: 100)")

@@ -52,6 +52,7 @@ struct CopyOptions {
   std::string spool_dir;                         // also write every chunk's stream there (zstd); "": none
   int spool_level = 3;                           // zstd level
   double spool_keep_seconds = 0;                 // the spool's expiry after its creation; 0: none
+  std::string mapping_file;                      // --mapping: renames, expressions, filters (mapping/)
   std::string backup_target_dir;                 // spool the target tables that hold rows before writing
   bool fence = false;                            // the source read-only for everyone else during the run
   std::vector<std::string> fence_revoke;         // and CONNECT revoked from these roles
@@ -119,6 +120,7 @@ class CopyRun {
   std::unique_ptr<DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
   nlohmann::json audit_;                      // filled once by audit()
   std::unique_ptr<target::Fence> fence_;      // --fence: lifted when the run ends, however it ends
+  mapping::Mapping mapping_;                  // --mapping, loaded before anything connects
   nlohmann::json prior_state_;                // the target before the run, for `pgblit rollback`
 };
 

@@ -31,6 +31,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     continue_run();
     return;
   }
+  if (!options_.mapping_file.empty()) mapping_ = mapping::load_mapping(options_.mapping_file);
+  const mapping::Mapping* mapping = options_.mapping_file.empty() ? nullptr : &mapping_;
   std::string after_load_sql;  // with --create-schema: triggers, policies, rules, for after the load
   if (options_.create_schema) {
     {
@@ -43,7 +45,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   }
   // Deferred foreign keys check nothing while loading: a self-referencing table may be split.
   run_ = open_run(options_.source, options_.target,
-                  {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes});
+                  {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes, mapping});
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
@@ -61,7 +63,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     deferral_ = target::plan_deferral(*run_.target, run_.plan, prefilled_);
     if (splits_a_kept_self_reference()) {  // rare: such a table must load in one piece after all
       run_.plan = partitioner::build_plan(*run_.coordinator, *run_.target,
-                                          {options_.selection, options_.disable_triggers, options_.chunk_bytes});
+                                          {options_.selection, options_.disable_triggers, options_.chunk_bytes, false,
+                                           mapping});
     }
     target::apply_deferral(deferral_, run_.plan);
     for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);

@@ -114,7 +114,8 @@ void compare_whole_tables(const RunSetup& run, const VerifyOptions& options, ver
 
 verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancellation) {
   auto started = std::chrono::steady_clock::now();
-  RunSetup run = open_run(options.source, options.target, {options.selection, false, options.chunk_bytes});
+  RunSetup run = open_run(options.source, options.target,
+                          {options.selection, false, options.chunk_bytes, false, options.mapping});
   const auto& plan = run.plan;
   spdlog::info("verifying {} tables ({} chunks) with {} jobs", plan.tables.size(), plan.chunks.size(), options.jobs);
   verify::Ledger ledger(plan);

@@ -10,6 +10,7 @@
 #include "core/defaults.hpp"
 #include "pg/cancellation.hpp"
 #include "verify/ledger.hpp"
+#include "mapping/mapping.hpp"
 #include "partitioner/selection.hpp"
 
 namespace pgblit::engine {
@@ -21,6 +22,7 @@ struct VerifyOptions {
   int jobs = 2;
   int64_t chunk_bytes = kDefaultChunkBytes;
   size_t max_differences = 100;  // rows reported at most, over the whole run
+  const mapping::Mapping* mapping = nullptr;  // compare the target to the mapped source
 };
 
 // The report names each differing chunk or table and, where the table has a key, its rows.

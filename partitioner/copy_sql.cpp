@@ -24,8 +24,12 @@ const char* format_name(partitioner::CopyFormat format) {
 
 std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
                          partitioner::CopyFormat format) {
-  return fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT (FORMAT {})", column_list(table), table.source,
-                     where(chunk.predicate), format_name(format));
+  // A mapped table: its expressions, and its filter beside the chunk's range.
+  std::string select = table.select_list.empty() ? column_list(table) : fmt::format("{}", fmt::join(table.select_list, ", "));
+  std::string condition = chunk.predicate;
+  if (!table.filter.empty()) condition = condition.empty() ? "(" + table.filter + ")" : "(" + condition + ") AND (" + table.filter + ")";
+  return fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT (FORMAT {})", select, table.source, where(condition),
+                     format_name(format));
 }
 
 std::string copy_in_sql(const partitioner::TableCopy& table, partitioner::CopyFormat format) {

@@ -37,7 +37,9 @@ nlohmann::json to_json(const Plan& plan) {
                       {"key_fields", t.key_fields},
                       {"verify_by_chunk", t.verify_by_chunk},
                       {"key_index", t.key_index},
-                      {"chunking", t.chunking}});
+                      {"chunking", t.chunking},
+                      {"select_list", t.select_list},
+                      {"filter", t.filter}});
   }
   nlohmann::json chunks = nlohmann::json::array();
   for (const auto& c : plan.chunks) {
@@ -71,6 +73,8 @@ Plan plan_from_json(const nlohmann::json& json) {
     table.verify_by_chunk = t.at("verify_by_chunk");
     table.key_index = t.at("key_index");
     table.chunking = t.at("chunking");
+    table.select_list = t.value("select_list", std::vector<std::string>{});
+    table.filter = t.value("filter", "");
     plan.tables.push_back(std::move(table));
   }
   for (const auto& c : json.at("chunks")) {

@@ -36,6 +36,10 @@ struct TableCopy {
   // read a range without scanning the table), or else table by table.
   bool verify_by_chunk = false;
   std::string chunking;              // "whole", "histogram", "sample", "ctid"
+  // With a mapping (--mapping): the SELECT expression of each of `columns` over the source row
+  // (empty: the columns themselves), and the rows kept (empty: all).
+  std::vector<std::string> select_list{};
+  std::string filter{};
 };
 
 struct Chunk {

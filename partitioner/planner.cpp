@@ -10,6 +10,7 @@
 #include "partitioner/chunking.hpp"
 #include "partitioner/dependencies.hpp"
 #include "partitioner/keys.hpp"
+#include "pg/sql.hpp"
 
 namespace pgblit::partitioner {
 namespace {
@@ -28,11 +29,16 @@ struct Problems {
 
 // Where a source table's rows go: its namesake, or, for a partition whose namesake is not the
 // same partition of the same partitioned table, the target's partitioned table (which routes).
-const Relation* resolve_destination(const Relation& src, const std::map<Name, const Relation*>& targets) {
+const Relation* resolve_destination(const Relation& src, const std::map<Name, const Relation*>& targets,
+                                    const mapping::TableMapping* mapped) {
   auto find = [&](const std::string& s, const std::string& n) -> const Relation* {
     auto it = targets.find({s, n});
     return it == targets.end() ? nullptr : it->second;
   };
+  if (mapped && !mapped->target.empty()) {
+    auto [schema, name] = mapping::split_name(mapped->target);
+    return find(schema, name);
+  }
   const Relation* same = find(src.schema, src.name);
   if (!src.is_partition) return same;
   if (same && same->is_partition && same->root_schema == src.root_schema && same->root_name == src.root_name &&
@@ -77,6 +83,78 @@ void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, P
       warnings.push_back(fmt::format("{}: {}; copied as text", src.qualified(), copy.text_reason));
     }
     copy.columns.push_back(tc.name);
+  }
+}
+
+// With a mapping entry: each target column's value from the mapping, else from the source
+// column of its name; every source column is taken by some target column or dropped. Each
+// value is cast to the target column's type on the source, so binary COPY stays usable (a
+// user-defined type travels as text, its name being the target's).
+void match_mapped_columns(const Relation& src, const Relation& dest, const mapping::TableMapping& m, TableCopy& copy,
+                          Problems& problems) {
+  std::set<std::string> taken(m.drop.begin(), m.drop.end());
+  for (const auto& d : m.drop) {
+    if (!src.column(d)) problems.add(fmt::format("{}: 'drop' names column \"{}\", which {} does not have", m.location, d, src.qualified()));
+  }
+  for (const auto& [name, cm] : m.columns) {
+    if (!dest.column(name)) {
+      problems.add(fmt::format("{}: column \"{}\" does not exist in {} on the target", cm.where, name, dest.qualified()));
+    }
+    if (!cm.from.empty() && !src.column(cm.from)) {
+      problems.add(fmt::format("{}: 'from' names column \"{}\", which {} does not have", cm.where, cm.from, src.qualified()));
+    }
+  }
+  for (const auto& tc : dest.columns) {
+    if (tc.generated) continue;
+    auto mapped = m.columns.find(tc.name);
+    std::string value;
+    if (mapped != m.columns.end()) {
+      value = mapped->second.select_sql(tc.name);
+      if (!mapped->second.from.empty()) taken.insert(mapped->second.from);
+    } else if (src.column(tc.name) && !taken.contains(tc.name)) {
+      value = pg::quote_ident(tc.name);
+    } else {
+      if (tc.not_null && !tc.has_default && !tc.identity) {
+        problems.add(fmt::format("{}: column \"{}\" of {} on the target is NOT NULL without a default, and the mapping "
+                                 "gives it no value",
+                                 m.location, tc.name, dest.qualified()));
+      }
+      continue;
+    }
+    taken.insert(tc.name);
+    bool built_in = tc.type.starts_with("pg_catalog.");
+    if (!built_in) {
+      copy.format = CopyFormat::Text;
+      copy.text_reason = fmt::format("mapped column \"{}\" is of the user-defined type {}", tc.name, tc.display_type);
+    }
+    copy.columns.push_back(tc.name);
+    // The type without its modifier: a cast to varchar(n) or numeric(p,s) would cut or round
+    // silently; the target applies its own modifier and refuses what does not fit.
+    copy.select_list.push_back(fmt::format("({})::{} AS {}", value, built_in ? tc.type : "text",
+                                           pg::quote_ident(tc.name)));
+  }
+  for (const auto& c : src.columns) {
+    if (!taken.contains(c.name) && !c.generated) {
+      problems.add(fmt::format("{}: column \"{}\" of {} goes nowhere: no target column takes it (by name or 'from'); "
+                               "list it under 'drop' to leave it out",
+                               m.location, c.name, src.qualified()));
+    }
+  }
+  copy.filter = m.where;
+}
+
+// The mapped SELECT runs once on the source (no row) before anything is written, so a wrong
+// expression, cast or filter is named now, not in the middle of the night.
+void try_mapped_select(pg::Connection& source, const TableCopy& copy, Problems& problems) {
+  source.exec("SAVEPOINT pgblit_mapping");
+  try {
+    source.exec(fmt::format("SELECT {} FROM ONLY {}{} LIMIT 0", fmt::join(copy.select_list, ", "), copy.source,
+                            copy.filter.empty() ? "" : " WHERE " + copy.filter),
+                copy.source);
+    source.exec("RELEASE SAVEPOINT pgblit_mapping");
+  } catch (const Error& e) {
+    source.exec("ROLLBACK TO SAVEPOINT pgblit_mapping");
+    problems.add(fmt::format("the mapping of {} does not run on the source: {}", copy.source, e.what()));
   }
 }
 
@@ -175,8 +253,14 @@ void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Place
                                placement.self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
     table.chunking = chunked.method;
     bool whole = chunked.chunks.size() == 1 && chunked.chunks[0].predicate.empty();
-    table.verify_by_chunk = !chunked.by_ctid && placement.tables_by_dest.at(placement.destinations[i]).size() == 1 &&
-                            (whole || target_indexed[i]);
+    // A mapped key (renamed or computed) means other values on the target: compare whole tables.
+    bool key_mapped = false;
+    for (size_t k = 0; k < table.key.size() && !table.select_list.empty(); ++k) {
+      key_mapped |= table.key_fields[k] < 0 ||
+                    table.select_list[static_cast<size_t>(table.key_fields[k])].find("(" + pg::quote_ident(table.key[k]) + ")::") != 0;
+    }
+    table.verify_by_chunk = !chunked.by_ctid && !key_mapped &&
+                            placement.tables_by_dest.at(placement.destinations[i]).size() == 1 && (whole || target_indexed[i]);
     for (auto& c : chunked.chunks) {
       c.table = i;
       plan.chunks.push_back(std::move(c));
@@ -189,13 +273,18 @@ void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Place
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options) {
   std::vector<Relation> all = read_user_tables(source);
   std::vector<Relation> sources;
-  for (const Relation* r : select_tables(all, options.selection)) sources.push_back(*r);
+  const mapping::Mapping* mapping = options.mapping;
+  auto mapped = [&](const Relation& r) { return mapping ? mapping->find(r.schema, r.name) : nullptr; };
+  for (const Relation* r : select_tables(all, options.selection)) {
+    if (auto m = mapped(*r); !m || !m->skip) sources.push_back(*r);
+  }
   read_columns(source, sources);
 
   std::vector<Name> wanted;
   for (const auto& s : sources) {
     wanted.emplace_back(s.schema, s.name);
     if (s.is_partition) wanted.emplace_back(s.root_schema, s.root_name);
+    if (auto m = mapped(s); m && !m->target.empty()) wanted.push_back(mapping::split_name(m->target));
   }
   std::vector<Relation> target_relations = read_tables_named(target, wanted);
   read_columns(target, target_relations);
@@ -214,7 +303,13 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   std::vector<const Relation*> table_sources;  // beside plan.tables
   std::vector<Oid> table_destinations;         // beside plan.tables
   for (const auto& src : sources) {
-    const Relation* dest = resolve_destination(src, targets);
+    const auto* table_mapping = mapped(src);
+    const Relation* dest = resolve_destination(src, targets, table_mapping);
+    if (!dest && table_mapping && !table_mapping->target.empty()) {
+      problems.add(fmt::format("{}: target table {} does not exist on the target", table_mapping->location,
+                               table_mapping->target));
+      continue;
+    }
     if (!dest) {
       if (target_non_tables.empty()) target_non_tables = read_non_tables_named(target, wanted);
       report_missing_destination(src, target_non_tables, problems);
@@ -230,12 +325,24 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
       copy.format = CopyFormat::Text;
       copy.text_reason = "its binary form holds user-defined type OIDs (arrays or composites) that differ between servers";
     }
-    match_columns(src, *dest, copy, problems, plan.warnings);
+    if (table_mapping) {
+      match_mapped_columns(src, *dest, *table_mapping, copy, problems);
+      if (copy.select_list.size() == copy.columns.size() && !copy.columns.empty()) try_mapped_select(source, copy, problems);
+    } else {
+      match_columns(src, *dest, copy, problems, plan.warnings);
+    }
     tables_by_dest[dest->oid].push_back(plan.tables.size());
     schemas.insert(src.schema);
     plan.tables.push_back(std::move(copy));
     table_sources.push_back(&src);
     table_destinations.push_back(dest->oid);
+  }
+  if (mapping) {  // every table the mapping names must be among the selected source tables
+    for (const auto& m : mapping->tables) {
+      auto [schema, name] = mapping::split_name(m.source);
+      bool found = std::any_of(all.begin(), all.end(), [&](const Relation& r) { return r.schema == schema && r.name == name; });
+      if (!found) problems.add(fmt::format("{}: source table {} does not exist", m.location, m.source));
+    }
   }
   problems.throw_if_any();
   require_readable(source, table_sources, plan);

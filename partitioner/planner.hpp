@@ -8,6 +8,7 @@
 
 #include "core/defaults.hpp"
 #include "partitioner/plan.hpp"
+#include "mapping/mapping.hpp"
 #include "partitioner/selection.hpp"
 #include "pg/connection.hpp"
 
@@ -20,6 +21,7 @@ struct PlanOptions {
   // Split tables whose target references itself too: right when that foreign key is dropped
   // for the load (deferred), since no row is then checked against rows of other chunks.
   bool split_self_referencing = false;
+  const mapping::Mapping* mapping = nullptr;  // --mapping: renames, expressions, filters, skips
 };
 
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options);

@@ -65,7 +65,13 @@ class Bisection {
     return c;
   }
 
+  // A mapped table's source side is its mapped rows, under the target's column names (its key
+  // is not mapped, or it would not be compared by chunk).
   std::string relation(bool on_source) const {
+    if (on_source && !table_.select_list.empty()) {
+      return fmt::format("(SELECT {} FROM ONLY {}{}) s", fmt::join(table_.select_list, ", "), table_.source,
+                         table_.filter.empty() ? "" : " WHERE " + table_.filter);
+    }
     if (on_source) return "ONLY " + table_.source;
     return (table_.target_partitioned ? "" : "ONLY ") + table_.target;
   }

@@ -1,0 +1,168 @@
+// See mapping.hpp.
+#include "mapping/mapping.hpp"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "core/error.hpp"
+
+namespace pgblit::mapping {
+namespace {
+
+constexpr const char* kHint = "see docs/mapping.md for the file's format";
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  std::string at(const YAML::Node& node) const {
+    auto m = node.Mark();
+    return m.is_null() ? file_ : fmt::format("{}:{}:{}", file_, m.line + 1, m.column + 1);
+  }
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& what) const {
+    throw usage_error(fmt::format("{}: {}", at(node), what), file_, kHint);
+  }
+  void only_keys(const YAML::Node& map, std::set<std::string> allowed, const std::string& what) const {
+    if (!map.IsMap()) fail(map, what + " must be a mapping of keys to values");
+    for (const auto& kv : map) {
+      auto key = kv.first.as<std::string>();
+      if (!allowed.contains(key)) {
+        fail(kv.first, fmt::format("unknown key '{}' in {} (allowed: {})", key, what, fmt::join(allowed, ", ")));
+      }
+    }
+  }
+  std::string text(const YAML::Node& node, const std::string& what) const {
+    if (!node.IsScalar()) fail(node, what + " must be a single value");
+    return node.as<std::string>();
+  }
+
+  ColumnMapping column(const YAML::Node& node, const std::string& name) const {
+    ColumnMapping c;
+    c.where = at(node);
+    if (node.IsScalar()) {  // title: name   (a rename, short form)
+      c.from = node.as<std::string>();
+      return c;
+    }
+    only_keys(node, {"from", "expr", "map", "else"}, "column '" + name + "'");
+    if (node["from"]) c.from = text(node["from"], "'from'");
+    if (node["expr"]) c.expr = text(node["expr"], "'expr'");
+    if (c.from.empty() == c.expr.empty()) fail(node, "column '" + name + "' needs exactly one of 'from' or 'expr'");
+    if (auto map = node["map"]) {
+      if (!map.IsMap() || map.size() == 0) fail(map, "'map' must map source values to target values");
+      for (const auto& kv : map) c.values.emplace_back(text(kv.first, "a 'map' key"), text(kv.second, "a 'map' value"));
+    }
+    if (auto otherwise = node["else"]) {
+      c.otherwise = text(otherwise, "'else'");
+      if (c.otherwise != "keep" && c.otherwise != "null" && c.otherwise != "error") {
+        fail(otherwise, "'else' must be keep, null or error");
+      }
+      if (c.values.empty()) fail(otherwise, "'else' needs a 'map'");
+    }
+    return c;
+  }
+
+  TableMapping table(const YAML::Node& key, const YAML::Node& node) const {
+    TableMapping t;
+    t.source = key.as<std::string>();
+    t.location = at(key);
+    if (t.source.find('.') == std::string::npos) fail(key, "name tables as schema.table: '" + t.source + "'");
+    if (node.IsScalar()) {
+      if (node.as<std::string>() != "skip") fail(node, "a table maps to settings or to 'skip'");
+      t.skip = true;
+      return t;
+    }
+    only_keys(node, {"target", "where", "columns", "drop", "skip"}, "table '" + t.source + "'");
+    if (node["target"]) t.target = text(node["target"], "'target'");
+    if (!t.target.empty() && t.target.find('.') == std::string::npos) {
+      fail(node["target"], "name tables as schema.table: '" + t.target + "'");
+    }
+    if (node["where"]) t.where = text(node["where"], "'where'");
+    if (node["skip"]) t.skip = node["skip"].as<bool>();
+    if (auto columns = node["columns"]) {
+      if (!columns.IsMap()) fail(columns, "'columns' must map target columns to their source");
+      for (const auto& kv : columns) {
+        auto name = kv.first.as<std::string>();
+        t.columns[name] = column(kv.second, name);
+      }
+    }
+    if (auto drop = node["drop"]) {
+      if (!drop.IsSequence()) fail(drop, "'drop' must be a list of source columns");
+      for (const auto& d : drop) t.drop.push_back(text(d, "a 'drop' entry"));
+    }
+    return t;
+  }
+
+ private:
+  std::string file_;
+};
+
+std::string literal(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string ident(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string ColumnMapping::select_sql(const std::string& target_column) const {
+  std::string value = expr.empty() ? ident(from) : "(" + expr + ")";
+  if (values.empty()) return value;
+  std::string sql = "CASE (" + value + ")::text";
+  for (const auto& [in, out] : values) sql += " WHEN " + literal(in) + " THEN " + literal(out);
+  // An unmapped value under `else: error` fails the row with the value and the column named.
+  std::string otherwise = this->otherwise == "keep" ? "(" + value + ")::text"
+                          : this->otherwise == "null"
+                              ? "NULL"
+                              : "(('pgblit mapping: no value for ' || " + literal(target_column) + " || ' maps ' || (" +
+                                    value + ")::text))::int::text";
+  return sql + " ELSE " + otherwise + " END";
+}
+
+const TableMapping* Mapping::find(const std::string& schema, const std::string& name) const {
+  for (const auto& t : tables) {
+    if (split_name(t.source) == std::pair{schema, name}) return &t;
+  }
+  return nullptr;
+}
+
+std::pair<std::string, std::string> split_name(const std::string& qualified) {
+  auto dot = qualified.find('.');
+  if (dot == std::string::npos) return {"public", qualified};
+  return {qualified.substr(0, dot), qualified.substr(dot + 1)};
+}
+
+Mapping load_mapping(const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    throw usage_error(fmt::format("cannot read the mapping file {}", file), file, "check the path given to --mapping");
+  } catch (const YAML::ParserException& e) {
+    throw usage_error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), file, kHint);
+  }
+  Reader reader(file);
+  reader.only_keys(root, {"version", "tables"}, "the mapping file");
+  if (!root["version"] || reader.text(root["version"], "'version'") != "1") {
+    reader.fail(root["version"] ? root["version"] : root, "'version: 1' is required (the only version there is)");
+  }
+  Mapping m;
+  m.file = file;
+  auto tables = root["tables"];
+  if (!tables || !tables.IsMap()) reader.fail(tables ? tables : root, "'tables' must map source tables to settings");
+  try {
+    for (const auto& kv : tables) m.tables.push_back(reader.table(kv.first, kv.second));
+  } catch (const YAML::Exception& e) {
+    throw usage_error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), file, kHint);
+  }
+  return m;
+}
+
+}  // namespace pgblit::mapping

@@ -1,0 +1,60 @@
+// The mapping file (--mapping FILE, YAML, docs/mapping.md): where each source table goes and
+// how its rows become the target's. Parsed and checked for shape here (no libpq): an unknown
+// key, a wrong type or a bad value is an error naming the file, line and column. What the
+// names mean against the two catalogs is checked by the planner.
+//
+//   version: 1
+//   tables:
+//     crm.deals:
+//       target: crm.opportunities         # else its namesake
+//       where: "organization_id = 42"     # rows kept (SQL on the source row)
+//       columns:                          # target column: where its value comes from
+//         title: {from: name}             # a source column under another name
+//         email: {expr: "lower(email)"}   # SQL over the source row
+//         policy: {from: policy_type, map: {manufacturer: inverter_manufacturer}, else: keep}
+//       drop: [legacy_notes]              # source columns not copied
+//     crm.audit_log: skip
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgblit::mapping {
+
+struct ColumnMapping {
+  std::string from;  // source column ("" with expr)
+  std::string expr;  // SQL over the source row
+  std::vector<std::pair<std::string, std::string>> values;  // value map, in file order
+  std::string otherwise = "keep";  // a value the map lacks: keep, null, error
+  std::string where;               // file:line:col, for messages
+
+  // The SELECT expression for this column, over the source row.
+  std::string select_sql(const std::string& target_column) const;
+};
+
+struct TableMapping {
+  std::string source;     // schema.table as written
+  std::string target;     // schema.table, or "" for the namesake
+  bool skip = false;
+  std::string where;      // SQL condition, "" for every row
+  std::map<std::string, ColumnMapping> columns;  // by target column
+  std::vector<std::string> drop;                 // source columns left out
+  std::string location;   // file:line:col of its entry
+};
+
+struct Mapping {
+  std::string file;
+  std::vector<TableMapping> tables;
+  // The entry for a source table (schema, name), if any.
+  const TableMapping* find(const std::string& schema, const std::string& name) const;
+};
+
+// Throws pgblit::Error (usage) naming file:line:col for any problem in the file.
+Mapping load_mapping(const std::string& file);
+
+// "schema.table" → (schema, table); a bare name is in public.
+std::pair<std::string, std::string> split_name(const std::string& qualified);
+
+}  // namespace pgblit::mapping

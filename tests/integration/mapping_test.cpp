@@ -1,0 +1,125 @@
+// --mapping: one organization's deals move into another project's opportunities, renamed,
+// filtered, with mapped values, a new organization id and new-only columns from defaults; the
+// dry run counts on the mapped rows; verify --mapping compares the target to the mapped source
+// and names a tampered row; a bad mapping file is named by line and column, and nothing is
+// written.
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace pgblit::test {
+namespace {
+
+class MappingTest : public DatabasePair {
+ protected:
+  void SetUp() override {
+    DatabasePair::SetUp();
+    source_sql(R"(
+CREATE SCHEMA crm;
+CREATE TABLE crm.deals (id int PRIMARY KEY, name text, email text, policy_type text, org_id int, legacy text);
+INSERT INTO crm.deals SELECT g, 'Deal ' || g, 'Person' || g || '@Example.COM',
+       (ARRAY['manufacturer', 'extended', 'service_plan', 'other'])[g % 4 + 1], g % 2 + 1, 'old'
+FROM generate_series(1, 4000) g;
+CREATE TABLE crm.notes (id int PRIMARY KEY, deal_id int REFERENCES crm.deals, body text);
+INSERT INTO crm.notes SELECT g, g % 4000 + 1, 'note ' || g FROM generate_series(1, 6000) g;
+CREATE TABLE crm.audit (id int, what text);
+INSERT INTO crm.audit VALUES (1, 'not moved');
+ANALYZE)");
+    target_sql(R"(
+CREATE SCHEMA crm;
+CREATE TABLE crm.opportunities (id int PRIMARY KEY, title text NOT NULL, email text, policy text, org_id int,
+                                created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE crm.notes (id int PRIMARY KEY, deal_id int REFERENCES crm.opportunities, body text);)");
+    file_ = "/tmp/pgblit-mapping-" + db_ + ".yaml";
+    write(R"yaml(version: 1
+tables:
+  crm.deals:
+    target: crm.opportunities
+    where: "org_id = 1"
+    columns:
+      title: {from: name}
+      email: {expr: "lower(email)"}
+      policy: {from: policy_type, map: {manufacturer: inverter_manufacturer, extended: battery_performance, service_plan: installation_workmanship}, else: keep}
+      org_id: {expr: "100"}
+    drop: [legacy]
+  crm.notes:
+    where: "deal_id IN (SELECT id FROM crm.deals WHERE org_id = 1)"
+  crm.audit: skip
+)yaml");
+  }
+  void TearDown() override { std::remove(file_.c_str()); }
+  void write(const std::string& text) { std::ofstream(file_) << text; }
+  std::vector<std::string> with_mapping(std::vector<std::string> args) {
+    args.insert(args.end(), {"--source", source_url(), "--target", target_url(), "--mapping", file_});
+    return args;
+  }
+  std::string file_;
+};
+
+TEST_F(MappingTest, one_organization_moves_renamed_filtered_and_mapped_and_verifies) {
+  auto run = copy({"--mapping", file_, "-n", "crm"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "2000");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE org_id <> 100"), "0");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE email <> lower(email)"), "0");
+  EXPECT_EQ(target_value("SELECT title FROM crm.opportunities WHERE id = 2"), "Deal 2");
+  EXPECT_EQ(target_value("SELECT string_agg(DISTINCT policy, ',' ORDER BY policy) FROM crm.opportunities"),
+            "installation_workmanship,inverter_manufacturer");  // org 1's deals are manufacturer and service_plan
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE created_at IS NULL"), "0");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes"),
+            source_value("SELECT count(*) FROM crm.notes n JOIN crm.deals d ON d.id = n.deal_id WHERE d.org_id = 1"));
+  EXPECT_EQ(target_value("SELECT count(*) FROM pg_tables WHERE schemaname = 'crm' AND tablename = 'audit'"), "0");
+  auto verified = run_pgblit(with_mapping({"verify", "-n", "crm"}));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  target_sql("UPDATE crm.opportunities SET title = 'tampered' WHERE id = 42");
+  auto tampered = run_pgblit(with_mapping({"verify", "-n", "crm"}));
+  EXPECT_EQ(tampered.exit_code, 3) << tampered.output;
+  EXPECT_TRUE(mentions(tampered, "changed: 42")) << tampered.output;
+}
+
+TEST_F(MappingTest, the_dry_run_counts_on_the_mapped_rows) {
+  source_sql("UPDATE crm.deals SET name = NULL WHERE id IN (2, 4, 5)");  // 2 and 4 are org 1's; 5 is not moved
+  auto plan = run_pgblit(with_mapping({"plan", "-n", "crm", "--json"}));
+  auto json = nlohmann::json::parse(plan.output.substr(plan.output.find('{')));
+  int64_t not_null = 0;
+  for (const auto& f : json["dry_run"]["findings"]) {
+    if (f["check"] == "not null") not_null += f["rows"].get<int64_t>();
+  }
+  EXPECT_EQ(not_null, 2) << json["dry_run"].dump(1);
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
+}
+
+TEST_F(MappingTest, a_bad_mapping_is_named_by_line_and_column_and_nothing_is_written) {
+  write("version: 1\ntables:\n  crm.deals:\n    colums: {}\n");
+  auto unknown = copy({"--mapping", file_, "-n", "crm"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_TRUE(mentions(unknown, ".yaml:4:5")) << unknown.output;
+  EXPECT_TRUE(mentions(unknown, "unknown key 'colums'")) << unknown.output;
+  write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    columns:\n      title: {from: name}\n"
+        "      email: {expr: \"lower(emial)\"}\n    drop: [legacy, policy_type]\n  crm.audit: skip\n");
+  auto broken = copy({"--mapping", file_, "-n", "crm"});
+  EXPECT_EQ(broken.exit_code, 2) << broken.output;
+  EXPECT_TRUE(mentions(broken, "does not run on the source")) << broken.output;
+  EXPECT_TRUE(mentions(broken, "emial")) << broken.output;
+  write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    columns:\n      title: {from: nme}\n"
+        "    drop: [legacy]\n  crm.audit: skip\n");
+  auto missing = copy({"--mapping", file_, "-n", "crm"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_TRUE(mentions(missing, "'from' names column \"nme\"")) << missing.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgblit'"), "0");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
+}
+
+TEST_F(MappingTest, a_value_the_map_lacks_fails_its_chunk_when_else_is_error) {
+  write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    columns:\n      title: {from: name}\n"
+        "      policy: {from: policy_type, map: {manufacturer: m}, else: error}\n    drop: [legacy]\n"
+        "  crm.notes: skip\n  crm.audit: skip\n");
+  auto run = copy({"--mapping", file_, "-n", "crm"});
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(mentions(run, "pgblit mapping: no value for policy maps")) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
+}
+
+}  // namespace
+}  // namespace pgblit::test
