@@ -169,9 +169,9 @@ class CheckBuilder {
       sample = fmt::format(" TABLESAMPLE SYSTEM ({:.6f})", percent);
       scale = 100 / percent;
     }
-    if (t.select_list.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
-    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", fmt::join(t.select_list, ", "), t.source, sample,
-                        t.filter.empty() ? "" : " WHERE " + t.filter, alias),
+    if (t.select_list.empty() && t.filter.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
+    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(t.select_list, ", ")),
+                        t.source, sample, t.filter.empty() ? "" : " WHERE " + t.filter, alias),
             scale};
   }
 

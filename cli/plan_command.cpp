@@ -82,6 +82,9 @@ void print_table(const partitioner::Plan& plan) {
   fmt::print("{} tables, {} chunks, about {}\n", plan.tables.size(), plan.chunks.size(),
              human_bytes(static_cast<double>(plan.estimated_bytes())));
   for (size_t n = 0; n < notes.size(); ++n) fmt::print("[{}] {}\n", n + 1, notes[n]);
+  for (const auto& t : plan.tables) {  // --mapping: the rows each table keeps, and why
+    if (!t.filter.empty()) fmt::print("rows of {}: WHERE {} ({})\n", printable(t.source), printable(t.filter), t.filter_reason);
+  }
 }
 
 }  // namespace

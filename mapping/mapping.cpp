@@ -149,7 +149,7 @@ Mapping load_mapping(const std::string& file) {
     throw usage_error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), file, kHint);
   }
   Reader reader(file);
-  reader.only_keys(root, {"version", "tables"}, "the mapping file");
+  reader.only_keys(root, {"version", "tables", "scope"}, "the mapping file");
   if (!root["version"] || reader.text(root["version"], "'version'") != "1") {
     reader.fail(root["version"] ? root["version"] : root, "'version: 1' is required (the only version there is)");
   }
@@ -157,6 +157,11 @@ Mapping load_mapping(const std::string& file) {
   m.file = file;
   auto tables = root["tables"];
   if (!tables || !tables.IsMap()) reader.fail(tables ? tables : root, "'tables' must map source tables to settings");
+  if (auto scope = root["scope"]) {
+    reader.only_keys(scope, {"column", "value"}, "'scope'");
+    if (!scope["column"] || !scope["value"]) reader.fail(scope, "'scope' needs a column and a value");
+    m.scope = Scope{reader.text(scope["column"], "'column'"), reader.text(scope["value"], "'value'"), reader.at(scope)};
+  }
   try {
     for (const auto& kv : tables) m.tables.push_back(reader.table(kv.first, kv.second));
   } catch (const YAML::Exception& e) {

@@ -14,6 +14,7 @@
 //         policy: {from: policy_type, map: {manufacturer: inverter_manufacturer}, else: keep}
 //       drop: [legacy_notes]              # source columns not copied
 //     crm.audit_log: skip
+//   scope: {column: organization_id, value: "42"}   # the whole run: one tenant's rows
 #pragma once
 
 #include <map>
@@ -44,9 +45,17 @@ struct TableMapping {
   std::string location;   // file:line:col of its entry
 };
 
+// A run-wide tenant scope: rows of tables with `column` equal to `value`, and rows of tables
+// without it whose parent (through the source's foreign keys) is kept.
+struct Scope {
+  std::string column, value;
+  std::string location;
+};
+
 struct Mapping {
   std::string file;
   std::vector<TableMapping> tables;
+  std::optional<Scope> scope;
   // The entry for a source table (schema, name), if any.
   const TableMapping* find(const std::string& schema, const std::string& name) const;
 };

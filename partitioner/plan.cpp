@@ -39,7 +39,8 @@ nlohmann::json to_json(const Plan& plan) {
                       {"key_index", t.key_index},
                       {"chunking", t.chunking},
                       {"select_list", t.select_list},
-                      {"filter", t.filter}});
+                      {"filter", t.filter},
+                      {"filter_reason", t.filter_reason}});
   }
   nlohmann::json chunks = nlohmann::json::array();
   for (const auto& c : plan.chunks) {
@@ -75,6 +76,7 @@ Plan plan_from_json(const nlohmann::json& json) {
     table.chunking = t.at("chunking");
     table.select_list = t.value("select_list", std::vector<std::string>{});
     table.filter = t.value("filter", "");
+    table.filter_reason = t.value("filter_reason", "");
     plan.tables.push_back(std::move(table));
   }
   for (const auto& c : json.at("chunks")) {

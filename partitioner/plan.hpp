@@ -40,6 +40,7 @@ struct TableCopy {
   // (empty: the columns themselves), and the rows kept (empty: all).
   std::vector<std::string> select_list{};
   std::string filter{};
+  std::string filter_reason{};  // why the filter is what it is (a where, the scope, a foreign key path)
 };
 
 struct Chunk {

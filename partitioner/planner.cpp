@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -155,6 +157,70 @@ void try_mapped_select(pg::Connection& source, const TableCopy& copy, Problems& 
   } catch (const Error& e) {
     source.exec("ROLLBACK TO SAVEPOINT pgblit_mapping");
     problems.add(fmt::format("the mapping of {} does not run on the source: {}", copy.source, e.what()));
+  }
+}
+
+// The run-wide scope: a table with the scope's column keeps its rows with that value; a table
+// without it keeps the rows whose parent, through a foreign key on the source to a scoped
+// table, is kept (a semi-join along the path); a table with neither is copied whole, and the
+// plan says so. A table's own `where` is kept beside.
+void apply_scope(pg::Connection& source, const mapping::Scope& scope, const std::vector<const Relation*>& sources,
+                 Plan& plan) {
+  std::map<Oid, size_t> index_of;
+  std::vector<Oid> oids;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    index_of[sources[i]->oid] = i;
+    oids.push_back(sources[i]->oid);
+  }
+  std::vector<std::string> oid_texts;
+  for (Oid o : oids) oid_texts.push_back(std::to_string(o));
+  auto fks = source.exec_params(R"(
+SELECT c.conrelid::int8, c.confrelid::int8, c.conname,
+       ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       ARRAY(SELECT quote_ident(a.attname) FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o)::text[]
+FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = ANY ($1::oid[]) AND c.confrelid = ANY ($1::oid[])
+  AND c.conrelid <> c.confrelid ORDER BY c.conname)",
+                                {pg::text_array_literal(oid_texts)}, "foreign keys");
+  std::vector<std::optional<std::pair<std::string, std::string>>> scoped(sources.size());  // (filter, why)
+  std::vector<bool> visiting(sources.size());
+  std::function<const std::optional<std::pair<std::string, std::string>>&(size_t)> filter_of = [&](size_t i) -> const auto& {
+    if (scoped[i] || visiting[i]) return scoped[i];
+    visiting[i] = true;
+    if (sources[i]->column(scope.column)) {
+      scoped[i] = {fmt::format("{} = {}", pg::quote_ident(scope.column), pg::quote_literal(scope.value)),
+                   fmt::format("scope: its {} column", scope.column)};
+      return scoped[i];
+    }
+    std::vector<std::string> conditions, paths;
+    for (int r = 0; r < fks.rows(); ++r) {
+      if (index_of.at(static_cast<Oid>(fks.int64(r, 0))) != i) continue;
+      size_t parent = index_of.at(static_cast<Oid>(fks.int64(r, 1)));
+      const auto& parent_filter = filter_of(parent);
+      if (!parent_filter) continue;
+      conditions.push_back(fmt::format("({}) IN (SELECT {} FROM ONLY {} WHERE {})", fmt::join(fks.text_array(r, 3), ", "),
+                                       fmt::join(fks.text_array(r, 4), ", "), plan.tables[parent].source,
+                                       parent_filter->first));
+      paths.push_back(fmt::format("foreign key {} to {}", fks.text(r, 2), plan.tables[parent].source));
+    }
+    if (!conditions.empty()) {
+      scoped[i] = {fmt::format("{}", fmt::join(conditions, " AND ")),
+                   fmt::format("scope: rows whose parent is kept, through {}", fmt::join(paths, " and "))};
+    }
+    return scoped[i];
+  };
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    auto& table = plan.tables[i];
+    const auto& scope_filter = filter_of(i);
+    if (!scope_filter) {
+      plan.warnings.push_back(fmt::format("{} is not scoped: no {} column and no foreign key to a scoped table; all its "
+                                          "rows are copied",
+                                          table.source, scope.column));
+      continue;
+    }
+    table.filter_reason = table.filter.empty() ? scope_filter->second : "its where, and " + scope_filter->second;
+    table.filter = table.filter.empty() ? scope_filter->first : "(" + table.filter + ") AND " + scope_filter->first;
   }
 }
 
@@ -345,6 +411,10 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     }
   }
   problems.throw_if_any();
+  if (mapping && mapping->scope) apply_scope(source, *mapping->scope, table_sources, plan);
+  for (auto& t : plan.tables) {
+    if (!t.filter.empty() && t.filter_reason.empty()) t.filter_reason = "its where in the mapping";
+  }
   require_readable(source, table_sources, plan);
   std::set<size_t> self_referencing;
   if (!options.disable_triggers) self_referencing = order_by_foreign_keys(target, tables_by_dest, plan, problems);

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -68,8 +69,17 @@ class Bisection {
   // A mapped table's source side is its mapped rows, under the target's column names (its key
   // is not mapped, or it would not be compared by chunk).
   std::string relation(bool on_source) const {
-    if (on_source && !table_.select_list.empty()) {
-      return fmt::format("(SELECT {} FROM ONLY {}{}) s", fmt::join(table_.select_list, ", "), table_.source,
+    if (on_source && (!table_.select_list.empty() || !table_.filter.empty())) {
+      std::vector<std::string> select = table_.select_list;
+      if (select.empty()) {  // filtered only: the columns themselves (and the key, which may not be copied)
+        for (const auto& c : table_.columns) select.push_back(pg::quote_ident(c));
+        for (const auto& k : table_.key) {
+          if (std::find(table_.columns.begin(), table_.columns.end(), k) == table_.columns.end()) {
+            select.push_back(pg::quote_ident(k));
+          }
+        }
+      }
+      return fmt::format("(SELECT {} FROM ONLY {}{}) s", fmt::join(select, ", "), table_.source,
                          table_.filter.empty() ? "" : " WHERE " + table_.filter);
     }
     if (on_source) return "ONLY " + table_.source;

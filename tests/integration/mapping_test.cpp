@@ -78,6 +78,31 @@ TEST_F(MappingTest, one_organization_moves_renamed_filtered_and_mapped_and_verif
   EXPECT_TRUE(mentions(tampered, "changed: 42")) << tampered.output;
 }
 
+// A run-wide scope: tables with the column keep the tenant's rows, the others their rows whose
+// parent is kept, through the source's foreign keys; the plan says which and why.
+TEST_F(MappingTest, a_scope_follows_foreign_keys_to_tables_without_the_column) {
+  write(R"yaml(version: 1
+scope: {column: org_id, value: "1"}
+tables:
+  crm.deals:
+    target: crm.opportunities
+    columns:
+      title: name
+      policy: policy_type
+    drop: [legacy]
+  crm.audit: skip
+)yaml");
+  auto plan = run_pgblit(with_mapping({"plan", "-n", "crm"}));
+  EXPECT_TRUE(mentions(plan, "scope: rows whose parent is kept, through foreign key notes_deal_id_fkey")) << plan.output;
+  auto run = copy({"--mapping", file_, "-n", "crm"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "2000");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes"),
+            source_value("SELECT count(*) FROM crm.notes n JOIN crm.deals d ON d.id = n.deal_id WHERE d.org_id = 1"));
+  auto verified = run_pgblit(with_mapping({"verify", "-n", "crm"}));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+}
+
 TEST_F(MappingTest, the_dry_run_counts_on_the_mapped_rows) {
   source_sql("UPDATE crm.deals SET name = NULL WHERE id IN (2, 4, 5)");  // 2 and 4 are org 1's; 5 is not moved
   auto plan = run_pgblit(with_mapping({"plan", "-n", "crm", "--json"}));
