@@ -9,19 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-1}; shift
-SRC=${SOURCE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5433/postgres}
-TGT=${TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5434/postgres}
-JOBS=${JOBS:-2}
-PGBLIT=${PGBLIT:-build/bin/pgblit}
-work=${TMPDIR:-/tmp}/pgblit-estimate
-mkdir -p "$work"
-pg_dump "$SRC" --schema-only -n app > "$work/full.sql"
-pg_dump "$SRC" --schema-only -n app --section=pre-data > "$work/pre.sql"
-reset() {
-  psql "$TGT" -qc "DROP SCHEMA IF EXISTS app CASCADE; DROP SCHEMA IF EXISTS pgblit CASCADE" >/dev/null 2>&1
-  psql "$TGT" -q -f "$1" >/dev/null 2>&1
-  psql "$TGT" -qc CHECKPOINT
-}
+source bench/common.sh estimate
 for r in $(seq "$rounds"); do
   for shape in "$@"; do
     extra=()

@@ -15,20 +15,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-1}; shift
-SRC=${SOURCE_DATABASE_URL:-postgresql://postgres@127.0.0.1:5433/postgres}
-TGT=${TARGET_DATABASE_URL:-postgresql://postgres@127.0.0.1:5434/postgres}
-JOBS=${JOBS:-2}
-PGBLIT=${PGBLIT:-build/bin/pgblit}
-work=${TMPDIR:-/tmp}/pgblit-fullschema
-mkdir -p "$work"
-pg_dump "$SRC" --schema-only -n app > "$work/full.sql"
-pg_dump "$SRC" --schema-only -n app --section=pre-data > "$work/pre.sql"
+source bench/common.sh fullschema
 pg_dump "$SRC" --schema-only -n app --section=post-data -Fc -f "$work/post.dump"
-reset() {
-  psql "$TGT" -qc "DROP SCHEMA IF EXISTS app CASCADE; DROP SCHEMA IF EXISTS pgblit CASCADE" >/dev/null 2>&1
-  psql "$TGT" -q -f "$1" >/dev/null 2>&1
-  psql "$TGT" -qc CHECKPOINT
-}
 copy() { "$PGBLIT" copy --source "$SRC" --target "$TGT" -n app -j "$JOBS" --yes "$@" >>"$work/tool.log" 2>&1; }
 run() {
   case $1 in

@@ -191,6 +191,13 @@ void require_target(ConnectionFlags& flags) {
   }
 }
 
+void require_source(ConnectionFlags& flags) {
+  from_env(flags.source, "SOURCE_DATABASE_URL");
+  if (flags.source.empty()) {
+    throw usage_error("no source server given", "", "pass --source, or set SOURCE_DATABASE_URL");
+  }
+}
+
 void require_connections(ConnectionFlags& flags) {
   from_env(flags.source, "SOURCE_DATABASE_URL");
   from_env(flags.target, "TARGET_DATABASE_URL");

@@ -51,5 +51,7 @@ void attach_run_log(const std::string& path);
 void require_connections(ConnectionFlags& flags);
 // The same for --target alone (commands that only touch the target).
 void require_target(ConnectionFlags& flags);
+// The same for a command that only reads a source (backup).
+void require_source(ConnectionFlags& flags);
 
 }  // namespace pgblit::cli

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <cstdlib>
 #include <memory>
 
 #include "cli/common_flags.hpp"
@@ -21,7 +20,7 @@ namespace pgblit::cli {
 namespace {
 
 struct BackupFlags {
-  std::string source;
+  ConnectionFlags connections;  // the source only
   partitioner::Selection selection;
   std::string spool;
   int level = 3;
@@ -31,15 +30,10 @@ struct BackupFlags {
 };
 
 int run_backup(BackupFlags& flags) {
-  if (flags.source.empty()) {
-    if (const char* env = std::getenv("SOURCE_DATABASE_URL")) flags.source = env;
-  }
-  if (flags.source.empty()) {
-    throw usage_error("no source server given", "", "pass --source, or set SOURCE_DATABASE_URL");
-  }
+  require_source(flags.connections);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  engine::BackupOptions options{flags.source, flags.selection, flags.spool, flags.level,
+  engine::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
                                 flags.keep.empty() ? 0 : spool::parse_duration(flags.keep), flags.jobs,
                                 flags.chunk_bytes};
   auto s = engine::backup(options, cancellation);
@@ -52,7 +46,7 @@ int run_backup(BackupFlags& flags) {
 
 struct RestoreFlags {
   std::string spool;
-  std::string target;
+  ConnectionFlags connections;  // the target only
   std::vector<std::string> tables;
   int jobs = default_jobs();
   std::string on_existing = "error";
@@ -61,15 +55,10 @@ struct RestoreFlags {
 };
 
 int run_restore(RestoreFlags& flags) {
-  if (flags.target.empty()) {
-    if (const char* env = std::getenv("TARGET_DATABASE_URL")) flags.target = env;
-  }
-  if (flags.target.empty()) {
-    throw usage_error("no target server given", "", "pass --target, or set TARGET_DATABASE_URL");
-  }
+  require_target(flags.connections);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  engine::RestoreOptions options{flags.spool, flags.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
+  engine::RestoreOptions options{flags.spool, flags.connections.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
                                 flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
   auto s = engine::restore(options, cancellation);
   spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
@@ -80,7 +69,7 @@ int run_restore(RestoreFlags& flags) {
 }
 
 struct RollbackFlags {
-  std::string target;
+  ConnectionFlags connections;  // the target only
   int64_t run = 0;
   int jobs = default_jobs();
   bool yes = false;
@@ -88,11 +77,8 @@ struct RollbackFlags {
 };
 
 int run_rollback(RollbackFlags& flags) {
-  if (flags.target.empty()) {
-    if (const char* env = std::getenv("TARGET_DATABASE_URL")) flags.target = env;
-  }
-  if (flags.target.empty()) throw usage_error("no target server given", "", "pass --target, or set TARGET_DATABASE_URL");
-  engine::RollbackOptions options{flags.target, flags.catalog_schema, flags.run, flags.jobs};
+  require_target(flags.connections);
+  engine::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs};
   if (!confirm(engine::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
@@ -120,7 +106,8 @@ std::function<int()> add_backup_command(CLI::App& app) {
   auto flags = std::make_shared<BackupFlags>();
   auto* cmd = app.add_subcommand("backup", "write the selected tables to a spool without a target: one snapshot, "
                                            "chunks in parallel, digests, and the schema beside them");
-  cmd->add_option("--source", flags->source, "source server: libpq URI or key=value string (default: $SOURCE_DATABASE_URL)");
+  cmd->add_option("--source", flags->connections.source,
+                  "source server: libpq URI or key=value string (default: $SOURCE_DATABASE_URL)");
   cmd->add_option("--spool", flags->spool, "the spool folder to create (must not hold a spool)")->required();
   add_selection_flags(*cmd, flags->selection);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
@@ -135,7 +122,8 @@ std::function<int()> add_restore_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("restore", "load a spool (copy --spool) into a target, chunks in parallel, each "
                                             "checked against its manifest digest; run again to resume");
   cmd->add_option("--spool", flags->spool, "the spool folder")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--target", flags->target, "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
+  cmd->add_option("--target", flags->connections.target,
+                  "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
   cmd->add_option("-t,--table", flags->tables, "restore only this target table, [schema.]table (repeatable)");
   add_jobs_flag(*cmd, flags->jobs, "chunks loaded at once, each on a target connection of its own");
   cmd->add_option("--on-existing", flags->on_existing,
@@ -152,7 +140,8 @@ std::function<int()> add_rollback_command(CLI::App& app) {
                                              "empty emptied, tables that held rows reloaded from the run's "
                                              "--backup-target spool, sequences set back; run again to resume");
   cmd->add_option("run", flags->run, "the run to roll back")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--target", flags->target, "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
+  cmd->add_option("--target", flags->connections.target,
+                  "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
   add_jobs_flag(*cmd, flags->jobs, "chunks of the backup reloaded at once");
   add_yes_flag(*cmd, flags->yes);
   add_catalog_schema_flag(*cmd, flags->catalog_schema);

@@ -113,7 +113,13 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
     if (mapped != m.columns.end()) {
       value = mapped->second.select_sql(tc.name);
       if (!mapped->second.from.empty()) taken.insert(mapped->second.from);
-    } else if (src.column(tc.name) && !taken.contains(tc.name)) {
+    } else if (const Column* c = src.column(tc.name); c && !taken.contains(tc.name)) {
+      taken.insert(tc.name);
+      if (c->type == tc.type) {  // passed through as it is: no cast, its binary form is the target's
+        copy.columns.push_back(tc.name);
+        copy.select_list.push_back(pg::quote_ident(tc.name));
+        continue;
+      }
       value = pg::quote_ident(tc.name);
     } else {
       if (tc.not_null && !tc.has_default && !tc.identity) {
@@ -322,8 +328,13 @@ void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Place
     // A mapped key (renamed or computed) means other values on the target: compare whole tables.
     bool key_mapped = false;
     for (size_t k = 0; k < table.key.size() && !table.select_list.empty(); ++k) {
-      key_mapped |= table.key_fields[k] < 0 ||
-                    table.select_list[static_cast<size_t>(table.key_fields[k])].find("(" + pg::quote_ident(table.key[k]) + ")::") != 0;
+      if (table.key_fields[k] < 0) {
+        key_mapped = true;
+        continue;
+      }
+      const auto& entry = table.select_list[static_cast<size_t>(table.key_fields[k])];
+      auto column = pg::quote_ident(table.key[k]);  // passed through, or only cast
+      key_mapped |= entry != column && !entry.starts_with("(" + column + ")::");
     }
     table.verify_by_chunk = !chunked.by_ctid && !key_mapped &&
                             placement.tables_by_dest.at(placement.destinations[i]).size() == 1 && (whole || target_indexed[i]);
