@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/error.hpp"
@@ -126,6 +127,25 @@ std::string ColumnMapping::select_sql(const std::string& target_column) const {
   return sql + " ELSE " + otherwise + " END";
 }
 
+bool Mapping::remaps_column(const std::string& column) const {
+  for (const auto& r : remaps) {
+    for (const auto& c : r.columns) {
+      if (c == column) return true;
+    }
+  }
+  return false;
+}
+
+std::string Mapping::remapped(const std::string& column, const std::string& value) const {
+  std::string out = value;
+  for (const auto& r : remaps) {
+    if (std::find(r.columns.begin(), r.columns.end(), column) == r.columns.end()) continue;
+    // The literals take the column's type, so '42' matches an integer or a uuid alike.
+    out = "CASE WHEN " + out + " = " + literal(r.from) + " THEN " + literal(r.to) + " ELSE " + out + " END";
+  }
+  return out;
+}
+
 const TableMapping* Mapping::find(const std::string& schema, const std::string& name) const {
   for (const auto& t : tables) {
     if (split_name(t.source) == std::pair{schema, name}) return &t;
@@ -149,7 +169,7 @@ Mapping load_mapping(const std::string& file) {
     throw usage_error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), file, kHint);
   }
   Reader reader(file);
-  reader.only_keys(root, {"version", "tables", "scope"}, "the mapping file");
+  reader.only_keys(root, {"version", "tables", "scope", "remap"}, "the mapping file");
   if (!root["version"] || reader.text(root["version"], "'version'") != "1") {
     reader.fail(root["version"] ? root["version"] : root, "'version: 1' is required (the only version there is)");
   }
@@ -161,6 +181,18 @@ Mapping load_mapping(const std::string& file) {
     reader.only_keys(scope, {"column", "value"}, "'scope'");
     if (!scope["column"] || !scope["value"]) reader.fail(scope, "'scope' needs a column and a value");
     m.scope = Scope{reader.text(scope["column"], "'column'"), reader.text(scope["value"], "'value'"), reader.at(scope)};
+  }
+  if (auto remaps = root["remap"]) {
+    if (!remaps.IsSequence()) reader.fail(remaps, "'remap' must be a list of {columns, from, to}");
+    for (const auto& r : remaps) {
+      reader.only_keys(r, {"columns", "from", "to"}, "a 'remap' entry");
+      if (!r["columns"] || !r["columns"].IsSequence() || !r["from"] || !r["to"]) {
+        reader.fail(r, "a 'remap' entry needs columns (a list), from and to");
+      }
+      Remap remap{{}, reader.text(r["from"], "'from'"), reader.text(r["to"], "'to'"), reader.at(r)};
+      for (const auto& c : r["columns"]) remap.columns.push_back(reader.text(c, "a column"));
+      m.remaps.push_back(std::move(remap));
+    }
   }
   try {
     for (const auto& kv : tables) m.tables.push_back(reader.table(kv.first, kv.second));

@@ -15,6 +15,7 @@
 //       drop: [legacy_notes]              # source columns not copied
 //     crm.audit_log: skip
 //   scope: {column: organization_id, value: "42"}   # the whole run: one tenant's rows
+//   remap: [{columns: [organization_id, org_id], from: "42", to: "7"}]   # its new id, everywhere
 #pragma once
 
 #include <map>
@@ -52,10 +53,24 @@ struct Scope {
   std::string location;
 };
 
+// A constant remap for tenant moves: in every column of these names, in every table of the run
+// (foreign key columns too), the value `from` becomes `to`. A column with a mapping of its own
+// keeps that mapping.
+struct Remap {
+  std::vector<std::string> columns;
+  std::string from, to;
+  std::string location;
+};
+
 struct Mapping {
   std::string file;
   std::vector<TableMapping> tables;
   std::optional<Scope> scope;
+  std::vector<Remap> remaps;
+  // `value` (SQL for the column's value) with every remap of `column` applied; `value` itself
+  // when none applies.
+  std::string remapped(const std::string& column, const std::string& value) const;
+  bool remaps_column(const std::string& column) const;
   // The entry for a source table (schema, name), if any.
   const TableMapping* find(const std::string& schema, const std::string& name) const;
 };

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <map>
@@ -92,8 +93,8 @@ void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, P
 // column of its name; every source column is taken by some target column or dropped. Each
 // value is cast to the target column's type on the source, so binary COPY stays usable (a
 // user-defined type travels as text, its name being the target's).
-void match_mapped_columns(const Relation& src, const Relation& dest, const mapping::TableMapping& m, TableCopy& copy,
-                          Problems& problems) {
+void match_mapped_columns(const Relation& src, const Relation& dest, const mapping::TableMapping& m,
+                          const mapping::Mapping& all, TableCopy& copy, Problems& problems) {
   std::set<std::string> taken(m.drop.begin(), m.drop.end());
   for (const auto& d : m.drop) {
     if (!src.column(d)) problems.add(fmt::format("{}: 'drop' names column \"{}\", which {} does not have", m.location, d, src.qualified()));
@@ -115,12 +116,12 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
       if (!mapped->second.from.empty()) taken.insert(mapped->second.from);
     } else if (const Column* c = src.column(tc.name); c && !taken.contains(tc.name)) {
       taken.insert(tc.name);
-      if (c->type == tc.type) {  // passed through as it is: no cast, its binary form is the target's
+      if (c->type == tc.type && !all.remaps_column(tc.name)) {  // as it is: no cast, its binary form is the target's
         copy.columns.push_back(tc.name);
         copy.select_list.push_back(pg::quote_ident(tc.name));
         continue;
       }
-      value = pg::quote_ident(tc.name);
+      value = all.remapped(tc.name, pg::quote_ident(tc.name));
     } else {
       if (tc.not_null && !tc.has_default && !tc.identity) {
         problems.add(fmt::format("{}: column \"{}\" of {} on the target is NOT NULL without a default, and the mapping "
@@ -379,8 +380,17 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   std::set<std::string> schemas;
   std::vector<const Relation*> table_sources;  // beside plan.tables
   std::vector<Oid> table_destinations;         // beside plan.tables
+  std::deque<mapping::TableMapping> passthrough;  // entries for tables only the remaps touch
   for (const auto& src : sources) {
     const auto* table_mapping = mapped(src);
+    // A table the mapping does not name still takes its remaps, through an empty entry.
+    if (!table_mapping && mapping && !mapping->remaps.empty() &&
+        std::any_of(src.columns.begin(), src.columns.end(), [&](const Column& c) { return mapping->remaps_column(c.name); })) {
+      auto& entry = passthrough.emplace_back();
+      entry.source = fmt::format("{}.{}", src.schema, src.name);
+      entry.location = mapping->file + " (remap)";
+      table_mapping = &entry;
+    }
     const Relation* dest = resolve_destination(src, targets, table_mapping);
     if (!dest && table_mapping && !table_mapping->target.empty()) {
       problems.add(fmt::format("{}: target table {} does not exist on the target", table_mapping->location,
@@ -403,7 +413,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
       copy.text_reason = "its binary form holds user-defined type OIDs (arrays or composites) that differ between servers";
     }
     if (table_mapping) {
-      match_mapped_columns(src, *dest, *table_mapping, copy, problems);
+      match_mapped_columns(src, *dest, *table_mapping, *mapping, copy, problems);
       if (copy.select_list.size() == copy.columns.size() && !copy.columns.empty()) try_mapped_select(source, copy, problems);
     } else {
       match_columns(src, *dest, copy, problems, plan.warnings);

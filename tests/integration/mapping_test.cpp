@@ -103,6 +103,32 @@ tables:
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
 }
 
+// A tenant's new id, in every column that holds it: the tables the mapping names and the
+// others alike, foreign-key columns too.
+TEST_F(MappingTest, a_constant_remap_reaches_every_column_of_its_names) {
+  source_sql("ALTER TABLE crm.notes ADD COLUMN org_id int; UPDATE crm.notes SET org_id = 1 WHERE id <= 10");
+  target_sql("ALTER TABLE crm.notes ADD COLUMN org_id int");
+  write(R"yaml(version: 1
+remap: [{columns: [org_id], from: "1", to: "100"}]
+tables:
+  crm.deals:
+    target: crm.opportunities
+    columns:
+      title: name
+      policy: policy_type
+    drop: [legacy]
+  crm.audit: skip
+)yaml");
+  auto run = copy({"--mapping", file_, "-n", "crm"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE org_id = 100"), "2000");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE org_id = 2"), "2000");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes WHERE org_id = 100"), "10");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes WHERE org_id = 1"), "0");
+  auto verified = run_pgblit(with_mapping({"verify", "-n", "crm"}));
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+}
+
 TEST_F(MappingTest, the_dry_run_counts_on_the_mapped_rows) {
   source_sql("UPDATE crm.deals SET name = NULL WHERE id IN (2, 4, 5)");  // 2 and 4 are org 1's; 5 is not moved
   auto plan = run_pgblit(with_mapping({"plan", "-n", "crm", "--json"}));
