@@ -13,6 +13,9 @@
 #include <thread>
 
 #include "checksums/copy_framer.hpp"
+#include "engine/deferred_rebuild.hpp"
+#include "engine/run_catalog.hpp"
+#include "target/deferred.hpp"
 #include "pg/copy.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
@@ -76,11 +79,29 @@ class Restore {
     RestoreSummary summary;
     summary.tables = tables.size();
     summary.chunks_before = already.size();
-    if (already.empty()) {
-      empty_or_refuse(target, tables);
+    if (already.empty()) empty_or_refuse(target, tables);
+    auto plan = plan_of(tables);
+    RunCatalog catalog(target, options_.catalog_schema);
+    int64_t run_id = restore_run_id(target, catalog);
+    if (run_id == 0) {
+      // The copy's deferral: indexes and constraints dropped (their definitions recorded in the
+      // run catalog in the same transaction), rebuilt in parallel as tables complete.
+      auto deferral = options_.defer_indexes ? target::plan_deferral(target, plan, {}) : target::Deferral{};
+      target.exec("BEGIN", options_.catalog_schema);
+      catalog.create_schema();
+      run_id = catalog.create_run(plan, {{"kind", "restore"}, {"restore_of", manifest_.id}, {"spool", dir_.string()}},
+                                  "", nlohmann::json::object());
+      DeferredRebuild::record_and_drop(catalog, target, run_id, deferral);
+      target.exec("COMMIT", options_.catalog_schema);
+      if (!deferral.objects.empty()) {
+        spdlog::info("deferred {} indexes and constraints until their tables are restored", deferral.objects.size());
+      }
     } else {
       spdlog::info("resuming the restore of spool {}: {} chunks are in already", manifest_.id, already.size());
+      catalog.set_run_status(run_id, "running");
     }
+    catalog.hold_run(run_id);
+    DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_);
     // Parents before children, wave by wave: the target's foreign keys check every restored row.
     std::vector<const SpoolChunk*> all = std::move(todo_);
     for (size_t level = 0; level < levels.size() && !failure_ && !cancellation_.requested(); ++level) {
@@ -92,9 +113,19 @@ class Restore {
       std::vector<std::thread> lanes;
       for (int i = 0; i < std::max(1, options_.jobs); ++i) lanes.emplace_back([this] { lane(); });
       for (auto& t : lanes) t.join();
+      if (failure_ || cancellation_.requested()) break;
+      for (size_t t : levels[level]) rebuild.table_loaded(manifest_.tables[t].target);
     }
     if (failure_) throw *failure_;
     if (cancellation_.requested()) throw cancellation_.error();
+    if (size_t failed = rebuild.finish(target); failed > 0) {
+      catalog.set_run_status(run_id, "failed");
+      throw Error(ErrorKind::Runtime,
+                  fmt::format("{} deferred indexes or constraints could not be rebuilt; the data is restored, and they "
+                              "stay recorded as pending in {}.objects", failed, options_.catalog_schema),
+                  options_.catalog_schema, "fix the offending rows on the target, then run the same restore again");
+    }
+    catalog.set_run_status(run_id, "done");
     if (options_.analyze) {
       for (size_t t : tables) target.exec("ANALYZE " + manifest_.tables[t].target, manifest_.tables[t].target);
     }
@@ -162,6 +193,45 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       levels.push_back(std::move(level));
     }
     return levels;
+  }
+
+  // The selected tables and their chunks as a plan, for the deferral and the run catalog.
+  partitioner::Plan plan_of(const std::set<size_t>& tables) const {
+    partitioner::Plan plan;
+    std::map<size_t, size_t> index;
+    for (size_t t : tables) {
+      const auto& st = manifest_.tables[t];
+      partitioner::TableCopy copy;
+      copy.source = st.source;
+      copy.target = st.target;
+      copy.columns = st.columns;
+      copy.format = st.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
+      copy.key_fields = st.key_fields;
+      copy.chunking = "spool";
+      index[t] = plan.tables.size();
+      plan.tables.push_back(std::move(copy));
+    }
+    for (const auto& c : manifest_.chunks) {
+      if (!index.contains(c.table)) continue;
+      partitioner::Chunk chunk;
+      chunk.table = index[c.table];
+      chunk.predicate = c.predicate;
+      chunk.estimated_bytes = c.raw_bytes;
+      plan.tables[chunk.table].estimated_bytes += c.raw_bytes;
+      plan.tables[chunk.table].estimated_rows = std::max<int64_t>(plan.tables[chunk.table].estimated_rows, 0) + c.rows;
+      plan.chunks.push_back(std::move(chunk));
+    }
+    return plan;
+  }
+
+  // The catalog's run of an earlier restore of this spool into this target, or 0.
+  int64_t restore_run_id(pg::Connection& target, RunCatalog& catalog) const {
+    if (!catalog.exists()) return 0;
+    auto r = target.exec_params(fmt::format("SELECT id FROM {}.runs WHERE options->>'restore_of' = $1 ORDER BY id DESC "
+                                            "LIMIT 1",
+                                            pg::quote_ident(options_.catalog_schema)),
+                                {manifest_.id}, options_.catalog_schema);
+    return r.rows() ? r.int64(0, 0) : 0;
   }
 
   void check_tables(pg::Connection& target, const std::set<size_t>& tables) {

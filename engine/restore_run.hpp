@@ -7,7 +7,9 @@
 // Exactly once, and resumable: each chunk's transaction also records it in the target's
 // `<catalog>.restored_chunks` (keyed by the spool's id and the chunk), so running the same
 // restore again after any failure or kill loads only what is missing, and two restores of one
-// spool never load a chunk twice. The target tables must exist (with their schema, as after
+// spool never load a chunk twice. As in `copy`, the tables' indexes and constraints are
+// dropped first (recorded in the run catalog, where the restore is a run of kind "restore")
+// and rebuilt in parallel as their tables complete. The target tables must exist (with their schema, as after
 // migrations or `pg_restore --schema-only` of the spool's schema.sql) and be empty, or be
 // emptied first with --on-existing truncate (on the first start only, never on a resume).
 #pragma once
@@ -28,6 +30,7 @@ struct RestoreOptions {
   bool truncate = false;       // --on-existing truncate
   bool analyze = true;
   std::string catalog_schema = kDefaultCatalogSchema;
+  bool defer_indexes = true;   // drop the tables' indexes and constraints, load, rebuild in parallel
 };
 
 struct RestoreSummary {

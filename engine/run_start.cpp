@@ -114,6 +114,11 @@ void CopyRun::continue_run() {
                                   joining() ? "join" : "resume"),
                       options_.catalog_schema, "start a new run with pgblit copy (without --resume or --join)");
   }
+  if (record.options.value("kind", "") == "restore") {
+    throw usage_error(fmt::format("run {} is a restore of the spool {}, not a copy", record.id,
+                                  record.options.value("spool", "")),
+                      options_.catalog_schema, "continue it with the same pgblit restore command");
+  }
   run_.plan = partitioner::plan_from_json(record.plan);
   // The run's own settings, not this command line's, decide how its chunks load and verify.
   options_.disable_triggers = record.options.value("disable_triggers", false);

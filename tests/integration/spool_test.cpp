@@ -44,6 +44,10 @@ CREATE TABLE notes (id int PRIMARY KEY, account_id bigint REFERENCES accounts, b
   void TearDown() override { fs::remove_all(spool_); }
 
   std::string third_url() const { return cluster_url(target_port(), third_); }
+  static std::string constraints_sql() {
+    return "SELECT count(*) FROM pg_constraint WHERE conrelid IN ('accounts'::regclass, 'notes'::regclass) "
+           "AND contype IN ('p', 'f') AND convalidated";
+  }
   RunResult copy_spooled(std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"--spool", spool_.string(), "--chunk-size", "1MB"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -85,6 +89,8 @@ TEST_F(SpoolTest, a_spooled_copy_restores_into_a_third_database_identical_to_the
   EXPECT_EQ(m["source"].get<std::string>().find("password"), std::string::npos);
   auto restored = restore({"-j", "2"});
   ASSERT_EQ(restored.exit_code, 0) << restored.output;
+  EXPECT_TRUE(mentions(restored, "deferred 3 indexes and constraints")) << restored.output;
+  EXPECT_EQ(third_conn_->exec(constraints_sql()).text(0, 0), "3") << "both keys and the foreign key are back";
   expect_third_like_source("accounts");
   expect_third_like_source("notes");
   // Run again: everything is in, nothing loads twice.
@@ -150,6 +156,7 @@ TEST_F(SpoolTest, a_killed_restore_continues_where_it_stopped_and_loads_nothing_
   }
   auto finished = restore();
   EXPECT_EQ(finished.exit_code, 0) << finished.output;
+  EXPECT_EQ(third_conn_->exec(constraints_sql()).text(0, 0), "3") << "the deferred keys are back";
   expect_third_like_source("accounts");
   expect_third_like_source("notes");
 }
