@@ -35,6 +35,7 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
   pg::Snapshot snapshot(coordinator);
   // No target: the source's own tables say how rows are laid out.
   auto plan = partitioner::build_plan(coordinator, coordinator, {options.selection, false, options.chunk_bytes});
+  require_spool_room(dir, options.source, snapshot.id(), plan, options.level);
   auto manifest = start_manifest(dir, coordinator, plan, {options.source, snapshot.id(), 0, options.level, options.keep_seconds});
   spool::write_manifest(dir, manifest);
   target::dump_schema(options.source, options.selection, snapshot.id(), (dir / "schema.dump").string());

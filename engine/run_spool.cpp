@@ -16,6 +16,7 @@ void CopyRun::prepare_spool() {
                       "stream to spool", options_.spool_dir, "spool without --max-rejects");
   }
   options_.spool_dir = prepare_spool_folder(options_.spool_dir, run_id_).string();
+  require_spool_room(options_.spool_dir, options_.source, run_.snapshot_id, run_.plan, options_.spool_level);
 }
 
 void CopyRun::write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records) {

@@ -4,15 +4,24 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <map>
 
+#include "core/units.hpp"
 #include "engine/run_setup.hpp"
+#include "pg/copy.hpp"
+#include "pg/session.hpp"
+#include "spool/chunk_file.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/conninfo.hpp"
 
 namespace pgblit::engine {
 namespace {
+
+constexpr size_t kSampleBytes = 8 << 20;  // of the largest chunk's stream, to measure compression
 
 std::string utc_time(std::chrono::system_clock::time_point t) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(t));
@@ -36,6 +45,41 @@ std::filesystem::path prepare_spool_folder(const std::string& folder, int64_t re
                       dir.string(), "give each run a spool folder of its own (or remove the old one: pgblit spool prune)");
   }
   return dir;
+}
+
+void require_spool_room(const std::filesystem::path& folder, const std::string& source,
+                        const std::string& snapshot_id, const partitioner::Plan& plan, int level) {
+  if (plan.chunks.empty()) return;
+  size_t largest = 0;
+  for (size_t c = 0; c < plan.chunks.size(); ++c) {
+    if (plan.chunks[c].estimated_bytes > plan.chunks[largest].estimated_bytes) largest = c;
+  }
+  const auto& table = plan.tables[plan.chunks[largest].table];
+  std::vector<char> sample;
+  {
+    auto session = pg::open_session(source, "source");
+    pg::join_snapshot(session, snapshot_id);
+    pg::CopyOut out(session, partitioner::copy_out_sql(table, plan.chunks[largest], table.format), table.source);
+    for (auto row = out.next(); !row.empty() && sample.size() < kSampleBytes; row = out.next()) {
+      sample.insert(sample.end(), row.begin(), row.end());
+    }
+  }  // an unfinished stream is cancelled with its session
+  double ratio = spool::compression_ratio(sample, level);
+  auto needed = static_cast<int64_t>(static_cast<double>(plan.estimated_bytes()) * ratio * 1.1);
+  struct statvfs fs {};
+  if (statvfs(folder.c_str(), &fs) != 0) return;
+  auto free = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+  if (needed > free) {
+    throw usage_error(fmt::format("the spool needs about {} ({} of data compressing to {:.0f}% in a sample of {}), "
+                                  "and {} has {} free",
+                                  human_bytes(static_cast<double>(needed)),
+                                  human_bytes(static_cast<double>(plan.estimated_bytes())), 100 * ratio,
+                                  table.source, folder.string(), human_bytes(static_cast<double>(free))),
+                      folder.string(), "free space there, or point --spool at a filesystem with room; nothing was written");
+  }
+  spdlog::info("spool: about {} expected ({:.0f}% of {}), {} free in {}", human_bytes(static_cast<double>(needed)),
+               100 * ratio, human_bytes(static_cast<double>(plan.estimated_bytes())),
+               human_bytes(static_cast<double>(free)), folder.string());
 }
 
 spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connection& source,

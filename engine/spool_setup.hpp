@@ -17,6 +17,12 @@ namespace pgblit::engine {
 // than `resumable_run`'s (0: none may be resumed). Throws usage errors naming the folder.
 std::filesystem::path prepare_spool_folder(const std::string& folder, int64_t resumable_run);
 
+// Refuses (usage error, nothing written) a spool folder whose filesystem lacks room for the
+// plan's data at the compression a sample of the largest table shows (read in `snapshot_id`
+// on a session of its own), with a tenth to spare.
+void require_spool_room(const std::filesystem::path& folder, const std::string& source,
+                        const std::string& snapshot_id, const partitioner::Plan& plan, int level);
+
 struct SpoolStart {
   std::string source;         // connection string (redacted in the manifest)
   std::string snapshot_id;

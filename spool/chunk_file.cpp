@@ -53,6 +53,13 @@ int64_t ChunkFileWriter::finish() {
   return file_.bytes();
 }
 
+double compression_ratio(std::span<const char> sample, int level) {
+  if (sample.empty()) return 1;
+  std::vector<char> out(ZSTD_compressBound(sample.size()));
+  size_t n = ZSTD_compress(out.data(), out.size(), sample.data(), sample.size(), level);
+  return ZSTD_isError(n) ? 1 : static_cast<double>(n) / static_cast<double>(sample.size());
+}
+
 ChunkFileReader::ChunkFileReader(const std::filesystem::path& path)
     : path_(path), dctx_(ZSTD_createDCtx()), in_(ZSTD_DStreamInSize()), out_(ZSTD_DStreamOutSize()) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

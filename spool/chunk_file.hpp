@@ -41,6 +41,9 @@ class ChunkFileWriter {
   int64_t raw_bytes_ = 0;
 };
 
+// Compressed size over raw size of `sample` at `level` (1 for an empty sample).
+double compression_ratio(std::span<const char> sample, int level);
+
 class ChunkFileReader {
  public:
   explicit ChunkFileReader(const std::filesystem::path& path);

@@ -226,31 +226,68 @@ TEST_F(SpoolTest, a_backup_without_a_target_carries_its_schema_and_restores_iden
   EXPECT_TRUE(mentions(again, "already holds a complete spool")) << again.output;
 }
 
-// A spool on a small tmpfs of its own that fills mid-run (needs root to mount).
-TEST_F(SpoolTest, a_full_spool_disk_stops_the_copy_cleanly_and_resume_finishes) {
-  std::string dir = "/tmp/pgblit-tinyspool-" + std::to_string(getpid());
-  mkdir(dir.c_str(), 0700);
-  if (geteuid() != 0 || std::system(("mount -t tmpfs -o size=400k tmpfs " + dir + " 2>/dev/null").c_str()) != 0) {
-    rmdir(dir.c_str());
-    GTEST_SKIP() << "mounting a small tmpfs needs root";
+// A spool on a small tmpfs of its own (needs root to mount).
+class SpoolDiskTest : public SpoolTest {
+ protected:
+  void SetUp() override {
+    SpoolTest::SetUp();
+    dir_ = "/tmp/pgblit-tinyspool-" + std::to_string(getpid());
+    mkdir(dir_.c_str(), 0700);
+    if (geteuid() != 0 || std::system(("mount -t tmpfs -o size=64m tmpfs " + dir_ + " 2>/dev/null").c_str()) != 0) {
+      rmdir(dir_.c_str());
+      GTEST_SKIP() << "mounting a small tmpfs needs root";
+    }
+    mounted_ = true;
+    spool_ = fs::path(dir_) / "spool";
   }
-  spool_ = fs::path(dir) / "spool";
-  auto run = copy_spooled({"--indexes", "keep"});
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_TRUE(mentions(run, "No space left on device")) << run.output;
-  EXPECT_TRUE(mentions(run, spool_.string())) << run.output;
+  void TearDown() override {
+    SpoolTest::TearDown();
+    if (mounted_ && std::system(("umount " + dir_).c_str()) != 0) ADD_FAILURE() << "umount " << dir_;
+    rmdir(dir_.c_str());
+  }
+  void resize(const std::string& size) {
+    ASSERT_EQ(std::system(("mount -o remount,size=" + size + " " + dir_).c_str()), 0);
+  }
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+TEST_F(SpoolDiskTest, a_spool_that_cannot_fit_is_refused_before_anything_is_written) {
+  resize("256k");
+  auto run = copy_spooled();
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(mentions(run, "the spool needs about")) << run.output;
+  EXPECT_TRUE(mentions(run, dir_)) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgblit'"), "0");
+  EXPECT_EQ(target_value("SELECT count(*) FROM accounts"), "0");
+}
+
+TEST_F(SpoolDiskTest, a_disk_that_fills_mid_run_stops_the_copy_cleanly_and_resume_finishes) {
+  // notes waits for our lock (after the room was checked and accounts spooled); the disk fills.
+  auto holder = pg::Connection::open(target_url(), "holder");
+  holder.exec("BEGIN; LOCK TABLE notes IN SHARE MODE");
+  PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "1MB", "--indexes", "keep"}));
+  for (int i = 0; i < 400; ++i) {
+    if (target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'notes'::regclass") != "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  std::system(("dd if=/dev/zero of=" + dir_ + "/filler bs=64k 2>/dev/null").c_str());
+  holder.exec("COMMIT");
+  auto stopped = run.wait();
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.output;
+  EXPECT_TRUE(mentions(stopped, "No space left on device")) << stopped.output;
+  EXPECT_TRUE(mentions(stopped, spool_.string())) << stopped.output;
   EXPECT_EQ(target_value("SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM notes)"),
             target_value("SELECT coalesce(sum(rows), 0) FROM pgblit.chunks WHERE status = 'done'"));
-  ASSERT_EQ(std::system(("mount -o remount,size=64m " + dir).c_str()), 0);
+  fs::remove(fs::path(dir_) / "filler");
   auto resumed = run_pgblit({"copy", "--resume", "--source", source_url(), "--target", target_url()});
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   expect_same_contents("accounts");
+  expect_same_contents("notes");
   EXPECT_TRUE(manifest()["complete"].get<bool>());
   EXPECT_EQ(restore().exit_code, 0);
   expect_third_like_source("accounts");
   fs::remove_all(spool_);
-  EXPECT_EQ(std::system(("umount " + dir).c_str()), 0);
-  rmdir(dir.c_str());
 }
 
 }  // namespace
