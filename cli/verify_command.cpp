@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cli/common_flags.hpp"
+#include "engine/spool_verify.hpp"
 #include "core/printable.hpp"
 #include "cli/interrupts.hpp"
 #include "engine/verify_run.hpp"
@@ -24,7 +25,21 @@ struct VerifyFlags {
   size_t max_differences = 100;
   bool json = false;
   std::string mapping;
+  std::string spool;
 };
+
+// --spool: the target against a spool; no source.
+int verify_against_spool(VerifyFlags& flags, pg::Cancellation& cancellation) {
+  require_target(flags.connections);
+  auto report = engine::verify_spool({flags.spool, flags.connections.target, flags.jobs}, cancellation);
+  for (const auto& d : report.differences) {
+    fmt::print("differs: {}: spool {} rows, target {} rows\n", printable(d.what), d.spool_rows, d.target_rows);
+  }
+  fmt::print("{}: {} chunks compared with the spool {} in {:.2f} s{}\n",
+             report.differences.empty() ? "identical" : "DIFFERENT", report.chunks, printable(flags.spool),
+             report.seconds, report.differences.empty() ? "" : fmt::format(", {} differ", report.differences.size()));
+  return report.differences.empty() ? 0 : exit_code(ErrorKind::Verification);
+}
 
 void print_report(const verify::Report& report) {
   for (const auto& d : report.differences) {
@@ -40,6 +55,7 @@ void print_report(const verify::Report& report) {
 int run(VerifyFlags& flags) {
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
+  if (!flags.spool.empty()) return verify_against_spool(flags, cancellation);
   require_connections(flags.connections);
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
@@ -62,6 +78,9 @@ std::function<int()> add_verify_command(CLI::App& app) {
   add_connection_flags(*cmd, flags->connections);
   add_selection_flags(*cmd, flags->selection);
   add_mapping_flag(*cmd, flags->mapping);
+  cmd->add_option("--spool", flags->spool,
+                  "compare the target with this spool (copy --spool, backup) instead of a source, chunk by chunk")
+      ->check(CLI::ExistingDirectory);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
   add_jobs_flag(*cmd, flags->jobs, "chunks compared at once");
   cmd->add_option("--max-diffs", flags->max_differences, "report at most this many differing rows (default: 100)")

@@ -93,6 +93,15 @@ TEST_F(SpoolTest, a_spooled_copy_restores_into_a_third_database_identical_to_the
   EXPECT_EQ(third_conn_->exec(constraints_sql()).text(0, 0), "3") << "both keys and the foreign key are back";
   expect_third_like_source("accounts");
   expect_third_like_source("notes");
+  // The third database against the spool, no source needed; a changed row is found.
+  auto checked = run_pgblit({"verify", "--spool", spool_.string(), "--target", third_url()});
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_TRUE(mentions(checked, "identical")) << checked.output;
+  third_conn_->exec("UPDATE accounts SET name = 'changed' WHERE id = 77");
+  auto changed = run_pgblit({"verify", "--spool", spool_.string(), "--target", third_url()});
+  EXPECT_EQ(changed.exit_code, 3) << changed.output;
+  EXPECT_TRUE(mentions(changed, "differs: chunk 0 of \"public\".\"accounts\"")) << changed.output;
+  third_conn_->exec("UPDATE accounts SET name = 'account 77' WHERE id = 77");
   // Run again: everything is in, nothing loads twice.
   auto again = restore();
   EXPECT_EQ(again.exit_code, 0) << again.output;

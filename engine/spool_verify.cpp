@@ -1,0 +1,72 @@
+// See spool_verify.hpp.
+#include "engine/spool_verify.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "partitioner/copy_sql.hpp"
+#include "pg/session.hpp"
+#include "spool/manifest.hpp"
+#include "verify/copy_digest.hpp"
+
+namespace pgblit::engine {
+
+SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellation& cancellation) {
+  auto started = std::chrono::steady_clock::now();
+  auto manifest = spool::read_manifest(options.spool_dir);
+  if (!manifest.complete) {
+    throw usage_error(fmt::format("the spool {} is incomplete: there is nothing whole to compare with", options.spool_dir),
+                      options.spool_dir, "finish it first (pgblit copy --resume), or use a complete spool");
+  }
+  std::vector<partitioner::TableCopy> tables;
+  for (const auto& t : manifest.tables) {
+    partitioner::TableCopy copy;
+    copy.source = t.source;
+    copy.target = t.target;
+    copy.columns = t.columns;
+    copy.key_fields = t.key_fields;
+    tables.push_back(std::move(copy));
+  }
+  SpoolVerifyReport report;
+  std::mutex mutex;
+  std::optional<Error> failure;
+  std::atomic<size_t> next{0};
+  auto lane = [&] {
+    try {
+      auto target = pg::open_session(options.target, "target");
+      pg::Cancellation::Watch watch(cancellation, target);
+      for (size_t i = next++; i < manifest.chunks.size() && !cancellation.requested(); i = next++) {
+        const auto& chunk = manifest.chunks[i];
+        const auto& table = tables[chunk.table];
+        auto format = chunk.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
+        auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(table, chunk.predicate, format),
+                                              table, format, cancellation);
+        std::lock_guard lock(mutex);
+        ++report.chunks;
+        if (!(digest == chunk.digest)) {
+          report.differences.push_back(
+              {fmt::format("chunk {} of {}{}", chunk.index, table.target,
+                           chunk.predicate.empty() ? " (whole table)" : " (" + chunk.predicate + ")"),
+               static_cast<int64_t>(chunk.digest.rows), static_cast<int64_t>(digest.rows)});
+        }
+      }
+    } catch (const Error& e) {
+      std::lock_guard lock(mutex);
+      if (!failure) failure = e;
+      cancellation.request(e.what());
+    }
+  };
+  std::vector<std::thread> lanes;
+  for (int i = 0; i < std::max(1, options.jobs); ++i) lanes.emplace_back(lane);
+  for (auto& t : lanes) t.join();
+  if (failure) throw *failure;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace pgblit::engine
