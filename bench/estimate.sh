@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How close the dry run's duration estimate comes to the copy it estimates: for each target
 # shape, `pgblit plan` (its estimate), then the real `pgblit copy` with the same options
-# (verification and ANALYZE on, the defaults), timed. Prints estimate, actual and their ratio.
+# (verification and ANALYZE on, the defaults), timed. Prints estimate, actual and their ratio,
+# and the dry run's own time (`--checks fast`) as a share of the copy's.
 #   full    the target has the full schema (indexes and constraints deferred and rebuilt)
 #   empty   the target has the tables only (pre-data): nothing to rebuild
 #   keep    the full schema with --indexes keep
@@ -18,7 +19,9 @@ for r in $(seq "$rounds"); do
       empty) reset "$work/pre.sql";;
       keep) reset "$work/full.sql"; extra=(--indexes keep);;
     esac
-    "$PGBLIT" plan --source "$SRC" --target "$TGT" -n app -j "$JOBS" "${extra[@]}" --json > "$work/plan.json" 2>>"$work/tool.log"
+    ps=$(date +%s.%N)
+    "$PGBLIT" plan --source "$SRC" --target "$TGT" -n app -j "$JOBS" --checks fast "${extra[@]}" --json > "$work/plan.json" 2>>"$work/tool.log"
+    plan_seconds=$(echo "$(date +%s.%N) - $ps" | bc)
     est=$(jq '.dry_run.estimate.seconds' "$work/plan.json")
     phases=$(jq -c '.dry_run.estimate.phases' "$work/plan.json")
     psql "$TGT" -qc CHECKPOINT
@@ -26,7 +29,7 @@ for r in $(seq "$rounds"); do
     "$PGBLIT" copy --source "$SRC" --target "$TGT" -n app -j "$JOBS" --yes "${extra[@]}" >>"$work/tool.log" 2>&1; rc=$?
     e=$(date +%s.%N)
     actual=$(echo "$e - $s" | bc)
-    printf '%s\tround=%s\trc=%s\testimate=%.1f\tactual=%.1f\tratio=%.2f\t%s\n' "$shape" "$r" "$rc" "$est" "$actual" \
-      "$(echo "$est / $actual" | bc -l)" "$phases"
+    printf '%s\tround=%s\trc=%s\testimate=%.1f\tactual=%.1f\tratio=%.2f\tplan=%.1f\tplan_share=%.2f\t%s\n' "$shape" "$r" \
+      "$rc" "$est" "$actual" "$(echo "$est / $actual" | bc -l)" "$plan_seconds" "$(echo "$plan_seconds / $actual" | bc -l)" "$phases"
   done
 done
