@@ -304,7 +304,9 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   }
   phase(events, "sequences");
   // A continued run only moves sequences forward: the target may be in use already.
-  auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_);
+  // Merged keys live above the target's own: its sequences only ever move forward then.
+  bool merged = std::any_of(plan.tables.begin(), plan.tables.end(), [](const auto& t) { return !t.key_remap.empty(); });
+  auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_ || merged);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {

@@ -102,6 +102,7 @@ class CopyRun {
   void prepare_rejects_dir();
   void prepare_spool();                   // run_spool.cpp
   void fence_source();
+  void reserve_new_keys();
   void record_prior_state();              // rollback_run.cpp: what `pgblit rollback` puts back
   void write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records);
   bool splits_a_kept_self_reference() const;

@@ -15,6 +15,7 @@
 #include "engine/copy_run.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/session.hpp"
+#include "pg/sql.hpp"
 #include "target/preflight.hpp"
 #include "target/schema_create.hpp"
 
@@ -211,6 +212,23 @@ nlohmann::json CopyRun::options_json() {
           {"prefilled", prefilled_}};
 }
 
+// Merging (new_keys): the block of keys the copied rows take is taken from the target's
+// sequence with the run's record, so the target's own inserts never collide with them.
+void CopyRun::reserve_new_keys() {
+  for (const auto& t : run_.plan.tables) {
+    if (t.key_remap.empty()) continue;
+    auto remap = nlohmann::json::parse(t.key_remap);
+    if (remap.value("kind", "") != "sequence" || remap.value("sequence", "").empty()) continue;
+    std::string seq = remap["sequence"];
+    run_.target->exec(fmt::format("SELECT setval({0}, GREATEST((SELECT last_value FROM {1}), {2}::bigint + {3}::bigint - 1))",
+                                  pg::quote_literal(seq), seq, remap["base"].get<std::string>(),
+                                  remap["span"].get<std::string>()),
+                      t.target);
+    spdlog::info("{}: keys {} to {} taken from {} for the copied rows", t.target, remap["base"].get<std::string>(),
+                 std::stoll(remap["base"].get<std::string>()) + std::stoll(remap["span"].get<std::string>()) - 1, seq);
+  }
+}
+
 // Records a new run (emptying the target tables first with --on-existing truncate), or marks
 // a resumed one running again; returns its chunks' records.
 std::vector<ChunkRecord> CopyRun::start_run() {
@@ -226,6 +244,7 @@ std::vector<ChunkRecord> CopyRun::start_run() {
     catalog.create_schema();
     run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, source_state(*run_.coordinator, plan));
     DeferredRebuild::record_and_drop(catalog, *run_.target, run_id_, deferral_);
+    reserve_new_keys();
     run_.target->exec("COMMIT", options_.catalog_schema);
     catalog.hold_run(run_id_);
     catalog.hold_worker(worker_name());

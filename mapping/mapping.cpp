@@ -74,7 +74,11 @@ class Reader {
       t.skip = true;
       return t;
     }
-    only_keys(node, {"target", "where", "columns", "drop", "skip"}, "table '" + t.source + "'");
+    only_keys(node, {"target", "where", "columns", "drop", "skip", "new_keys"}, "table '" + t.source + "'");
+    if (node["new_keys"]) {
+      t.new_keys = text(node["new_keys"], "'new_keys'");
+      if (t.new_keys != "sequence" && t.new_keys != "uuid") fail(node["new_keys"], "'new_keys' must be sequence or uuid");
+    }
     if (node["target"]) t.target = text(node["target"], "'target'");
     if (!t.target.empty() && t.target.find('.') == std::string::npos) {
       fail(node["target"], "name tables as schema.table: '" + t.target + "'");

@@ -13,6 +13,7 @@
 //         email: {expr: "lower(email)"}   # SQL over the source row
 //         policy: {from: policy_type, map: {manufacturer: inverter_manufacturer}, else: keep}
 //       drop: [legacy_notes]              # source columns not copied
+//       new_keys: sequence                # merging: keys above the target's, FKs follow
 //     crm.audit_log: skip
 //   scope: {column: organization_id, value: "42"}   # the whole run: one tenant's rows
 //   remap: [{columns: [organization_id, org_id], from: "42", to: "7"}]   # its new id, everywhere
@@ -43,6 +44,10 @@ struct TableMapping {
   std::string where;      // SQL condition, "" for every row
   std::map<std::string, ColumnMapping> columns;  // by target column
   std::vector<std::string> drop;                 // source columns left out
+  // Merges: "sequence" gives the copied rows' integer keys new values above the target's
+  // (its key's sequence, or its largest key); "uuid" new uuids derived from the old ones; every
+  // foreign key in the run that references them follows. "" keeps the keys.
+  std::string new_keys;
   std::string location;   // file:line:col of its entry
 };
 

@@ -40,7 +40,8 @@ nlohmann::json to_json(const Plan& plan) {
                       {"chunking", t.chunking},
                       {"select_list", t.select_list},
                       {"filter", t.filter},
-                      {"filter_reason", t.filter_reason}});
+                      {"filter_reason", t.filter_reason},
+                      {"key_remap", t.key_remap}});
   }
   nlohmann::json chunks = nlohmann::json::array();
   for (const auto& c : plan.chunks) {
@@ -77,6 +78,7 @@ Plan plan_from_json(const nlohmann::json& json) {
     table.select_list = t.value("select_list", std::vector<std::string>{});
     table.filter = t.value("filter", "");
     table.filter_reason = t.value("filter_reason", "");
+    table.key_remap = t.value("key_remap", "");
     plan.tables.push_back(std::move(table));
   }
   for (const auto& c : json.at("chunks")) {

@@ -41,6 +41,10 @@ struct TableCopy {
   std::vector<std::string> select_list{};
   std::string filter{};
   std::string filter_reason{};  // why the filter is what it is (a where, the scope, a foreign key path)
+  // Merging (new_keys): how the key's old values became new ones, kept with the plan in the run
+  // catalog: {"column", "kind": "sequence", "source_min", "base", "span", "sequence"} (new =
+  // old - source_min + base) or {"column", "kind": "uuid", "salt"} (new = md5(salt || old)).
+  std::string key_remap{};  // JSON, "" when the keys are kept
 };
 
 struct Chunk {

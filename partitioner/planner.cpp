@@ -7,6 +7,9 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <random>
+
+#include <nlohmann/json.hpp>
 #include <map>
 #include <set>
 
@@ -231,6 +234,90 @@ FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = ANY ($1::oid[]) AND 
   }
 }
 
+// Merging (new_keys): the copied rows of a table take keys that cannot collide with the
+// target's, and every foreign-key column in the run that references them (on the source) takes
+// the same rewrite. Integer keys move by an offset above the target's largest key and its
+// sequence (new = old - source_min + base, a block the copy reserves in the sequence when it
+// starts); uuid keys become md5(salt || old). The rule is kept with the plan in the run catalog,
+// so a resumed run rewrites alike and the old -> new map can be recomputed for the audit.
+void apply_new_keys(pg::Connection& source, pg::Connection& target, const mapping::Mapping& mapping,
+                    const std::vector<const Relation*>& sources, Plan& plan, Problems& problems) {
+  std::map<size_t, std::pair<std::string, std::function<std::string(const std::string&)>>> rules;
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    const auto* m = mapping.find(sources[i]->schema, sources[i]->name);
+    if (!m || m->new_keys.empty()) continue;
+    auto pk = source.exec_params(
+        "SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "WHERE c.conrelid = $1::oid AND c.contype = 'p' AND cardinality(c.conkey) = 1",
+        {std::to_string(sources[i]->oid)}, plan.tables[i].source);
+    if (pk.rows() == 0) {
+      problems.add(fmt::format("{}: new_keys needs a single-column primary key on {}", m->location, plan.tables[i].source));
+      continue;
+    }
+    std::string column = pk.text(0, 0), col = pg::quote_ident(column);
+    if (m->columns.contains(column)) {
+      problems.add(fmt::format("{}: new_keys gives \"{}\" its values; it cannot have a mapping of its own", m->location, column));
+      continue;
+    }
+    nlohmann::json remap = {{"column", column}, {"kind", m->new_keys}};
+    std::function<std::string(const std::string&)> apply;
+    if (m->new_keys == "uuid") {
+      std::random_device random;
+      std::string salt = fmt::format("{:08x}{:08x}", random(), random());
+      remap["salt"] = salt;
+      apply = [salt](const std::string& v) { return fmt::format("md5({} || ({})::text)::uuid", pg::quote_literal(salt), v); };
+    } else {
+      const auto& filter = plan.tables[i].filter;  // the rows the run copies
+      auto range = source.exec(fmt::format("SELECT min({0})::text, (max({0}) - min({0}) + 1)::text FROM ONLY {1}{2}", col,
+                                           plan.tables[i].source, filter.empty() ? "" : " WHERE " + filter),
+                               plan.tables[i].source);
+      if (range.is_null(0, 0)) continue;  // no rows: no keys to move
+      auto sequence = target.exec_params("SELECT pg_get_serial_sequence($1, $2)", {plan.tables[i].target, column},
+                                         plan.tables[i].target);
+      std::string seq = sequence.is_null(0, 0) ? "" : sequence.text(0, 0);
+      auto base = target.exec(fmt::format("SELECT (GREATEST(COALESCE((SELECT max({}) FROM {}), 0), {}) + 1)::text", col,
+                                          plan.tables[i].target, seq.empty() ? "0" : "(SELECT last_value FROM " + seq + ")"),
+                              plan.tables[i].target).text(0, 0);
+      std::string min = range.text(0, 0);
+      remap.update({{"source_min", min}, {"base", base}, {"span", range.text(0, 1)}, {"sequence", seq}});
+      apply = [min, base](const std::string& v) { return fmt::format("({} - {} + {})", v, min, base); };
+    }
+    plan.tables[i].key_remap = remap.dump();
+    rules[i] = {column, apply};
+  }
+  if (rules.empty()) return;
+  // A pass-through column's value rewritten (a column with a mapping of its own keeps it).
+  auto rewrite = [&](TableCopy& table, const std::string& column, const auto& apply) {
+    auto at = std::find(table.columns.begin(), table.columns.end(), column);
+    if (at == table.columns.end()) return;
+    if (table.select_list.empty()) {
+      for (const auto& c : table.columns) table.select_list.push_back(pg::quote_ident(c));
+    }
+    auto& entry = table.select_list[static_cast<size_t>(at - table.columns.begin())];
+    if (entry == pg::quote_ident(column)) entry = fmt::format("{} AS {}", apply(entry), entry);
+  };
+  std::map<Oid, size_t> index_of;
+  std::vector<std::string> oids;
+  for (size_t i = 0; i < sources.size(); ++i) {
+    index_of[sources[i]->oid] = i;
+    oids.push_back(std::to_string(sources[i]->oid));
+  }
+  auto fks = source.exec_params(R"(
+SELECT c.conrelid::int8, c.confrelid::int8, a.attname, p.attname
+FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+JOIN pg_attribute p ON p.attrelid = c.confrelid AND p.attnum = c.confkey[1]
+WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND c.conrelid = ANY ($1::oid[]) AND c.confrelid = ANY ($1::oid[]))",
+                                {pg::text_array_literal(oids)}, "foreign keys");
+  for (auto& [i, rule] : rules) rewrite(plan.tables[i], rule.first, rule.second);
+  for (int r = 0; r < fks.rows(); ++r) {
+    size_t child = index_of.at(static_cast<Oid>(fks.int64(r, 0)));
+    auto parent = rules.find(index_of.at(static_cast<Oid>(fks.int64(r, 1))));
+    if (parent == rules.end() || fks.text(r, 3) != parent->second.first) continue;
+    if (child == parent->first && fks.text(r, 2) == parent->second.first) continue;
+    rewrite(plan.tables[child], fks.text(r, 2), parent->second.second);
+  }
+}
+
 // Returns the tables whose target references itself: those are not split, since a row may
 // reference a row of a chunk not loaded yet.
 std::set<size_t> order_by_foreign_keys(pg::Connection& target, const std::map<Oid, std::vector<size_t>>& tables_by_dest,
@@ -433,6 +520,10 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   }
   problems.throw_if_any();
   if (mapping && mapping->scope) apply_scope(source, *mapping->scope, table_sources, plan);
+  if (mapping) {
+    apply_new_keys(source, target, *mapping, table_sources, plan, problems);
+    problems.throw_if_any();
+  }
   for (auto& t : plan.tables) {
     if (!t.filter.empty() && t.filter_reason.empty()) t.filter_reason = "its where in the mapping";
   }

@@ -4,6 +4,7 @@
 // and names a tampered row; a bad mapping file is named by line and column, and nothing is
 // written.
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
@@ -127,6 +128,57 @@ tables:
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes WHERE org_id = 1"), "0");
   auto verified = run_pgblit(with_mapping({"verify", "-n", "crm"}));
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
+}
+
+// Merging into a target that holds another tenant with colliding keys: the copied rows take
+// keys above the target's, the notes follow them, the other tenant is untouched, and the
+// target's sequence moves past the block taken.
+TEST_F(MappingTest, merged_rows_take_new_keys_and_their_foreign_keys_follow) {
+  target_sql(R"(
+CREATE SEQUENCE crm.opportunities_id_seq OWNED BY crm.opportunities.id;
+ALTER TABLE crm.opportunities ALTER COLUMN id SET DEFAULT nextval('crm.opportunities_id_seq');
+INSERT INTO crm.opportunities (title, org_id) SELECT 'theirs ' || g, 7 FROM generate_series(1, 50) g;)");
+  write(R"yaml(version: 1
+tables:
+  crm.deals:
+    target: crm.opportunities
+    where: "org_id = 1"
+    new_keys: sequence
+    columns:
+      title: name
+      policy: policy_type
+    drop: [legacy]
+  crm.notes:
+    where: "deal_id IN (SELECT id FROM crm.deals WHERE org_id = 1)"
+  crm.audit: skip
+)yaml");
+  // Killed once the opportunities are in and the notes wait (for our lock), then resumed: the
+  // resumed run rewrites keys by the rule kept with it, so nothing is lost or doubled.
+  auto holder = pg::Connection::open(target_url(), "holder");
+  holder.exec("BEGIN; LOCK TABLE crm.notes IN SHARE MODE");
+  PgblitProcess killed(copy_args({"--mapping", file_, "-n", "crm", "--on-existing", "append", "--indexes", "keep"}));
+  for (int i = 0; i < 400; ++i) {
+    if (target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'crm.notes'::regclass") != "0") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  killed.kill_now();
+  killed.wait();
+  holder.exec("COMMIT");
+  auto run = run_pgblit({"copy", "--resume", "--source", source_url(), "--target", target_url()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "2050");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE org_id = 7 AND id <= 50"), "50") << "theirs stay";
+  // Old keys 2, 4, ..., 4000 became 51, 53, ...: new = old - 2 + 51.
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE org_id = 1 AND title = 'Deal ' || (id - 51 + 2)"),
+            "2000");
+  auto notes = source_value("SELECT count(*) FROM crm.notes n JOIN crm.deals d ON d.id = n.deal_id WHERE d.org_id = 1");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes n JOIN crm.opportunities o ON o.id = n.deal_id "
+                         "WHERE o.org_id = 1 AND o.id = n.deal_id"),
+            notes);
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes"), notes) << "no note doubled";
+  EXPECT_GE(std::stoll(target_value("SELECT last_value FROM crm.opportunities_id_seq")), 51 + 3998);
+  EXPECT_NE(target_value("SELECT plan::text FROM pgblit.runs WHERE id = 1").find("source_min"), std::string::npos)
+      << "the rule is kept with the run";
 }
 
 TEST_F(MappingTest, the_dry_run_counts_on_the_mapped_rows) {
