@@ -125,6 +125,7 @@ class Restore {
                               "stay recorded as pending in {}.objects", failed, options_.catalog_schema),
                   options_.catalog_schema, "fix the offending rows on the target, then run the same restore again");
     }
+    restore_sequences(target);
     catalog.set_run_status(run_id, "done");
     if (options_.analyze) {
       for (size_t t : tables) target.exec("ANALYZE " + manifest_.tables[t].target, manifest_.tables[t].target);
@@ -222,6 +223,17 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       plan.chunks.push_back(std::move(chunk));
     }
     return plan;
+  }
+
+  // The spool's sequences that the target has get their values (never used: left alone).
+  void restore_sequences(pg::Connection& target) {
+    int set = 0;
+    for (const auto& [name, value] : manifest_.sequences) {
+      if (value.empty() || target.exec_params("SELECT to_regclass($1) IS NULL", {name}).boolean(0, 0)) continue;
+      target.exec_params("SELECT setval($1::regclass, $2::bigint)", {name, value}, name);
+      ++set;
+    }
+    if (set > 0) spdlog::info("set {} sequences to their values in the spool", set);
   }
 
   // The catalog's run of an earlier restore of this spool into this target, or 0.

@@ -14,6 +14,7 @@
 #include "engine/run_setup.hpp"
 #include "pg/copy.hpp"
 #include "pg/session.hpp"
+#include "pg/sql.hpp"
 #include "spool/chunk_file.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/conninfo.hpp"
@@ -118,6 +119,14 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
     m.tables.push_back({t.source, t.target, t.columns, types, partitioner::format_name(t.format), t.key_fields});
   }
   m.chunks.clear();
+  m.sequences.clear();
+  auto sequences = source.exec_params(
+      "SELECT format('%I.%I', schemaname, sequencename), last_value::text FROM pg_sequences "
+      "WHERE schemaname = ANY ($1::text[]) ORDER BY 1",
+      {pg::text_array_literal(plan.schemas)}, "sequences");
+  for (int i = 0; i < sequences.rows(); ++i) {
+    m.sequences.emplace_back(sequences.text(i, 0), sequences.is_null(i, 1) ? "" : sequences.text(i, 1));
+  }
   return m;
 }
 

@@ -29,7 +29,11 @@ checksums::ChunkDigest digest_from(const nlohmann::json& j) {
 std::string chunk_file_name(size_t chunk) { return fmt::format("data/chunk-{:06}.copy.zst", chunk); }
 
 nlohmann::json to_json(const Manifest& m) {
-  nlohmann::json tables = nlohmann::json::array(), chunks = nlohmann::json::array();
+  nlohmann::json tables = nlohmann::json::array(), chunks = nlohmann::json::array(),
+                 sequences = nlohmann::json::array();
+  for (const auto& [name, value] : m.sequences) {
+    sequences.push_back({{"name", name}, {"last_value", value.empty() ? nlohmann::json() : nlohmann::json(value)}});
+  }
   for (const auto& t : m.tables) {
     tables.push_back({{"source", t.source}, {"target", t.target}, {"columns", t.columns}, {"types", t.types},
                       {"format", t.format}, {"key_fields", t.key_fields}});
@@ -54,7 +58,8 @@ nlohmann::json to_json(const Manifest& m) {
           {"run_id", m.run_id},
           {"level", m.level},
           {"tables", tables},
-          {"chunks", chunks}};
+          {"chunks", chunks},
+          {"sequences", sequences}};
 }
 
 Manifest read_manifest(const std::filesystem::path& folder) {
@@ -93,6 +98,9 @@ Manifest read_manifest(const std::filesystem::path& folder) {
     for (const auto& c : j.at("chunks")) {
       m.chunks.push_back({c.at("index"), c.at("table"), c.at("file"), c.at("predicate"), c.at("rows"),
                           c.at("raw_bytes"), c.at("compressed_bytes"), c.at("format"), digest_from(c.at("digest"))});
+    }
+    for (const auto& s : j.value("sequences", nlohmann::json::array())) {
+      m.sequences.emplace_back(s.at("name"), s.at("last_value").is_null() ? "" : s.at("last_value").get<std::string>());
     }
     return m;
   } catch (const nlohmann::json::exception& e) {

@@ -47,6 +47,8 @@ struct Manifest {
   int level = 3;
   std::vector<SpoolTable> tables;
   std::vector<SpoolChunk> chunks;
+  // The selected schemas' sequences in the snapshot: (name, last value; "" never used).
+  std::vector<std::pair<std::string, std::string>> sequences;
 };
 
 nlohmann::json to_json(const Manifest& manifest);

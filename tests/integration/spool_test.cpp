@@ -213,6 +213,7 @@ TEST_F(SpoolTest, spools_are_listed_and_expired_ones_pruned) {
 }
 
 TEST_F(SpoolTest, a_backup_without_a_target_carries_its_schema_and_restores_identical) {
+  source_sql("CREATE SEQUENCE accounts_id_seq OWNED BY accounts.id; SELECT setval('accounts_id_seq', 120000)");
   auto backup = run_pgblit({"backup", "--source", source_url(), "--spool", spool_.string(), "-j", "2",
                             "--chunk-size", "1MB", "-t", "accounts", "-t", "notes"});
   ASSERT_EQ(backup.exit_code, 0) << backup.output;
@@ -223,12 +224,14 @@ TEST_F(SpoolTest, a_backup_without_a_target_carries_its_schema_and_restores_iden
   ASSERT_TRUE(fs::exists(spool_ / "schema.dump"));
   // Into a database without the tables: the spool's own schema first, then its data.
   third_conn_->exec("DROP TABLE notes, accounts");
+  EXPECT_NE(m["sequences"].dump().find("accounts_id_seq"), std::string::npos) << m["sequences"].dump();
   EXPECT_EQ(shell_output("pg_restore -d '" + third_url() + "' '" + (spool_ / "schema.dump").string() + "' 2>&1"), "");
   auto restored = restore({"-j", "2"});
   ASSERT_EQ(restored.exit_code, 0) << restored.output;
   expect_third_like_source("accounts");
   expect_third_like_source("notes");
   EXPECT_EQ(third_conn_->exec("SELECT count(*) FROM pg_constraint WHERE conname = 'notes_account_id_fkey'").text(0, 0), "1");
+  EXPECT_EQ(third_conn_->exec("SELECT last_value FROM accounts_id_seq").text(0, 0), "120000") << "the sequence came back";
   // The folder now holds a spool: a second backup into it is refused before anything is read.
   auto again = run_pgblit({"backup", "--source", source_url(), "--spool", spool_.string()});
   EXPECT_EQ(again.exit_code, 2) << again.output;
