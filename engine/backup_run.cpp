@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "checksums/copy_framer.hpp"
+#include "engine/parallel.hpp"
 #include "engine/spool_setup.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "partitioner/planner.hpp"
@@ -43,48 +44,36 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
   std::vector<std::optional<spool::SpoolChunk>> chunks(plan.chunks.size());
   std::atomic<size_t> next{0};
   std::mutex mutex;
-  std::optional<Error> failure;
-  auto lane = [&] {
-    try {
-      auto source = pg::open_session(options.source, "source");
-      pg::Cancellation::Watch lane_watch(cancellation, source);
-      pg::join_snapshot(source, snapshot.id());
-      std::vector<char> batch;
-      for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
-        const auto& table = plan.tables[plan.chunks[c].table];
-        int fields = table.format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
-        checksums::RowDigester digester(verify::stream_format(table.format), table.key_fields, fields);
-        spool::ChunkFileWriter file(dir / spool::chunk_file_name(c), options.level, 1);
-        pg::CopyOut out(source, partitioner::copy_out_sql(table, plan.chunks[c], table.format), table.source);
-        for (auto row = out.next(); !row.empty(); row = out.next()) {
-          digester.consume(row);
-          batch.insert(batch.end(), row.begin(), row.end());
-          if (batch.size() >= kBatchBytes) {
-            file.write(batch);
-            batch.clear();
-          }
+  run_in_parallel(options.jobs, cancellation, [&] {
+    auto source = pg::open_session(options.source, "source");
+    pg::Cancellation::Watch lane_watch(cancellation, source);
+    pg::join_snapshot(source, snapshot.id());
+    std::vector<char> batch;
+    for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
+      const auto& table = plan.tables[plan.chunks[c].table];
+      int fields = table.format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
+      checksums::RowDigester digester(verify::stream_format(table.format), table.key_fields, fields);
+      spool::ChunkFileWriter file(dir / spool::chunk_file_name(c), options.level, 1);
+      pg::CopyOut out(source, partitioner::copy_out_sql(table, plan.chunks[c], table.format), table.source);
+      for (auto row = out.next(); !row.empty(); row = out.next()) {
+        digester.consume(row);
+        batch.insert(batch.end(), row.begin(), row.end());
+        if (batch.size() >= kBatchBytes) {
+          file.write(batch);
+          batch.clear();
         }
-        if (auto end = out.end(); end.error) throw *end.error;
-        file.write(batch);
-        batch.clear();
-        digester.finish();
-        file.finish();
-        auto entry = spool_chunk(dir, plan, c, static_cast<int64_t>(digester.digest().rows), file.raw_bytes(),
-                                 table.format, digester.digest());
-        std::lock_guard lock(mutex);
-        chunks[c] = entry;
       }
-    } catch (const Error& e) {
+      if (auto end = out.end(); end.error) throw *end.error;
+      file.write(batch);
+      batch.clear();
+      digester.finish();
+      file.finish();
+      auto entry = spool_chunk(dir, plan, c, static_cast<int64_t>(digester.digest().rows), file.raw_bytes(),
+                               table.format, digester.digest());
       std::lock_guard lock(mutex);
-      if (!failure) failure = e;
-      cancellation.request(e.what());
+      chunks[c] = entry;
     }
-  };
-  std::vector<std::thread> lanes;
-  for (int i = 0; i < std::max(1, options.jobs); ++i) lanes.emplace_back(lane);
-  for (auto& t : lanes) t.join();
-  if (failure) throw *failure;
-  if (cancellation.requested()) throw cancellation.error();
+  });
 
   BackupSummary summary;
   summary.tables = plan.tables.size();

@@ -14,6 +14,7 @@
 
 #include "checksums/copy_framer.hpp"
 #include "engine/deferred_rebuild.hpp"
+#include "engine/parallel.hpp"
 #include "engine/run_catalog.hpp"
 #include "target/deferred.hpp"
 #include "pg/copy.hpp"
@@ -104,20 +105,15 @@ class Restore {
     DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_);
     // Parents before children, wave by wave: the target's foreign keys check every restored row.
     std::vector<const SpoolChunk*> all = std::move(todo_);
-    for (size_t level = 0; level < levels.size() && !failure_ && !cancellation_.requested(); ++level) {
+    for (size_t level = 0; level < levels.size(); ++level) {
       todo_.clear();
       next_ = 0;
       for (const auto* c : all) {
         if (levels[level].contains(c->table)) todo_.push_back(c);
       }
-      std::vector<std::thread> lanes;
-      for (int i = 0; i < std::max(1, options_.jobs); ++i) lanes.emplace_back([this] { lane(); });
-      for (auto& t : lanes) t.join();
-      if (failure_ || cancellation_.requested()) break;
+      run_in_parallel(options_.jobs, cancellation_, [this] { lane(); });
       for (size_t t : levels[level]) rebuild.table_loaded(manifest_.tables[t].target);
     }
-    if (failure_) throw *failure_;
-    if (cancellation_.requested()) throw cancellation_.error();
     if (size_t failed = rebuild.finish(target); failed > 0) {
       catalog.set_run_status(run_id, "failed");
       throw Error(ErrorKind::Runtime,
@@ -272,16 +268,9 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   }
 
   void lane() {
-    std::optional<pg::Connection> target;
-    try {
-      target.emplace(pg::open_session(options_.target, "target"));
-      pg::Cancellation::Watch watch(cancellation_, *target);
-      for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) load(*target, *todo_[i]);
-    } catch (const Error& e) {
-      std::lock_guard lock(mutex_);
-      if (!failure_) failure_ = e;
-      cancellation_.request(e.what());
-    }
+    auto target = pg::open_session(options_.target, "target");
+    pg::Cancellation::Watch watch(cancellation_, target);
+    for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) load(target, *todo_[i]);
   }
 
   // One chunk, one transaction: claimed in the state table, streamed with its digest taken,
@@ -346,8 +335,6 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   std::vector<const SpoolChunk*> todo_;
   std::atomic<size_t> next_{0}, loaded_chunks_{0};
   std::atomic<int64_t> rows_{0}, bytes_{0};
-  std::mutex mutex_;
-  std::optional<Error> failure_;
 };
 
 }  // namespace

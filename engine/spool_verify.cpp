@@ -6,9 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
-#include <optional>
-#include <thread>
 
+#include "engine/parallel.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/session.hpp"
 #include "spool/manifest.hpp"
@@ -34,37 +33,26 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
   }
   SpoolVerifyReport report;
   std::mutex mutex;
-  std::optional<Error> failure;
   std::atomic<size_t> next{0};
-  auto lane = [&] {
-    try {
-      auto target = pg::open_session(options.target, "target");
-      pg::Cancellation::Watch watch(cancellation, target);
-      for (size_t i = next++; i < manifest.chunks.size() && !cancellation.requested(); i = next++) {
-        const auto& chunk = manifest.chunks[i];
-        const auto& table = tables[chunk.table];
-        auto format = chunk.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
-        auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(table, chunk.predicate, format),
-                                              table, format, cancellation);
-        std::lock_guard lock(mutex);
-        ++report.chunks;
-        if (!(digest == chunk.digest)) {
-          report.differences.push_back(
-              {fmt::format("chunk {} of {}{}", chunk.index, table.target,
-                           chunk.predicate.empty() ? " (whole table)" : " (" + chunk.predicate + ")"),
-               static_cast<int64_t>(chunk.digest.rows), static_cast<int64_t>(digest.rows)});
-        }
-      }
-    } catch (const Error& e) {
+  run_in_parallel(options.jobs, cancellation, [&] {
+    auto target = pg::open_session(options.target, "target");
+    pg::Cancellation::Watch watch(cancellation, target);
+    for (size_t i = next++; i < manifest.chunks.size() && !cancellation.requested(); i = next++) {
+      const auto& chunk = manifest.chunks[i];
+      const auto& table = tables[chunk.table];
+      auto format = chunk.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
+      auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(table, chunk.predicate, format),
+                                            table, format, cancellation);
       std::lock_guard lock(mutex);
-      if (!failure) failure = e;
-      cancellation.request(e.what());
+      ++report.chunks;
+      if (!(digest == chunk.digest)) {
+        report.differences.push_back(
+            {fmt::format("chunk {} of {}{}", chunk.index, table.target,
+                         chunk.predicate.empty() ? " (whole table)" : " (" + chunk.predicate + ")"),
+             static_cast<int64_t>(chunk.digest.rows), static_cast<int64_t>(digest.rows)});
+      }
     }
-  };
-  std::vector<std::thread> lanes;
-  for (int i = 0; i < std::max(1, options.jobs); ++i) lanes.emplace_back(lane);
-  for (auto& t : lanes) t.join();
-  if (failure) throw *failure;
+  });
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }
