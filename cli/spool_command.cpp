@@ -27,6 +27,7 @@ struct BackupFlags {
   std::string keep;
   int jobs = default_jobs();
   int64_t chunk_bytes = kDefaultChunkBytes;
+  bool resume = false;
 };
 
 int run_backup(BackupFlags& flags) {
@@ -35,7 +36,7 @@ int run_backup(BackupFlags& flags) {
   route_interrupts_to(cancellation);
   engine::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
                                 flags.keep.empty() ? 0 : spool::parse_duration(flags.keep), flags.jobs,
-                                flags.chunk_bytes};
+                                flags.chunk_bytes, flags.resume};
   auto s = engine::backup(options, cancellation);
   spdlog::info("done: backed up {} tables ({} rows, {} of COPY streams in {} compressed) in {} chunks to {} in "
                "{:.2f} s; the schema is in its schema.dump",
@@ -114,6 +115,8 @@ std::function<int()> add_backup_command(CLI::App& app) {
   add_jobs_flag(*cmd, flags->jobs, "chunks read and compressed at once, each on a source connection of its own");
   cmd->add_option("--spool-level", flags->level, "zstd level (default: 3)")->check(CLI::Range(1, 19));
   cmd->add_option("--keep", flags->keep, "the spool expires after this long (90d, 12h, 30m; default: never)");
+  cmd->add_flag("--resume", flags->resume,
+                "complete the interrupted backup in --spool: finished chunk files are kept, the rest read anew");
   return [flags] { return run_backup(*flags); };
 }
 

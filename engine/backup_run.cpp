@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -12,6 +13,7 @@
 
 #include "checksums/copy_framer.hpp"
 #include "engine/parallel.hpp"
+#include "engine/run_setup.hpp"
 #include "engine/spool_setup.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "partitioner/planner.hpp"
@@ -28,20 +30,66 @@ constexpr size_t kBatchBytes = 1 << 20;  // rows gathered before each hand-off t
 
 }  // namespace
 
+// A finished chunk file of an interrupted backup, read back for its manifest entry.
+spool::SpoolChunk entry_from_file(const std::filesystem::path& dir, const partitioner::Plan& plan, size_t c) {
+  const auto& table = plan.tables[plan.chunks[c].table];
+  int fields = table.format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
+  checksums::RowDigester digester(verify::stream_format(table.format), table.key_fields, fields);
+  spool::ChunkFileReader file(dir / spool::chunk_file_name(c));
+  int64_t raw = 0;
+  for (auto piece = file.next(); !piece.empty(); piece = file.next()) {
+    digester.consume(piece);
+    raw += static_cast<int64_t>(piece.size());
+  }
+  digester.finish();
+  return spool_chunk(dir, plan, c, static_cast<int64_t>(digester.digest().rows), raw, table.format, digester.digest());
+}
+
 BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellation) {
   auto started = std::chrono::steady_clock::now();
-  auto dir = prepare_spool_folder(options.spool_dir, 0);
   auto coordinator = pg::open_session(options.source, "source");
   pg::Cancellation::Watch watch(cancellation, coordinator);
+  std::filesystem::path dir;
+  partitioner::Plan plan;
+  spool::Manifest manifest;
+  std::vector<std::optional<spool::SpoolChunk>> chunks;
   pg::Snapshot snapshot(coordinator);
-  // No target: the source's own tables say how rows are laid out.
-  auto plan = partitioner::build_plan(coordinator, coordinator, {options.selection, false, options.chunk_bytes});
-  require_spool_room(dir, options.source, snapshot.id(), plan, options.level);
-  auto manifest = start_manifest(dir, coordinator, plan, {options.source, snapshot.id(), 0, options.level, options.keep_seconds});
-  spool::write_manifest(dir, manifest);
-  target::dump_schema(options.source, options.selection, snapshot.id(), (dir / "schema.dump").string());
+  if (options.resume) {
+    dir = std::filesystem::absolute(options.spool_dir);
+    manifest = spool::read_manifest(dir);
+    if (manifest.complete || manifest.run_id != 0 || manifest.chunks.empty()) {
+      throw usage_error(fmt::format("{} holds no interrupted backup to resume", dir.string()), dir.string(),
+                        manifest.run_id ? fmt::format("a copy's spool is completed by pgblit copy --resume {}", manifest.run_id)
+                                        : "start a new backup in a new folder");
+    }
+    if (identify(coordinator).cluster != manifest.source_system_identifier) {
+      throw usage_error("this is not the source the backup began on", dir.string(), "give the backup's own --source");
+    }
+    std::set<size_t> all;
+    for (size_t t = 0; t < manifest.tables.size(); ++t) all.insert(t);
+    plan = plan_of_spool(manifest, all);
+    chunks.resize(plan.chunks.size());
+    for (size_t c = 0; c < plan.chunks.size(); ++c) {
+      if (std::filesystem::exists(dir / spool::chunk_file_name(c))) chunks[c] = entry_from_file(dir, plan, c);
+    }
+    spdlog::warn("resuming the backup in {}: {} chunk files kept; the rest are read in a new snapshot, so the backup "
+                 "spans two moments of the source",
+                 dir.string(), std::count_if(chunks.begin(), chunks.end(), [](const auto& c) { return c.has_value(); }));
+  } else {
+    dir = prepare_spool_folder(options.spool_dir, 0);
+    // No target: the source's own tables say how rows are laid out.
+    plan = partitioner::build_plan(coordinator, coordinator, {options.selection, false, options.chunk_bytes});
+    require_spool_room(dir, options.source, snapshot.id(), plan, options.level);
+    manifest = start_manifest(dir, coordinator, plan, {options.source, snapshot.id(), 0, options.level, options.keep_seconds});
+    for (size_t c = 0; c < plan.chunks.size(); ++c) {  // the plan, so --resume can finish it
+      manifest.chunks.push_back({c, plan.chunks[c].table, spool::chunk_file_name(c), plan.chunks[c].predicate, -1, -1,
+                                 -1, partitioner::format_name(plan.tables[plan.chunks[c].table].format), {}});
+    }
+    spool::write_manifest(dir, manifest);
+    target::dump_schema(options.source, options.selection, snapshot.id(), (dir / "schema.dump").string());
+    chunks.resize(plan.chunks.size());
+  }
 
-  std::vector<std::optional<spool::SpoolChunk>> chunks(plan.chunks.size());
   std::atomic<size_t> next{0};
   std::mutex mutex;
   run_in_parallel(options.jobs, cancellation, [&] {
@@ -50,6 +98,7 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
     pg::join_snapshot(source, snapshot.id());
     std::vector<char> batch;
     for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
+      if (chunks[c]) continue;  // kept from before a resume
       const auto& table = plan.tables[plan.chunks[c].table];
       int fields = table.format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
       checksums::RowDigester digester(verify::stream_format(table.format), table.key_fields, fields);
@@ -77,6 +126,7 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
 
   BackupSummary summary;
   summary.tables = plan.tables.size();
+  manifest.chunks.clear();  // the planned entries give way to the finished ones
   for (auto& c : chunks) {
     summary.rows += c->rows;
     summary.raw_bytes += c->raw_bytes;

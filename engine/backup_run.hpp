@@ -3,6 +3,10 @@
 // arrives and compressed into its file (durable, under its final name only when whole); the
 // schema of the selected tables dumped by pg_dump in the same snapshot beside the data
 // (schema.dump), so the spool is a complete restore point for them; the manifest last.
+//
+// The incomplete manifest lists the planned chunks, so `--resume` (same source) completes an
+// interrupted backup: finished chunk files are kept (their digests read back from them), the
+// rest are read in a new snapshot, and the log says the backup now spans two snapshots.
 #pragma once
 
 #include <string>
@@ -21,6 +25,7 @@ struct BackupOptions {
   double keep_seconds = 0;
   int jobs = 2;
   int64_t chunk_bytes = kDefaultChunkBytes;
+  bool resume = false;  // complete the incomplete backup in spool_dir: its chunk files are kept
 };
 
 struct BackupSummary {

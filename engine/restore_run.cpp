@@ -15,6 +15,7 @@
 #include "checksums/copy_framer.hpp"
 #include "engine/deferred_rebuild.hpp"
 #include "engine/parallel.hpp"
+#include "engine/spool_setup.hpp"
 #include "engine/run_catalog.hpp"
 #include "target/deferred.hpp"
 #include "pg/copy.hpp"
@@ -81,7 +82,7 @@ class Restore {
     summary.tables = tables.size();
     summary.chunks_before = already.size();
     if (already.empty()) empty_or_refuse(target, tables);
-    auto plan = plan_of(tables);
+    auto plan = plan_of_spool(manifest_, tables);
     RunCatalog catalog(target, options_.catalog_schema);
     int64_t run_id = restore_run_id(target, catalog);
     if (run_id == 0) {
@@ -190,35 +191,6 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       levels.push_back(std::move(level));
     }
     return levels;
-  }
-
-  // The selected tables and their chunks as a plan, for the deferral and the run catalog.
-  partitioner::Plan plan_of(const std::set<size_t>& tables) const {
-    partitioner::Plan plan;
-    std::map<size_t, size_t> index;
-    for (size_t t : tables) {
-      const auto& st = manifest_.tables[t];
-      partitioner::TableCopy copy;
-      copy.source = st.source;
-      copy.target = st.target;
-      copy.columns = st.columns;
-      copy.format = st.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
-      copy.key_fields = st.key_fields;
-      copy.chunking = "spool";
-      index[t] = plan.tables.size();
-      plan.tables.push_back(std::move(copy));
-    }
-    for (const auto& c : manifest_.chunks) {
-      if (!index.contains(c.table)) continue;
-      partitioner::Chunk chunk;
-      chunk.table = index[c.table];
-      chunk.predicate = c.predicate;
-      chunk.estimated_bytes = c.raw_bytes;
-      plan.tables[chunk.table].estimated_bytes += c.raw_bytes;
-      plan.tables[chunk.table].estimated_rows = std::max<int64_t>(plan.tables[chunk.table].estimated_rows, 0) + c.rows;
-      plan.chunks.push_back(std::move(chunk));
-    }
-    return plan;
   }
 
   // The spool's sequences that the target has get their values (never used: left alone).

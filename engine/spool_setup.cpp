@@ -130,6 +130,35 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
   return m;
 }
 
+partitioner::Plan plan_of_spool(const spool::Manifest& manifest, const std::set<size_t>& tables) {
+  partitioner::Plan plan;
+  std::map<size_t, size_t> index;
+  for (size_t t : tables) {
+    const auto& st = manifest.tables[t];
+    partitioner::TableCopy copy;
+    copy.source = st.source;
+    copy.target = st.target;
+    copy.columns = st.columns;
+    copy.format = st.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
+    copy.key_fields = st.key_fields;
+    copy.chunking = "spool";
+    index[t] = plan.tables.size();
+    plan.tables.push_back(std::move(copy));
+  }
+  for (const auto& c : manifest.chunks) {
+    if (!index.contains(c.table)) continue;
+    partitioner::Chunk chunk;
+    chunk.table = index[c.table];
+    chunk.predicate = c.predicate;
+    chunk.estimated_bytes = std::max<int64_t>(c.raw_bytes, 0);
+    plan.tables[chunk.table].estimated_bytes += chunk.estimated_bytes;
+    plan.tables[chunk.table].estimated_rows = std::max<int64_t>(plan.tables[chunk.table].estimated_rows, 0) +
+                                              std::max<int64_t>(c.rows, 0);
+    plan.chunks.push_back(std::move(chunk));
+  }
+  return plan;
+}
+
 spool::SpoolChunk spool_chunk(const std::filesystem::path& folder, const partitioner::Plan& plan, size_t c,
                               int64_t rows, int64_t raw_bytes, partitioner::CopyFormat format,
                               const checksums::ChunkDigest& digest) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "checksums/chunk_digest.hpp"
@@ -35,6 +36,10 @@ struct SpoolStart {
 // folder keeps its id and creation time (a resumed run).
 spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connection& source,
                                const partitioner::Plan& plan, const SpoolStart& start);
+
+// A spool's `tables` (indexes into manifest.tables) and their chunks as a plan, in the
+// manifest's order: for restore's deferral and catalog, and for resuming a backup.
+partitioner::Plan plan_of_spool(const spool::Manifest& manifest, const std::set<size_t>& tables);
 
 // The manifest entry of chunk `c` once its file is on disk (throws if it is missing).
 spool::SpoolChunk spool_chunk(const std::filesystem::path& folder, const partitioner::Plan& plan, size_t c,

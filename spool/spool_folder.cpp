@@ -44,7 +44,7 @@ SpoolEntry describe(const std::filesystem::path& folder) {
     e.expires_at = m.expires_at;
     e.tables = m.tables.size();
     e.chunks = m.chunks.size();
-    for (const auto& c : m.chunks) e.rows += c.rows;
+    for (const auto& c : m.chunks) e.rows += std::max<int64_t>(c.rows, 0);  // planned chunks: -1
     e.age_seconds = now_epoch() - epoch_of(m.created_at);
     double expires = epoch_of(m.expires_at);
     e.status = expires > 0 && expires <= now_epoch() ? "expired" : m.complete ? "complete" : "incomplete";

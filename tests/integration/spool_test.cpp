@@ -238,6 +238,27 @@ TEST_F(SpoolTest, a_backup_without_a_target_carries_its_schema_and_restores_iden
   EXPECT_TRUE(mentions(again, "already holds a complete spool")) << again.output;
 }
 
+TEST_F(SpoolTest, a_killed_backup_is_completed_by_resume) {
+  PgblitProcess run({"backup", "--source", source_url(), "--spool", spool_.string(), "-j", "1", "--chunk-size", "1MB",
+                     "-t", "accounts", "-t", "notes"});
+  for (int i = 0; i < 400 && !fs::exists(spool_ / "data" / "chunk-000001.copy.zst"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  run.kill_now();
+  run.wait();
+  if (manifest()["complete"].get<bool>()) GTEST_SKIP() << "the backup finished before it could be killed";
+  EXPECT_TRUE(mentions(run_pgblit({"spool", "ls", spool_.string()}), "incomplete"));
+  auto resumed = run_pgblit({"backup", "--resume", "--source", source_url(), "--spool", spool_.string()});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_TRUE(mentions(resumed, "chunk files kept")) << resumed.output;
+  EXPECT_TRUE(manifest()["complete"].get<bool>());
+  ASSERT_EQ(restore().exit_code, 0);
+  expect_third_like_source("accounts");
+  expect_third_like_source("notes");
+  auto again = run_pgblit({"backup", "--resume", "--source", source_url(), "--spool", spool_.string()});
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+}
+
 // A spool on a small tmpfs of its own (needs root to mount).
 class SpoolDiskTest : public SpoolTest {
  protected:
