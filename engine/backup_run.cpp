@@ -33,8 +33,7 @@ constexpr size_t kBatchBytes = 1 << 20;  // rows gathered before each hand-off t
 // A finished chunk file of an interrupted backup, read back for its manifest entry.
 spool::SpoolChunk entry_from_file(const std::filesystem::path& dir, const partitioner::Plan& plan, size_t c) {
   const auto& table = plan.tables[plan.chunks[c].table];
-  int fields = table.format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
-  checksums::RowDigester digester(verify::stream_format(table.format), table.key_fields, fields);
+  auto digester = verify::stream_digester(table, table.format);
   spool::ChunkFileReader file(dir / spool::chunk_file_name(c));
   int64_t raw = 0;
   for (auto piece = file.next(); !piece.empty(); piece = file.next()) {
@@ -100,8 +99,7 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
     for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
       if (chunks[c]) continue;  // kept from before a resume
       const auto& table = plan.tables[plan.chunks[c].table];
-      int fields = table.format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
-      checksums::RowDigester digester(verify::stream_format(table.format), table.key_fields, fields);
+      auto digester = verify::stream_digester(table, table.format);
       spool::ChunkFileWriter file(dir / spool::chunk_file_name(c), options.level, 1);
       pg::CopyOut out(source, partitioner::copy_out_sql(table, plan.chunks[c], table.format), table.source);
       for (auto row = out.next(); !row.empty(); row = out.next()) {

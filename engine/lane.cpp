@@ -133,8 +133,7 @@ void Lane::copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& 
 void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const partitioner::TableCopy& table,
                      CopyFormat format, bool read_back, ChunkOutcome& outcome) {
   load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
-    int fields = format == CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
-    checksums::RowDigester digester(verify::stream_format(format), table.key_fields, fields);
+    auto digester = verify::stream_digester(table, format);
     // With a spool, the stream also goes to the chunk's file, durable before the chunk commits.
     std::optional<spool::ChunkFileWriter> file;
     StreamSink to_file = [&](std::span<const char> block) { file->write(block); };

@@ -17,7 +17,10 @@
 #include "engine/parallel.hpp"
 #include "engine/spool_setup.hpp"
 #include "engine/run_catalog.hpp"
+#include "partitioner/copy_sql.hpp"
 #include "target/deferred.hpp"
+#include "target/target_prep.hpp"
+#include "verify/copy_digest.hpp"
 #include "pg/copy.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
@@ -30,15 +33,8 @@ namespace {
 using spool::ChunkFileReader;
 using spool::Manifest;
 using spool::SpoolChunk;
-using spool::SpoolTable;
 
 using Clock = std::chrono::steady_clock;
-
-std::string copy_in(const SpoolTable& table, const std::string& format) {
-  std::vector<std::string> columns;
-  for (const auto& c : table.columns) columns.push_back(pg::quote_ident(c));
-  return fmt::format("COPY {} ({}) FROM STDIN (FORMAT {})", table.target, fmt::join(columns, ", "), format);
-}
 
 // "schema.table" or "schema"."table" → "schema"."table" for comparison with the manifest.
 std::string quoted(const std::string& name) {
@@ -81,8 +77,8 @@ class Restore {
     RestoreSummary summary;
     summary.tables = tables.size();
     summary.chunks_before = already.size();
-    if (already.empty()) empty_or_refuse(target, tables);
     auto plan = plan_of_spool(manifest_, tables);
+    if (already.empty()) empty_or_refuse(target, plan);
     RunCatalog catalog(target, options_.catalog_schema);
     int64_t run_id = restore_run_id(target, catalog);
     if (run_id == 0) {
@@ -224,19 +220,15 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
     }
   }
 
-  void empty_or_refuse(pg::Connection& target, const std::set<size_t>& tables) {
-    std::vector<std::string> filled;
-    for (size_t t : tables) {
-      const auto& name = manifest_.tables[t].target;
-      if (target.exec(fmt::format("SELECT EXISTS (SELECT 1 FROM {})", name), name).boolean(0, 0)) filled.push_back(name);
-    }
+  void empty_or_refuse(pg::Connection& target, const partitioner::Plan& plan) {
+    auto filled = target::target_tables_with_rows(target, plan);
     if (filled.empty()) return;
     if (!options_.truncate) {
       throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
                         "empty them, or restore with --on-existing truncate (empties them first)");
     }
-    target.exec(fmt::format("TRUNCATE {}", fmt::join(filled, ", ")), filled[0]);
-    spdlog::info("truncated {} target tables", filled.size());
+    target::truncate_target_tables(target, plan);
+    spdlog::info("truncated {} target tables", plan.tables.size());
   }
 
   void lane() {
@@ -248,7 +240,8 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   // One chunk, one transaction: claimed in the state table, streamed with its digest taken,
   // committed only when the file was whole and the digest is the manifest's.
   void load(pg::Connection& target, const SpoolChunk& chunk) {
-    const auto& table = manifest_.tables[chunk.table];
+    auto table = table_copy_of(manifest_.tables[chunk.table]);
+    auto format = partitioner::format_from_name(chunk.format);
     auto path = dir_ / chunk.file;
     target.exec("BEGIN", table.target);
     try {
@@ -260,12 +253,10 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
         target.exec("ROLLBACK", table.target);
         return;
       }
-      bool binary = chunk.format == "binary";
-      checksums::RowDigester digester(binary ? checksums::StreamFormat::Binary : checksums::StreamFormat::Text,
-                                      table.key_fields, binary ? static_cast<int>(table.columns.size()) : -1);
+      auto digester = verify::stream_digester(table, format);
       int64_t bytes = 0;
       {
-        pg::CopyIn in(target, copy_in(table, chunk.format), table.target);
+        pg::CopyIn in(target, partitioner::copy_in_sql(table, format), table.target);
         ChunkFileReader file(path);
         try {
           for (auto piece = file.next(); !piece.empty(); piece = file.next()) {

@@ -116,7 +116,8 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
     for (int i = 0; i < r.rows(); ++i) type_of[r.text(i, 0)] = r.text(i, 1);
     std::vector<std::string> types;
     for (const auto& c : t.columns) types.push_back(type_of[c]);
-    m.tables.push_back({t.source, t.target, t.columns, types, partitioner::format_name(t.format), t.key_fields});
+    m.tables.push_back({t.source, t.target, t.columns, types, partitioner::format_name(t.format), t.key_fields,
+                        t.target_partitioned});
   }
   m.chunks.clear();
   m.sequences.clear();
@@ -130,20 +131,24 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
   return m;
 }
 
+partitioner::TableCopy table_copy_of(const spool::SpoolTable& table) {
+  partitioner::TableCopy copy;
+  copy.source = table.source;
+  copy.target = table.target;
+  copy.columns = table.columns;
+  copy.format = partitioner::format_from_name(table.format);
+  copy.key_fields = table.key_fields;
+  copy.target_partitioned = table.target_partitioned;
+  copy.chunking = "spool";
+  return copy;
+}
+
 partitioner::Plan plan_of_spool(const spool::Manifest& manifest, const std::set<size_t>& tables) {
   partitioner::Plan plan;
   std::map<size_t, size_t> index;
   for (size_t t : tables) {
-    const auto& st = manifest.tables[t];
-    partitioner::TableCopy copy;
-    copy.source = st.source;
-    copy.target = st.target;
-    copy.columns = st.columns;
-    copy.format = st.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
-    copy.key_fields = st.key_fields;
-    copy.chunking = "spool";
     index[t] = plan.tables.size();
-    plan.tables.push_back(std::move(copy));
+    plan.tables.push_back(table_copy_of(manifest.tables[t]));
   }
   for (const auto& c : manifest.chunks) {
     if (!index.contains(c.table)) continue;

@@ -37,6 +37,9 @@ struct SpoolStart {
 spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connection& source,
                                const partitioner::Plan& plan, const SpoolStart& start);
 
+// A spool's table as the COPY statements and digests take it.
+partitioner::TableCopy table_copy_of(const spool::SpoolTable& table);
+
 // A spool's `tables` (indexes into manifest.tables) and their chunks as a plan, in the
 // manifest's order: for restore's deferral and catalog, and for resuming a backup.
 partitioner::Plan plan_of_spool(const spool::Manifest& manifest, const std::set<size_t>& tables);

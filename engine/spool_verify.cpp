@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "engine/parallel.hpp"
+#include "engine/spool_setup.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/session.hpp"
 #include "spool/manifest.hpp"
@@ -24,12 +25,7 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
   }
   std::vector<partitioner::TableCopy> tables;
   for (const auto& t : manifest.tables) {
-    partitioner::TableCopy copy;
-    copy.source = t.source;
-    copy.target = t.target;
-    copy.columns = t.columns;
-    copy.key_fields = t.key_fields;
-    tables.push_back(std::move(copy));
+    tables.push_back(table_copy_of(t));
   }
   SpoolVerifyReport report;
   std::mutex mutex;
@@ -40,7 +36,7 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
     for (size_t i = next++; i < manifest.chunks.size() && !cancellation.requested(); i = next++) {
       const auto& chunk = manifest.chunks[i];
       const auto& table = tables[chunk.table];
-      auto format = chunk.format == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
+      auto format = partitioner::format_from_name(chunk.format);
       auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(table, chunk.predicate, format),
                                             table, format, cancellation);
       std::lock_guard lock(mutex);

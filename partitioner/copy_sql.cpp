@@ -22,6 +22,10 @@ const char* format_name(partitioner::CopyFormat format) {
   return format == partitioner::CopyFormat::Binary ? "binary" : "text";
 }
 
+partitioner::CopyFormat format_from_name(std::string_view name) {
+  return name == "binary" ? partitioner::CopyFormat::Binary : partitioner::CopyFormat::Text;
+}
+
 std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
                          partitioner::CopyFormat format) {
   // A mapped table: its expressions, and its filter beside the chunk's range.

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "partitioner/plan.hpp"
 
 namespace pgblit::partitioner {
 
 const char* format_name(partitioner::CopyFormat format);
+// The inverse of format_name: "binary" or else text.
+partitioner::CopyFormat format_from_name(std::string_view name);
 
 std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
                          partitioner::CopyFormat format);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "partitioner/copy_sql.hpp"
+
 namespace pgblit::partitioner {
 
 std::vector<std::string> Plan::target_tables() const {
@@ -63,7 +65,7 @@ Plan plan_from_json(const nlohmann::json& json) {
     table.target = t.at("target");
     table.target_partitioned = t.at("target_partitioned");
     table.columns = t.at("columns").get<std::vector<std::string>>();
-    table.format = t.at("format") == "binary" ? CopyFormat::Binary : CopyFormat::Text;
+    table.format = format_from_name(t.at("format").get<std::string>());
     table.text_reason = t.at("text_reason");
     table.estimated_bytes = t.at("estimated_bytes");
     table.estimated_rows = t.at("estimated_rows");

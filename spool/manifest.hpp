@@ -23,6 +23,7 @@ struct SpoolTable {
   std::vector<std::string> columns, types;
   std::string format;   // "binary" or "text": how its chunk files are encoded
   std::vector<int> key_fields;  // positions of the key's columns (for the digests' key hash)
+  bool target_partitioned = false;  // the target routes rows to partitions (read without ONLY)
 };
 
 struct SpoolChunk {

@@ -44,6 +44,14 @@ void lift_on_source(pg::Connection& source, const Record& r) {
   }
 }
 
+// Puts the source back as the record says, then marks the record lifted on the target.
+void lift(pg::Connection& source, pg::Connection& target, const std::string& catalog, const Record& r) {
+  lift_on_source(source, r);
+  target.exec_params(fmt::format("UPDATE {} SET lifted_at = now() WHERE id = $1", table(catalog)),
+                     {std::to_string(r.id)}, catalog);
+  spdlog::info("lifted fence {} on the source database {}", r.id, r.database);
+}
+
 std::vector<Record> active(pg::Connection& target, const std::string& catalog, int64_t database_oid) {
   auto r = target.exec_params(fmt::format("SELECT id, database_name, previous_setting, revoked FROM {} "
                                           "WHERE source_database = $1 AND lifted_at IS NULL ORDER BY id DESC",
@@ -146,11 +154,7 @@ void Fence::lift() {
   auto source = lifting_session(source_);
   auto target = pg::open_session(target_, "target");
   for (const auto& r : active(target, catalog_, database_oid(source))) {
-    if (r.id != id_) continue;
-    lift_on_source(source, r);
-    target.exec_params(fmt::format("UPDATE {} SET lifted_at = now() WHERE id = $1", table(catalog_)),
-                       {std::to_string(r.id)}, catalog_);
-    spdlog::info("lifted the fence on the source database {}", r.database);
+    if (r.id == id_) target::lift(source, target, catalog_, r);
   }
 }
 
@@ -159,12 +163,7 @@ int unfence(const std::string& source_conninfo, const std::string& target_connin
   auto target = pg::open_session(target_conninfo, "target");
   if (target.exec_params("SELECT to_regclass($1) IS NULL", {table(catalog_schema)}).boolean(0, 0)) return 0;
   auto records = active(target, catalog_schema, database_oid(source));
-  for (const auto& r : records) {
-    lift_on_source(source, r);
-    target.exec_params(fmt::format("UPDATE {} SET lifted_at = now() WHERE id = $1", table(catalog_schema)),
-                       {std::to_string(r.id)}, catalog_schema);
-    spdlog::info("lifted the fence of {} on the source database {}", r.id, r.database);
-  }
+  for (const auto& r : records) lift(source, target, catalog_schema, r);
   return static_cast<int>(records.size());
 }
 

@@ -43,6 +43,11 @@ void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, 
   framer.finish();
 }
 
+checksums::RowDigester stream_digester(const partitioner::TableCopy& table, partitioner::CopyFormat format) {
+  int fields = format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
+  return checksums::RowDigester(stream_format(format), table.key_fields, fields);
+}
+
 checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& copy_out_sql,
                                        const partitioner::TableCopy& table, partitioner::CopyFormat format,
                                        pg::Cancellation& cancellation) {

@@ -14,6 +14,9 @@
 namespace pgblit::verify {
 
 checksums::StreamFormat stream_format(partitioner::CopyFormat format);
+// The digester of `table`'s COPY stream in `format`, fed as the stream arrives: the one way
+// every writer of a chunk (a lane, a backup, a restore) takes the digest verification compares.
+checksums::RowDigester stream_digester(const partitioner::TableCopy& table, partitioner::CopyFormat format);
 
 // Runs `copy_out_sql` on `conn` and hands every framed row to `on_row`. `expected_fields`
 // (binary; -1: any) guards against a stream of another shape. Leaves the connection idle.
