@@ -37,6 +37,7 @@ struct Check {
   double scale = 1;          // the count was taken on a sample of 1/scale of the rows
   bool on_source_only = false;  // failing on the source means the expression is not portable (info)
   size_t counts_table = SIZE_MAX;  // an exact row count of this plan table, not a finding
+  bool finds_a_row = false;  // counts rows a filter selects (at most 1): a finding only when none
 };
 
 // One target column the copy fills, and what the target demands of its values.
@@ -143,6 +144,7 @@ class CheckBuilder {
     for (const auto& c : read_target_columns(*run_.target, tables)) column_checks(c, source_types);
     for (const auto& k : read_keys(*run_.target, tables)) key_checks(k);
     encoding_checks(source_types);
+    if (options_.mapping) mapping_checks(*options_.mapping);
     if (options_.exact_counts) {
       for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
         auto sql = fmt::format("SELECT count(*), NULL FROM {}", from(run_.plan.tables[i], false).first);
@@ -157,18 +159,19 @@ class CheckBuilder {
   }
 
  private:
+  // " TABLESAMPLE ..." with --checks fast on a large table, and the scale to multiply counts by.
+  std::pair<std::string, double> sample(const partitioner::TableCopy& t) const {
+    double rows = static_cast<double>(t.estimated_rows);
+    if (!options_.fast || rows <= kFastSampleRows) return {"", 1.0};
+    double percent = std::max(0.0001, 100 * kFastSampleRows / rows);
+    return {fmt::format(" TABLESAMPLE SYSTEM ({:.6f})", percent), 100 / percent};
+  }
+
   // "ONLY s.t c", sampled with --checks fast; the scale to multiply counts by.
   // A mapped table is checked as the target will get it: its mapped rows, by target names.
   std::pair<std::string, double> from(const partitioner::TableCopy& t, bool may_sample = true,
                                       const std::string& alias = "c") const {
-    double rows = static_cast<double>(t.estimated_rows);
-    std::string sample;
-    double scale = 1.0;
-    if (options_.fast && may_sample && rows > kFastSampleRows) {
-      double percent = std::max(0.0001, 100 * kFastSampleRows / rows);
-      sample = fmt::format(" TABLESAMPLE SYSTEM ({:.6f})", percent);
-      scale = 100 / percent;
-    }
+    auto [sample, scale] = may_sample ? this->sample(t) : std::pair<std::string, double>{"", 1.0};
     if (t.select_list.empty() && t.filter.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
     return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(t.select_list, ", ")),
                         t.source, sample, t.filter.empty() ? "" : " WHERE " + t.filter, alias),
@@ -368,6 +371,51 @@ class CheckBuilder {
     }
   }
 
+  // The mapping, on the source rows it reads: values each value map lacks, and filters that
+  // select nothing.
+  void mapping_checks(const mapping::Mapping& mapping) {
+    for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
+      const auto& t = run_.plan.tables[i];
+      std::string where = t.filter.empty() ? "" : " WHERE " + t.filter;
+      if (!t.filter.empty()) {
+        auto sql = fmt::format("SELECT count(*), NULL FROM (SELECT 1 FROM ONLY {}{} LIMIT 1) c", t.source, where);
+        Check c{{Severity::Info, "filter", t.source, fmt::format("selects no row of {} ({}): nothing of it is copied",
+                                                                  t.source, t.filter_reason),
+                 0, "", "check the scope's value and the table's where"},
+                [sql, object = t.source](Sessions& s) { return count_on_source(s, sql, object); }};
+        c.finds_a_row = true;
+        checks_.push_back(std::move(c));
+      }
+      const mapping::TableMapping* m = nullptr;
+      for (const auto& entry : mapping.tables) {
+        auto [schema, name] = mapping::split_name(entry.source);
+        if (pg::qualified_name(schema, name) == t.source) m = &entry;
+      }
+      if (!m) continue;
+      for (const auto& [column, cm] : m->columns) {
+        if (cm.values.empty()) continue;
+        std::vector<std::string> covered;
+        for (const auto& [from, to] : cm.values) covered.push_back(from);
+        auto [sampled, scale] = sample(t);
+        auto sql = fmt::format("SELECT count(*), min(v) FROM (SELECT ({})::text AS v FROM ONLY {}{}{}) c "
+                               "WHERE v IS NOT NULL AND NOT (v = ANY ({}::text[]))",
+                               cm.from.empty() ? cm.expr : pg::quote_ident(cm.from), t.source, sampled, where,
+                               pg::quote_literal(pg::text_array_literal(covered)));
+        bool fails = cm.otherwise == "error";
+        Check c{{fails ? Severity::Warning : Severity::Info, "value map", t.target + "." + pg::quote_ident(column),
+                 fmt::format("rows of {} with a {} the map ({}) does not cover: {}", t.source,
+                             cm.from.empty() ? "value" : "\"" + cm.from + "\"", cm.where,
+                             fails ? "the copy fails on them (else: error)"
+                             : cm.otherwise == "null" ? "they get NULL (else: null)"
+                                                      : "they keep their value (else: keep)"),
+                 -1, "", "add the values to the map, or choose what 'else' does with them"},
+                [sql, object = t.source](Sessions& s) { return count_on_source(s, sql, object); }};
+        c.scale = scale;
+        checks_.push_back(std::move(c));
+      }
+    }
+  }
+
   std::set<std::string> prefilled() {
     if (!prefilled_) {
       auto filled = target::target_tables_with_rows(*run_.target, run_.plan);
@@ -442,14 +490,27 @@ std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& 
   auto checks = CheckBuilder(run, options).build();
   auto findings = run_checks(checks, run, options);
   std::vector<Finding> out;
+  size_t filters = 0, empty_filters = 0;
   for (size_t i = 0; i < checks.size(); ++i) {
+    auto& f = findings[i];
     if (checks[i].counts_table != SIZE_MAX) {
-      if (findings[i].severity == Severity::Info) {
-        run.plan.tables[checks[i].counts_table].estimated_rows = findings[i].rows;
+      if (f.severity == Severity::Info) {
+        run.plan.tables[checks[i].counts_table].estimated_rows = f.rows;
         continue;
       }
     }
-    out.push_back(std::move(findings[i]));
+    if (checks[i].finds_a_row && f.severity == Severity::Info) {
+      ++filters;
+      if (f.rows > 0) continue;  // it selects rows: nothing to say
+      ++empty_filters;
+    }
+    if (f.check == "value map" && f.severity == Severity::Info && f.rows == 0) continue;  // the map covers them all
+    out.push_back(std::move(f));
+  }
+  if (filters > 0 && empty_filters == filters) {
+    out.push_back({Severity::Error, "filter", options.mapping ? options.mapping->file : "",
+                   "the mapping's filters select no row of any table: the copy would copy nothing of them", -1, "",
+                   "check the scope's value (its type and spelling) and the tables' where"});
   }
   return out;
 }

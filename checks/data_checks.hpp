@@ -7,7 +7,9 @@
 // the counts are scaled up and labelled as estimates; duplicates under a unique key are still
 // counted on every row (a sample hides them). Each check can be bounded by a statement timeout;
 // a check that cannot run (a privilege, the timeout) becomes an error finding naming it while
-// the others go on. A CHECK expression that does not evaluate on the source (a function only
+// the others go on. With a mapping: source values a value map does not cover (a warning where
+// `else: error` fails their rows, info otherwise), and filters that select no row (info; an
+// error when no filtered table has a row: a scope value or a where that is surely wrong). A CHECK expression that does not evaluate on the source (a function only
 // the target has) becomes an info finding: the copy will still test it, row by row.
 #pragma once
 
@@ -17,6 +19,7 @@
 
 #include "checks/dry_run.hpp"
 #include "engine/run_setup.hpp"
+#include "mapping/mapping.hpp"
 
 namespace pgblit::checks {
 
@@ -30,6 +33,7 @@ struct CheckOptions {
   bool append = false;           // --on-existing append: keys already on the target are counted
   bool exact_counts = false;     // also count every table's rows (into plan.tables[].estimated_rows)
   double timeout_seconds = 0;    // per check; 0: none
+  const mapping::Mapping* mapping = nullptr;  // its value maps' coverage and its filters are counted
 };
 
 // Runs every data check on a planned run; with exact_counts, the plan's row estimates become

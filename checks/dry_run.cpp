@@ -50,7 +50,8 @@ WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
                                "copy with --disable-triggers (superuser) if it must not"});
   }
   for (auto& f : run_data_checks(run, {options.source, options.target, options.jobs, options.fast_checks,
-                                       options.append, options.exact_counts, options.check_timeout})) {
+                                       options.append, options.exact_counts, options.check_timeout,
+                                       options.mapping})) {
     result.findings.push_back(std::move(f));
   }
   result.exact_rows = options.exact_counts;

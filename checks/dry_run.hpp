@@ -55,6 +55,7 @@ struct DryRunOptions {
   bool exact_counts = false;
   double check_timeout = 0;       // seconds per check; 0: none
   double estimate_seconds = 5;    // of sample loads for the estimate; 0: none
+  const mapping::Mapping* mapping = nullptr;  // --mapping: its value maps and filters are checked
 };
 
 struct DryRun {

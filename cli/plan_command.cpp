@@ -130,6 +130,7 @@ int run_plan(PlanFlags& flags) {
   options.exact_counts = flags.dry.exact_counts;
   options.check_timeout = flags.dry.check_timeout;
   options.estimate_seconds = flags.dry.estimate_seconds;
+  options.mapping = mapping ? &*mapping : nullptr;
   auto dry_run = checks::dry_run(run, deferral, options);
   if (flags.json) {
     auto json = partitioner::to_json(run.plan);

@@ -26,6 +26,8 @@ struct VerifyFlags {
   bool json = false;
   std::string mapping;
   std::string spool;
+  int64_t run = 0;
+  std::string catalog_schema = kDefaultCatalogSchema;
 };
 
 // --spool: the target against a spool; no source.
@@ -47,6 +49,9 @@ void print_report(const verify::Report& report) {
     for (const auto& r : d.rows) fmt::print("  {}: {}\n", verify::to_string(r.kind), printable(r.key));
   }
   for (const auto& why : report.not_compared) fmt::print("not compared: {}\n", printable(why));
+  for (const auto& name : report.copied_rows_only) {
+    fmt::print("{}: compared on the rows the copy wrote (it held others before)\n", printable(name));
+  }
   fmt::print("{}: {} chunks and {} whole tables compared in {:.2f} s{}\n", report.ok() ? "identical" : "DIFFERENT",
              report.chunks_compared, report.tables_compared, report.seconds,
              report.ok() ? "" : fmt::format(", {} differ", report.differences.size()));
@@ -59,8 +64,15 @@ int run(VerifyFlags& flags) {
   require_connections(flags.connections);
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  engine::VerifyOptions options{flags.connections.source, flags.connections.target, flags.selection,
-                                flags.jobs, flags.chunk_bytes, flags.max_differences, mapping ? &*mapping : nullptr};
+  engine::VerifyOptions options{.source = flags.connections.source,
+                                .target = flags.connections.target,
+                                .selection = flags.selection,
+                                .jobs = flags.jobs,
+                                .chunk_bytes = flags.chunk_bytes,
+                                .max_differences = flags.max_differences,
+                                .mapping = mapping ? &*mapping : nullptr,
+                                .run_id = flags.run > 0 ? std::optional<int64_t>(flags.run) : std::nullopt,
+                                .catalog_schema = flags.catalog_schema};
   auto report = engine::run_verify(options, cancellation);
   if (flags.json) {
     std::cout << verify::to_json(report).dump(2) << "\n";
@@ -81,6 +93,11 @@ std::function<int()> add_verify_command(CLI::App& app) {
   cmd->add_option("--spool", flags->spool,
                   "compare the target with this spool (copy --spool, backup) instead of a source, chunk by chunk")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--run", flags->run,
+                  "compare what this copy run copied, by its own plan (its mapping, new keys, and the tables that "
+                  "held rows before it); with --mapping, the newest run made with that file is taken")
+      ->check(CLI::PositiveNumber);
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
   add_jobs_flag(*cmd, flags->jobs, "chunks compared at once");
   cmd->add_option("--max-diffs", flags->max_differences, "report at most this many differing rows (default: 100)")

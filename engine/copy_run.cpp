@@ -12,7 +12,9 @@
 #include <thread>
 
 #include "core/units.hpp"
+#include "engine/copied_rows.hpp"
 #include "engine/copy_graph.hpp"
+#include "engine/key_map.hpp"
 #include "engine/run_catalog.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
@@ -259,9 +261,13 @@ verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, cons
     if (records[c].target_digest) ledger.set_target_chunk(c, *records[c].target_digest);
   }
   for (const auto& [table, digest] : read) ledger.set_target_table(table, digest);
+  load_copied_keys(ledger, *run_.coordinator, *run_.target, cancellation);
   verify::read_target_side(ledger, *run_.target, options_.target, options_.jobs, cancellation);
   auto report = ledger.compare();
   for (const auto& why : report.not_compared) spdlog::warn("not verified: {}", why);
+  for (const auto& name : report.copied_rows_only) {
+    spdlog::info("{} held rows before the copy: compared on the rows whose keys the copy wrote", name);
+  }
   for (const auto& d : report.differences) {
     spdlog::error("differs: {}: source {} rows ({}), target {} rows ({})", d.what, d.source.rows, d.source.to_string(),
                   d.target.rows, d.target.to_string());
@@ -289,6 +295,7 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
   write_spool_manifest(true, records);  // every chunk's file is on disk: the spool is complete
+  record_key_map(catalog, run_id_, plan, *run_.coordinator, *run_.target, cancellation);
   if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
   size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
   phase(events, "verify");
@@ -306,7 +313,11 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   // A continued run only moves sequences forward: the target may be in use already.
   // Merged keys live above the target's own: its sequences only ever move forward then.
   bool merged = std::any_of(plan.tables.begin(), plan.tables.end(), [](const auto& t) { return !t.key_remap.empty(); });
-  auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_ || merged);
+  std::map<std::string, std::string> renamed;
+  for (const auto& t : plan.tables) {
+    if (t.source != t.target) renamed[t.source] = t.target;
+  }
+  auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_ || merged, renamed);
   summary.sequences = sequences.set;
   for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {

@@ -89,7 +89,13 @@ CREATE TABLE IF NOT EXISTS {0}.lanes (
   lane int NOT NULL,
   chunk int,
   since timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (run_id, worker, lane)))",
+  PRIMARY KEY (run_id, worker, lane));
+CREATE TABLE IF NOT EXISTS {0}.key_map (
+  run_id bigint NOT NULL REFERENCES {0}.runs ON DELETE CASCADE,
+  target_table text NOT NULL,
+  old_key text NOT NULL,
+  new_key text NOT NULL,
+  PRIMARY KEY (run_id, target_table, old_key)))",
                            quoted_),
                schema_);
   target_.exec_params(fmt::format("INSERT INTO {0}.catalog_info (format, created_schema, created_by) "
@@ -125,6 +131,15 @@ chunks AS (INSERT INTO {0}.chunks (run_id, chunk, source_table, target_table, pr
 SELECT id FROM run)",
                   quoted_),
       {json.dump(), options.dump(), snapshot_id, source_state.dump()}, schema_ + ".runs");
+  return r.int64(0, 0);
+}
+
+std::optional<int64_t> RunCatalog::run_with_mapping(const std::string& digest) {
+  if (!exists()) return std::nullopt;
+  auto r = target_.exec_params(fmt::format("SELECT max(id) FROM {}.runs WHERE options -> 'mapping' ->> 'digest' = $1",
+                                           quoted_),
+                               {digest}, schema_ + ".runs");
+  if (r.is_null(0, 0)) return std::nullopt;
   return r.int64(0, 0);
 }
 

@@ -113,6 +113,9 @@ class RunCatalog {
                      const nlohmann::json& source_state);
   // The run `id`, or without one the latest run not done. Throws a usage error if none.
   RunRecord load_run(std::optional<int64_t> id);
+  // The newest copy run made with the mapping file of this digest (verify --mapping reads its
+  // plan: the new keys it chose), if the target has a catalog and one.
+  std::optional<int64_t> run_with_mapping(const std::string& digest);
   std::vector<ChunkRecord> chunks(int64_t run, size_t count);
   void set_run_status(int64_t run, const std::string& status);
   // Verification passed: a later resume that copies nothing need not read the target again.

@@ -102,7 +102,7 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
     } else {
       bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
                                          schema_).boolean(0, 0);
-      for (const char* table : {"catalog_info", "objects", "lanes", "chunks", "runs", "restored_chunks", "fences"}) {
+      for (const char* table : {"catalog_info", "objects", "lanes", "chunks", "key_map", "runs", "restored_chunks", "fences"}) {
         if (!has_table(table)) continue;
         std::string name = quoted_ + "." + pg::quote_ident(table);
         target_.exec("DROP TABLE " + name, schema_);

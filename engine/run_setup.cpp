@@ -30,8 +30,7 @@ bool require_distinct_databases(pg::Connection& source, pg::Connection& target) 
   return s.cluster == t.cluster;
 }
 
-RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options,
-                  std::optional<Error>* planning_failure) {
+RunSetup open_sessions(const std::string& source, const std::string& target) {
   RunSetup setup;
   setup.coordinator = std::make_unique<pg::Connection>(pg::open_session(source, "source"));
   setup.target = std::make_unique<pg::Connection>(pg::open_session(target, "target"));
@@ -39,6 +38,19 @@ RunSetup open_run(const std::string& source, const std::string& target, const pa
   setup.snapshot_id = pg::Snapshot(*setup.coordinator).id();
   spdlog::info("source {} (snapshot {}), target {}", setup.coordinator->display(), setup.snapshot_id,
                setup.target->display());
+  return setup;
+}
+
+void log_plan(const partitioner::Plan& plan) {
+  for (const auto& w : plan.warnings) spdlog::warn("{}", w);
+  for (const auto& t : plan.tables) {
+    if (t.format == partitioner::CopyFormat::Text) spdlog::info("{} goes as text: {}", t.source, t.text_reason);
+  }
+}
+
+RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options,
+                  std::optional<Error>* planning_failure) {
+  RunSetup setup = open_sessions(source, target);
   try {
     setup.plan = partitioner::build_plan(*setup.coordinator, *setup.target, options);
   } catch (const Error& e) {
@@ -46,10 +58,7 @@ RunSetup open_run(const std::string& source, const std::string& target, const pa
     *planning_failure = e;
     return setup;
   }
-  for (const auto& w : setup.plan.warnings) spdlog::warn("{}", w);
-  for (const auto& t : setup.plan.tables) {
-    if (t.format == partitioner::CopyFormat::Text) spdlog::info("{} goes as text: {}", t.source, t.text_reason);
-  }
+  log_plan(setup.plan);
   return setup;
 }
 

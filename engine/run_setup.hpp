@@ -39,8 +39,12 @@ struct RunSetup {
   bool same_cluster = false;  // source and target databases live on one server
 };
 
-// Connects, checks source and target are different databases, exports the snapshot, plans
-// and logs the plan's warnings; writes nothing.
+// Connects, checks source and target are different databases and exports the snapshot; no plan.
+RunSetup open_sessions(const std::string& source, const std::string& target);
+// The plan's warnings and text-format tables, logged.
+void log_plan(const partitioner::Plan& plan);
+
+// open_sessions, then plans and logs the plan's warnings; writes nothing.
 // With `planning_failure`, a plan the target cannot take (a missing table, an incompatible
 // column: a usage error of the planner) is stored there instead of thrown (the dry run reports it).
 RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options,

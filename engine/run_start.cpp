@@ -209,6 +209,9 @@ nlohmann::json CopyRun::options_json() {
           {"fence", options_.fence},
           {"prior_state", prior_state_},
           {"fence_revoke", options_.fence_revoke},
+          {"mapping", options_.mapping_file.empty() ? nlohmann::json()
+                                                    : nlohmann::json{{"file", options_.mapping_file},
+                                                                     {"digest", mapping_.digest}}},
           {"prefilled", prefilled_}};
 }
 

@@ -8,9 +8,12 @@
 #include <functional>
 #include <thread>
 
+#include "engine/copied_rows.hpp"
 #include "engine/copy_graph.hpp"
+#include "engine/run_catalog.hpp"
 #include "engine/run_setup.hpp"
 #include "partitioner/copy_sql.hpp"
+#include "pg/sql.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -94,11 +97,12 @@ void compare_whole_tables(const RunSetup& run, const VerifyOptions& options, ver
   std::vector<size_t> whole;
   std::vector<verify::WholeTable> sources;
   for (size_t t = 0; t < plan.tables.size(); ++t) {
-    if (ledger.method(t) != verify::Method::Whole) continue;
+    if (ledger.method(t) != verify::Method::Whole && ledger.method(t) != verify::Method::CopiedRows) continue;
     whole.push_back(t);
     sources.push_back({&plan.tables[t], plan.tables[t].format});
     ledger.add_source_table(t, {}, plan.tables[t].format);  // the form the target is read in
   }
+  load_copied_keys(ledger, *run.coordinator, *run.target, cancellation);
   std::vector<checksums::ChunkDigest> digests;  // posted once both sides are read: one writer at a time
   on_both_sides(
       [&] {
@@ -110,15 +114,65 @@ void compare_whole_tables(const RunSetup& run, const VerifyOptions& options, ver
   for (size_t i = 0; i < whole.size(); ++i) ledger.add_source_table(whole[i], digests[i], sources[i].format);
 }
 
+struct Compared {
+  std::optional<int64_t> run;       // the copy run whose plan is compared
+  std::set<std::string> prefilled;  // its target tables that held rows before it
+};
+
+// The plan to compare by: a copy run's own (see VerifyOptions::run_id), or a new one.
+Compared plan_verification(RunSetup& run, const VerifyOptions& options) {
+  RunCatalog catalog(*run.target, options.catalog_schema);
+  auto run_id = options.run_id;
+  if (!run_id && options.mapping) run_id = catalog.run_with_mapping(options.mapping->digest);
+  if (!run_id) {
+    bool merges = options.mapping && std::any_of(options.mapping->tables.begin(), options.mapping->tables.end(),
+                                                 [](const auto& t) { return !t.new_keys.empty(); });
+    if (merges) {
+      throw usage_error(fmt::format("{} gives rows new keys, chosen when the copy ran, and no run in {} was made with "
+                                    "this mapping file",
+                                    options.mapping->file, options.catalog_schema),
+                        options.mapping->file, "name the copy run that merged with --run RUN_ID");
+    }
+    run.plan = partitioner::build_plan(*run.coordinator, *run.target,
+                                       {options.selection, false, options.chunk_bytes, false, options.mapping});
+    log_plan(run.plan);
+    return {};
+  }
+  auto record = catalog.load_run(*run_id);
+  if (record.options.value("kind", "") == "restore") {
+    throw usage_error(fmt::format("run {} is a restore, not a copy", record.id), options.catalog_schema,
+                      "compare a restore with pgblit verify --spool DIR");
+  }
+  run.plan = partitioner::plan_from_json(record.plan);
+  std::set<std::string> prefilled;
+  for (const auto& t : record.options.value("prefilled", nlohmann::json::array())) prefilled.insert(t.get<std::string>());
+  spdlog::info("comparing what run {} ({}) copied, by its own plan{}", record.id, record.status,
+               prefilled.empty() ? "" : fmt::format("; {} of its tables held rows before it", prefilled.size()));
+  return {record.id, prefilled};
+}
+
+// A differing row of a merged table is named by its source key too, from the run's key map.
+void name_source_keys(pg::Connection& target, const std::string& catalog_schema, int64_t run,
+                      const partitioner::TableCopy& table, std::vector<verify::RowDifference>& rows) {
+  std::string key_map = pg::quote_ident(catalog_schema) + ".key_map";
+  if (table.key_remap.empty() || target.exec_params("SELECT to_regclass($1) IS NULL", {key_map}).boolean(0, 0)) return;
+  for (auto& r : rows) {
+    auto old = target.exec_params(
+        fmt::format("SELECT old_key FROM {} WHERE run_id = $1 AND target_table = $2 AND new_key = $3", key_map),
+        {std::to_string(run), table.target, r.key}, key_map);
+    if (old.rows() > 0) r.key += " (source key " + old.text(0, 0) + ")";
+  }
+}
+
 }  // namespace
 
 verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancellation) {
   auto started = std::chrono::steady_clock::now();
-  RunSetup run = open_run(options.source, options.target,
-                          {options.selection, false, options.chunk_bytes, false, options.mapping});
+  RunSetup run = open_sessions(options.source, options.target);
+  auto compared = plan_verification(run, options);
   const auto& plan = run.plan;
   spdlog::info("verifying {} tables ({} chunks) with {} jobs", plan.tables.size(), plan.chunks.size(), options.jobs);
-  verify::Ledger ledger(plan);
+  verify::Ledger ledger(plan, compared.prefilled);
   auto chunk_rows = compare_chunks(run, options, ledger, cancellation);
   compare_whole_tables(run, options, ledger, cancellation);
   auto report = ledger.compare();
@@ -130,7 +184,8 @@ verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancel
       // Compared whole (the target has no index on the key): bisect over the whole key range.
       const auto& table = plan.tables[*d.table];
       d.rows = verify::find_row_differences(*run.coordinator, *run.target, table, partitioner::Chunk{.table = *d.table},
-                                            table.format, budget, cancellation);
+                                            table.format, budget, cancellation, ledger.copied_rows(table.target));
+      if (compared.run) name_source_keys(*run.target, options.catalog_schema, *compared.run, table, d.rows);
     }
     d.rows.resize(std::min(d.rows.size(), budget));
     budget -= d.rows.size();

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct VerifyOptions {
   int64_t chunk_bytes = kDefaultChunkBytes;
   size_t max_differences = 100;  // rows reported at most, over the whole run
   const mapping::Mapping* mapping = nullptr;  // compare the target to the mapped source
+  // Compare what this copy run copied, by its own plan (its mapping, the new keys it chose,
+  // the tables that held rows before it). With a mapping and no run, the newest run made with
+  // that mapping file is taken, if the target's catalog has one.
+  std::optional<int64_t> run_id;
+  std::string catalog_schema = kDefaultCatalogSchema;
 };
 
 // The report names each differing chunk or table and, where the table has a key, its rows.

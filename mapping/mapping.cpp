@@ -2,9 +2,12 @@
 #include "mapping/mapping.hpp"
 
 #include <fmt/format.h>
+#include <xxhash.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "core/error.hpp"
@@ -179,6 +182,9 @@ Mapping load_mapping(const std::string& file) {
   }
   Mapping m;
   m.file = file;
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  m.digest = fmt::format("{:016x}", XXH3_64bits(bytes.data(), bytes.size()));
   auto tables = root["tables"];
   if (!tables || !tables.IsMap()) reader.fail(tables ? tables : root, "'tables' must map source tables to settings");
   if (auto scope = root["scope"]) {

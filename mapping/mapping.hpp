@@ -69,6 +69,7 @@ struct Remap {
 
 struct Mapping {
   std::string file;
+  std::string digest;  // XXH3 of the file's bytes: a run records it, so `verify --mapping` finds the run it made
   std::vector<TableMapping> tables;
   std::optional<Scope> scope;
   std::vector<Remap> remaps;

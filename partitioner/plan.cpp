@@ -1,9 +1,12 @@
 // See plan.hpp.
 #include "partitioner/plan.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "partitioner/copy_sql.hpp"
+#include "pg/sql.hpp"
 
 namespace pgblit::partitioner {
 
@@ -19,6 +22,14 @@ int64_t Plan::estimated_bytes() const {
   int64_t total = 0;
   for (const auto& t : tables) total += t.estimated_bytes;
   return total;
+}
+
+std::string new_key_sql(const std::string& key_remap, const std::string& old) {
+  auto rule = nlohmann::json::parse(key_remap);
+  if (rule.value("kind", "") == "uuid") {
+    return fmt::format("md5({} || ({})::text)::uuid", pg::quote_literal(rule["salt"].get<std::string>()), old);
+  }
+  return fmt::format("({} - {} + {})", old, rule["source_min"].get<std::string>(), rule["base"].get<std::string>());
 }
 
 nlohmann::json to_json(const Plan& plan) {

@@ -69,6 +69,9 @@ struct Plan {
   int64_t estimated_bytes() const;
 };
 
+// The new key, as SQL, of a row whose old key is the SQL `old`, by a table's key_remap rule.
+std::string new_key_sql(const std::string& key_remap, const std::string& old);
+
 nlohmann::json to_json(const Plan& plan);
 // The plan as to_json wrote it (a run catalog keeps it, so a resumed run executes the same chunks).
 Plan plan_from_json(const nlohmann::json& json);

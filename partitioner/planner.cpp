@@ -224,6 +224,7 @@ FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = ANY ($1::oid[]) AND 
     auto& table = plan.tables[i];
     const auto& scope_filter = filter_of(i);
     if (!scope_filter) {
+      if (!table.filter.empty()) continue;  // its own where says which rows
       plan.warnings.push_back(fmt::format("{} is not scoped: no {} column and no foreign key to a scoped table; all its "
                                           "rows are copied",
                                           table.source, scope.column));
@@ -260,12 +261,9 @@ void apply_new_keys(pg::Connection& source, pg::Connection& target, const mappin
       continue;
     }
     nlohmann::json remap = {{"column", column}, {"kind", m->new_keys}};
-    std::function<std::string(const std::string&)> apply;
     if (m->new_keys == "uuid") {
       std::random_device random;
-      std::string salt = fmt::format("{:08x}{:08x}", random(), random());
-      remap["salt"] = salt;
-      apply = [salt](const std::string& v) { return fmt::format("md5({} || ({})::text)::uuid", pg::quote_literal(salt), v); };
+      remap["salt"] = fmt::format("{:08x}{:08x}", random(), random());
     } else {
       const auto& filter = plan.tables[i].filter;  // the rows the run copies
       auto range = source.exec(fmt::format("SELECT min({0})::text, (max({0}) - min({0}) + 1)::text FROM ONLY {1}{2}", col,
@@ -280,10 +278,9 @@ void apply_new_keys(pg::Connection& source, pg::Connection& target, const mappin
                               plan.tables[i].target).text(0, 0);
       std::string min = range.text(0, 0);
       remap.update({{"source_min", min}, {"base", base}, {"span", range.text(0, 1)}, {"sequence", seq}});
-      apply = [min, base](const std::string& v) { return fmt::format("({} - {} + {})", v, min, base); };
     }
     plan.tables[i].key_remap = remap.dump();
-    rules[i] = {column, apply};
+    rules[i] = {column, [rule = remap.dump()](const std::string& v) { return new_key_sql(rule, v); }};
   }
   if (rules.empty()) return;
   // A pass-through column's value rewritten (a column with a mapping of its own keeps it).

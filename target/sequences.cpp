@@ -6,11 +6,11 @@
 namespace pgblit::target {
 
 SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas,
-                              bool forward_only) {
+                              bool forward_only, const std::map<std::string, std::string>& renamed) {
   // pg_sequence_last_value() is NULL for a sequence never used: reset it to its start, uncalled.
   auto seqs = source.exec_params(R"(
 SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
-       COALESCE(quote_ident(on_.nspname) || '.' || quote_ident(oc.relname), ''), COALESCE(a.attname, ''),
+       COALESCE(on_.nspname, ''), COALESCE(oc.relname, ''), COALESCE(a.attname, ''),
        COALESCE(pg_sequence_last_value(c.oid), s.seqstart)::text, pg_sequence_last_value(c.oid) IS NOT NULL
 FROM pg_sequence s
 JOIN pg_class c ON c.oid = s.seqrelid
@@ -27,10 +27,12 @@ WHERE n.nspname = ANY($1::text[]))",
   std::vector<std::string> names, owners, columns, values, called;
   for (int i = 0; i < seqs.rows(); ++i) {
     names.push_back(seqs.text(i, 0));
-    owners.push_back(seqs.text(i, 1));
-    columns.push_back(seqs.text(i, 2));
-    values.push_back(seqs.text(i, 3));
-    called.push_back(seqs.boolean(i, 4) ? "true" : "false");
+    std::string owner = seqs.text(i, 2).empty() ? "" : pg::qualified_name(seqs.text(i, 1), seqs.text(i, 2));
+    auto to = renamed.find(owner);
+    owners.push_back(to == renamed.end() ? owner : to->second);
+    columns.push_back(seqs.text(i, 3));
+    values.push_back(seqs.text(i, 4));
+    called.push_back(seqs.boolean(i, 5) ? "true" : "false");
   }
   auto applied = target.exec_params(R"(
 WITH x AS (

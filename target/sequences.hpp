@@ -4,6 +4,7 @@
 // name there; free sequences by name.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,8 +19,10 @@ struct SequenceReset {
 
 // `source` must be the coordinator, inside the run's snapshot. With `forward_only` (a run
 // continued in a later process, when the target may already be in use) a target sequence is
-// only ever moved forward, never back below a value it has handed out.
+// only ever moved forward, never back below a value it has handed out. `renamed` maps a source
+// table (as the plan names it) to the target table a mapping loads it into: the sequences its
+// columns own are that table's columns' sequences there.
 SequenceReset reset_sequences(pg::Connection& source, pg::Connection& target, const std::vector<std::string>& schemas,
-                              bool forward_only = false);
+                              bool forward_only = false, const std::map<std::string, std::string>& renamed = {});
 
 }  // namespace pgblit::target

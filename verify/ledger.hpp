@@ -1,8 +1,9 @@
 // The digest ledger: the one place that holds a run's source and target digests, per chunk
 // and per target table, and the one rule for how each target table is compared.
 //
-// The rule (method()): a target table that held rows before an append cannot match the
-// source and is not compared; a table the plan verifies chunk by chunk (a key range the
+// The rule (method()): a target table that held rows before the copy (an append, a merge) is
+// compared on the rows the copy wrote, selected by their keys (engine/copied_rows), when one
+// source table with a copied key loads into it, and is not compared otherwise; a table the plan verifies chunk by chunk (a key range the
 // target can read by index) compares each chunk's source digest with the digest of the same
 // range read back on the target; every other target table is compared whole: the sum of its
 // source digests (chunks add up, and several source tables, like partitions, may load into
@@ -32,7 +33,7 @@
 
 namespace pgblit::verify {
 
-enum class Method { ByChunk, Whole, NotCompared };
+enum class Method { ByChunk, Whole, CopiedRows, NotCompared };
 
 // A target table read whole, in the form its rows travelled.
 struct TableDigest {
@@ -56,6 +57,7 @@ struct Report {
   size_t tables_compared = 0;
   std::vector<Difference> differences;
   std::vector<std::string> not_compared;  // "<target table>: why"
+  std::vector<std::string> copied_rows_only;  // target tables compared on the rows the copy wrote
   double seconds = 0;
   bool ok() const { return differences.empty(); }
 };
@@ -64,8 +66,8 @@ nlohmann::json to_json(const Report& report);
 
 class Ledger {
  public:
-  // `unverifiable`: target tables that cannot match the source (they held rows before an append).
-  explicit Ledger(const partitioner::Plan& plan, std::set<std::string> unverifiable = {});
+  // `prefilled`: target tables that held rows before the copy, so hold more than the source's.
+  explicit Ledger(const partitioner::Plan& plan, std::set<std::string> prefilled = {});
 
   Method method(size_t table) const;  // for plan.tables[table]
 
@@ -76,10 +78,21 @@ class Ledger {
   void set_target_chunk(size_t chunk, const checksums::ChunkDigest& digest);
   void set_target_table(const std::string& target, const TableDigest& digest);
 
+  // The tables compared on their copied rows (by index into the plan), and the condition that
+  // selects those rows on the target (its session's temporary table of their keys).
+  std::vector<size_t> compared_on_copied_rows() const;
+  void set_copied_rows(const std::string& target, const std::string& condition);
+  std::string copied_rows(const std::string& target) const;  // "" unless set
+
   // What compare() still lacks on the target: chunks compared by chunk without a target
   // digest, and target tables compared whole not read (in the form their rows travelled).
   std::vector<size_t> chunks_to_read() const;
-  std::vector<std::pair<std::string, WholeTable>> tables_to_read() const;
+  struct TargetRead {
+    std::string name;
+    WholeTable table;
+    std::string condition;  // the copied rows only ("": all of it)
+  };
+  std::vector<TargetRead> tables_to_read() const;
   partitioner::CopyFormat chunk_format(size_t chunk) const { return chunks_[chunk].format; }
   const partitioner::Plan& plan() const { return plan_; }
 
@@ -96,17 +109,19 @@ class Ledger {
     std::set<partitioner::CopyFormat> formats;
     std::set<size_t> tables;  // the source tables loading into it
     std::optional<TableDigest> target;
+    std::string copied_rows;  // CopiedRows: the condition selecting them on the target
   };
   void add_whole_source(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format);
 
   const partitioner::Plan& plan_;
-  std::set<std::string> unverifiable_;
+  std::set<std::string> prefilled_;
+  std::map<std::string, size_t> sources_per_target_;
   std::vector<ChunkSides> chunks_;
   std::map<std::string, TableSides> tables_;  // by target table
 };
 
-// Reads on the target what the ledger lacks: chunk ranges on `target`, whole tables in page
-// ranges over up to `jobs` sessions of their own to `target_conninfo`.
+// Reads on the target what the ledger lacks: chunk ranges and copied rows on `target`, whole
+// tables in page ranges over up to `jobs` sessions of their own to `target_conninfo`.
 void read_target_side(Ledger& ledger, pg::Connection& target, const std::string& target_conninfo, int jobs,
                       pg::Cancellation& cancellation);
 

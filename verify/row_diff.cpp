@@ -25,13 +25,17 @@ constexpr int kMaxDepth = 64;
 class Bisection {
  public:
   Bisection(pg::Connection& source, pg::Connection& target, const TableCopy& table, CopyFormat format,
-            size_t max_differences, pg::Cancellation& cancellation)
+            size_t max_differences, pg::Cancellation& cancellation, std::string target_rows)
       : source_(source), target_(target), table_(table), format_(format), max_(max_differences),
-        cancellation_(cancellation) {
-    key_.columns = table.key;
+        cancellation_(cancellation), target_rows_(std::move(target_rows)) {
+    // The key under the target's names (a mapped source's rows carry them too).
+    for (size_t k = 0; k < table.key.size(); ++k) {
+      int field = k < table.key_fields.size() ? table.key_fields[k] : -1;
+      key_.columns.push_back(field >= 0 ? table.columns[static_cast<size_t>(field)] : table.key[k]);
+    }
     key_.types = table.key_types;
     key_.nullable = table.key_nullable;
-    for (const auto& k : table.key) key_columns_.push_back(pg::quote_ident(k));
+    for (const auto& k : key_.columns) key_columns_.push_back(pg::quote_ident(k));
   }
 
   void search(const Chunk& range, int depth) {
@@ -83,7 +87,8 @@ class Bisection {
                          table_.filter.empty() ? "" : " WHERE " + table_.filter);
     }
     if (on_source) return "ONLY " + table_.source;
-    return (table_.target_partitioned ? "" : "ONLY ") + table_.target;
+    std::string target = (table_.target_partitioned ? "" : "ONLY ") + table_.target;
+    return target_rows_.empty() ? target : fmt::format("(SELECT * FROM {} WHERE {}) t", target, target_rows_);
   }
 
   int64_t count(pg::Connection& conn, const Chunk& range, bool on_source) {
@@ -93,6 +98,10 @@ class Bisection {
   }
 
   static std::string where(const Chunk& range) { return range.predicate.empty() ? "true" : range.predicate; }
+  std::string target_where(const std::string& predicate) const {
+    if (target_rows_.empty() || predicate.empty()) return target_rows_.empty() ? predicate : target_rows_;
+    return "(" + predicate + ") AND " + target_rows_;
+  }
 
   std::vector<std::string> median_key(pg::Connection& conn, const Chunk& range, bool on_source, int64_t offset) {
     std::vector<std::string> as_text;
@@ -106,7 +115,17 @@ class Bisection {
   }
 
   checksums::ChunkDigest digest(pg::Connection& conn, const Chunk& range, bool on_source) {
-    std::string sql = on_source ? partitioner::copy_out_sql(table_, range, format_) : partitioner::target_copy_out_sql(table_, range.predicate, format_);
+    std::string sql;
+    if (!on_source) {
+      sql = partitioner::target_copy_out_sql(table_, target_where(range.predicate), format_);
+    } else if (table_.select_list.empty() && table_.filter.empty()) {
+      sql = partitioner::copy_out_sql(table_, range, format_);
+    } else {  // the range is over the mapped rows' key (a new key is not the source's)
+      std::vector<std::string> columns;
+      for (const auto& c : table_.columns) columns.push_back(pg::quote_ident(c));
+      sql = fmt::format("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT (FORMAT {})", fmt::join(columns, ", "),
+                        relation(true), where(range), partitioner::format_name(format_));
+    }
     return digest_copy_out(conn, sql, table_, format_, cancellation_);
   }
 
@@ -174,6 +193,7 @@ class Bisection {
   CopyFormat format_;
   size_t max_;
   pg::Cancellation& cancellation_;
+  std::string target_rows_;
   partitioner::TableKey key_;
   std::vector<std::string> key_columns_;
 };
@@ -194,8 +214,9 @@ const char* to_string(RowDifferenceKind kind) {
 
 std::vector<RowDifference> find_row_differences(pg::Connection& source, pg::Connection& target,
                                                 const TableCopy& table, const Chunk& chunk, CopyFormat format,
-                                                size_t max_differences, pg::Cancellation& cancellation) {
-  Bisection bisection(source, target, table, format, max_differences, cancellation);
+                                                size_t max_differences, pg::Cancellation& cancellation,
+                                                const std::string& target_rows) {
+  Bisection bisection(source, target, table, format, max_differences, cancellation, target_rows);
   bisection.search(chunk, 0);
   return bisection.differences;
 }

@@ -25,10 +25,12 @@ struct RowDifference {
   std::string key;  // the key's values as text: "42" or "(7, abc)"
 };
 
-// `source` must be inside the run's snapshot. Stops after `max_differences`.
+// `source` must be inside the run's snapshot. Stops after `max_differences`. A non-empty
+// `target_rows` is a condition the target's rows are taken under (the rows a copy wrote into a
+// table that held others).
 std::vector<RowDifference> find_row_differences(pg::Connection& source, pg::Connection& target,
                                                 const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
                                                 partitioner::CopyFormat format, size_t max_differences,
-                                                pg::Cancellation& cancellation);
+                                                pg::Cancellation& cancellation, const std::string& target_rows = "");
 
 }  // namespace pgblit::verify

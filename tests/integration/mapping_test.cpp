@@ -193,6 +193,47 @@ TEST_F(MappingTest, the_dry_run_counts_on_the_mapped_rows) {
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
 }
 
+// Values a value map lacks are counted on the source rows the run reads; a filter that selects
+// nothing is said, and no-go when no filtered table has a row (a scope value mistyped).
+TEST_F(MappingTest, the_dry_run_counts_values_the_map_lacks_and_filters_that_select_nothing) {
+  write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    where: \"org_id = 1\"\n"
+        "    columns:\n      title: {from: name}\n      policy: {from: policy_type, map: {manufacturer: m}, else: error}\n"
+        "    drop: [legacy]\n  crm.notes:\n    where: \"deal_id < 0\"\n  crm.audit: skip\n");
+  auto findings = [&](const RunResult& r) {
+    return nlohmann::json::parse(r.output.substr(r.output.find('{')))["dry_run"];
+  };
+  auto plan = run_pgblit(with_mapping({"plan", "-n", "crm", "--json", "--estimate-seconds", "0"}));
+  auto dry = findings(plan);
+  bool uncovered = false, empty = false;
+  for (const auto& f : dry["findings"]) {
+    if (f["check"] == "value map") {
+      uncovered = true;
+      EXPECT_EQ(f["severity"], "warning");
+      EXPECT_EQ(f["rows"], 1000) << "org 1's service_plan deals";  // even ids: manufacturer or service_plan
+      EXPECT_EQ(f["example"], "service_plan");
+    }
+    if (f["check"] == "filter") {
+      empty = true;
+      EXPECT_EQ(f["severity"], "info");
+      EXPECT_NE(f["message"].get<std::string>().find("crm\".\"notes"), std::string::npos) << f.dump();
+    }
+  }
+  EXPECT_TRUE(uncovered && empty) << dry.dump(1);
+  EXPECT_EQ(dry["go"], false) << "1000 of 2000 rows fail";
+
+  write("version: 1\nscope: {column: org_id, value: \"17\"}\ntables:\n  crm.deals:\n    target: crm.opportunities\n"
+        "    columns:\n      title: {from: name}\n      policy: {from: policy_type}\n    drop: [legacy]\n"
+        "  crm.audit: skip\n");
+  auto mistyped = run_pgblit(with_mapping({"plan", "-n", "crm", "--json", "--estimate-seconds", "0"}));
+  EXPECT_EQ(mistyped.exit_code, 5) << mistyped.output;
+  bool nothing = false;
+  auto mistyped_dry = findings(mistyped);
+  for (const auto& f : mistyped_dry["findings"]) {
+    nothing |= f["check"] == "filter" && f["severity"] == "error";
+  }
+  EXPECT_TRUE(nothing) << mistyped.output;
+}
+
 TEST_F(MappingTest, a_bad_mapping_is_named_by_line_and_column_and_nothing_is_written) {
   write("version: 1\ntables:\n  crm.deals:\n    colums: {}\n");
   auto unknown = copy({"--mapping", file_, "-n", "crm"});

@@ -1,0 +1,41 @@
+// See key_map.hpp.
+#include "engine/key_map.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "engine/copy_pump.hpp"
+#include "pg/session.hpp"
+#include "pg/sql.hpp"
+
+namespace pgblit::engine {
+
+void record_key_map(RunCatalog& catalog, int64_t run, const partitioner::Plan& plan, pg::Connection& source,
+                    pg::Connection& target, pg::Cancellation& cancellation) {
+  std::optional<BlockPool> pool;
+  std::string key_map = pg::quote_ident(catalog.schema()) + ".key_map";
+  for (const auto& t : plan.tables) {
+    if (t.key_remap.empty()) continue;
+    if (!pool) pool.emplace();
+    auto old_key = pg::quote_ident(nlohmann::json::parse(t.key_remap)["column"].get<std::string>());
+    std::string read = fmt::format("COPY (SELECT {}, {}, {}::text, ({})::text FROM ONLY {}{}) TO STDOUT", run,
+                                   pg::quote_literal(t.target), old_key, partitioner::new_key_sql(t.key_remap, old_key),
+                                   t.source, t.filter.empty() ? "" : " WHERE " + t.filter);
+    target.exec("BEGIN", key_map);
+    try {
+      target.exec_params(fmt::format("DELETE FROM {} WHERE run_id = $1 AND target_table = $2", key_map),
+                         {std::to_string(run), t.target}, key_map);
+      auto written = pump_copy(source, target, read,
+                               fmt::format("COPY {} (run_id, target_table, old_key, new_key) FROM STDIN", key_map),
+                               *pool, nullptr, cancellation, key_map);
+      target.exec("COMMIT", key_map);
+      spdlog::info("{}: {} old -> new keys kept in {}", t.target, written.rows, key_map);
+    } catch (...) {
+      pg::rollback_quietly(target);
+      throw;
+    }
+  }
+}
+
+}  // namespace pgblit::engine
