@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <memory>
+#include <optional>
 
 #include "cli/common_flags.hpp"
 #include "cli/interrupts.hpp"
@@ -28,15 +29,18 @@ struct BackupFlags {
   int jobs = default_jobs();
   int64_t chunk_bytes = kDefaultChunkBytes;
   bool resume = false;
+  std::string mapping;
 };
 
 int run_backup(BackupFlags& flags) {
   require_source(flags.connections);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
+  std::optional<mapping::Mapping> mapping;
+  if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
   engine::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
                                 flags.keep.empty() ? 0 : spool::parse_duration(flags.keep), flags.jobs,
-                                flags.chunk_bytes, flags.resume};
+                                flags.chunk_bytes, flags.resume, mapping ? &*mapping : nullptr};
   auto s = engine::backup(options, cancellation);
   spdlog::info("done: backed up {} tables ({} rows, {} of COPY streams in {} compressed) in {} chunks to {} in "
                "{:.2f} s; the schema is in its schema.dump",
@@ -117,6 +121,9 @@ std::function<int()> add_backup_command(CLI::App& app) {
   cmd->add_option("--keep", flags->keep, "the spool expires after this long (90d, 12h, 30m; default: never)");
   cmd->add_flag("--resume", flags->resume,
                 "complete the interrupted backup in --spool: finished chunk files are kept, the rest read anew");
+  cmd->add_option("--mapping", flags->mapping,
+                  "a mapping file's row selection only (skip, where, scope: one tenant's rows); docs/mapping.md")
+      ->check(CLI::ExistingFile);
   return [flags] { return run_backup(*flags); };
 }
 

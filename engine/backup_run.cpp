@@ -77,7 +77,12 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
   } else {
     dir = prepare_spool_folder(options.spool_dir, 0);
     // No target: the source's own tables say how rows are laid out.
-    plan = partitioner::build_plan(coordinator, coordinator, {options.selection, false, options.chunk_bytes});
+    if (options.mapping) options.mapping->require_row_selection_only("pgblit backup");
+    plan = partitioner::build_plan(coordinator, coordinator,
+                                   {options.selection, false, options.chunk_bytes, false, options.mapping});
+    for (const auto& t : plan.tables) {
+      if (!t.filter.empty()) spdlog::info("{}: the rows where {} ({})", t.source, t.filter, t.filter_reason);
+    }
     require_spool_room(dir, options.source, snapshot.id(), plan, options.level);
     manifest = start_manifest(dir, coordinator, plan, {options.source, snapshot.id(), 0, options.level, options.keep_seconds});
     for (size_t c = 0; c < plan.chunks.size(); ++c) {  // the plan, so --resume can finish it

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/defaults.hpp"
+#include "mapping/mapping.hpp"
 #include "partitioner/selection.hpp"
 #include "pg/cancellation.hpp"
 
@@ -26,6 +27,7 @@ struct BackupOptions {
   int jobs = 2;
   int64_t chunk_bytes = kDefaultChunkBytes;
   bool resume = false;  // complete the incomplete backup in spool_dir: its chunk files are kept
+  const mapping::Mapping* mapping = nullptr;  // --mapping: which rows (skip, where, scope) only
 };
 
 struct BackupSummary {

@@ -13,6 +13,7 @@
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "engine/run_catalog.hpp"
+#include "engine/unmappable_rows.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 
@@ -108,6 +109,16 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
   try {
     copy_once(chunk_index, chunk, table, format, read_back, outcome);
   } catch (const Error& e) {
+    if (e.rejects_row() && !table.select_list.empty() && !(config_.rejects && config_.rejects->max() > 0) &&
+        !cancellation_.requested()) {
+      if (auto row = find_unmappable_row(source_, table, chunk, cancellation_)) {
+        throw Error(e.kind(),
+                    fmt::format("the mapping of {} fails on the source row with key {}: {}: {}", table.source, row->key,
+                                row->expression, row->error),
+                    table.source, "fix the expression (or guard it: CASE, NULLIF), leave such rows out with a where, "
+                    "or set them aside with --max-rejects", e.sqlstate());
+      }
+    }
     if (e.rejects_row() && config_.rejects && config_.rejects->max() > 0 && !cancellation_.requested()) {
       spdlog::warn("{}: the target rejected a row ({}); loading this chunk row by row to set such rows aside",
                    table.source, e.what());
@@ -123,9 +134,25 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
 
 void Lane::copy_isolating_rejects(size_t chunk_index, const partitioner::Chunk& chunk,
                                   const partitioner::TableCopy& table, bool read_back, ChunkOutcome& outcome) {
+  // Source rows the mapping fails on are found first, on the source alone, and set aside too.
+  auto readable = chunk;
+  std::vector<std::pair<std::string, std::string>> unmappable;
+  while (auto row = find_unmappable_row(source_, table, readable, cancellation_)) {
+    if (!config_.rejects->take_one()) {
+      throw Error(ErrorKind::Runtime,
+                  fmt::format("more than {} rows rejected (--max-rejects); the last: the mapping fails on the source "
+                              "row with key {}: {}",
+                              config_.rejects->max(), row->key, row->error),
+                  table.source, "fix the rows or the mapping, or raise --max-rejects");
+    }
+    unmappable.emplace_back(row->row, fmt::format("the mapping fails on this source row (key {}): {}: {}", row->key,
+                                                  row->expression, row->error));
+    readable = without_row(readable, row->condition);
+  }
   load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
-    auto isolated = load_isolating_rejects(source_, target_, partitioner::copy_out_sql(table, chunk, CopyFormat::Text), table,
-                                           *config_.rejects, cancellation_);
+    auto isolated = load_isolating_rejects(source_, target_, partitioner::copy_out_sql(table, readable, CopyFormat::Text),
+                                           table, *config_.rejects, cancellation_);
+    isolated.rejected.insert(isolated.rejected.end(), unmappable.begin(), unmappable.end());
     return ChunkLoad{isolated.rows, isolated.bytes, isolated.digest, CopyFormat::Text, std::move(isolated.rejected)};
   });
 }

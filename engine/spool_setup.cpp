@@ -117,7 +117,7 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
     std::vector<std::string> types;
     for (const auto& c : t.columns) types.push_back(type_of[c]);
     m.tables.push_back({t.source, t.target, t.columns, types, partitioner::format_name(t.format), t.key_fields,
-                        t.target_partitioned});
+                        t.target_partitioned, !t.key_mapped});
   }
   m.chunks.clear();
   m.sequences.clear();

@@ -153,6 +153,22 @@ std::string Mapping::remapped(const std::string& column, const std::string& valu
   return out;
 }
 
+void Mapping::require_row_selection_only(const std::string& command) const {
+  auto refuse = [&](const std::string& where, const std::string& what) {
+    throw usage_error(fmt::format("{}: {} keeps the source's tables and columns, so {} does not apply; it takes "
+                                  "skip, where and scope",
+                                  where, command, what),
+                      file, "spool the mapped rows with pgblit copy --mapping FILE --spool DIR instead");
+  };
+  if (!remaps.empty()) refuse(remaps.front().location, "'remap'");
+  for (const auto& t : tables) {
+    if (!t.target.empty()) refuse(t.location, "'target'");
+    if (!t.columns.empty()) refuse(t.columns.begin()->second.where, "'columns'");
+    if (!t.drop.empty()) refuse(t.location, "'drop'");
+    if (!t.new_keys.empty()) refuse(t.location, "'new_keys'");
+  }
+}
+
 const TableMapping* Mapping::find(const std::string& schema, const std::string& name) const {
   for (const auto& t : tables) {
     if (split_name(t.source) == std::pair{schema, name}) return &t;

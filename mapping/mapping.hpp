@@ -77,6 +77,10 @@ struct Mapping {
   // when none applies.
   std::string remapped(const std::string& column, const std::string& value) const;
   bool remaps_column(const std::string& column) const;
+  // Throws a usage error naming the first entry that shapes rows for a target (a target name,
+  // columns, drops, new keys, a remap): `command` keeps the source's tables and columns and
+  // takes only which rows (skip, where, scope).
+  void require_row_selection_only(const std::string& command) const;
   // The entry for a source table (schema, name), if any.
   const TableMapping* find(const std::string& schema, const std::string& name) const;
 };

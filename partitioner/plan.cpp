@@ -48,6 +48,7 @@ nlohmann::json to_json(const Plan& plan) {
                       {"key_types", t.key_types},
                       {"key_nullable", t.key_nullable},
                       {"key_fields", t.key_fields},
+                      {"key_mapped", t.key_mapped},
                       {"verify_by_chunk", t.verify_by_chunk},
                       {"key_index", t.key_index},
                       {"chunking", t.chunking},
@@ -86,6 +87,7 @@ Plan plan_from_json(const nlohmann::json& json) {
     table.key_nullable = t.at("key_nullable");
     table.key_fields = t.at("key_fields").get<std::vector<int>>();
     table.verify_by_chunk = t.at("verify_by_chunk");
+    table.key_mapped = t.value("key_mapped", false);
     table.key_index = t.at("key_index");
     table.chunking = t.at("chunking");
     table.select_list = t.value("select_list", std::vector<std::string>{});

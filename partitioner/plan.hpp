@@ -35,6 +35,8 @@ struct TableCopy {
   // are key ranges, which mean the same rows on the target, and the target has an index to
   // read a range without scanning the table), or else table by table.
   bool verify_by_chunk = false;
+  bool key_mapped = false;           // a mapping renamed, computed or remapped the key: its ranges do
+                                     // not name the same rows on the target
   std::string chunking;              // "whole", "histogram", "sample", "ctid"
   // With a mapping (--mapping): the SELECT expression of each of `columns` over the source row
   // (empty: the columns themselves), and the rows kept (empty: all).

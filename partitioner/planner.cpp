@@ -421,6 +421,7 @@ void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Place
       auto column = pg::quote_ident(table.key[k]);  // passed through, or only cast
       key_mapped |= entry != column && !entry.starts_with("(" + column + ")::");
     }
+    table.key_mapped = key_mapped;
     table.verify_by_chunk = !chunked.by_ctid && !key_mapped &&
                             placement.tables_by_dest.at(placement.destinations[i]).size() == 1 && (whole || target_indexed[i]);
     for (auto& c : chunked.chunks) {

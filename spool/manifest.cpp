@@ -37,7 +37,7 @@ nlohmann::json to_json(const Manifest& m) {
   for (const auto& t : m.tables) {
     tables.push_back({{"source", t.source}, {"target", t.target}, {"columns", t.columns}, {"types", t.types},
                       {"format", t.format}, {"key_fields", t.key_fields},
-                      {"target_partitioned", t.target_partitioned}});
+                      {"target_partitioned", t.target_partitioned}, {"ranges_on_target", t.ranges_on_target}});
   }
   for (const auto& c : m.chunks) {
     chunks.push_back({{"index", c.index}, {"table", c.table}, {"file", c.file}, {"predicate", c.predicate},
@@ -94,7 +94,7 @@ Manifest read_manifest(const std::filesystem::path& folder) {
     m.level = j.value("level", 3);
     for (const auto& t : j.at("tables")) {
       m.tables.push_back({t.at("source"), t.at("target"), t.at("columns"), t.at("types"), t.at("format"),
-                          t.at("key_fields"), t.value("target_partitioned", false)});
+                          t.at("key_fields"), t.value("target_partitioned", false), t.value("ranges_on_target", true)});
     }
     for (const auto& c : j.at("chunks")) {
       m.chunks.push_back({c.at("index"), c.at("table"), c.at("file"), c.at("predicate"), c.at("rows"),

@@ -24,6 +24,8 @@ struct SpoolTable {
   std::string format;   // "binary" or "text": how its chunk files are encoded
   std::vector<int> key_fields;  // positions of the key's columns (for the digests' key hash)
   bool target_partitioned = false;  // the target routes rows to partitions (read without ONLY)
+  bool ranges_on_target = true;     // its chunks' predicates name the same rows on the target (a
+                                    // mapped key does not: verify --spool compares it whole)
 };
 
 struct SpoolChunk {

@@ -3,6 +3,7 @@
 // dry run counts on the mapped rows; verify --mapping compares the target to the mapped source
 // and names a tampered row; a bad mapping file is named by line and column, and nothing is
 // written.
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <nlohmann/json.hpp>
@@ -234,6 +235,57 @@ TEST_F(MappingTest, the_dry_run_counts_values_the_map_lacks_and_filters_that_sel
   EXPECT_TRUE(nothing) << mistyped.output;
 }
 
+// A mapped copy's spool holds the mapped rows: restored, they are the target's again, and
+// verify --spool compares them (a table whose key the mapping computed, whole).
+TEST_F(MappingTest, a_mapped_copy_spools_the_mapped_rows_and_restores_them) {
+  auto spool = std::filesystem::temp_directory_path() / ("pgblit-mapped-spool-" + db_);
+  std::filesystem::remove_all(spool);
+  write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    where: \"org_id = 1\"\n"
+        "    columns:\n      id: {expr: \"id + 100000\"}\n      title: {from: name}\n"
+        "      policy: {from: policy_type, map: {manufacturer: inverter_manufacturer}, else: keep}\n"
+        "    drop: [legacy]\n  crm.notes: skip\n  crm.audit: skip\n");
+  auto run = copy({"--mapping", file_, "-n", "crm", "--spool", spool.string()});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  target_sql("TRUNCATE crm.notes, crm.opportunities");
+  auto restore = run_pgblit({"restore", "--spool", spool.string(), "--target", target_url()});
+  ASSERT_EQ(restore.exit_code, 0) << restore.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE id > 100000 AND org_id = 1"), "2000");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities WHERE policy = 'manufacturer'"), "0");
+  auto checked = run_pgblit({"verify", "--spool", spool.string(), "--target", target_url()});
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  target_sql("UPDATE crm.opportunities SET title = 'tampered' WHERE id = 100002");
+  auto tampered = run_pgblit({"verify", "--spool", spool.string(), "--target", target_url()});
+  EXPECT_EQ(tampered.exit_code, 3) << tampered.output;
+  EXPECT_TRUE(mentions(tampered, "its key is mapped: compared whole")) << tampered.output;
+  std::filesystem::remove_all(spool);
+}
+
+// A backup takes a mapping's row selection (one tenant's rows), and refuses what would reshape
+// them, naming the line.
+TEST_F(MappingTest, a_backup_keeps_one_tenants_rows_by_the_mappings_scope) {
+  auto spool = std::filesystem::temp_directory_path() / ("pgblit-scoped-backup-" + db_);
+  std::filesystem::remove_all(spool);
+  write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n");
+  auto reshaping = run_pgblit({"backup", "--source", source_url(), "--spool", spool.string(), "-n", "crm",
+                               "--mapping", file_});
+  EXPECT_EQ(reshaping.exit_code, 2) << reshaping.output;
+  EXPECT_TRUE(mentions(reshaping, ".yaml:3:3")) << reshaping.output;
+  EXPECT_TRUE(mentions(reshaping, "'target' does not apply")) << reshaping.output;
+  EXPECT_FALSE(std::filesystem::exists(spool / "manifest.json"));
+  std::filesystem::remove_all(spool);
+
+  write("version: 1\nscope: {column: org_id, value: \"1\"}\ntables:\n  crm.audit: skip\n");
+  auto backup = run_pgblit({"backup", "--source", source_url(), "--spool", spool.string(), "-n", "crm",
+                            "--mapping", file_});
+  ASSERT_EQ(backup.exit_code, 0) << backup.output;
+  target_sql("CREATE TABLE crm.deals (id int PRIMARY KEY, name text, email text, policy_type text, org_id int, legacy text)");
+  auto restore = run_pgblit({"restore", "--spool", spool.string(), "--target", target_url(), "-t", "crm.deals"});
+  ASSERT_EQ(restore.exit_code, 0) << restore.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.deals"), "2000");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.deals WHERE org_id <> 1"), "0");
+  std::filesystem::remove_all(spool);
+}
+
 TEST_F(MappingTest, a_bad_mapping_is_named_by_line_and_column_and_nothing_is_written) {
   write("version: 1\ntables:\n  crm.deals:\n    colums: {}\n");
   auto unknown = copy({"--mapping", file_, "-n", "crm"});
@@ -262,7 +314,37 @@ TEST_F(MappingTest, a_value_the_map_lacks_fails_its_chunk_when_else_is_error) {
   auto run = copy({"--mapping", file_, "-n", "crm"});
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_TRUE(mentions(run, "pgblit mapping: no value for policy maps")) << run.output;
+  EXPECT_TRUE(mentions(run, "fails on the source row with key 1:")) << "the first id, extended: " << run.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
+}
+
+// An expression that fails on some source rows: the chunk fails naming the first such row's
+// key and the expression; with --max-rejects those rows are set aside and the rest loaded.
+TEST_F(MappingTest, rows_an_expression_fails_on_are_named_or_set_aside) {
+  write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    where: \"org_id = 1\"\n"
+        "    columns:\n      title: {expr: \"name || (100 / (id % 1000))\"}\n      policy: policy_type\n"
+        "    drop: [legacy, name]\n  crm.notes: skip\n  crm.audit: skip\n");
+  auto failed = copy({"--mapping", file_, "-n", "crm"});
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_TRUE(mentions(failed, "fails on the source row with key 1000: column \"title\" = ((name || (100 / (id % 1000))))")) << failed.output;
+  EXPECT_TRUE(mentions(failed, "division by zero")) << failed.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
+  run_pgblit({"clean", "--target", target_url(), "--all", "--yes"});
+
+  auto dir = std::filesystem::temp_directory_path() / ("pgblit-unmappable-" + db_);
+  std::filesystem::remove_all(dir);
+  auto set_aside = copy({"--mapping", file_, "-n", "crm", "--max-rejects", "10", "--rejects-dir", dir.string()});
+  EXPECT_EQ(set_aside.exit_code, 4) << set_aside.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "1996");  // ids 1000, 2000, 3000, 4000 left out
+  std::string rejects;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(f.path());
+    rejects += std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  for (const char* key : {"key 1000)", "key 2000)", "key 3000)", "key 4000)"}) {
+    EXPECT_NE(rejects.find(key), std::string::npos) << key << " in " << rejects;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
