@@ -27,7 +27,7 @@ TEST_F(SafetyTest, clean_drops_only_pgblits_own_tables_and_never_a_live_run) {
   auto dropped = run_pgblit({"clean", "--all", "--catalog-schema", "ops", "--target", target_url(), "--yes"});
   EXPECT_EQ(dropped.exit_code, 0) << dropped.output;
   EXPECT_TRUE(mentions(dropped, "dropped 1 runs and the catalog tables \"ops\".\"catalog_info\", \"ops\".\"objects\", \"ops\".\"lanes\", "
-                                "\"ops\".\"chunks\", \"ops\".\"runs\""))
+                                "\"ops\".\"chunks\", \"ops\".\"key_map\", \"ops\".\"runs\""))
       << dropped.output;
   EXPECT_TRUE(mentions(dropped, "kept the schema ops: pgblit did not create it")) << dropped.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM ops.notes"), "1");
