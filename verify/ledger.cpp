@@ -23,6 +23,10 @@ Method Ledger::method(size_t table) const {
   return t.verify_by_chunk ? Method::ByChunk : Method::Whole;
 }
 
+bool Ledger::summed_per_table(size_t table) const {
+  return method(table) == Method::Whole || method(table) == Method::CopiedRows;
+}
+
 std::vector<size_t> Ledger::compared_on_copied_rows() const {
   std::vector<size_t> out;
   for (size_t t = 0; t < plan_.tables.size(); ++t) {
@@ -46,11 +50,11 @@ void Ledger::add_source_chunk(size_t chunk, const checksums::ChunkDigest& digest
   chunks_[chunk].source = digest;
   chunks_[chunk].format = format;
   size_t table = plan_.chunks[chunk].table;
-  if (method(table) == Method::Whole || method(table) == Method::CopiedRows) add_whole_source(table, digest, format);
+  if (summed_per_table(table)) add_whole_source(table, digest, format);
 }
 
 void Ledger::add_source_table(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format) {
-  if (method(table) == Method::Whole || method(table) == Method::CopiedRows) add_whole_source(table, digest, format);
+  if (summed_per_table(table)) add_whole_source(table, digest, format);
 }
 
 void Ledger::set_target_chunk(size_t chunk, const checksums::ChunkDigest& digest) { chunks_[chunk].target = digest; }
@@ -148,9 +152,9 @@ void read_target_side(Ledger& ledger, pg::Connection& target, const std::string&
     }
     // The copied rows: through the temporary table of their keys, which only `target` sees.
     const auto& table = *read.table.table;
-    ledger.set_target_table(read.name, {read.table.format,
-                                        digest_copy_out(target, partitioner::target_copy_out_sql(table, read.condition, read.table.format),
-                                                        table, read.table.format, cancellation)});
+    auto sql = partitioner::target_copy_out_sql(table, read.condition, read.table.format);
+    ledger.set_target_table(read.name,
+                            {read.table.format, digest_copy_out(target, sql, table, read.table.format, cancellation)});
   }
   std::vector<WholeTable> tables;
   for (const auto& read : whole) tables.push_back(read.table);

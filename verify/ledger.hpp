@@ -112,6 +112,7 @@ class Ledger {
     std::string copied_rows;  // CopiedRows: the condition selecting them on the target
   };
   void add_whole_source(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format);
+  bool summed_per_table(size_t table) const;  // its source digests add up to one per target table
 
   const partitioner::Plan& plan_;
   std::set<std::string> prefilled_;
