@@ -180,6 +180,9 @@ tables:
   EXPECT_GE(std::stoll(target_value("SELECT last_value FROM crm.opportunities_id_seq")), 51 + 3998);
   EXPECT_NE(target_value("SELECT plan::text FROM pgblit.runs WHERE id = 1").find("source_min"), std::string::npos)
       << "the rule is kept with the run";
+  EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.key_map WHERE run_id = 1 AND new_key::int = old_key::int - 2 + 51"),
+            "2000") << "the old -> new map, once, after the resume";
+  EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.key_map"), "2000");
 }
 
 TEST_F(MappingTest, the_dry_run_counts_on_the_mapped_rows) {
