@@ -97,7 +97,7 @@ void compare_whole_tables(const RunSetup& run, const VerifyOptions& options, ver
   std::vector<size_t> whole;
   std::vector<verify::WholeTable> sources;
   for (size_t t = 0; t < plan.tables.size(); ++t) {
-    if (ledger.method(t) != verify::Method::Whole && ledger.method(t) != verify::Method::CopiedRows) continue;
+    if (!ledger.summed_per_table(t)) continue;
     whole.push_back(t);
     sources.push_back({&plan.tables[t], plan.tables[t].format});
     ledger.add_source_table(t, {}, plan.tables[t].format);  // the form the target is read in

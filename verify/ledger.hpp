@@ -70,6 +70,8 @@ class Ledger {
   explicit Ledger(const partitioner::Plan& plan, std::set<std::string> prefilled = {});
 
   Method method(size_t table) const;  // for plan.tables[table]
+  // Its source digests add up to one per target table (compared whole, or on its copied rows).
+  bool summed_per_table(size_t table) const;
 
   // The source side: a chunk's digest as it travelled, or (verify) a whole source table's.
   void add_source_chunk(size_t chunk, const checksums::ChunkDigest& digest, partitioner::CopyFormat format);
@@ -112,7 +114,6 @@ class Ledger {
     std::string copied_rows;  // CopiedRows: the condition selecting them on the target
   };
   void add_whole_source(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format);
-  bool summed_per_table(size_t table) const;  // its source digests add up to one per target table
 
   const partitioner::Plan& plan_;
   std::set<std::string> prefilled_;
