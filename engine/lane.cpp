@@ -109,8 +109,8 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
   try {
     copy_once(chunk_index, chunk, table, format, read_back, outcome);
   } catch (const Error& e) {
-    if (e.rejects_row() && !table.select_list.empty() && !(config_.rejects && config_.rejects->max() > 0) &&
-        !cancellation_.requested()) {
+    bool sets_rows_aside = config_.rejects && config_.rejects->max() > 0;
+    if (e.rejects_row() && !table.select_list.empty() && !sets_rows_aside && !cancellation_.requested()) {
       if (auto row = find_unmappable_row(source_, table, chunk, cancellation_)) {
         throw Error(e.kind(),
                     fmt::format("the mapping of {} fails on the source row with key {}: {}: {}", table.source, row->key,
@@ -119,7 +119,7 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
                     "or set them aside with --max-rejects", e.sqlstate());
       }
     }
-    if (e.rejects_row() && config_.rejects && config_.rejects->max() > 0 && !cancellation_.requested()) {
+    if (e.rejects_row() && sets_rows_aside && !cancellation_.requested()) {
       spdlog::warn("{}: the target rejected a row ({}); loading this chunk row by row to set such rows aside",
                    table.source, e.what());
       copy_isolating_rejects(chunk_index, chunk, table, read_back, outcome);

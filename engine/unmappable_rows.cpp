@@ -30,15 +30,10 @@ bool runs(pg::Connection& source, const std::function<void()>& statement, std::s
   }
 }
 
-std::string and_also(const std::string& a, const std::string& b) {
-  if (a.empty()) return b;
-  return b.empty() ? a : "(" + a + ") AND (" + b + ")";
-}
-
 }  // namespace
 
 partitioner::Chunk without_row(partitioner::Chunk chunk, const std::string& condition) {
-  chunk.predicate = and_also(chunk.predicate, "NOT (" + condition + ")");
+  chunk.predicate = pg::sql_and(chunk.predicate, "NOT (" + condition + ")");
   return chunk;
 }
 
@@ -51,7 +46,7 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
     // Named apart from the column, so ORDER BY takes the key's own order, not its text's.
     as_text.push_back(fmt::format("{}::text AS pgblit_k{}", key.back(), as_text.size()));
   }
-  std::string rows = and_also(chunk.predicate, table.filter);
+  std::string rows = pg::sql_and(chunk.predicate, table.filter);
   auto keys = source.exec(fmt::format("SELECT {} FROM ONLY {}{} ORDER BY {}", fmt::join(as_text, ", "), table.source,
                                       rows.empty() ? "" : " WHERE " + rows, fmt::join(key, ", ")),
                           table.source);
@@ -67,7 +62,7 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
   };
   auto maps = [&](int first, int last) {  // the mapped rows first..last stream without a failure
     return runs(source, [&] {
-      auto sql = partitioner::copy_out_sql(table, partitioner::Chunk{.predicate = and_also(chunk.predicate, between(first, last))},
+      auto sql = partitioner::copy_out_sql(table, partitioner::Chunk{.predicate = pg::sql_and(chunk.predicate, between(first, last))},
                                            partitioner::CopyFormat::Text);
           size_t n = 0;
       verify::for_each_copied_row(source, sql, partitioner::CopyFormat::Text, -1, table.source, cancellation,

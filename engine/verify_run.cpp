@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "engine/copied_rows.hpp"
@@ -156,11 +157,16 @@ void name_source_keys(pg::Connection& target, const std::string& catalog_schema,
                       const partitioner::TableCopy& table, std::vector<verify::RowDifference>& rows) {
   std::string key_map = pg::quote_ident(catalog_schema) + ".key_map";
   if (table.key_remap.empty() || target.exec_params("SELECT to_regclass($1) IS NULL", {key_map}).boolean(0, 0)) return;
+  std::vector<std::string> keys;
+  for (const auto& r : rows) keys.push_back(r.key);
+  auto found = target.exec_params(  // one read of the map for all the rows
+      fmt::format("SELECT new_key, old_key FROM {} WHERE run_id = $1 AND target_table = $2 AND new_key = ANY ($3::text[])",
+                  key_map),
+      {std::to_string(run), table.target, pg::text_array_literal(keys)}, key_map);
+  std::map<std::string, std::string> old_of;
+  for (int i = 0; i < found.rows(); ++i) old_of[found.text(i, 0)] = found.text(i, 1);
   for (auto& r : rows) {
-    auto old = target.exec_params(
-        fmt::format("SELECT old_key FROM {} WHERE run_id = $1 AND target_table = $2 AND new_key = $3", key_map),
-        {std::to_string(run), table.target, r.key}, key_map);
-    if (old.rows() > 0) r.key += " (source key " + old.text(0, 0) + ")";
+    if (auto old = old_of.find(r.key); old != old_of.end()) r.key += " (source key " + old->second + ")";
   }
 }
 

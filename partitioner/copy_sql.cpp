@@ -30,9 +30,8 @@ std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner:
                          partitioner::CopyFormat format) {
   // A mapped table: its expressions, and its filter beside the chunk's range.
   std::string select = table.select_list.empty() ? column_list(table) : fmt::format("{}", fmt::join(table.select_list, ", "));
-  std::string condition = chunk.predicate;
-  if (!table.filter.empty()) condition = condition.empty() ? "(" + table.filter + ")" : "(" + condition + ") AND (" + table.filter + ")";
-  return fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT (FORMAT {})", select, table.source, where(condition),
+  return fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT (FORMAT {})", select, table.source,
+                     where(pg::sql_and(chunk.predicate, table.filter)),
                      format_name(format));
 }
 

@@ -12,6 +12,11 @@ std::string quote_ident(std::string_view name) {
   return out + '"';
 }
 
+std::string sql_and(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  return b.empty() ? a : "(" + a + ") AND (" + b + ")";
+}
+
 std::string quote_literal(std::string_view text) {
   std::string out = "'";
   for (char c : text) {

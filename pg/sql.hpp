@@ -12,6 +12,8 @@ std::string quote_ident(std::string_view name);
 // A string literal ('it''s'); standard_conforming_strings is on in every supported server.
 std::string quote_literal(std::string_view text);
 std::string qualified_name(std::string_view schema, std::string_view name);
+// Both SQL conditions ("(a) AND (b)"); either alone when the other is empty.
+std::string sql_and(const std::string& a, const std::string& b);
 // A text[] literal for a bind parameter: {"a","b \"c\""}.
 std::string text_array_literal(const std::vector<std::string>& items);
 // Parses a text[] as the server prints it (quoted or bare elements; NULL elements dropped).

@@ -98,11 +98,6 @@ class Bisection {
   }
 
   static std::string where(const Chunk& range) { return range.predicate.empty() ? "true" : range.predicate; }
-  std::string target_where(const std::string& predicate) const {
-    if (target_rows_.empty() || predicate.empty()) return target_rows_.empty() ? predicate : target_rows_;
-    return "(" + predicate + ") AND " + target_rows_;
-  }
-
   std::vector<std::string> median_key(pg::Connection& conn, const Chunk& range, bool on_source, int64_t offset) {
     std::vector<std::string> as_text;
     for (size_t i = 0; i < key_columns_.size(); ++i) as_text.push_back(key_columns_[i] + "::text AS k" + std::to_string(i));
@@ -117,7 +112,7 @@ class Bisection {
   checksums::ChunkDigest digest(pg::Connection& conn, const Chunk& range, bool on_source) {
     std::string sql;
     if (!on_source) {
-      sql = partitioner::target_copy_out_sql(table_, target_where(range.predicate), format_);
+      sql = partitioner::target_copy_out_sql(table_, pg::sql_and(range.predicate, target_rows_), format_);
     } else if (table_.select_list.empty() && table_.filter.empty()) {
       sql = partitioner::copy_out_sql(table_, range, format_);
     } else {  // the range is over the mapped rows' key (a new key is not the source's)

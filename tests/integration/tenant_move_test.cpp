@@ -29,15 +29,8 @@ CREATE TABLE app.warranty_items (id serial PRIMARY KEY, warranty_id int NOT NULL
                                  serial_number text NOT NULL);)";
 
 std::string schema(const std::string& jobs, const std::string& name, const std::string& policy, const std::string& extra) {
-  std::string sql = kSchema;
-  auto replace = [&](const std::string& from, const std::string& to) {
-    for (size_t at = sql.find(from); at != std::string::npos; at = sql.find(from, at + to.size())) sql.replace(at, from.size(), to);
-  };
-  replace("{jobs}", jobs);
-  replace("{name}", name);
-  replace("{policy}", policy);
-  replace("{extra}", extra);
-  return sql;
+  return fmt::format(fmt::runtime(kSchema), fmt::arg("jobs", jobs), fmt::arg("name", name), fmt::arg("policy", policy),
+                     fmt::arg("extra", extra));
 }
 
 // Organization `org` with `customers` customers, a job, a ticket and a warranty of two items each;
