@@ -13,6 +13,7 @@
 #include "core/printable.hpp"
 #include "core/units.hpp"
 #include "engine/run_catalog.hpp"
+#include "engine/target_claims.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::cli {
@@ -54,6 +55,11 @@ void print(const nlohmann::json& s) {
     for (const auto& [status, n] : s["objects"].items()) fmt::print(" {} {}", n.get<int64_t>(), status);
     fmt::print("\n");
   }
+  for (const auto& d : s["dropped_on_target"]) {
+    fmt::print("dropped on the target and not rebuilt: {} indexes and constraints of {} by run {} (catalog {}); {}\n",
+               d["objects"].size(), printable(d["tables"].dump()), d["run_id"].get<int64_t>(),
+               printable(d["catalog"].get<std::string>()), printable(d["to_finish"].get<std::string>()));
+  }
   for (const auto& e : s["errors"]) {
     fmt::print("  chunk {} of {} failed ({} attempts): {}\n", e["chunk"].get<int64_t>(),
                printable(e["table"].get<std::string>()), e["attempts"].get<int64_t>(),
@@ -68,6 +74,13 @@ int run_status(StatusFlags& flags) {
   std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
   for (;;) {
     auto status = catalog.status(run);
+    // Whatever the run shown: every index and constraint any run left dropped on this target.
+    auto dropped = nlohmann::json::array();
+    for (const auto& p : engine::pending_objects(target)) {
+      dropped.push_back({{"catalog", p.catalog}, {"run_id", p.run}, {"tables", p.tables}, {"objects", p.names},
+                         {"to_finish", engine::how_to_finish(p)}});
+    }
+    status["dropped_on_target"] = dropped;
     if (flags.json) {
       std::cout << status.dump() << std::endl;
     } else {

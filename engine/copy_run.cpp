@@ -16,6 +16,7 @@
 #include "engine/copy_graph.hpp"
 #include "engine/key_map.hpp"
 #include "engine/run_catalog.hpp"
+#include "engine/target_claims.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 #include "target/sequences.hpp"
@@ -102,6 +103,7 @@ void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
         *run_.target = pg::open_session(options_.target, "target");
         RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
         RunCatalog(*run_.target, options_.catalog_schema).hold_worker(worker_name());
+        if (!joining()) lock_target_tables(*run_.target, run_.plan.target_tables());
       } catch (const Error& reconnect) {
         if (!reconnect.transient()) throw;
       }
@@ -114,83 +116,105 @@ void CopyRun::phase(Events& events, const std::string& name) {
   events.emit("phase", {{"phase", name}});
   if (joining()) return;
   try {
-    RunCatalog(*run_.target, options_.catalog_schema).record_phase(run_id_, name);
-  } catch (const Error& e) {  // the audit line is not worth failing the run for
-    spdlog::warn("phase {} not recorded in the run catalog: {}", name, e.what());
-  }
-}
-
-CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
-  auto started = Clock::now();
-  struct ReportingServerProgress {  // until execute() ends, however it ends
-    target::LockWaitReporter& watch;
-    ~ReportingServerProgress() { watch.report_to(nullptr); }
-  } reporting{lock_waits_};
-  lock_waits_.report_to(&events);
-  const auto& plan = run_.plan;
-  auto records = start_run();
-  events.emit("run_started", {{"run_id", run_id_},
-                              {"tables", plan.tables.size()},
-                              {"chunks", plan.chunks.size()},
-                              {"chunks_done_before", count_done(records)},
-                              {"planned_bytes", plan.estimated_bytes()},
-                              {"jobs", options_.jobs},
-                              {"joining", joining()},
-                              {"catalog_started_at", RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
-                              {"audit", audit()}});
-  CopySummary summary;
-  summary.run_id = run_id_;
-  summary.chunks_done_before = count_done(records);
-  spdlog::info("run {}: copying {} tables ({} chunks, {} done already, about {}) with {} jobs", run_id_,
-               plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
-               human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
-  TableTally tally(plan, done_flags(records));
-  std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
-  if (!joining() && (options_.verify || options_.analyze)) {
-    finisher.emplace(plan, done_flags(records),
-                     FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
-                     cancellation);
-  }
-  // The coordinator rebuilds deferred objects as their tables' last chunks come in.
-  std::map<std::string, size_t> chunks_left;  // by target table
-  if (!joining()) {
-    RunCatalog catalog(*run_.target, options_.catalog_schema);
-    rebuild_ = std::make_unique<DeferredRebuild>(catalog, run_id_, plan, options_.target,
-                                                 index_jobs(), cancellation);
-    for (const auto& t : plan.target_tables()) chunks_left[t] = 0;
-    for (size_t c = 0; c < plan.chunks.size(); ++c) chunks_left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
-    for (const auto& [table, left] : chunks_left) {
-      if (left == 0) rebuild_->table_loaded(table);
+      RunCatalog(*run_.target, options_.catalog_schema).record_phase(run_id_, name);
+    } catch (const Error& e) {  // the audit line is not worth failing the run for
+      spdlog::warn("phase {} not recorded in the run catalog: {}", name, e.what());
     }
   }
-  phase(events, "load");
-  copy_chunks(records, [&](const ChunkOutcome& outcome) {
-    tally.add(outcome);
-    if (finisher) finisher->chunk_finished(outcome);
-    const auto& table = plan.tables[plan.chunks[outcome.chunk].table].target;
-    if (rebuild_ && !outcome.error && !outcome.skipped && --chunks_left[table] == 0) rebuild_->table_loaded(table);
-    events.emit("chunk_finished", {{"chunk", outcome.chunk},
-                                   {"lane", outcome.lane},
-                                   {"table", table},
-                                   {"rows", outcome.rows},
-                                   {"bytes", outcome.bytes},
-                                   {"seconds", outcome.seconds},
-                                   {"rejected", outcome.rejected},
-                                   {"skipped", outcome.skipped},
-                                   {"error", outcome.error ? outcome.error->what() : ""}});
-  }, cancellation, events);
-  auto copied = tally.total();
-  summary.tables = copied.tables;
-  summary.rows = copied.rows;
-  summary.bytes = copied.bytes;
-  if (joining()) {
-    summary.seconds = seconds_since(started);
-    spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
-    return summary;
+
+  CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
+    auto started = Clock::now();
+    struct ReportingServerProgress {  // until execute() ends, however it ends
+      target::LockWaitReporter& watch;
+      ~ReportingServerProgress() { watch.report_to(nullptr); }
+    } reporting{lock_waits_};
+    lock_waits_.report_to(&events);
+    const auto& plan = run_.plan;
+    auto records = start_run();
+    events.emit("run_started", {{"run_id", run_id_},
+                                {"tables", plan.tables.size()},
+                                {"chunks", plan.chunks.size()},
+                                {"chunks_done_before", count_done(records)},
+                                {"planned_bytes", plan.estimated_bytes()},
+                                {"jobs", options_.jobs},
+                                {"joining", joining()},
+                                {"catalog_started_at", RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
+                                {"audit", audit()}});
+    CopySummary summary;
+    summary.run_id = run_id_;
+    summary.chunks_done_before = count_done(records);
+    spdlog::info("run {}: copying {} tables ({} chunks, {} done already, about {}) with {} jobs", run_id_,
+                 plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
+                 human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
+    TableTally tally(plan, done_flags(records));
+    std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
+    if (!joining() && (options_.verify || options_.analyze)) {
+      finisher.emplace(plan, done_flags(records),
+                       FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
+                       cancellation);
+    }
+    // The coordinator rebuilds deferred objects as their tables' last chunks come in.
+    std::map<std::string, size_t> chunks_left;  // by target table
+    if (!joining()) {
+      RunCatalog catalog(*run_.target, options_.catalog_schema);
+      rebuild_ = std::make_unique<DeferredRebuild>(catalog, run_id_, plan, options_.target,
+                                                   index_jobs(), cancellation);
+      for (const auto& t : plan.target_tables()) chunks_left[t] = 0;
+      for (size_t c = 0; c < plan.chunks.size(); ++c) chunks_left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
+      for (const auto& [table, left] : chunks_left) {
+        if (left == 0) rebuild_->table_loaded(table);
+      }
+    }
+    phase(events, "load");
+    try {
+    copy_chunks(records, [&](const ChunkOutcome& outcome) {
+      tally.add(outcome);
+      if (finisher) finisher->chunk_finished(outcome);
+      const auto& table = plan.tables[plan.chunks[outcome.chunk].table].target;
+      if (rebuild_ && !outcome.error && !outcome.skipped && --chunks_left[table] == 0) rebuild_->table_loaded(table);
+      events.emit("chunk_finished", {{"chunk", outcome.chunk},
+                                     {"lane", outcome.lane},
+                                     {"table", table},
+                                     {"rows", outcome.rows},
+                                     {"bytes", outcome.bytes},
+                                     {"seconds", outcome.seconds},
+                                     {"rejected", outcome.rejected},
+                                     {"skipped", outcome.skipped},
+                                     {"error", outcome.error ? outcome.error->what() : ""}});
+    }, cancellation, events);
+    auto copied = tally.total();
+    summary.tables = copied.tables;
+    summary.rows = copied.rows;
+    summary.bytes = copied.bytes;
+    if (joining()) {
+      summary.seconds = seconds_since(started);
+      spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
+      return summary;
+    }
+    summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation, events);
+  } catch (...) {
+    if (!joining()) report_dropped_objects();
+    throw;
   }
-  summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation, events);
   summary.seconds = seconds_since(started);
   return summary;
+}
+
+void CopyRun::report_dropped_objects() noexcept {
+  try {
+    auto target = pg::open_session(options_.target, "target");
+    if (rebuild_) rebuild_->finish_loaded(target);  // the tables loaded whole get their objects back
+    rebuild_.reset();
+    for (const auto& p : pending_objects(target)) {
+      if (p.catalog != options_.catalog_schema || p.run != run_id_) continue;
+      spdlog::error("{} indexes and constraints of {} stay dropped until then: {}", p.names.size(),
+                    fmt::join(p.tables, ", "), fmt::join(p.names, "; "));
+      spdlog::error("to get them back: {}", how_to_finish(p));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("run {}: could not read which indexes and constraints stay dropped ({}); pgblit status {} lists them",
+                  run_id_, e.what(), run_id_);
+  }
 }
 
 // Every chunk not done, through the lanes, in rounds: chunks held by other workers are
@@ -284,6 +308,31 @@ verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, cons
   return report;
 }
 
+// The sequences of the columns the run wrote, moved past what they now hold (never back).
+int CopyRun::set_sequences() {
+  const auto& plan = run_.plan;
+  std::map<std::string, std::string> renamed;
+  std::vector<std::string> sources;
+  std::map<std::string, std::vector<std::string>> columns;  // by target table
+  for (const auto& t : plan.tables) {
+    // Merged keys live above the target's own: the source's sequence says nothing of them.
+    if (t.key_remap.empty()) sources.push_back(t.source);
+    if (t.source != t.target) renamed[t.source] = t.target;
+    auto& cols = columns[t.target];
+    for (const auto& c : t.columns) {
+      if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);
+    }
+  }
+  std::vector<target::WrittenTable> written;
+  for (auto& [table, cols] : columns) written.push_back({table, std::move(cols)});
+  auto hints = target::source_sequence_hints(*run_.coordinator, sources, renamed);
+  auto advanced = target::advance_sequences(*run_.target, written, hints);
+  for (const auto& note : advanced.notes) spdlog::warn("sequence {}", note);
+  spdlog::info("sequences of the written columns: {} moved forward, {} already past every copied value",
+               advanced.set, advanced.already);
+  return advanced.set;
+}
+
 // After every chunk is done: verify from the catalog's digests (which cover chunks copied by
 // any worker or earlier process) and the tables read back while the copy went on, reset
 // sequences, analyze what was not analyzed yet, and mark the run done.
@@ -298,6 +347,10 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   record_key_map(catalog, run_id_, plan, *run_.coordinator, *run_.target, cancellation);
   if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
   size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
+  // Before the verdict: whatever verification finds, the rows are in, and the application's
+  // next insert must not collide with them.
+  phase(events, "sequences");
+  summary.sequences = set_sequences();
   phase(events, "verify");
   if (options_.verify && continued_ && summary.chunks_done_before == plan.chunks.size() && catalog.verified(run_id_)) {
     // Only deferred objects were left: the rows were verified when the last chunk went in, and
@@ -309,17 +362,6 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
     summary.tables_verified = report.tables_compared;
     catalog.set_verified(run_id_);
   }
-  phase(events, "sequences");
-  // A continued run only moves sequences forward: the target may be in use already.
-  // Merged keys live above the target's own: its sequences only ever move forward then.
-  bool merged = std::any_of(plan.tables.begin(), plan.tables.end(), [](const auto& t) { return !t.key_remap.empty(); });
-  std::map<std::string, std::string> renamed;
-  for (const auto& t : plan.tables) {
-    if (t.source != t.target) renamed[t.source] = t.target;
-  }
-  auto sequences = target::reset_sequences(*run_.coordinator, *run_.target, plan.schemas, continued_ || merged, renamed);
-  summary.sequences = sequences.set;
-  for (const auto& s : sequences.missing) spdlog::warn("sequence {} does not exist on the target; not set", s);
   if (options_.analyze) {
     phase(events, "analyze");
     auto analyze_started = Clock::now();
@@ -334,8 +376,8 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
                             "stay recorded as pending in {}.objects",
                             not_rebuilt, options_.verify ? " and verified" : "", options_.catalog_schema),
                 options_.catalog_schema,
-                fmt::format("fix the offending rows on the target (or the constraint), then pgblit copy --resume {} "
-                            "rebuilds only what is pending",
+                fmt::format("the errors above say why: where they name offending rows, fix those on the target (or "
+                            "the constraint); then pgblit copy --resume {} rebuilds only what is pending",
                             run_id_));
   }
   catalog.set_run_status(run_id_, "done");

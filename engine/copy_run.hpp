@@ -111,6 +111,10 @@ class CopyRun {
   verify::Report verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,
                             pg::Cancellation& cancellation);
   void reconnect_target_if_lost(pg::Cancellation& cancellation);
+  // After a failure: which of the run's indexes and constraints stay dropped, and how to get
+  // them back (logged; never throws).
+  void report_dropped_objects() noexcept;
+  int set_sequences();  // how many moved
 
   target::LockWaitReporter lock_waits_;  // from the first statement on: says what a wait is for
   RunSetup run_;

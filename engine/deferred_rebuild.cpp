@@ -47,6 +47,17 @@ size_t DeferredRebuild::finish(pg::Connection& target) {
   rebuilder_->all_loaded();
   auto totals = rebuilder_->wait();
   rebuilder_.reset();
+  return report(target, totals);
+}
+
+size_t DeferredRebuild::finish_loaded(pg::Connection& target) {
+  if (!rebuilder_) return 0;
+  auto totals = rebuilder_->wait_for_started();
+  rebuilder_.reset();
+  return report(target, totals);
+}
+
+size_t DeferredRebuild::report(pg::Connection& target, const target::RebuildTotals& totals) {
   std::vector<std::string> timings;
   for (const auto& [kind, count_seconds] : totals.by_kind) {
     timings.push_back(fmt::format("{}: {} in {:.2f} s", kind, count_seconds.first, count_seconds.second));

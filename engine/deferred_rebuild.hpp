@@ -34,12 +34,17 @@ class DeferredRebuild {
   // Waits for every object; logs the time per object class and each failure with its
   // offending keys, which it records in the catalog. Returns how many failed.
   size_t finish(pg::Connection& target);
+  // After the load failed: rebuilds what it can (the objects of tables loaded whole), records
+  // failures like finish(); the rest stays pending. Returns how many failed.
+  size_t finish_loaded(pg::Connection& target);
 
  private:
   std::string catalog_schema_;
   int64_t run_;
   std::vector<target::DeferredObject> objects_;
   size_t pending_ = 0;
+  size_t report(pg::Connection& target, const target::RebuildTotals& totals);
+
   std::unique_ptr<target::Rebuilder> rebuilder_;
 };
 

@@ -13,6 +13,7 @@
 #include <map>
 
 #include "engine/copy_run.hpp"
+#include "engine/target_claims.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
@@ -48,6 +49,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes, mapping});
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
+  lock_target_tables(*run_.target, run_.plan.target_tables());
+  refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, 0, "copy");
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
                {options_.jobs, index_jobs(), options_.on_existing == target::OnExisting::Truncate, options_.verify,
@@ -144,6 +147,10 @@ void CopyRun::continue_run() {
     return;
   }
   catalog.lock_coordinator();
+  auto tables = run_.plan.target_tables();
+  lock_target_tables(*run_.target, tables);
+  refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, run_id_, "copy --resume");
+  refuse_resume_over_later_runs(*run_.target, tables, options_.catalog_schema, run_id_, catalog.started_at(run_id_));
   run_.coordinator = std::make_unique<pg::Connection>(pg::open_session(options_.source, "source"));
   run_.same_cluster = require_distinct_databases(*run_.coordinator, *run_.target);
   catalog.hold_run(run_id_);

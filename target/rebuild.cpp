@@ -184,6 +184,15 @@ RebuildTotals Rebuilder::wait() {
   return totals_;
 }
 
+RebuildTotals Rebuilder::wait_for_started() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [this] {
+    return cancellation_.requested() ||
+           std::none_of(state_.begin(), state_.end(), [](int s) { return s == kReady || s == kBuilding; });
+  });
+  return totals_;
+}
+
 void Rebuilder::work() {
   std::optional<pg::Connection> session;
   for (;;) {
@@ -206,17 +215,18 @@ void Rebuilder::work() {
     std::string error;
     std::vector<std::string> examples;
     try {
-      if (!session || !session->alive()) open_session(session);
-      pg::Cancellation::Watch watch(cancellation_, *session);
-      // Two foreign keys between the same tables may deadlock each other: one is retried.
+      // Two foreign keys between the same tables may deadlock each other, and the target may
+      // restart: both are retried, a lost session reopened (each step of a rebuild first looks
+      // whether its work is already there).
       pg::Retry retry(kDefaultRetryTimeoutSeconds, cancellation_);
       for (;;) {
         try {
+          if (!session || !session->alive()) open_session(session);
+          pg::Cancellation::Watch watch(cancellation_, *session);
           rebuild(*session, next);
           break;
         } catch (const Error& e) {
           if (!retry.again(e, objects_[next].describe())) throw;
-          if (!session->alive()) open_session(session);
         }
       }
       ok = true;

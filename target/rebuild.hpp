@@ -63,6 +63,9 @@ class Rebuilder {
   void table_loaded(const std::string& table);  // its objects may start
   void all_loaded();
   RebuildTotals wait();  // until every pending object is rebuilt or failed
+  // After the load failed: until what could start (its tables are loaded) is rebuilt or
+  // failed; the rest stays pending.
+  RebuildTotals wait_for_started();
 
  private:
   void work();
