@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -43,7 +44,9 @@ struct Check {
 // One target column the copy fills, and what the target demands of its values.
 struct TargetColumn {
   std::string table{}, name{}, type{};
-  bool needs_value = false;  // NOT NULL, no default, not identity or generated
+  // NOT NULL and written by the copy: COPY applies no default to an explicit NULL, so a
+  // default or an identity does not help (generated columns are computed by the target).
+  bool needs_value = false;
   int max_chars = -1;
   int precision = -1, scale = 0;
   bool is_enum = false;
@@ -53,7 +56,7 @@ struct TargetColumn {
 std::vector<TargetColumn> read_target_columns(pg::Connection& target, const std::vector<std::string>& tables) {
   auto r = target.exec_params(R"(
 SELECT t, a.attname, format_type(a.atttypid, a.atttypmod),
-       a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = '',
+       a.attnotnull AND a.attgenerated = '',
        CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4 THEN a.atttypmod - 4 END,
        CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN ((a.atttypmod - 4) >> 16) & 65535 END,
        CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN (a.atttypmod - 4) & 65535 END,
@@ -95,6 +98,7 @@ struct Key {
   std::string referenced;          // "schema"."table" of a foreign key's parent
   std::vector<std::string> referenced_columns;
   std::string expression;          // a CHECK constraint's
+  bool nulls_not_distinct = false;  // a unique constraint that counts NULLs as equal (PostgreSQL 15+)
 };
 
 std::vector<Key> read_keys(pg::Connection& target, const std::vector<std::string>& tables) {
@@ -107,14 +111,15 @@ SELECT tab.name, c.conname, c.contype::text,
              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o)::text[],
        ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
-       CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END
+       CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END,
+       COALESCE((SELECT to_jsonb(i) ->> 'indnullsnotdistinct' FROM pg_index i WHERE i.indexrelid = c.conindid), '') = 'true'
 FROM unnest($1::text[]) AS tab(name) JOIN pg_constraint c ON c.conrelid = tab.name::regclass AND c.contype IN ('p', 'u', 'f', 'c')
 LEFT JOIN pg_class p ON p.oid = c.confrelid LEFT JOIN pg_namespace n ON n.oid = p.relnamespace)",
                               {pg::text_array_literal(tables)}, "constraints");
   std::vector<Key> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back({r.text(i, 1), r.text(i, 0), r.text(i, 2), r.text_array(i, 3), r.text_array(i, 6), r.text(i, 4),
-                   r.text_array(i, 5), r.text(i, 7)});
+                   r.text_array(i, 5), r.text(i, 7), r.boolean(i, 8)});
   }
   return out;
 }
@@ -145,8 +150,8 @@ class CheckBuilder {
     for (const auto& k : read_keys(*run_.target, tables)) key_checks(k);
     encoding_checks(source_types);
     if (options_.mapping) mapping_checks(*options_.mapping);
-    if (options_.exact_counts) {
-      for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
+    for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
+      if (counted_exactly(run_.plan.tables[i], options_.exact_counts)) {
         auto sql = fmt::format("SELECT count(*), NULL FROM {}", from(run_.plan.tables[i], false).first);
         Check check{{Severity::Info, "count", run_.plan.tables[i].source}, [sql](Sessions& s) {
                       return count_on_source(s, sql, "");
@@ -173,9 +178,20 @@ class CheckBuilder {
                                       const std::string& alias = "c") const {
     auto [sample, scale] = may_sample ? this->sample(t) : std::pair<std::string, double>{"", 1.0};
     if (t.select_list.empty() && t.filter.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
-    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(t.select_list, ", ")),
+    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(checked_values(t), ", ")),
                         t.source, sample, t.filter.empty() ? "" : " WHERE " + t.filter, alias),
             scale};
+  }
+
+  // The mapped values as the checks read them: a rescaled column before its cast to the
+  // target's modifier, so the checks see what the target would round or refuse.
+  static std::vector<std::string> checked_values(const partitioner::TableCopy& t) {
+    std::vector<std::string> out = t.select_list;
+    for (const auto& r : t.rescaled) {
+      auto at = std::find(t.columns.begin(), t.columns.end(), r.column);
+      if (at != t.columns.end()) out[at - t.columns.begin()] = fmt::format("({}) AS {}", r.expression, pg::quote_ident(r.column));
+    }
+    return out;
   }
 
   std::string example_key(const partitioner::TableCopy& t) const {
@@ -266,13 +282,18 @@ class CheckBuilder {
   }
 
   void duplicates(const Key& k, const std::string& object) {
+    // A key with a NULL in it is distinct from every other, unless NULLS NOT DISTINCT.
+    std::vector<std::string> not_null;
+    for (const auto& c : k.columns) not_null.push_back("c." + pg::quote_ident(c) + " IS NOT NULL");
+    std::string where = k.nulls_not_distinct ? "" : fmt::format(" WHERE {}", fmt::join(not_null, " AND "));
     for (const auto* t : sources_of_.at(k.table)) {
       auto sql = fmt::format(
-          "SELECT COALESCE(sum(n), 0), min(k) FROM (SELECT count(*) AS n, min(ROW({0})::text) AS k "
-          "FROM {1} GROUP BY {0} HAVING count(*) > 1) d",
-          joined(k.columns, "c"), from(*t, false).first);
+          "SELECT COALESCE(sum(n - 1), 0), min(k) FROM (SELECT count(*) AS n, min(ROW({0})::text) AS k "
+          "FROM {1}{2} GROUP BY {0} HAVING count(*) > 1) d",
+          joined(k.columns, "c"), from(*t, false).first, where);
       checks_.push_back({{Severity::Warning, "unique", object,
-                          "rows of " + t->source + " sharing a key the target's unique constraint allows once", -1,
+                          "rows of " + t->source + " the target's unique constraint refuses (all but one of each "
+                          "key they share)", -1,
                           "", "remove the duplicates on the source, or drop the constraint on the target"},
                          [sql, object](Sessions& s) { return count_on_source(s, sql, object); }});
     }
@@ -485,6 +506,10 @@ std::vector<Finding> run_checks(std::vector<Check>& checks, engine::RunSetup& ru
 }
 
 }  // namespace
+
+bool counted_exactly(const partitioner::TableCopy& table, bool exact_counts) {
+  return exact_counts || table.estimated_rows < kCountedBelowRows || !table.filter.empty();
+}
 
 std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& options) {
   auto checks = CheckBuilder(run, options).build();

@@ -36,6 +36,14 @@ struct CheckOptions {
   const mapping::Mapping* mapping = nullptr;  // its value maps' coverage and its filters are counted
 };
 
+// Tables with fewer rows than this by their statistics are counted exactly: it is cheap.
+inline constexpr int64_t kCountedBelowRows = 1000000;
+
+// Whether the dry run counts a table's rows instead of trusting its statistics: with
+// --exact-counts; a table never analyzed (reltuples -1: a fresh restore or load), or small;
+// and a filtered or scoped table, whose statistics count rows the run does not move.
+bool counted_exactly(const partitioner::TableCopy& table, bool exact_counts);
+
 // Runs every data check on a planned run; with exact_counts, the plan's row estimates become
 // exact counts. Reads only.
 std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& options);

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "checks/data_checks.hpp"
 #include "pg/sql.hpp"
 #include "target/preflight.hpp"
@@ -49,12 +51,13 @@ WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
                                fires.text(i, 1) + " will fire for every row the copy loads", -1, "",
                                "copy with --disable-triggers (superuser) if it must not"});
   }
+  result.exact_rows = std::all_of(plan.tables.begin(), plan.tables.end(),
+                                  [&](const auto& t) { return counted_exactly(t, options.exact_counts); });
   for (auto& f : run_data_checks(run, {options.source, options.target, options.jobs, options.fast_checks,
                                        options.append, options.exact_counts, options.check_timeout,
                                        options.mapping})) {
     result.findings.push_back(std::move(f));
   }
-  result.exact_rows = options.exact_counts;
   result.rows = 0;
   for (const auto& t : plan.tables) result.rows += std::max<int64_t>(t.estimated_rows, 0);
   result.estimate = estimate(run, deferral, {options.source, options.target, options.jobs, options.index_jobs,
@@ -66,13 +69,17 @@ WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
     errors += f.severity == Severity::Error;
     if (f.severity == Severity::Warning) result.warning_rows += f.rows;
   }
-  double ratio = result.rows > 0 ? static_cast<double>(result.warning_rows) / result.rows : 0;
+  // Rows with warnings and none to move cannot be weighed: that is never a go.
+  double ratio = result.rows > 0 ? static_cast<double>(result.warning_rows) / static_cast<double>(result.rows)
+                                 : (result.warning_rows > 0 ? 1.0 : 0.0);
   result.go = errors == 0 && ratio <= options.max_warning_ratio;
   result.verdict = errors > 0 ? fmt::format("no-go: {} error{}", errors, errors == 1 ? "" : "s")
-                   : result.go ? fmt::format("go: {} rows with warnings ({:.3f}% of {} rows, at most {:.3f}%)",
-                                             result.warning_rows, 100 * ratio, result.rows, 100 * options.max_warning_ratio)
-                               : fmt::format("no-go: {} rows with warnings, {:.3f}% of {} rows (at most {:.3f}%)",
-                                             result.warning_rows, 100 * ratio, result.rows, 100 * options.max_warning_ratio);
+                   : result.go ? fmt::format("go: {} rows with warnings ({:.3f}% of {} rows{}, at most {:.3f}%)",
+                                             result.warning_rows, 100 * ratio, result.rows,
+                                             result.exact_rows ? "" : ", partly estimated", 100 * options.max_warning_ratio)
+                               : fmt::format("no-go: {} rows with warnings, {:.3f}% of {} rows{} (at most {:.3f}%)",
+                                             result.warning_rows, 100 * ratio, result.rows,
+                                             result.exact_rows ? "" : ", partly estimated", 100 * options.max_warning_ratio);
   return result;
 }
 

@@ -48,13 +48,14 @@ void print_report(const verify::Report& report) {
     fmt::print("differs: {}: source {} rows, target {} rows\n", printable(d.what), d.source.rows, d.target.rows);
     for (const auto& r : d.rows) fmt::print("  {}: {}\n", verify::to_string(r.kind), printable(r.key));
   }
+  for (const auto& c : report.changed_values) fmt::print("differs: {}\n", printable(c));
   for (const auto& why : report.not_compared) fmt::print("not compared: {}\n", printable(why));
   for (const auto& name : report.copied_rows_only) {
     fmt::print("{}: compared on the rows the copy wrote (it held others before)\n", printable(name));
   }
   fmt::print("{}: {} chunks and {} whole tables compared in {:.2f} s{}\n", report.ok() ? "identical" : "DIFFERENT",
              report.chunks_compared, report.tables_compared, report.seconds,
-             report.ok() ? "" : fmt::format(", {} differ", report.differences.size()));
+             report.ok() ? "" : fmt::format(", {} differ", report.differences.size() + report.changed_values.size()));
 }
 
 int run(VerifyFlags& flags) {

@@ -20,6 +20,7 @@
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 #include "target/sequences.hpp"
+#include "verify/rescaled_values.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -193,18 +194,32 @@ void CopyRun::phase(Events& events, const std::string& name) {
     }
     summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation, events);
   } catch (...) {
-    if (!joining()) report_dropped_objects();
+    if (!joining()) report_dropped_objects(cancellation);
     throw;
   }
   summary.seconds = seconds_since(started);
   return summary;
 }
 
-void CopyRun::report_dropped_objects() noexcept {
+void CopyRun::report_dropped_objects(const pg::Cancellation& cancellation) noexcept {
   try {
+    rebuild_.reset();  // it stops after what it is building: the run's cancellation is spent
     auto target = pg::open_session(options_.target, "target");
-    if (rebuild_) rebuild_->finish_loaded(target);  // the tables loaded whole get their objects back
-    rebuild_.reset();
+    RunCatalog catalog(target, options_.catalog_schema);
+    auto reason = cancellation.reason();
+    if (!reason.starts_with("interrupted") && !reason.starts_with("terminated")) {
+      // Not stopped by the DBA: the tables loaded whole get their objects back now.
+      const auto& plan = run_.plan;
+      auto records = catalog.chunks(run_id_, plan.chunks.size());
+      std::map<std::string, size_t> left;
+      for (size_t c = 0; c < plan.chunks.size(); ++c) left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
+      pg::Cancellation own;
+      DeferredRebuild rebuild(catalog, run_id_, plan, options_.target, index_jobs(), own);
+      for (const auto& [table, chunks] : left) {
+        if (chunks == 0) rebuild.table_loaded(table);
+      }
+      rebuild.finish_loaded(target);
+    }
     for (const auto& p : pending_objects(target)) {
       if (p.catalog != options_.catalog_schema || p.run != run_id_) continue;
       spdlog::error("{} indexes and constraints of {} stay dropped until then: {}", p.names.size(),
@@ -288,6 +303,10 @@ verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, cons
   load_copied_keys(ledger, *run_.coordinator, *run_.target, cancellation);
   verify::read_target_side(ledger, *run_.target, options_.target, options_.jobs, cancellation);
   auto report = ledger.compare();
+  for (const auto& c : verify::values_changed_by_target(*run_.coordinator, plan)) {
+    report.changed_values.push_back(c.describe());
+    spdlog::error("differs: {}", c.describe());
+  }
   for (const auto& why : report.not_compared) spdlog::warn("not verified: {}", why);
   for (const auto& name : report.copied_rows_only) {
     spdlog::info("{} held rows before the copy: compared on the rows whose keys the copy wrote", name);
@@ -299,8 +318,11 @@ verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, cons
   if (!report.ok()) {
     RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
     throw Error(ErrorKind::Verification,
-                fmt::format("verification found differences in {} of {} chunks and tables", report.differences.size(),
-                            report.chunks_compared + report.tables_compared),
+                report.differences.empty()
+                    ? fmt::format("verification found values the target changed in {} columns",
+                                  report.changed_values.size())
+                    : fmt::format("verification found differences in {} of {} chunks and tables",
+                                  report.differences.size(), report.chunks_compared + report.tables_compared),
                 "", "run `pgblit verify` with the same selection to find the rows that differ");
   }
   spdlog::info("verified: {} chunks and {} whole tables match the source", report.chunks_compared,

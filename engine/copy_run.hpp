@@ -113,7 +113,7 @@ class CopyRun {
   void reconnect_target_if_lost(pg::Cancellation& cancellation);
   // After a failure: which of the run's indexes and constraints stay dropped, and how to get
   // them back (logged; never throws).
-  void report_dropped_objects() noexcept;
+  void report_dropped_objects(const pg::Cancellation& cancellation) noexcept;
   int set_sequences();  // how many moved
 
   target::LockWaitReporter lock_waits_;  // from the first statement on: says what a wait is for

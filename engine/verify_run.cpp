@@ -15,6 +15,7 @@
 #include "engine/run_setup.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/sql.hpp"
+#include "verify/rescaled_values.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -196,6 +197,7 @@ verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancel
     d.rows.resize(std::min(d.rows.size(), budget));
     budget -= d.rows.size();
   }
+  for (const auto& c : verify::values_changed_by_target(*run.coordinator, plan)) report.changed_values.push_back(c.describe());
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
 }

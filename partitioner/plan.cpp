@@ -32,6 +32,14 @@ std::string new_key_sql(const std::string& key_remap, const std::string& old) {
   return fmt::format("({} - {} + {})", old, rule["source_min"].get<std::string>(), rule["base"].get<std::string>());
 }
 
+namespace {
+nlohmann::json rescaled_json(const std::vector<Rescale>& rescaled) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : rescaled) out.push_back({{"column", r.column}, {"expression", r.expression}, {"type", r.type}});
+  return out;
+}
+}  // namespace
+
 nlohmann::json to_json(const Plan& plan) {
   nlohmann::json tables = nlohmann::json::array();
   for (const auto& t : plan.tables) {
@@ -55,7 +63,8 @@ nlohmann::json to_json(const Plan& plan) {
                       {"select_list", t.select_list},
                       {"filter", t.filter},
                       {"filter_reason", t.filter_reason},
-                      {"key_remap", t.key_remap}});
+                      {"key_remap", t.key_remap},
+                      {"rescaled", rescaled_json(t.rescaled)}});
   }
   nlohmann::json chunks = nlohmann::json::array();
   for (const auto& c : plan.chunks) {
@@ -94,6 +103,9 @@ Plan plan_from_json(const nlohmann::json& json) {
     table.filter = t.value("filter", "");
     table.filter_reason = t.value("filter_reason", "");
     table.key_remap = t.value("key_remap", "");
+    for (const auto& r : t.value("rescaled", nlohmann::json::array())) {
+      table.rescaled.push_back({r.at("column"), r.at("expression"), r.at("type")});
+    }
     plan.tables.push_back(std::move(table));
   }
   for (const auto& c : json.at("chunks")) {

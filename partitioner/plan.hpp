@@ -15,6 +15,16 @@ namespace pgblit::partitioner {
 
 enum class CopyFormat { Binary, Text };
 
+// A column the target stores with a modifier the source value lacks (numeric scale, time
+// precision): the source reads it as the target will store it, `(expression)::type`, so a
+// mere rescale (37.1 -> 37.10) verifies clean, and verification counts the values the cast
+// changes (2.675 -> 2.68), which the target would change too.
+struct Rescale {
+  std::string column;      // the target column
+  std::string expression;  // its value on the source, before the cast
+  std::string type;        // the target's type with its modifier, e.g. numeric(14,2)
+};
+
 struct TableCopy {
   std::string source;                // "schema"."table", read FROM ONLY
   std::string target;                // "schema"."table" it is loaded into
@@ -47,6 +57,7 @@ struct TableCopy {
   // catalog: {"column", "kind": "sequence", "source_min", "base", "span", "sequence"} (new =
   // old - source_min + base) or {"column", "kind": "uuid", "salt"} (new = md5(salt || old)).
   std::string key_remap{};  // JSON, "" when the keys are kept
+  std::vector<Rescale> rescaled{};
 };
 
 struct Chunk {

@@ -55,6 +55,25 @@ const Relation* resolve_destination(const Relation& src, const std::map<Name, co
   return root ? root : same;
 }
 
+// Types whose input rounds a value to the column's modifier instead of refusing it (numeric
+// scale, fractional seconds); varchar(n) and char(n) refuse, and a cast to them would cut.
+bool rounds_to_modifier(const Column& target) {
+  static const std::set<std::string> kRounding{"pg_catalog.numeric", "pg_catalog.timestamp", "pg_catalog.timestamptz",
+                                               "pg_catalog.time", "pg_catalog.timetz"};
+  return kRounding.contains(target.type) && target.display_type.find('(') != std::string::npos;
+}
+
+// With rescaled columns, every column gets its SELECT entry (see Rescale in plan.hpp).
+void select_rescaled(TableCopy& copy) {
+  if (copy.rescaled.empty()) return;
+  for (const auto& name : copy.columns) {
+    auto r = std::find_if(copy.rescaled.begin(), copy.rescaled.end(), [&](const auto& x) { return x.column == name; });
+    copy.select_list.push_back(r == copy.rescaled.end()
+                                   ? pg::quote_ident(name)
+                                   : fmt::format("({})::{} AS {}", r->expression, r->type, pg::quote_ident(name)));
+  }
+}
+
 // Matches columns by name; types must agree, or be of one family, which sends the table as
 // text. Columns are listed in the target's order.
 void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, Problems& problems,
@@ -87,9 +106,12 @@ void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, P
       copy.text_reason = fmt::format("column \"{}\" is {} on the source, {} on the target", c->name,
                                      c->display_type, tc.display_type);
       warnings.push_back(fmt::format("{}: {}; copied as text", src.qualified(), copy.text_reason));
+    } else if (c->display_type != tc.display_type && rounds_to_modifier(tc)) {
+      copy.rescaled.push_back({tc.name, pg::quote_ident(tc.name), tc.display_type});
     }
     copy.columns.push_back(tc.name);
   }
+  select_rescaled(copy);
 }
 
 // With a mapping entry: each target column's value from the mapping, else from the source
@@ -119,7 +141,8 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
       if (!mapped->second.from.empty()) taken.insert(mapped->second.from);
     } else if (const Column* c = src.column(tc.name); c && !taken.contains(tc.name)) {
       taken.insert(tc.name);
-      if (c->type == tc.type && !all.remaps_column(tc.name)) {  // as it is: no cast, its binary form is the target's
+      if (c->type == tc.type && !all.remaps_column(tc.name) &&
+          (c->display_type == tc.display_type || !rounds_to_modifier(tc))) {  // as it is: its binary form is the target's
         copy.columns.push_back(tc.name);
         copy.select_list.push_back(pg::quote_ident(tc.name));
         continue;
@@ -140,10 +163,15 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
       copy.text_reason = fmt::format("mapped column \"{}\" is of the user-defined type {}", tc.name, tc.display_type);
     }
     copy.columns.push_back(tc.name);
-    // The type without its modifier: a cast to varchar(n) or numeric(p,s) would cut or round
-    // silently; the target applies its own modifier and refuses what does not fit.
-    copy.select_list.push_back(fmt::format("({})::{} AS {}", value, built_in ? tc.type : "text",
-                                           pg::quote_ident(tc.name)));
+    // The type without its modifier where a cast would cut silently (varchar(n)): the target
+    // applies its own and refuses what does not fit. Where the target rounds (numeric(p,s)),
+    // the value is read as it will be stored, and verification counts what the rounding changes.
+    std::string type = built_in ? tc.type : "text";
+    if (built_in && rounds_to_modifier(tc)) {
+      type = tc.display_type;
+      copy.rescaled.push_back({tc.name, value, type});
+    }
+    copy.select_list.push_back(fmt::format("({})::{} AS {}", value, type, pg::quote_ident(tc.name)));
   }
   for (const auto& c : src.columns) {
     if (!taken.contains(c.name) && !c.generated) {

@@ -178,7 +178,8 @@ nlohmann::json to_json(const Report& report) {
           {"not_compared", report.not_compared},
           {"compared_on_copied_rows", report.copied_rows_only},
           {"seconds", report.seconds},
-          {"differences", differences}};
+          {"differences", differences},
+          {"changed_values", report.changed_values}};
 }
 
 }  // namespace pgblit::verify

@@ -58,8 +58,10 @@ struct Report {
   std::vector<Difference> differences;
   std::vector<std::string> not_compared;  // "<target table>: why"
   std::vector<std::string> copied_rows_only;  // target tables compared on the rows the copy wrote
+  // Values the target's column modifiers change (rescaled_values.hpp), one line a column.
+  std::vector<std::string> changed_values;
   double seconds = 0;
-  bool ok() const { return differences.empty(); }
+  bool ok() const { return differences.empty() && changed_values.empty(); }
 };
 
 nlohmann::json to_json(const Report& report);

@@ -21,7 +21,7 @@ INSERT INTO children SELECT g, g % 1000 + 1, 'c' || g, 'note' FROM generate_seri
 UPDATE children SET note = NULL WHERE id IN (1, 2, 3);                      -- NOT NULL on the target
 UPDATE children SET code = 'too long ' || id WHERE id IN (10, 11, 12, 13);  -- varchar(6) on the target
 UPDATE children SET parent_id = 5000 + id WHERE id IN (20, 21);            -- orphans
-UPDATE children SET code = 'dup' WHERE id IN (30, 31);                     -- unique on the target
+UPDATE children SET code = 'dup' WHERE id IN (30, 31, 32);                 -- unique on the target: 2 refused
 ANALYZE)");
     target_sql(R"(
 CREATE TABLE parents (id int PRIMARY KEY, name text);

@@ -6,7 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include <algorithm>
 #include <array>
@@ -174,6 +178,40 @@ void DatabasePair::expect_same_contents(const std::string& source_relation, cons
   std::string want = contents(*source_, source_relation);
   EXPECT_EQ(contents(*target_, target_relation), want) << "contents of " << target_relation;
   EXPECT_NE(want.rfind("0 rows", 0), 0u) << source_relation << " is empty: the comparison would prove nothing";
+}
+
+namespace {
+constexpr int kGate = 424242;
+}
+
+bool eventually(const std::function<bool()>& fact, int seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (fact()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void DatabasePair::gate_inserts_into(const std::string& table) {
+  target_sql(fmt::format(R"(CREATE OR REPLACE FUNCTION public.pgblit_test_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_advisory_lock_shared({0}); PERFORM pg_advisory_unlock_shared({0}); RETURN NEW; END $$)",
+                         kGate));
+  target_sql("CREATE TRIGGER pgblit_test_gate BEFORE INSERT ON " + table +
+             " FOR EACH ROW EXECUTE FUNCTION public.pgblit_test_gate()");
+}
+
+void DatabasePair::close_gate() { target_sql(fmt::format("SELECT pg_advisory_lock({})", kGate)); }
+void DatabasePair::open_gate() { target_sql(fmt::format("SELECT pg_advisory_unlock({})", kGate)); }
+
+bool DatabasePair::a_lane_waits_at_the_gate() {
+  return eventually([&] {
+    // Advisory locks are per database: other tests' gates on this cluster do not count.
+    return target_value(fmt::format("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                                    "AND objid = {} AND database = (SELECT oid FROM pg_database "
+                                    "WHERE datname = current_database())",
+                                    kGate)) != "0";
+  });
 }
 
 }  // namespace pgblit::test

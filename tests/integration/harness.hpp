@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -71,10 +72,22 @@ class DatabasePair : public ::testing::Test {
   void expect_same_contents(const std::string& relation);
   void expect_same_contents(const std::string& source_relation, const std::string& target_relation);
 
+  // Moments are facts, not sleeps. A gate on the target: while the test holds it (an advisory
+  // lock of this database), every insert into a gated table waits, so a run stops right there.
+  void gate_inserts_into(const std::string& table);
+  void close_gate();
+  void open_gate();
+  // Whether (within 60 s) a session of pgblit waits at the gate: the run is recorded, its
+  // deferred objects dropped, and a lane is loading the gated table.
+  bool a_lane_waits_at_the_gate();
+
   std::string db_;
   std::unique_ptr<pg::Connection> source_;
   std::unique_ptr<pg::Connection> target_;
 };
+
+// Waits (polling, at most `seconds`) until `fact` holds; whether it did.
+bool eventually(const std::function<bool()>& fact, int seconds = 60);
 
 std::string cluster_url(int port, const std::string& db);
 int source_port();

@@ -332,7 +332,9 @@ TEST_F(MappingTest, rows_an_expression_fails_on_are_named_or_set_aside) {
   EXPECT_TRUE(mentions(failed, "fails on the source row with key 1000: column \"title\" = ((name || (100 / (id % 1000))))")) << failed.output;
   EXPECT_TRUE(mentions(failed, "division by zero")) << failed.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
-  run_pgblit({"clean", "--target", target_url(), "--all", "--yes"});
+  // The failed run's dropped key comes back before its run goes (a new run would refuse).
+  auto cleaned = run_pgblit({"clean", "--target", target_url(), "--all", "--restore-objects", "--yes"});
+  ASSERT_EQ(cleaned.exit_code, 0) << cleaned.output;
 
   auto dir = std::filesystem::temp_directory_path() / ("pgblit-unmappable-" + db_);
   std::filesystem::remove_all(dir);

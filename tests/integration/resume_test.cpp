@@ -87,15 +87,19 @@ TEST_F(ResumeTest, three_workers_share_a_run_and_one_killed_costs_nothing) {
 }
 
 TEST_F(ResumeTest, resume_refuses_when_the_source_changed_unless_allowed) {
+  // Killed while a lane loads `small` (held at a gate): the run is recorded and unfinished.
+  gate_inserts_into("small");
+  close_gate();
   PgblitProcess first(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
-  sleep_ms(700);
+  ASSERT_TRUE(a_lane_waits_at_the_gate()) << first.output_so_far();
   first.kill_now();
   first.wait();
+  open_gate();
   source_sql("UPDATE small SET id = id + 100 WHERE id = 1");
-  for (int i = 0; i < 30; ++i) {  // the change reaches the statistics asynchronously
-    sleep_ms(100);
-    if (source_value("SELECT pg_stat_clear_snapshot(); SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'small'") != "0") break;
-  }
+  ASSERT_TRUE(eventually([&] {  // the change reaches the statistics asynchronously
+    return source_value("SELECT pg_stat_clear_snapshot(); SELECT n_tup_upd FROM pg_stat_user_tables "
+                        "WHERE relname = 'small'") != "0";
+  }));
   auto refused = copy({"--resume"});
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("the source changed"), std::string::npos) << refused.output;

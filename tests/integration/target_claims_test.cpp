@@ -6,47 +6,13 @@
 //
 // Moments are facts, not sleeps: a gate on the target (an advisory lock the test holds, which
 // a trigger on the loaded table waits for) stops the load where the test wants it.
-#include <chrono>
-#include <functional>
-#include <thread>
-
 #include "harness.hpp"
 
 namespace pgblit::test {
 namespace {
 
-constexpr int kGate = 424242;
-
 class TargetClaimsTest : public DatabasePair {
  protected:
-  // Waits (at most 60 s) until `fact` holds.
-  static bool eventually(const std::function<bool()>& fact) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < until) {
-      if (fact()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-
-  // Every insert into `table` on the target waits while the test holds the gate.
-  void gate_inserts_into(const std::string& table) {
-    target_sql(R"(CREATE OR REPLACE FUNCTION public.gate() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN PERFORM pg_advisory_lock_shared()" + std::to_string(kGate) + R"(); PERFORM pg_advisory_unlock_shared()" +
-               std::to_string(kGate) + R"(); RETURN NEW; END $$)");
-    target_sql("CREATE TRIGGER gate BEFORE INSERT ON " + table + " FOR EACH ROW EXECUTE FUNCTION public.gate()");
-  }
-  void close_gate() { target_sql("SELECT pg_advisory_lock(" + std::to_string(kGate) + ")"); }
-  void open_gate() { target_sql("SELECT pg_advisory_unlock(" + std::to_string(kGate) + ")"); }
-  // A lane of pgblit waits at the gate (so the run has recorded and dropped what it defers).
-  bool a_lane_waits_at_the_gate() {
-    return eventually([&] {
-      // Advisory locks are per database: other tests' gates on this cluster do not count.
-      return target_value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = " +
-                          std::to_string(kGate) +
-                          " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") != "0";
-    });
-  }
   std::string indexes_of(const std::string& table) {
     return target_value("SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY indexrelid::regclass::text) "
                         "FROM pg_index WHERE indrelid = '" +
