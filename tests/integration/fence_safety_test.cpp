@@ -133,6 +133,19 @@ TEST_F(FenceSafetyTest, a_source_role_that_row_level_security_filters_is_refused
   EXPECT_EQ(target_value("SELECT count(*) FROM secret"), "50000");
 }
 
+TEST_F(FenceSafetyTest, the_copy_reads_the_source_with_row_security_off) {
+  // What the lanes' sessions say of their own setting, through a mapping expression.
+  source_sql("CREATE TABLE rs (id int PRIMARY KEY); INSERT INTO rs SELECT generate_series(1, 1000)");
+  target_sql("CREATE TABLE rs (id int PRIMARY KEY, row_security text)");
+  std::string file = std::filesystem::temp_directory_path() / ("pgblit-rs-" + db_ + ".yaml");
+  std::ofstream(file) << "version: 1\ntables:\n  public.rs:\n    columns:\n"
+                         "      row_security: {expr: \"current_setting('row_security')\"}\n";
+  auto run = copy({"-t", "rs", "--mapping", file});
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(target_value("SELECT string_agg(DISTINCT row_security, ',') || ' ' || count(*) FROM rs"), "off 1000");
+  std::filesystem::remove(file);
+}
+
 TEST_F(FenceSafetyTest, fence_revoke_without_fence_is_refused_and_changes_nothing) {
   std::string app = make_role("norevoke_app");
   auto bystander = pg::Connection::open(source_url(), "bystander");
