@@ -13,7 +13,7 @@ std::string redact_conninfo(const std::string& conninfo);
 
 // The same connection string without its password (nor sslpassword), still usable (for --on-event hooks):
 // every other setting it holds, as key=value pairs ("postgresql://app:pw@db1/sales?sslmode=
-// require" -> "user='app' host='db1' dbname='sales' sslmode='require'"). Empty when libpq
+// require" -> "user='app' dbname='sales' host='db1' sslmode='require'", in libpq's order). Empty when libpq
 // cannot parse it.
 std::string without_password(const std::string& conninfo);
 
