@@ -127,6 +127,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
     ~ReportingServerProgress() { watch.report_to(nullptr); }
   } reporting{lock_waits_};
   lock_waits_.report_to(&events);
+  if (options_.fence && !continued_ && !fence_) fence_source();
   const auto& plan = run_.plan;
   auto records = start_run();
   events.emit("run_started", {{"run_id", run_id_},

@@ -124,10 +124,12 @@ int64_t database_oid(pg::Connection& source) {
 
 }  // namespace
 
-Fence::Fence(const std::string& source_conninfo, const std::string& target_conninfo, const std::string& catalog_schema,
-             const std::vector<std::string>& revoke_from, const std::vector<int>& own_sessions)
-    : source_(source_conninfo), target_(target_conninfo), catalog_(catalog_schema) {
-  auto source = pg::open_session(source_, "source");
+namespace {
+
+// What the fence needs, checked before anything changes; returns the row of (database, its
+// oid, may fence, its own default_transaction_read_only).
+pg::Result require_fence_holds(pg::Connection& source, const std::vector<std::string>& revoke_from,
+                               const std::vector<int>& own_sessions) {
   auto who = source.exec(R"(
 SELECT current_database(), d.oid, pg_has_role(current_user, d.datdba, 'MEMBER') OR r.rolsuper,
        (SELECT substr(s, length('default_transaction_read_only=') + 1)
@@ -145,10 +147,27 @@ FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolnam
       throw usage_error(fmt::format("--fence-revoke {}: no such role on the source", role), role, "name an existing role");
     }
   }
-  // A fence holds or the run does not start: everything it needs is checked before anything
-  // changes (a revoke that would not keep a role out, a session this role cannot end).
+  // A fence holds or the run does not start: a revoke that would not keep a role out, or a
+  // session this role cannot end, is refused here.
   require_effective_revoke(source, database, revoke_from);
   require_endable(source, other_sessions(source, own_sessions), database);
+  return who;
+}
+
+}  // namespace
+
+void Fence::require_possible(const std::string& source_conninfo, const std::vector<std::string>& revoke_from) {
+  auto source = pg::open_session(source_conninfo, "source");
+  require_fence_holds(source, revoke_from, {});
+}
+
+Fence::Fence(const std::string& source_conninfo, const std::string& target_conninfo, const std::string& catalog_schema,
+             const std::vector<std::string>& revoke_from, const std::vector<int>& own_sessions)
+    : source_(source_conninfo), target_(target_conninfo), catalog_(catalog_schema) {
+  auto source = pg::open_session(source_, "source");
+  // Checked again: sessions may have connected since the run's first check.
+  auto who = require_fence_holds(source, revoke_from, own_sessions);
+  std::string database = who.text(0, 0);
   auto acl = database_acl(source);
   // Written down on the target before anything changes on the source.
   auto target = pg::open_session(target_, "target");
