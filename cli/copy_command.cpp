@@ -131,7 +131,13 @@ int run_copy(CopyFlags& flags) {
                                                         : target::OnExisting::Error;
   options.disable_triggers = flags.disable_triggers;
   options.spool_dir = flags.spool;
-  options.fence = flags.fence || !flags.fence_revoke.empty();
+  // --fence-revoke alone must not turn a fence on: the fence makes the source read-only and
+  // ends sessions, which nobody asked for.
+  if (!flags.fence_revoke.empty() && !flags.fence) {
+    throw usage_error("--fence-revoke works only with --fence: nothing was done", "--fence-revoke",
+                      "add --fence (the source read-only for everyone else during the run), or drop --fence-revoke");
+  }
+  options.fence = flags.fence;
   options.fence_revoke = flags.fence_revoke;
   options.backup_target_dir = flags.backup_target;
   options.mapping_file = flags.mapping;

@@ -30,6 +30,12 @@ class Secrets {
     std::sort(secrets_.begin(), secrets_.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
   }
 
+  // Whether `text` holds a remembered secret.
+  bool found_in(const std::string& text) const {
+    std::lock_guard lock(mutex_);
+    return std::any_of(secrets_.begin(), secrets_.end(), [&](const auto& s) { return text.find(s) != std::string::npos; });
+  }
+
   // `text` with every remembered secret replaced by ********.
   std::string scrub(std::string text) const {
     std::lock_guard lock(mutex_);

@@ -117,57 +117,58 @@ void CopyRun::phase(Events& events, const std::string& name) {
   events.emit("phase", {{"phase", name}});
   if (joining()) return;
   try {
-      RunCatalog(*run_.target, options_.catalog_schema).record_phase(run_id_, name);
-    } catch (const Error& e) {  // the audit line is not worth failing the run for
-      spdlog::warn("phase {} not recorded in the run catalog: {}", name, e.what());
+    RunCatalog(*run_.target, options_.catalog_schema).record_phase(run_id_, name);
+  } catch (const Error& e) {  // the audit line is not worth failing the run for
+    spdlog::warn("phase {} not recorded in the run catalog: {}", name, e.what());
+  }
+}
+
+CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
+  auto started = Clock::now();
+  struct ReportingServerProgress {  // until execute() ends, however it ends
+    target::LockWaitReporter& watch;
+    ~ReportingServerProgress() { watch.report_to(nullptr); }
+  } reporting{lock_waits_};
+  lock_waits_.report_to(&events);
+  if (options_.fence && !continued_ && !fence_) fence_source();
+  const auto& plan = run_.plan;
+  auto records = start_run();
+  events.emit("run_started", {{"run_id", run_id_},
+                              {"tables", plan.tables.size()},
+                              {"chunks", plan.chunks.size()},
+                              {"chunks_done_before", count_done(records)},
+                              {"planned_bytes", plan.estimated_bytes()},
+                              {"jobs", options_.jobs},
+                              {"joining", joining()},
+                              {"catalog_started_at", RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
+                              {"audit", audit()}});
+  CopySummary summary;
+  summary.run_id = run_id_;
+  summary.chunks_done_before = count_done(records);
+  spdlog::info("run {}: copying {} tables ({} chunks, {} done already, about {}) with {} jobs", run_id_,
+               plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
+               human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
+  TableTally tally(plan, done_flags(records));
+  std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
+  if (!joining() && (options_.verify || options_.analyze)) {
+    finisher.emplace(plan, done_flags(records),
+                     FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
+                     cancellation);
+  }
+  // The coordinator rebuilds deferred objects as their tables' last chunks come in.
+  std::map<std::string, size_t> chunks_left;  // by target table
+  if (!joining()) {
+    RunCatalog catalog(*run_.target, options_.catalog_schema);
+    rebuild_ = std::make_unique<DeferredRebuild>(catalog, run_id_, plan, options_.target,
+                                                 index_jobs(), cancellation);
+    for (const auto& t : plan.target_tables()) chunks_left[t] = 0;
+    for (size_t c = 0; c < plan.chunks.size(); ++c) chunks_left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
+    for (const auto& [table, left] : chunks_left) {
+      if (left == 0) rebuild_->table_loaded(table);
     }
   }
-
-  CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
-    auto started = Clock::now();
-    struct ReportingServerProgress {  // until execute() ends, however it ends
-      target::LockWaitReporter& watch;
-      ~ReportingServerProgress() { watch.report_to(nullptr); }
-    } reporting{lock_waits_};
-    lock_waits_.report_to(&events);
-    const auto& plan = run_.plan;
-    auto records = start_run();
-    events.emit("run_started", {{"run_id", run_id_},
-                                {"tables", plan.tables.size()},
-                                {"chunks", plan.chunks.size()},
-                                {"chunks_done_before", count_done(records)},
-                                {"planned_bytes", plan.estimated_bytes()},
-                                {"jobs", options_.jobs},
-                                {"joining", joining()},
-                                {"catalog_started_at", RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
-                                {"audit", audit()}});
-    CopySummary summary;
-    summary.run_id = run_id_;
-    summary.chunks_done_before = count_done(records);
-    spdlog::info("run {}: copying {} tables ({} chunks, {} done already, about {}) with {} jobs", run_id_,
-                 plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
-                 human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
-    TableTally tally(plan, done_flags(records));
-    std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
-    if (!joining() && (options_.verify || options_.analyze)) {
-      finisher.emplace(plan, done_flags(records),
-                       FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
-                       cancellation);
-    }
-    // The coordinator rebuilds deferred objects as their tables' last chunks come in.
-    std::map<std::string, size_t> chunks_left;  // by target table
-    if (!joining()) {
-      RunCatalog catalog(*run_.target, options_.catalog_schema);
-      rebuild_ = std::make_unique<DeferredRebuild>(catalog, run_id_, plan, options_.target,
-                                                   index_jobs(), cancellation);
-      for (const auto& t : plan.target_tables()) chunks_left[t] = 0;
-      for (size_t c = 0; c < plan.chunks.size(); ++c) chunks_left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
-      for (const auto& [table, left] : chunks_left) {
-        if (left == 0) rebuild_->table_loaded(table);
-      }
-    }
-    phase(events, "load");
-    try {
+  phase(events, "load");
+  try {
     copy_chunks(records, [&](const ChunkOutcome& outcome) {
       tally.add(outcome);
       if (finisher) finisher->chunk_finished(outcome);

@@ -141,6 +141,8 @@ class RunCatalog {
   // it and nothing else lives in it, the schema. Refuses (usage error) while a process still
   // works on a run it would drop. One transaction.
   CleanResult clean(std::optional<int64_t> run);
+  // Throws a usage error while a fence recorded in this catalog is not lifted (clean --all).
+  void refuse_while_fenced();
   // Where run `run` (default: the latest) stands, as JSON (docs/events.md).
   nlohmann::json status(std::optional<int64_t> run);
   // The run's story as the events it would have emitted (run_started, phases, chunks done,

@@ -32,6 +32,7 @@ std::vector<RunSummary> RunCatalog::runs_in_transaction(std::optional<int64_t> r
                       "name the catalog pgblit created with --catalog-schema (default: pgblit); pgblit only ever "
                       "drops its own catalog, recognized by its catalog_info table");
   }
+  if (!run) refuse_while_fenced();
   // A run is alive when someone holds its shared lock: an exclusive try fails then. The
   // transaction-level lock taken otherwise lasts until the caller's transaction ends.
   // Catalogs made before deferred objects existed have no objects table.
@@ -58,6 +59,29 @@ GROUP BY r.id ORDER BY r.id)",
                    r.boolean(i, 6)});
   }
   return out;
+}
+
+// The fences table is all `pgblit unfence` has to lift a fence left by a crash: while one is
+// still in place, the whole catalog stays (even with --force).
+void RunCatalog::refuse_while_fenced() {
+  if (!has_table("fences")) return;
+  auto r = target_.exec(fmt::format("SELECT id, database_name, fenced_at::text FROM {}.fences WHERE lifted_at IS NULL "
+                                    "ORDER BY id",
+                                    quoted_),
+                        schema_ + ".fences");
+  if (r.rows() == 0) return;
+  std::vector<std::string> fences;
+  for (int i = 0; i < r.rows(); ++i) {
+    fences.push_back(fmt::format("fence {} on the source database {} since {}", r.text(i, 0),
+                                 pg::quote_ident(r.text(i, 1)), r.text(i, 2)));
+  }
+  throw usage_error(fmt::format("{} still in place (the source read-only), recorded only in {}.fences: nothing "
+                                "dropped",
+                                fmt::join(fences, ", "), quoted_),
+                    schema_ + ".fences",
+                    fmt::format("lift it first with pgblit unfence --source URI --target URI{}; if that source "
+                                "database no longer exists, DELETE FROM {}.fences WHERE lifted_at IS NULL",
+                                schema_ == "pgblit" ? "" : " --catalog-schema " + schema_, quoted_));
 }
 
 bool RunCatalog::has_table(const std::string& table) {

@@ -33,6 +33,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     continue_run();
     return;
   }
+  // A fence that could not hold is refused before anything is created, planned or confirmed.
+  if (options_.fence) target::Fence::require_possible(options_.source, options_.fence_revoke);
   if (!options_.mapping_file.empty()) mapping_ = mapping::load_mapping(options_.mapping_file);
   const mapping::Mapping* mapping = options_.mapping_file.empty() ? nullptr : &mapping_;
   std::string after_load_sql;  // with --create-schema: triggers, policies, rules, for after the load
@@ -83,10 +85,10 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   }
   prepare_rejects_dir();
   record_prior_state();
-  if (options_.fence) fence_source();
 }
 
-// --fence, once every check has passed: the source made read-only for everyone else, then a
+// --fence, once every check has passed and the run is confirmed (execute() calls it first):
+// the source made read-only for everyone else, then a
 // new snapshot taken, so no write between the planning snapshot and the fence is missed (the
 // plan's first and last ranges are open-ended, so new keys still fall in a chunk).
 void CopyRun::fence_source() {

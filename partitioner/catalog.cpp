@@ -217,4 +217,21 @@ ORDER BY k.n)",
   return out;
 }
 
+std::vector<size_t> read_row_security_filtered(pg::Connection& conn, const std::vector<Oid>& relations) {
+  std::vector<std::string> relids;
+  for (Oid oid : relations) relids.push_back(std::to_string(oid));
+  // The server's own rule (check_enable_rls): superuser and BYPASSRLS read everything; the
+  // owner (or a role with its privileges) too, unless the table FORCEs row security.
+  auto r = conn.exec_params(R"(
+SELECT k.n - 1 FROM unnest($1::oid[]) WITH ORDINALITY k(relid, n) JOIN pg_class c ON c.oid = k.relid
+WHERE c.relrowsecurity
+  AND NOT (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)
+  AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))
+ORDER BY k.n)",
+                            {pg::text_array_literal(relids)}, "row-level security");
+  std::vector<size_t> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(static_cast<size_t>(r.int64(i, 0)));
+  return out;
+}
+
 }  // namespace pgblit::partitioner

@@ -81,6 +81,12 @@ std::vector<bool> read_key_indexed(pg::Connection& conn, const std::vector<std::
 // the table, nor on every one of the columns. Returns their indexes.
 std::vector<size_t> read_unreadable(pg::Connection& conn, const std::vector<std::pair<Oid, std::vector<std::string>>>& reads);
 
+// Which of these relations row-level security would filter for the connected role: RLS is
+// enabled, and the role is neither superuser nor BYPASSRLS nor (without FORCE) the owner.
+// Such a role sees a subset of the rows; pgblit's source sessions run with row_security = off,
+// so the server refuses such a read rather than return that subset. Returns their indexes.
+std::vector<size_t> read_row_security_filtered(pg::Connection& conn, const std::vector<Oid>& relations);
+
 std::string oid_array_literal(const std::vector<Oid>& oids);
 
 }  // namespace pgblit::partitioner

@@ -385,6 +385,26 @@ void require_readable(pg::Connection& source, const std::vector<const Relation*>
                                           fmt::join(names, ", ")));
 }
 
+// The source is read whole or not at all: a table that row-level security filters for the
+// source role would be copied (and verified, through the same filter) as a subset.
+void require_unfiltered(pg::Connection& source, const std::vector<Relation>& sources) {
+  std::vector<Oid> oids;
+  for (const auto& s : sources) oids.push_back(s.oid);
+  auto filtered = read_row_security_filtered(source, oids);
+  if (filtered.empty()) return;
+  std::vector<std::string> names;
+  for (size_t i : filtered) names.push_back(sources[i].qualified());
+  std::string role = source.exec("SELECT quote_ident(current_user)", "role").text(0, 0);
+  throw usage_error(
+      fmt::format("row-level security filters what the source role {} may read of {}: a copy would move only the "
+                  "rows its policies let through",
+                  role, fmt::join(names, ", ")),
+      names[0],
+      fmt::format("ALTER ROLE {} BYPASSRLS (as a superuser), or connect --source as the owner of {} (a table with "
+                  "FORCE ROW LEVEL SECURITY needs BYPASSRLS or a superuser), or leave it out with -T",
+                  role, fmt::join(names, ", ")));
+}
+
 // A source table with no table of its name on the target: missing, or something else there.
 void report_missing_destination(const Relation& src, const std::map<Name, std::string>& target_non_tables,
                                 Problems& problems) {
@@ -469,6 +489,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   for (const Relation* r : select_tables(all, options.selection)) {
     if (auto m = mapped(*r); !m || !m->skip) sources.push_back(*r);
   }
+  require_unfiltered(source, sources);
   read_columns(source, sources);
 
   std::vector<Name> wanted;

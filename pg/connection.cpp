@@ -99,6 +99,13 @@ Error server_error(PGconn* conn, const PGresult* result, std::string_view doing,
   if (std::string context = field(result, PG_DIAG_CONTEXT); !context.empty())
     message += "; context: " + trimmed(context);
   std::string hint = field(result, PG_DIAG_MESSAGE_HINT);
+  // row_security = off (every source session) turns a filtered read into this error: say how to
+  // read the table whole. (The message names the table; the kind stays that of 42501.)
+  if (state == "42501" && message.find("row-level security") != std::string::npos) {
+    hint = (hint.empty() ? "" : hint + "; ") +
+           "the source role must read every row: ALTER ROLE ... BYPASSRLS (as a superuser), or connect --source as "
+           "the table's owner";
+  }
   // No SQLSTATE and a broken connection: the server went away (libpq's own failure).
   if (state.empty() && (!conn || PQstatus(conn) != CONNECTION_OK)) state = kSqlstateConnectionFailure;
   ErrorKind kind = state.empty() ? ErrorKind::Runtime : kind_of_sqlstate(state);

@@ -94,6 +94,10 @@ void add_keyword_passwords(std::string_view text, std::vector<std::string>& out)
   }
 }
 
+std::string fmt_pair(const char* keyword, const std::string& quoted_value, bool first) {
+  return std::string(first ? "" : " ") + keyword + "='" + quoted_value + "'";
+}
+
 }  // namespace
 
 std::string redact_conninfo(const std::string& conninfo) {
@@ -108,6 +112,27 @@ std::string redact_conninfo(const std::string& conninfo) {
   if (!get("port").empty()) out += ":" + get("port");
   out += "/" + get("dbname");
   if (!get("service").empty()) out += " (service " + get("service") + ")";
+  return out;
+}
+
+std::string without_password(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (!options) {
+    PQfreemem(error);
+    return "";
+  }
+  std::string out;
+  for (PQconninfoOption* o = options; o->keyword; ++o) {
+    if (!o->val || !*o->val || (std::string_view(o->keyword) == "password" || std::string_view(o->keyword) == "sslpassword")) continue;
+    std::string value;
+    for (const char* c = o->val; *c; ++c) {
+      if (*c == '\\' || *c == '\'') value += '\\';
+      value += *c;
+    }
+    out += fmt_pair(o->keyword, value, out.empty());
+  }
+  PQconninfoFree(options);
   return out;
 }
 

@@ -11,6 +11,12 @@ namespace pgblit::pg {
 // "postgresql://app:s3cret@db1:5432/sales" -> "postgresql://app@db1:5432/sales".
 std::string redact_conninfo(const std::string& conninfo);
 
+// The same connection string without its password (nor sslpassword), still usable (for --on-event hooks):
+// every other setting it holds, as key=value pairs ("postgresql://app:pw@db1/sales?sslmode=
+// require" -> "user='app' dbname='sales' host='db1' sslmode='require'", in libpq's order). Empty when libpq
+// cannot parse it.
+std::string without_password(const std::string& conninfo);
+
 // Every text in `conninfo` that may be a password, found by reading the text itself, so it
 // works on strings libpq cannot parse ("postgresql://u:pw%zz@h/db", an unterminated quote):
 // the URI's user-info password (raw and percent-decoded), `password` query parameters and

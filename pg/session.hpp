@@ -10,7 +10,8 @@ namespace pgblit::pg {
 
 // Opens a connection with the settings every pgblit session runs under: UTF8, UTC, ISO
 // dates, exact floats, no statement or idle timeouts. Text-format copies depend on these
-// being identical on both sides.
+// being identical on both sides. A "source" session also runs with row_security = off, so
+// every read of the source is whole or fails.
 pg::Connection open_session(const std::string& conninfo, const std::string& role);
 
 // Held by the coordinator connection for the whole run: a REPEATABLE READ, READ ONLY

@@ -10,13 +10,36 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <vector>
 
+#include "core/secrets.hpp"
+#include "pg/conninfo.hpp"
+
 extern char** environ;
 
 namespace pgblit::report {
+
+std::vector<std::string> hook_environment(char** environment) {
+  std::vector<std::string> env;
+  for (char** e = environment; *e; ++e) {
+    std::string_view entry(*e);
+    std::string_view name = entry.substr(0, entry.find('='));
+    std::string value(entry.substr(std::min(entry.size(), name.size() + 1)));
+    if (name == "PGPASSWORD") continue;  // a hook needs no password of pgblit's
+    if (name == "SOURCE_DATABASE_URL" || name == "TARGET_DATABASE_URL") {
+      // Still usable (psql "$SOURCE_DATABASE_URL"), minus the password; left out if unparsable.
+      std::string usable = pg::without_password(value);
+      if (!usable.empty()) env.push_back(fmt::format("{}={}", name, usable));
+      continue;
+    }
+    if (Secrets::process().found_in(value)) continue;  // any other variable holding a password pgblit was given
+    env.emplace_back(entry);
+  }
+  return env;
+}
 
 Hooks::Hooks(std::string command, double timeout_seconds)
     : command_(std::move(command)), timeout_(timeout_seconds), thread_([this] { serve(); }) {}
@@ -25,6 +48,9 @@ Hooks::~Hooks() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    // The process is ending: what is queued and running gets one timeout in all, not one each.
+    exit_deadline_ = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                            std::chrono::duration<double>(timeout_));
   }
   changed_.notify_all();
   thread_.join();
@@ -47,6 +73,14 @@ void Hooks::serve() {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left
+      if (stopping_ && std::chrono::steady_clock::now() >= exit_deadline_) {
+        std::vector<std::string> skipped;
+        for (const auto& e : queue_) skipped.push_back(e["event"]);
+        spdlog::warn("--on-event: {} hook{} not run ({}): the hooks at exit had their {:.0f} s", skipped.size(),
+                     skipped.size() == 1 ? "" : "s", fmt::join(skipped, ", "), timeout_);
+        queue_.clear();
+        return;
+      }
       event = std::move(queue_.front());
       queue_.pop_front();
     }
@@ -58,11 +92,7 @@ void Hooks::run(const nlohmann::json& event) {
   const std::string& type = event["event"];
   if (type == "run_started") run_id_ = event["run_id"];
   if (type == "phase") phase_ = event["phase"];
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) {
-    std::string_view entry(*e);
-    if (entry.rfind("PGPASSWORD=", 0) != 0) env.emplace_back(entry);  // a hook needs no password of pgblit's
-  }
+  std::vector<std::string> env = hook_environment(environ);
   env.push_back("PGBLIT_EVENT=" + type);
   env.push_back(fmt::format("PGBLIT_RUN_ID={}", run_id_));
   env.push_back("PGBLIT_PHASE=" + (type == "run_finished" ? std::string("done") : phase_));
@@ -102,7 +132,20 @@ void Hooks::run(const nlohmann::json& event) {
   for (;;) {
     pid_t done = waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
+    auto now = std::chrono::steady_clock::now();
+    bool exit_over = false;
+    {
+      std::lock_guard lock(mutex_);
+      exit_over = stopping_ && now > exit_deadline_;
+    }
+    if (exit_over) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      spdlog::warn("--on-event: the hook for {} was stopped: pgblit is exiting and waited {:.0f} s for its hooks",
+                   type, timeout_);
+      return;
+    }
+    if (now > deadline) {
       kill(-pid, SIGKILL);
       waitpid(pid, &status, 0);
       spdlog::warn("--on-event: the hook for {} ran longer than {:.0f} s and was stopped", type, timeout_);

@@ -4,8 +4,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
+#include "target/database_acl.hpp"
+#include "target/fence_sessions.hpp"
 
 namespace pgblit::target {
 namespace {
@@ -24,6 +28,9 @@ void create_table(pg::Connection& target, const std::string& catalog) {
   lifted_at timestamptz))",
                           table(catalog)),
               catalog);
+  // datacl before, as JSON: a string (its text), or null for a NULL datacl. SQL NULL in a
+  // record from before this column: unknown, so only CONNECT is granted back.
+  target.exec(fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS previous_acl jsonb", table(catalog)), catalog);
 }
 
 struct Record {
@@ -31,9 +38,12 @@ struct Record {
   std::string database;
   std::optional<std::string> previous;
   std::vector<std::string> revoked;
+  std::optional<nlohmann::json> previous_acl;  // string or null; nullopt: not recorded
 };
 
-void lift_on_source(pg::Connection& source, const Record& r) {
+std::string acl_text(const std::optional<std::string>& acl) { return acl ? *acl : "NULL"; }
+
+void put_back(pg::Connection& source, const Record& r, bool exact_order) {
   auto db = pg::quote_ident(r.database);
   source.exec(r.previous ? fmt::format("ALTER DATABASE {} SET default_transaction_read_only = {}", db,
                                        pg::quote_literal(*r.previous))
@@ -41,6 +51,35 @@ void lift_on_source(pg::Connection& source, const Record& r) {
               r.database);
   for (const auto& role : r.revoked) {
     source.exec(fmt::format("GRANT CONNECT ON DATABASE {} TO {}", db, pg::quote_ident(role)), role);
+  }
+  if (exact_order && r.previous_acl && r.previous_acl->is_string() && !r.revoked.empty()) {
+    if (!restore_acl_order(source, r.database, r.previous_acl->get<std::string>())) {
+      throw Error(ErrorKind::Runtime, "an entry of the ACL was granted by a role other than the owner", r.database);
+    }
+  }
+}
+
+// Puts the source back as the record says, in one transaction, with the ACL exactly as it was
+// (if that cannot be done, CONNECT is granted back and the difference is logged).
+void lift_on_source(pg::Connection& source, const Record& r) {
+  try {
+    source.exec("BEGIN", r.database);
+    put_back(source, r, true);
+    source.exec("COMMIT", r.database);
+  } catch (const Error& e) {
+    pg::rollback_quietly(source);
+    spdlog::warn("fence {}: could not put the ACL of {} back in its order ({}); granting CONNECT back only", r.id,
+                 pg::quote_ident(r.database), e.what());
+    put_back(source, r, false);
+  }
+  if (r.previous_acl && !r.revoked.empty()) {
+    std::optional<std::string> was;
+    if (r.previous_acl->is_string()) was = r.previous_acl->get<std::string>();
+    auto now = database_acl(source);
+    if (now != was) {
+      spdlog::warn("fence {}: the ACL of {} is {}, it was {} before the fence", r.id, pg::quote_ident(r.database),
+                   acl_text(now), acl_text(was));
+    }
   }
 }
 
@@ -53,14 +92,20 @@ void lift(pg::Connection& source, pg::Connection& target, const std::string& cat
 }
 
 std::vector<Record> active(pg::Connection& target, const std::string& catalog, int64_t database_oid) {
-  auto r = target.exec_params(fmt::format("SELECT id, database_name, previous_setting, revoked FROM {} "
+  // A catalog from before previous_acl existed: read it as not recorded.
+  bool has_acl = target.exec_params("SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) "
+                                    "AND attname = 'previous_acl' AND NOT attisdropped)",
+                                    {table(catalog)}, catalog)
+                     .boolean(0, 0);
+  auto r = target.exec_params(fmt::format("SELECT id, database_name, previous_setting, revoked, {} FROM {} "
                                           "WHERE source_database = $1 AND lifted_at IS NULL ORDER BY id DESC",
-                                          table(catalog)),
+                                          has_acl ? "previous_acl::text" : "NULL", table(catalog)),
                               {std::to_string(database_oid)}, catalog);
   std::vector<Record> out;
   for (int i = 0; i < r.rows(); ++i) {
-    Record rec{r.int64(i, 0), r.text(i, 1), std::nullopt, r.text_array(i, 3)};
+    Record rec{r.int64(i, 0), r.text(i, 1), std::nullopt, r.text_array(i, 3), std::nullopt};
     if (!r.is_null(i, 2)) rec.previous = r.text(i, 2);
+    if (!r.is_null(i, 4)) rec.previous_acl = nlohmann::json::parse(r.text(i, 4));
     out.push_back(std::move(rec));
   }
   return out;
@@ -79,10 +124,12 @@ int64_t database_oid(pg::Connection& source) {
 
 }  // namespace
 
-Fence::Fence(const std::string& source_conninfo, const std::string& target_conninfo, const std::string& catalog_schema,
-             const std::vector<std::string>& revoke_from, const std::vector<int>& own_sessions)
-    : source_(source_conninfo), target_(target_conninfo), catalog_(catalog_schema) {
-  auto source = pg::open_session(source_, "source");
+namespace {
+
+// What the fence needs, checked before anything changes; returns the row of (database, its
+// oid, may fence, its own default_transaction_read_only).
+pg::Result require_fence_holds(pg::Connection& source, const std::vector<std::string>& revoke_from,
+                               const std::vector<int>& own_sessions) {
   auto who = source.exec(R"(
 SELECT current_database(), d.oid, pg_has_role(current_user, d.datdba, 'MEMBER') OR r.rolsuper,
        (SELECT substr(s, length('default_transaction_read_only=') + 1)
@@ -100,44 +147,62 @@ FROM pg_database d, pg_roles r WHERE d.datname = current_database() AND r.rolnam
       throw usage_error(fmt::format("--fence-revoke {}: no such role on the source", role), role, "name an existing role");
     }
   }
+  // A fence holds or the run does not start: a revoke that would not keep a role out, or a
+  // session this role cannot end, is refused here.
+  require_effective_revoke(source, database, revoke_from);
+  require_endable(source, other_sessions(source, own_sessions), database);
+  return who;
+}
+
+}  // namespace
+
+void Fence::require_possible(const std::string& source_conninfo, const std::vector<std::string>& revoke_from) {
+  auto source = pg::open_session(source_conninfo, "source");
+  require_fence_holds(source, revoke_from, {});
+}
+
+Fence::Fence(const std::string& source_conninfo, const std::string& target_conninfo, const std::string& catalog_schema,
+             const std::vector<std::string>& revoke_from, const std::vector<int>& own_sessions)
+    : source_(source_conninfo), target_(target_conninfo), catalog_(catalog_schema) {
+  auto source = pg::open_session(source_, "source");
+  // Checked again: sessions may have connected since the run's first check.
+  auto who = require_fence_holds(source, revoke_from, own_sessions);
+  std::string database = who.text(0, 0);
+  auto acl = database_acl(source);
   // Written down on the target before anything changes on the source.
   auto target = pg::open_session(target_, "target");
   create_table(target, catalog_);
-  id_ = target.exec_params(fmt::format("INSERT INTO {} (source_database, database_name, previous_setting, revoked) "
-                                       "VALUES ($1, $2, $3, $4) RETURNING id",
+  id_ = target.exec_params(fmt::format("INSERT INTO {} (source_database, database_name, previous_setting, revoked, "
+                                       "previous_acl) VALUES ($1, $2, $3, $4, $5) RETURNING id",
                                        table(catalog_)),
                            {who.text(0, 1), database,
                             who.is_null(0, 3) ? std::nullopt : std::optional<std::string>(who.text(0, 3)),
-                            pg::text_array_literal(revoke_from)},
+                            pg::text_array_literal(revoke_from), (acl ? nlohmann::json(*acl) : nlohmann::json()).dump()},
                            catalog_)
             .int64(0, 0);
-  auto db = pg::quote_ident(database);
-  source.exec("BEGIN");
-  source.exec(fmt::format("ALTER DATABASE {} SET default_transaction_read_only = on", db), database);
-  for (const auto& role : revoke_from) {
-    source.exec(fmt::format("REVOKE CONNECT ON DATABASE {} FROM {}", db, pg::quote_ident(role)), role);
+  try {
+    auto db = pg::quote_ident(database);
+    source.exec("BEGIN");
+    source.exec(fmt::format("ALTER DATABASE {} SET default_transaction_read_only = on", db), database);
+    for (const auto& role : revoke_from) {
+      source.exec(fmt::format("REVOKE CONNECT ON DATABASE {} FROM {}", db, pg::quote_ident(role)), role);
+    }
+    source.exec("COMMIT");
+    // Other sessions could go on writing in transactions they hold open: each is ended, and
+    // checked gone. One that connected meanwhile and cannot be ended fails the fence.
+    int ended = end_other_sessions(source, own_sessions, database);
+    spdlog::info("fenced the source database {}: new sessions are read-only{}; {} other session{} ended", database,
+                 revoke_from.empty() ? "" : fmt::format(", CONNECT revoked from {}", fmt::join(revoke_from, ", ")),
+                 ended, ended == 1 ? "" : "s");
+  } catch (...) {
+    pg::rollback_quietly(source);
+    try {
+      lift();
+    } catch (const Error& e) {
+      spdlog::error("the source is still fenced: {}; lift it with pgblit unfence --source ... --target ...", e.what());
+    }
+    throw;
   }
-  source.exec("COMMIT");
-  // Other sessions could go on writing in transactions they hold open: each one this role may
-  // signal is ended; the rest are counted.
-  std::vector<std::string> own;
-  for (int pid : own_sessions) own.push_back(std::to_string(pid));
-  auto ended = source.exec_params(R"(
-WITH others AS (
-  SELECT a.pid, me.rolsuper OR (NOT r.rolsuper AND (pg_has_role(me.oid, a.usesysid, 'MEMBER')
-                                                    OR pg_has_role(me.oid, 'pg_signal_backend', 'MEMBER'))) AS may
-  FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid, pg_roles me
-  WHERE me.rolname = current_user AND a.datname = current_database() AND a.pid <> pg_backend_pid()
-    AND a.backend_type = 'client backend' AND a.pid <> ALL ($1::int[])),
-ended AS (SELECT CASE WHEN may THEN pg_terminate_backend(pid) ELSE false END AS done FROM others)
-SELECT count(*) FILTER (WHERE done), count(*) FILTER (WHERE NOT done) FROM ended)",
-                                  {pg::text_array_literal(own)});
-  spdlog::info("fenced the source database {}: new sessions are read-only{}; {} other sessions ended{}", database,
-               revoke_from.empty() ? "" : fmt::format(", CONNECT revoked from {}", fmt::join(revoke_from, ", ")),
-               ended.int64(0, 0),
-               ended.int64(0, 1) > 0 ? fmt::format(" ({} could not be: their role may still write until they end)",
-                                                   ended.int64(0, 1))
-                                     : "");
 }
 
 Fence::~Fence() {
@@ -149,7 +214,7 @@ Fence::~Fence() {
 }
 
 void Fence::lift() {
-  if (lifted_) return;
+  if (lifted_ || id_ == 0) return;
   lifted_ = true;
   auto source = lifting_session(source_);
   auto target = pg::open_session(target_, "target");

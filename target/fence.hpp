@@ -10,7 +10,10 @@
 // crash `pgblit unfence` undoes what the catalog says is still in place. The setting is a fence
 // against applications, not against a role that sets default_transaction_read_only back
 // itself. Needs: the database's owner (or superuser) for ALTER DATABASE and REVOKE, and
-// pg_signal_backend (or the same role) to terminate sessions.
+// pg_signal_backend (or the same role) to terminate sessions. A fence holds or the run does
+// not start: sessions the role cannot end and revokes that would not take effect are refused
+// before anything changes (fence_sessions.hpp, database_acl.hpp), and the ACL is put back
+// exactly as it was.
 #pragma once
 
 #include <optional>
@@ -28,6 +31,9 @@ class Fence {
   // `own_sessions`: backend pids of pgblit's own source sessions, which stay.
   Fence(const std::string& source_conninfo, const std::string& target_conninfo, const std::string& catalog_schema,
         const std::vector<std::string>& revoke_from, const std::vector<int>& own_sessions);
+  // The same checks, before anything else of the run (no change, nothing recorded): throws the
+  // usage error the constructor would.
+  static void require_possible(const std::string& source_conninfo, const std::vector<std::string>& revoke_from);
   ~Fence();  // lifts it (best effort; failures are logged with the command to finish by hand)
   Fence(const Fence&) = delete;
   Fence& operator=(const Fence&) = delete;

@@ -26,5 +26,12 @@ TEST(Conninfo, scrub_removes_the_password_wherever_it_appears) {
   EXPECT_EQ(scrub_password("nothing to hide", "user=x"), "nothing to hide");
 }
 
+TEST(Conninfo, without_password_keeps_every_other_setting_as_key_value_pairs) {
+  EXPECT_EQ(without_password("postgresql://app:s3cret@db1:5433/sales?sslmode=require&sslpassword=k3y"),
+            "user='app' dbname='sales' host='db1' port='5433' sslmode='require'");
+  EXPECT_EQ(without_password("host=db2 dbname='it\\'s' password='p w d'"), "dbname='it\\'s' host='db2'");
+  EXPECT_EQ(without_password("postgresql://u:topsecret@h:1/d?nonsense=1"), "");
+}
+
 }  // namespace
 }  // namespace pgblit::pg
