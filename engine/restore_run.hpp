@@ -14,6 +14,7 @@
 // emptied first with --on-existing truncate (on the first start only, never on a resume).
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -31,6 +32,9 @@ struct RestoreOptions {
   bool analyze = true;
   std::string catalog_schema = kDefaultCatalogSchema;
   bool defer_indexes = true;   // drop the tables' indexes and constraints, load, rebuild in parallel
+  // Asked before tables that hold rows are emptied (--on-existing truncate, first start only),
+  // with what is about to happen; false: refused, nothing written. Unset: no one is asked.
+  std::function<bool(const std::string&)> confirm{};
 };
 
 struct RestoreSummary {
