@@ -78,7 +78,7 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
                                           plan.tables[t], format, cancellation);
     ++report.chunks;
     if (!(digest == sum)) {
-      report.differences.push_back({fmt::format("table {} (compared whole: {})", plan.tables[t].target,
+      report.differences.push_back({fmt::format("table {} ({}: compared whole)", plan.tables[t].target,
                                                 !table.ranges_on_target ? "its key is mapped"
                                                 : table.ranges == spool::kCtidRanges
                                                     ? "its chunks are ctid page ranges, which name other rows on "
