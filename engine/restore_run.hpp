@@ -11,7 +11,10 @@
 // dropped first (recorded in the run catalog, where the restore is a run of kind "restore")
 // and rebuilt in parallel as their tables complete. The target tables must exist (with their schema, as after
 // migrations or `pg_restore --schema-only` of the spool's schema.sql) and be empty, or be
-// emptied first with --on-existing truncate (on the first start only, never on a resume).
+// emptied first with --on-existing truncate (on the first start only, never on a resume, and
+// once `confirm` says yes). The manifest is untrusted: its tables and columns are checked
+// against the target's catalog first (spool_catalog.hpp). Each chunk's transaction also marks
+// it done in the run catalog, so `status` counts what a failed restore committed.
 #pragma once
 
 #include <functional>
