@@ -56,6 +56,7 @@ struct RestoreFlags {
   int jobs = default_jobs();
   std::string on_existing = "error";
   bool no_analyze = false;
+  bool yes = false;
   std::string catalog_schema = kDefaultCatalogSchema;
 };
 
@@ -65,6 +66,8 @@ int run_restore(RestoreFlags& flags) {
   route_interrupts_to(cancellation);
   engine::RestoreOptions options{flags.spool, flags.connections.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
                                 flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
+  // As copy: emptying tables that hold rows is shown first and needs a yes (--yes without a terminal).
+  options.confirm = [&flags](const std::string& what) { return confirm(what, flags.yes, WithoutTerminal::Refuse); };
   auto s = engine::restore(options, cancellation);
   spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
                "its manifest digest",
@@ -140,6 +143,7 @@ std::function<int()> add_restore_command(CLI::App& app) {
                   "target tables that hold rows: error (default) or truncate (emptied first; never on a resume)")
       ->check(CLI::IsMember({"error", "truncate"}));
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the restored tables");
+  add_yes_flag(*cmd, flags->yes);
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   return [flags] { return run_restore(*flags); };
 }
@@ -172,11 +176,14 @@ std::function<int()> add_spool_command(CLI::App& app) {
   return [cmd, prune, folder, dry_run] {
     if (cmd->got_subcommand(prune)) {
       auto pruned = spool::prune_spools(*folder, *dry_run);
-      for (const auto& s : pruned) {
+      for (const auto& s : pruned.removed) {
         fmt::print("{} {} (expired {}, {})\n", *dry_run ? "would remove" : "removed", printable(s.folder.string()),
                    s.expires_at, human_bytes(static_cast<double>(s.bytes)));
       }
-      if (pruned.empty()) fmt::print("no expired spools in {}\n", printable(*folder));
+      for (const auto& s : pruned.skipped) {
+        fmt::print("skipped {} (expired {}): {}\n", printable(s.folder.string()), s.expires_at, printable(s.problem));
+      }
+      if (pruned.removed.empty() && pruned.skipped.empty()) fmt::print("no expired spools in {}\n", printable(*folder));
       return 0;
     }
     print_spools(spool::list_spools(*folder));

@@ -24,7 +24,7 @@ class DurableFile {
   // `what`: how errors name the file ("spool file", "rejects file"); `hint`: the fix.
   DurableFile(std::filesystem::path path, std::string what, std::string hint)
       : path_(std::move(path)), temporary_(path_.string() + ".tmp"), what_(std::move(what)), hint_(std::move(hint)) {
-    fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);  // table data: the owner's alone
     if (fd_ < 0) throw failure("create");
   }
   ~DurableFile() {

@@ -14,6 +14,7 @@
 #include "checksums/copy_framer.hpp"
 #include "engine/parallel.hpp"
 #include "engine/run_setup.hpp"
+#include "engine/spool_catalog.hpp"
 #include "engine/spool_setup.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "partitioner/planner.hpp"
@@ -52,9 +53,11 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
   partitioner::Plan plan;
   spool::Manifest manifest;
   std::vector<std::optional<spool::SpoolChunk>> chunks;
+  spool::SpoolLock lock;  // held while the spool is written: prune leaves it alone
   pg::Snapshot snapshot(coordinator);
   if (options.resume) {
     dir = std::filesystem::absolute(options.spool_dir);
+    if (std::filesystem::is_directory(dir)) lock = spool::SpoolLock::for_writing(dir);
     manifest = spool::read_manifest(dir);
     if (manifest.complete || manifest.run_id != 0 || manifest.chunks.empty()) {
       throw usage_error(fmt::format("{} holds no interrupted backup to resume", dir.string()), dir.string(),
@@ -64,9 +67,16 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
     if (identify(coordinator).cluster != manifest.source_system_identifier) {
       throw usage_error("this is not the source the backup began on", dir.string(), "give the backup's own --source");
     }
+    if (!manifest.typed_ranges()) {
+      throw usage_error(fmt::format("{} was begun by an older pgblit (manifest version {}): its chunks' ranges cannot "
+                                    "be read back",
+                                    dir.string(), manifest.version),
+                        dir.string(), "start a new backup in a new folder");
+    }
     std::set<size_t> all;
     for (size_t t = 0; t < manifest.tables.size(); ++t) all.insert(t);
-    plan = plan_of_spool(manifest, all);
+    // The manifest's names and ranges, checked against the source's catalog before any is read.
+    plan = spool_plan(coordinator, manifest, all, SpoolSide::Source).plan;
     chunks.resize(plan.chunks.size());
     for (size_t c = 0; c < plan.chunks.size(); ++c) {
       if (std::filesystem::exists(dir / spool::chunk_file_name(c))) chunks[c] = entry_from_file(dir, plan, c);
@@ -75,7 +85,9 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
                  "spans two moments of the source",
                  dir.string(), std::count_if(chunks.begin(), chunks.end(), [](const auto& c) { return c.has_value(); }));
   } else {
-    dir = prepare_spool_folder(options.spool_dir, 0);
+    auto folder = prepare_spool_folder(options.spool_dir, 0);
+    dir = folder.dir;
+    lock = std::move(folder.lock);
     // No target: the source's own tables say how rows are laid out.
     if (options.mapping) options.mapping->require_row_selection_only("pgblit backup");
     plan = partitioner::build_plan(coordinator, coordinator,
@@ -86,11 +98,13 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
     require_spool_room(dir, options.source, snapshot.id(), plan, options.level);
     manifest = start_manifest(dir, coordinator, plan, {options.source, snapshot.id(), 0, options.level, options.keep_seconds});
     for (size_t c = 0; c < plan.chunks.size(); ++c) {  // the plan, so --resume can finish it
-      manifest.chunks.push_back({c, plan.chunks[c].table, spool::chunk_file_name(c), plan.chunks[c].predicate, -1, -1,
-                                 -1, partitioner::format_name(plan.tables[plan.chunks[c].table].format), {}});
+      manifest.chunks.push_back(planned_chunk(plan, c, -1, -1, -1, plan.tables[plan.chunks[c].table].format, {}));
     }
     spool::write_manifest(dir, manifest);
     target::dump_schema(options.source, options.selection, snapshot.id(), (dir / "schema.dump").string());
+    std::error_code ignored;  // pg_dump creates it by the umask: the schema is the owner's alone, as the data is
+    std::filesystem::permissions(dir / "schema.dump", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 ignored);
     chunks.resize(plan.chunks.size());
   }
 

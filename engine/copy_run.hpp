@@ -19,6 +19,7 @@
 #include "engine/table_finisher.hpp"
 #include "partitioner/planner.hpp"
 #include "pg/cancellation.hpp"
+#include "spool/spool_lock.hpp"
 #include "target/fence.hpp"
 #include "target/lock_waits.hpp"
 #include "target/target_prep.hpp"
@@ -125,6 +126,7 @@ class CopyRun {
   std::unique_ptr<DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
   nlohmann::json audit_;                      // filled once by audit()
   std::unique_ptr<target::Fence> fence_;      // --fence: lifted when the run ends, however it ends
+  spool::SpoolLock spool_lock_;               // --spool: held while this process writes it (prune skips it)
   mapping::Mapping mapping_;                  // --mapping, loaded before anything connects
   nlohmann::json prior_state_;                // the target before the run, for `pgblit rollback`
 };

@@ -15,7 +15,8 @@
 #include "checksums/copy_framer.hpp"
 #include "engine/deferred_rebuild.hpp"
 #include "engine/parallel.hpp"
-#include "engine/spool_setup.hpp"
+#include "engine/copy_run.hpp"
+#include "engine/spool_catalog.hpp"
 #include "engine/run_catalog.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "target/deferred.hpp"
@@ -60,34 +61,44 @@ class Restore {
     std::set<size_t> tables = selected_tables();
     auto target = pg::open_session(options_.target, "target");
     pg::Cancellation::Watch watch(cancellation_, target);
-    check_tables(target, tables);
+    // The manifest's tables and columns checked against the target's catalog; every name in
+    // SQL from here on is the catalog's.
+    spooled_ = spool_plan(target, manifest_, tables, SpoolSide::Target);
+    for (size_t t = 0; t < spooled_.table_of.size(); ++t) plan_table_[spooled_.table_of[t]] = t;
     auto levels = load_levels(target, tables);  // a cycle is refused before anything is written
+    const auto& plan = spooled_.plan;
+    std::set<size_t> already = restored_before(target);
+    // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
+    // both before anything is written.
+    bool empty_first = already.empty() && refuse_or_confirm_filled(target, plan);
     target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(options_.catalog_schema)),
                 options_.catalog_schema);
     target.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (spool_id text, chunk int, rows bigint, "
                             "restored_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (spool_id, chunk))",
                             state_),
                 options_.catalog_schema);
-    auto done = target.exec_params(fmt::format("SELECT chunk FROM {} WHERE spool_id = $1", state_), {manifest_.id});
-    std::set<size_t> already;
-    for (int i = 0; i < done.rows(); ++i) already.insert(static_cast<size_t>(done.int64(i, 0)));
     for (const auto& c : manifest_.chunks) {
       if (tables.contains(c.table) && !already.contains(c.index)) todo_.push_back(&c);
     }
     RestoreSummary summary;
     summary.tables = tables.size();
     summary.chunks_before = already.size();
-    auto plan = plan_of_spool(manifest_, tables);
-    if (already.empty()) empty_or_refuse(target, plan);
+    if (empty_first) {
+      target::truncate_target_tables(target, plan);
+      spdlog::info("truncated {} target tables", plan.tables.size());
+    }
     RunCatalog catalog(target, options_.catalog_schema);
     int64_t run_id = restore_run_id(target, catalog);
+    std::vector<size_t> run_tables(tables.begin(), tables.end());
     if (run_id == 0) {
       // The copy's deferral: indexes and constraints dropped (their definitions recorded in the
       // run catalog in the same transaction), rebuilt in parallel as tables complete.
       auto deferral = options_.defer_indexes ? target::plan_deferral(target, plan, {}) : target::Deferral{};
       target.exec("BEGIN", options_.catalog_schema);
       catalog.create_schema();
-      run_id = catalog.create_run(plan, {{"kind", "restore"}, {"restore_of", manifest_.id}, {"spool", dir_.string()}},
+      run_id = catalog.create_run(plan,
+                                  {{"kind", "restore"}, {"restore_of", manifest_.id}, {"spool", dir_.string()},
+                                   {"spool_tables", run_tables}},
                                   "", nlohmann::json::object());
       DeferredRebuild::record_and_drop(catalog, target, run_id, deferral);
       target.exec("COMMIT", options_.catalog_schema);
@@ -97,19 +108,31 @@ class Restore {
     } else {
       spdlog::info("resuming the restore of spool {}: {} chunks are in already", manifest_.id, already.size());
       catalog.set_run_status(run_id, "running");
+      run_tables = catalog.load_run(run_id).options.value("spool_tables", run_tables);
     }
     catalog.hold_run(run_id);
+    run_id_ = run_id;
+    number_run_chunks(run_tables);
     DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_);
     // Parents before children, wave by wave: the target's foreign keys check every restored row.
     std::vector<const SpoolChunk*> all = std::move(todo_);
-    for (size_t level = 0; level < levels.size(); ++level) {
-      todo_.clear();
-      next_ = 0;
-      for (const auto* c : all) {
-        if (levels[level].contains(c->table)) todo_.push_back(c);
+    try {
+      for (size_t level = 0; level < levels.size(); ++level) {
+        todo_.clear();
+        next_ = 0;
+        for (const auto* c : all) {
+          if (levels[level].contains(c->table)) todo_.push_back(c);
+        }
+        run_in_parallel(options_.jobs, cancellation_, [this] { lane(); });
+        for (size_t t : levels[level]) rebuild.table_loaded(target_name(t));
       }
-      run_in_parallel(options_.jobs, cancellation_, [this] { lane(); });
-      for (size_t t : levels[level]) rebuild.table_loaded(manifest_.tables[t].target);
+    } catch (...) {
+      // `status` tells a stopped restore from a running one, with the chunks it committed.
+      try {
+        catalog.set_run_status(run_id, "failed");
+      } catch (const std::exception&) {
+      }
+      throw;
     }
     if (size_t failed = rebuild.finish(target); failed > 0) {
       catalog.set_run_status(run_id, "failed");
@@ -121,7 +144,7 @@ class Restore {
     restore_sequences(target);
     catalog.set_run_status(run_id, "done");
     if (options_.analyze) {
-      for (size_t t : tables) target.exec("ANALYZE " + manifest_.tables[t].target, manifest_.tables[t].target);
+      for (size_t t : tables) target.exec("ANALYZE " + target_name(t), target_name(t));
     }
     summary.chunks = loaded_chunks_;
     summary.rows = rows_;
@@ -131,6 +154,19 @@ class Restore {
   }
 
  private:
+  // Manifest table `t`'s name as the target's catalog has it.
+  const std::string& target_name(size_t t) const { return spooled_.plan.tables[plan_table_.at(t)].target; }
+
+  // Each manifest chunk's number in the run catalog: its place among the chunks of the tables
+  // the run was started with (a resume with other -t keeps the first start's numbering).
+  void number_run_chunks(const std::vector<size_t>& run_tables) {
+    std::set<size_t> in_run(run_tables.begin(), run_tables.end());
+    size_t n = 0;
+    for (const auto& c : manifest_.chunks) {
+      if (in_run.contains(c.table)) run_chunk_[c.index] = n++;
+    }
+  }
+
   std::set<size_t> selected_tables() {
     std::set<size_t> out;
     std::set<std::string> wanted;
@@ -155,8 +191,8 @@ class Restore {
     std::vector<std::string> names;
     std::map<std::string, size_t> index_of;
     for (size_t t : tables) {
-      index_of[manifest_.tables[t].target] = t;
-      names.push_back(manifest_.tables[t].target);
+      index_of[target_name(t)] = t;
+      names.push_back(target_name(t));
     }
     auto fks = target.exec_params(R"(
 SELECT c.name, p.name FROM unnest($1::text[]) c(name) JOIN pg_constraint k ON k.conrelid = c.name::regclass AND k.contype = 'f'
@@ -177,7 +213,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       if (level.empty()) {
         std::vector<std::string> stuck;
         for (size_t t : tables) {
-          if (!placed.contains(t)) stuck.push_back(manifest_.tables[t].target);
+          if (!placed.contains(t)) stuck.push_back(target_name(t));
         }
         throw usage_error(fmt::format("the target's foreign keys among {} form a cycle: no table can be loaded first",
                                       fmt::join(stuck, ", ")),
@@ -210,37 +246,58 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
     return r.rows() ? r.int64(0, 0) : 0;
   }
 
-  void check_tables(pg::Connection& target, const std::set<size_t>& tables) {
-    for (size_t t : tables) {
-      const auto& name = manifest_.tables[t].target;
-      if (target.exec_params("SELECT to_regclass($1) IS NULL", {name}).boolean(0, 0)) {
-        throw usage_error(fmt::format("table {} does not exist on the target", name), name,
-                          "create the schema first (the migrations, or the spool's schema.sql), then restore");
-      }
-    }
+  // The chunks of this spool an earlier restore committed (none when there is no state table).
+  std::set<size_t> restored_before(pg::Connection& target) {
+    std::set<size_t> out;
+    if (target.exec_params("SELECT to_regclass($1) IS NULL", {state_}).boolean(0, 0)) return out;
+    auto done = target.exec_params(fmt::format("SELECT chunk FROM {} WHERE spool_id = $1", state_), {manifest_.id});
+    for (int i = 0; i < done.rows(); ++i) out.insert(static_cast<size_t>(done.int64(i, 0)));
+    return out;
   }
 
-  void empty_or_refuse(pg::Connection& target, const partitioner::Plan& plan) {
+  // True when the target tables hold rows and are to be emptied (--on-existing truncate,
+  // confirmed); throws a usage error, nothing written, when they hold rows otherwise.
+  bool refuse_or_confirm_filled(pg::Connection& target, const partitioner::Plan& plan) {
     auto filled = target::target_tables_with_rows(target, plan);
-    if (filled.empty()) return;
+    if (filled.empty()) return false;
     if (!options_.truncate) {
       throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
                         "empty them, or restore with --on-existing truncate (empties them first)");
     }
-    target::truncate_target_tables(target, plan);
-    spdlog::info("truncated {} target tables", plan.tables.size());
+    std::string what = fmt::format("About to empty {} target tables that hold rows ({}) on {} and restore the spool {} "
+                                   "into them.",
+                                   filled.size(), fmt::join(filled, ", "), target.display(), dir_.string());
+    if (options_.confirm && !options_.confirm(what)) {
+      throw usage_error("the restore was not confirmed: nothing was written", filled[0],
+                        "answer yes, or pass --yes to confirm from a script");
+    }
+    return true;
   }
 
   void lane() {
     auto target = pg::open_session(options_.target, "target");
     pg::Cancellation::Watch watch(cancellation_, target);
-    for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) load(target, *todo_[i]);
+    RunCatalog catalog(target, options_.catalog_schema);
+    for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) {
+      try {
+        load(target, catalog, *todo_[i]);
+      } catch (const std::exception& e) {
+        if (auto c = run_chunk_.find(todo_[i]->index); c != run_chunk_.end() && target.alive()) {
+          try {
+            catalog.record_failure(run_id_, c->second, e.what(), worker_name());
+          } catch (const std::exception&) {
+          }
+        }
+        throw;
+      }
+    }
   }
 
   // One chunk, one transaction: claimed in the state table, streamed with its digest taken,
   // committed only when the file was whole and the digest is the manifest's.
-  void load(pg::Connection& target, const SpoolChunk& chunk) {
-    auto table = table_copy_of(manifest_.tables[chunk.table]);
+  void load(pg::Connection& target, RunCatalog& catalog, const SpoolChunk& chunk) {
+    auto started = Clock::now();
+    const auto& table = spooled_.plan.tables[plan_table_.at(chunk.table)];
     auto format = partitioner::format_from_name(chunk.format);
     auto path = dir_ / chunk.file;
     target.exec("BEGIN", table.target);
@@ -280,6 +337,16 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
                                 path.string(), digester.digest().rows, chunk.digest.rows),
                     path.string(), "nothing of this chunk was committed; use another copy of the spool, or copy again");
       }
+      if (auto c = run_chunk_.find(chunk.index); c != run_chunk_.end()) {
+        ChunkDone done;
+        done.rows = chunk.rows;
+        done.bytes = bytes;
+        done.source_digest = chunk.digest;
+        done.format = format;
+        done.worker = worker_name();
+        done.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        catalog.mark_done(run_id_, c->second, done);
+      }
       target.exec("COMMIT", table.target);
       rows_ += chunk.rows;
       bytes_ += bytes;
@@ -294,6 +361,10 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   pg::Cancellation& cancellation_;
   std::filesystem::path dir_;
   Manifest manifest_;
+  SpoolPlan spooled_;
+  std::map<size_t, size_t> plan_table_;  // manifest table -> spooled_.plan table
+  std::map<size_t, size_t> run_chunk_;   // manifest chunk -> the run catalog's chunk
+  int64_t run_id_ = 0;
   std::string state_;
   std::vector<const SpoolChunk*> todo_;
   std::atomic<size_t> next_{0}, loaded_chunks_{0};

@@ -11,9 +11,13 @@
 // dropped first (recorded in the run catalog, where the restore is a run of kind "restore")
 // and rebuilt in parallel as their tables complete. The target tables must exist (with their schema, as after
 // migrations or `pg_restore --schema-only` of the spool's schema.sql) and be empty, or be
-// emptied first with --on-existing truncate (on the first start only, never on a resume).
+// emptied first with --on-existing truncate (on the first start only, never on a resume, and
+// once `confirm` says yes). The manifest is untrusted: its tables and columns are checked
+// against the target's catalog first (spool_catalog.hpp). Each chunk's transaction also marks
+// it done in the run catalog, so `status` counts what a failed restore committed.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 
@@ -31,6 +35,9 @@ struct RestoreOptions {
   bool analyze = true;
   std::string catalog_schema = kDefaultCatalogSchema;
   bool defer_indexes = true;   // drop the tables' indexes and constraints, load, rebuild in parallel
+  // Asked before tables that hold rows are emptied (--on-existing truncate, first start only),
+  // with what is about to happen; false: refused, nothing written. Unset: no one is asked.
+  std::function<bool(const std::string&)> confirm{};
 };
 
 struct RestoreSummary {

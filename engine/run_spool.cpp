@@ -15,7 +15,9 @@ void CopyRun::prepare_spool() {
     throw usage_error("--spool and --max-rejects do not go together yet: a chunk loaded row by row has no single "
                       "stream to spool", options_.spool_dir, "spool without --max-rejects");
   }
-  options_.spool_dir = prepare_spool_folder(options_.spool_dir, run_id_).string();
+  auto folder = prepare_spool_folder(options_.spool_dir, run_id_);
+  options_.spool_dir = folder.dir.string();
+  spool_lock_ = std::move(folder.lock);
   require_spool_room(options_.spool_dir, options_.source, run_.snapshot_id, run_.plan, options_.spool_level);
 }
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/private_files.hpp"
 #include "engine/copy_run.hpp"
 #include "engine/target_claims.hpp"
 #include "pg/conninfo.hpp"
@@ -134,6 +135,8 @@ void CopyRun::continue_run() {
   if (auto spool = record.options.value("spool", nlohmann::json()); spool.is_object()) {
     options_.spool_dir = spool.value("dir", "");
     options_.spool_level = spool.value("level", 3);
+    options_.spool_keep_seconds = spool.value("keep_seconds", 0.0);  // the expiry it was started with
+    if (std::filesystem::is_directory(options_.spool_dir)) spool_lock_ = spool::SpoolLock::for_writing(options_.spool_dir);
   }
   for (const auto& t : record.options.value("prefilled", nlohmann::json::array())) prefilled_.insert(t.get<std::string>());
   if (options_.join_run) {
@@ -181,7 +184,7 @@ void CopyRun::prepare_rejects_dir() {
   if (options_.max_rejects <= 0) return;
   std::error_code error;
   auto dir = std::filesystem::absolute(options_.rejects_dir, error);
-  if (!error) std::filesystem::create_directories(dir, error);
+  if (!error) create_private_directories(dir, error);  // rejected rows are table data
   if (!error) {
     auto probe = dir / fmt::format(".pgblit-probe-{}", getpid());
     bool written = static_cast<bool>(std::ofstream(probe) << "probe\n" << std::flush);
@@ -214,7 +217,8 @@ nlohmann::json CopyRun::options_json() {
           {"rejects_dir", options_.rejects_dir},
           {"spool", options_.spool_dir.empty() ? nlohmann::json()
                                                : nlohmann::json{{"dir", options_.spool_dir},
-                                                                {"level", options_.spool_level}}},
+                                                                {"level", options_.spool_level},
+                                                                {"keep_seconds", options_.spool_keep_seconds}}},
           {"fence", options_.fence},
           {"prior_state", prior_state_},
           {"fence_revoke", options_.fence_revoke},

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <map>
 
+#include "core/private_files.hpp"
 #include "core/units.hpp"
 #include "engine/run_setup.hpp"
 #include "pg/copy.hpp"
@@ -30,14 +31,15 @@ std::string utc_time(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-std::filesystem::path prepare_spool_folder(const std::string& folder, int64_t resumable_run) {
+SpoolFolder prepare_spool_folder(const std::string& folder, int64_t resumable_run) {
   std::error_code error;
   auto dir = std::filesystem::absolute(folder, error);
-  if (!error) std::filesystem::create_directories(dir / "data", error);
+  if (!error) create_private_directories(dir / "data", error);  // chunk files are table data
   if (error) {
     throw usage_error(fmt::format("cannot create the spool folder {}: {}", folder, error.message()), folder,
                       "choose a writable folder with --spool; nothing was written");
   }
+  auto lock = spool::SpoolLock::for_writing(dir);
   auto existing = spool::try_read_manifest(dir);
   if (existing && (existing->complete || resumable_run == 0 || existing->run_id != resumable_run)) {
     throw usage_error(fmt::format("{} already holds a {} spool{}", dir.string(),
@@ -45,7 +47,7 @@ std::filesystem::path prepare_spool_folder(const std::string& folder, int64_t re
                                   existing->run_id ? fmt::format(" (run {})", existing->run_id) : ""),
                       dir.string(), "give each run a spool folder of its own (or remove the old one: pgblit spool prune)");
   }
-  return dir;
+  return {dir, std::move(lock)};
 }
 
 void require_spool_room(const std::filesystem::path& folder, const std::string& source,
@@ -117,7 +119,8 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
     std::vector<std::string> types;
     for (const auto& c : t.columns) types.push_back(type_of[c]);
     m.tables.push_back({t.source, t.target, t.columns, types, partitioner::format_name(t.format), t.key_fields,
-                        t.target_partitioned, !t.key_mapped});
+                        t.target_partitioned, !t.key_mapped, t.key, t.key_nullable,
+                        t.chunking.starts_with("ctid") ? spool::kCtidRanges : spool::kKeyRanges});
   }
   m.chunks.clear();
   m.sequences.clear();
@@ -131,39 +134,6 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
   return m;
 }
 
-partitioner::TableCopy table_copy_of(const spool::SpoolTable& table) {
-  partitioner::TableCopy copy;
-  copy.source = table.source;
-  copy.target = table.target;
-  copy.columns = table.columns;
-  copy.format = partitioner::format_from_name(table.format);
-  copy.key_fields = table.key_fields;
-  copy.target_partitioned = table.target_partitioned;
-  copy.chunking = "spool";
-  return copy;
-}
-
-partitioner::Plan plan_of_spool(const spool::Manifest& manifest, const std::set<size_t>& tables) {
-  partitioner::Plan plan;
-  std::map<size_t, size_t> index;
-  for (size_t t : tables) {
-    index[t] = plan.tables.size();
-    plan.tables.push_back(table_copy_of(manifest.tables[t]));
-  }
-  for (const auto& c : manifest.chunks) {
-    if (!index.contains(c.table)) continue;
-    partitioner::Chunk chunk;
-    chunk.table = index[c.table];
-    chunk.predicate = c.predicate;
-    chunk.estimated_bytes = std::max<int64_t>(c.raw_bytes, 0);
-    plan.tables[chunk.table].estimated_bytes += chunk.estimated_bytes;
-    plan.tables[chunk.table].estimated_rows = std::max<int64_t>(plan.tables[chunk.table].estimated_rows, 0) +
-                                              std::max<int64_t>(c.rows, 0);
-    plan.chunks.push_back(std::move(chunk));
-  }
-  return plan;
-}
-
 spool::SpoolChunk spool_chunk(const std::filesystem::path& folder, const partitioner::Plan& plan, size_t c,
                               int64_t rows, int64_t raw_bytes, partitioner::CopyFormat format,
                               const checksums::ChunkDigest& digest) {
@@ -174,8 +144,15 @@ spool::SpoolChunk spool_chunk(const std::filesystem::path& folder, const partiti
     throw Error(ErrorKind::Runtime, fmt::format("the spool file {} of a finished chunk is missing", (folder / file).string()),
                 (folder / file).string(), "the spool folder was changed during the run; start again with a new folder");
   }
-  return {c, plan.chunks[c].table, file, plan.chunks[c].predicate, rows, raw_bytes, static_cast<int64_t>(size),
-          partitioner::format_name(format), digest};
+  return planned_chunk(plan, c, rows, raw_bytes, static_cast<int64_t>(size), format, digest);
+}
+
+spool::SpoolChunk planned_chunk(const partitioner::Plan& plan, size_t c, int64_t rows, int64_t raw_bytes,
+                                int64_t compressed_bytes, partitioner::CopyFormat format,
+                                const checksums::ChunkDigest& digest) {
+  const auto& chunk = plan.chunks[c];
+  return {c,      chunk.table, spool::chunk_file_name(c), rows,        raw_bytes, compressed_bytes,
+          partitioner::format_name(format), digest, chunk.lower, chunk.upper, chunk.null_keys};
 }
 
 }  // namespace pgblit::engine

@@ -4,19 +4,24 @@
 #pragma once
 
 #include <filesystem>
-#include <set>
 #include <string>
 
 #include "checksums/chunk_digest.hpp"
 #include "partitioner/plan.hpp"
 #include "pg/connection.hpp"
 #include "spool/manifest.hpp"
+#include "spool/spool_lock.hpp"
 
 namespace pgblit::engine {
 
-// The folder, absolute, with its data/ folder created; refuses one that holds a spool other
-// than `resumable_run`'s (0: none may be resumed). Throws usage errors naming the folder.
-std::filesystem::path prepare_spool_folder(const std::string& folder, int64_t resumable_run);
+// The folder, absolute, with its data/ folder created (0700 where pgblit creates them), and
+// held for writing (spool_lock.hpp) for as long as `lock` lives; refuses one that holds a spool
+// other than `resumable_run`'s (0: none may be resumed). Throws usage errors naming the folder.
+struct SpoolFolder {
+  std::filesystem::path dir;
+  spool::SpoolLock lock;
+};
+SpoolFolder prepare_spool_folder(const std::string& folder, int64_t resumable_run);
 
 // Refuses (usage error, nothing written) a spool folder whose filesystem lacks room for the
 // plan's data at the compression a sample of the largest table shows (read in `snapshot_id`
@@ -37,16 +42,13 @@ struct SpoolStart {
 spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connection& source,
                                const partitioner::Plan& plan, const SpoolStart& start);
 
-// A spool's table as the COPY statements and digests take it.
-partitioner::TableCopy table_copy_of(const spool::SpoolTable& table);
-
-// A spool's `tables` (indexes into manifest.tables) and their chunks as a plan, in the
-// manifest's order: for restore's deferral and catalog, and for resuming a backup.
-partitioner::Plan plan_of_spool(const spool::Manifest& manifest, const std::set<size_t>& tables);
-
 // The manifest entry of chunk `c` once its file is on disk (throws if it is missing).
 spool::SpoolChunk spool_chunk(const std::filesystem::path& folder, const partitioner::Plan& plan, size_t c,
                               int64_t rows, int64_t raw_bytes, partitioner::CopyFormat format,
                               const checksums::ChunkDigest& digest);
+// The manifest entry of chunk `c` of `plan`: its file, typed range and what was read.
+spool::SpoolChunk planned_chunk(const partitioner::Plan& plan, size_t c, int64_t rows, int64_t raw_bytes,
+                                int64_t compressed_bytes, partitioner::CopyFormat format,
+                                const checksums::ChunkDigest& digest);
 
 }  // namespace pgblit::engine

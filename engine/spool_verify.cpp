@@ -8,7 +8,7 @@
 #include <mutex>
 
 #include "engine/parallel.hpp"
-#include "engine/spool_setup.hpp"
+#include "engine/spool_catalog.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/session.hpp"
 #include "spool/manifest.hpp"
@@ -23,48 +23,68 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
     throw usage_error(fmt::format("the spool {} is incomplete: there is nothing whole to compare with", options.spool_dir),
                       options.spool_dir, "finish it first (pgblit copy --resume), or use a complete spool");
   }
-  std::vector<partitioner::TableCopy> tables;
-  for (const auto& t : manifest.tables) {
-    tables.push_back(table_copy_of(t));
+  if (!manifest.typed_ranges()) {
+    throw usage_error(fmt::format("the spool {} has a version {} manifest, whose chunks' rows are SQL text: pgblit "
+                                  "runs no SQL from a file",
+                                  options.spool_dir, manifest.version),
+                      options.spool_dir,
+                      "re-create the spool with this pgblit (backup or copy --spool), or verify the target against "
+                      "its source (pgblit verify)");
   }
+  std::set<size_t> all;
+  for (size_t t = 0; t < manifest.tables.size(); ++t) all.insert(t);
+  SpoolPlan spooled;
+  {
+    auto target = pg::open_session(options.target, "target");
+    spooled = spool_plan(target, manifest, all, SpoolSide::Target);  // names checked before anything is read
+  }
+  const auto& plan = spooled.plan;
   SpoolVerifyReport report;
   std::mutex mutex;
   std::atomic<size_t> next{0};
   run_in_parallel(options.jobs, cancellation, [&] {
     auto target = pg::open_session(options.target, "target");
     pg::Cancellation::Watch watch(cancellation, target);
-    for (size_t i = next++; i < manifest.chunks.size() && !cancellation.requested(); i = next++) {
-      const auto& chunk = manifest.chunks[i];
-      const auto& table = tables[chunk.table];
-      if (!manifest.tables[chunk.table].ranges_on_target) continue;  // compared whole, below
-      auto format = partitioner::format_from_name(chunk.format);
+    for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
+      const auto& chunk = plan.chunks[c];
+      if (!spooled.by_range[chunk.table]) continue;  // compared whole, below
+      const auto& table = plan.tables[chunk.table];
+      const auto& spooled_chunk = manifest.chunks[spooled.chunk_of[c]];
+      auto format = partitioner::format_from_name(spooled_chunk.format);
       auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(table, chunk.predicate, format),
                                             table, format, cancellation);
       std::lock_guard lock(mutex);
       ++report.chunks;
-      if (!(digest == chunk.digest)) {
+      if (!(digest == spooled_chunk.digest)) {
         report.differences.push_back(
-            {fmt::format("chunk {} of {}{}", chunk.index, table.target,
+            {fmt::format("chunk {} of {}{}", spooled_chunk.index, table.target,
                          chunk.predicate.empty() ? " (whole table)" : " (" + chunk.predicate + ")"),
-             static_cast<int64_t>(chunk.digest.rows), static_cast<int64_t>(digest.rows)});
+             static_cast<int64_t>(spooled_chunk.digest.rows), static_cast<int64_t>(digest.rows)});
       }
     }
   });
-  // A mapped key's ranges mean nothing on the target: its chunks add up to the whole table.
-  for (size_t t = 0; t < tables.size() && !cancellation.requested(); ++t) {
-    if (manifest.tables[t].ranges_on_target) continue;
+  // Tables whose ranges name other rows on the target (a mapped key; ctid page ranges, which
+  // depend on where each row landed): their chunks add up to the whole table.
+  for (size_t t = 0; t < plan.tables.size() && !cancellation.requested(); ++t) {
+    if (spooled.by_range[t]) continue;
+    const auto& table = manifest.tables[spooled.table_of[t]];
     auto target = pg::open_session(options.target, "target");
-    auto format = partitioner::format_from_name(manifest.tables[t].format);
-    checksums::ChunkDigest spooled;
+    auto format = partitioner::format_from_name(table.format);
+    checksums::ChunkDigest sum;
     for (const auto& chunk : manifest.chunks) {
-      if (chunk.table == t) spooled += chunk.digest;
+      if (chunk.table == spooled.table_of[t]) sum += chunk.digest;
     }
-    auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(tables[t], "", format), tables[t],
-                                          format, cancellation);
+    auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(plan.tables[t], "", format),
+                                          plan.tables[t], format, cancellation);
     ++report.chunks;
-    if (!(digest == spooled)) {
-      report.differences.push_back({fmt::format("table {} (its key is mapped: compared whole)", tables[t].target),
-                                    static_cast<int64_t>(spooled.rows), static_cast<int64_t>(digest.rows)});
+    if (!(digest == sum)) {
+      report.differences.push_back({fmt::format("table {} ({}: compared whole)", plan.tables[t].target,
+                                                !table.ranges_on_target ? "its key is mapped"
+                                                : table.ranges == spool::kCtidRanges
+                                                    ? "its chunks are ctid page ranges, which name other rows on "
+                                                      "another server"
+                                                    : "it has no key"),
+                                    static_cast<int64_t>(sum.rows), static_cast<int64_t>(digest.rows)});
     }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -18,9 +18,13 @@ std::string sql_and(const std::string& a, const std::string& b) {
 }
 
 std::string quote_literal(std::string_view text) {
-  std::string out = "'";
+  // With a backslash, the escape-string form (as libpq's PQescapeLiteral writes it): it reads
+  // the same whatever standard_conforming_strings a role or database sets, so a value from a
+  // file can never end its literal early.
+  bool backslash = text.find('\\') != std::string_view::npos;
+  std::string out = backslash ? "E'" : "'";
   for (char c : text) {
-    if (c == '\'') out += '\'';
+    if (c == '\'' || (backslash && c == '\\')) out += c;
     out += c;
   }
   return out + "'";

@@ -9,7 +9,8 @@
 namespace pgblit::pg {
 
 std::string quote_ident(std::string_view name);
-// A string literal ('it''s'); standard_conforming_strings is on in every supported server.
+// A string literal ('it''s'; E'back\\slash' when it holds a backslash, read alike whatever
+// standard_conforming_strings says).
 std::string quote_literal(std::string_view text);
 std::string qualified_name(std::string_view schema, std::string_view name);
 // Both SQL conditions ("(a) AND (b)"); either alone when the other is empty.

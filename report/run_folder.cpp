@@ -5,11 +5,14 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "core/private_files.hpp"
+
 namespace pgblit::report {
 
 void write_file(const std::filesystem::path& file, const std::string& text) {
   auto temporary = file;
   temporary += ".tmp";
+  make_private_file(temporary);
   {
     std::ofstream out(temporary);
     out << text;
@@ -42,7 +45,11 @@ void RunFolder::open(const nlohmann::json& run_started) {
     if (!marker || seen == owner) break;
     name = fmt::format("{}-{}", run_started["run_id"].get<int64_t>(), n);
   }
-  std::filesystem::create_directories(dir_);
+  // The run's folder and files are its owner's alone: the log and reports name tables and rows.
+  std::error_code error;
+  create_private_directories(dir_, error);
+  if (error) throw std::runtime_error("cannot create " + dir_.string() + ": " + error.message());
+  for (const char* file : {"run", "events.jsonl", "pgblit.log"}) make_private_file(dir_ / file);
   std::ofstream(dir_ / "run") << owner;
   events_.open(dir_ / "events.jsonl", std::ios::app);
   if (!events_) throw std::runtime_error("cannot write " + (dir_ / "events.jsonl").string());

@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "spool/manifest.hpp"
+#include "spool/spool_lock.hpp"
 
 namespace pgblit::spool {
 namespace {
@@ -33,6 +34,32 @@ int64_t size_on_disk(const std::filesystem::path& folder) {
   return bytes;
 }
 
+// What is wrong with a complete spool's chunk files ("" when each is there, whole in size).
+std::string missing_chunk_file(const std::filesystem::path& folder, const Manifest& m) {
+  for (const auto& c : m.chunks) {
+    std::error_code error;
+    auto size = std::filesystem::file_size(folder / c.file, error);
+    if (error) return fmt::format("chunk {}'s file {} is missing", c.index, (folder / c.file).string());
+    if (static_cast<int64_t>(size) != c.compressed_bytes) {
+      return fmt::format("chunk {}'s file {} is {} bytes, its manifest says {}", c.index, (folder / c.file).string(),
+                         size, c.compressed_bytes);
+    }
+  }
+  return "";
+}
+
+// Removes a spool folder, the manifest first (a prune cut short leaves a folder no one takes
+// for a spool). A symlink, to the spool or to its data/, is followed: the real folder goes with
+// the link, so no chunk file is left behind unreachable.
+void remove_spool(const std::filesystem::path& folder) {
+  namespace fs = std::filesystem;
+  fs::path real = fs::is_symlink(folder) ? fs::canonical(folder) : folder;
+  fs::remove(real / "manifest.json");
+  if (fs::is_symlink(real / "data")) fs::remove_all(fs::canonical(real / "data"));
+  fs::remove_all(real);
+  if (real != folder) fs::remove(folder);
+}
+
 SpoolEntry describe(const std::filesystem::path& folder) {
   SpoolEntry e;
   e.folder = folder;
@@ -48,6 +75,10 @@ SpoolEntry describe(const std::filesystem::path& folder) {
     e.age_seconds = now_epoch() - epoch_of(m.created_at);
     double expires = epoch_of(m.expires_at);
     e.status = expires > 0 && expires <= now_epoch() ? "expired" : m.complete ? "complete" : "incomplete";
+    e.complete = m.complete;
+    e.run_id = m.run_id;
+    if (m.complete) e.problem = missing_chunk_file(folder, m);
+    if (!e.problem.empty() && e.status != "expired") e.status = "damaged";  // expired: still pruned
   } catch (const Error& error) {
     e.status = "damaged";
     e.problem = error.what();
@@ -70,18 +101,27 @@ std::vector<SpoolEntry> list_spools(const std::filesystem::path& root) {
   return out;
 }
 
-std::vector<SpoolEntry> prune_spools(const std::filesystem::path& root, bool dry_run) {
-  std::vector<SpoolEntry> pruned;
+PruneResult prune_spools(const std::filesystem::path& root, bool dry_run) {
+  PruneResult out;
   for (auto& e : list_spools(root)) {
     if (e.status != "expired") continue;
-    if (!dry_run) {
-      // The manifest first: a prune cut short leaves a folder no one takes for a spool.
-      std::filesystem::remove(e.folder / "manifest.json");
-      std::filesystem::remove_all(e.folder);
+    // Held until the folder is gone: no writer can start on it meanwhile.
+    auto lock = SpoolLock::for_removing(e.folder);
+    if (!lock) {
+      e.problem = "a running copy or backup is writing it (it holds " + (e.folder / kLockFile).string() + ")";
+      out.skipped.push_back(std::move(e));
+      continue;
     }
-    pruned.push_back(std::move(e));
+    if (!e.complete) {
+      e.problem = e.run_id ? fmt::format("incomplete: pgblit copy --resume {} may still complete it", e.run_id)
+                           : "incomplete: pgblit backup --resume may still complete it";
+      out.skipped.push_back(std::move(e));
+      continue;
+    }
+    if (!dry_run) remove_spool(e.folder);
+    out.removed.push_back(std::move(e));
   }
-  return pruned;
+  return out;
 }
 
 double parse_duration(const std::string& text) {

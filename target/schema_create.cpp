@@ -48,7 +48,9 @@ ToolConnection for_tool(const std::string& conninfo) {
     if (std::string(o->keyword) == "password") {
       out.password = o->val;
     } else {
-      out.conninfo += fmt::format("{}={} ", o->keyword, pg::quote_literal(o->val));
+      std::string value = "'";  // a conninfo value: backslash before ' and \ (not SQL's quoting)
+      for (const char* c = o->val; *c; ++c) value += (*c == '\'' || *c == '\\' ? "\\" : "") + std::string(1, *c);
+      out.conninfo += fmt::format("{}={}' ", o->keyword, value);
     }
   }
   PQconninfoFree(options);

@@ -76,7 +76,7 @@ TEST_F(SpoolTest, a_spooled_copy_restores_into_a_third_database_identical_to_the
   ASSERT_EQ(run.exit_code, 0) << run.output;
   auto m = manifest();
   EXPECT_EQ(m["format"], "pgblit-spool");
-  EXPECT_EQ(m["version"], 1);
+  EXPECT_EQ(m["version"], 2);
   EXPECT_TRUE(m["complete"].get<bool>());
   EXPECT_GT(m["chunks"].size(), 4u) << "1MB chunks";
   int64_t rows = 0;

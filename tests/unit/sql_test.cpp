@@ -12,6 +12,9 @@ TEST(Sql, identifiers_are_always_quoted_with_inner_quotes_doubled) {
 }
 
 TEST(Sql, literals_double_single_quotes) { EXPECT_EQ(quote_literal("it's"), "'it''s'"); }
+TEST(Sql, literals_with_a_backslash_are_escape_strings_whatever_standard_conforming_strings_says) {
+  EXPECT_EQ(quote_literal("a\\'; DROP TABLE t; --"), "E'a\\\\''; DROP TABLE t; --'");
+}
 
 TEST(Sql, text_arrays_round_trip_through_literal_and_parser) {
   std::vector<std::string> items{"plain", "with space", "q\"uote", "back\\slash", "", "NULL"};
