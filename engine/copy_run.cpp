@@ -203,34 +203,21 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
 }
 
 void CopyRun::report_dropped_objects(const pg::Cancellation& cancellation) noexcept {
+  if (rebuild_) rebuild_->stop();  // after what it is building: the run's cancellation is spent
+  std::vector<std::string> loaded;
   try {
-    rebuild_.reset();  // it stops after what it is building: the run's cancellation is spent
+    const auto& plan = run_.plan;
     auto target = pg::open_session(options_.target, "target");
-    RunCatalog catalog(target, options_.catalog_schema);
-    auto reason = cancellation.reason();
-    if (!reason.starts_with("interrupted") && !reason.starts_with("terminated")) {
-      // Not stopped by the DBA: the tables loaded whole get their objects back now.
-      const auto& plan = run_.plan;
-      auto records = catalog.chunks(run_id_, plan.chunks.size());
-      std::map<std::string, size_t> left;
-      for (size_t c = 0; c < plan.chunks.size(); ++c) left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
-      pg::Cancellation own;
-      DeferredRebuild rebuild(catalog, run_id_, plan, options_.target, index_jobs(), own);
-      for (const auto& [table, chunks] : left) {
-        if (chunks == 0) rebuild.table_loaded(table);
-      }
-      rebuild.finish_loaded(target);
+    auto records = RunCatalog(target, options_.catalog_schema).chunks(run_id_, plan.chunks.size());
+    std::map<std::string, size_t> left;
+    for (size_t c = 0; c < plan.chunks.size(); ++c) left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
+    for (const auto& [table, chunks] : left) {
+      if (chunks == 0) loaded.push_back(table);
     }
-    for (const auto& p : pending_objects(target)) {
-      if (p.catalog != options_.catalog_schema || p.run != run_id_) continue;
-      spdlog::error("{} indexes and constraints of {} stay dropped until then: {}", p.names.size(),
-                    fmt::join(p.tables, ", "), fmt::join(p.names, "; "));
-      spdlog::error("to get them back: {}", how_to_finish(p));
-    }
-  } catch (const std::exception& e) {
-    spdlog::error("run {}: could not read which indexes and constraints stay dropped ({}); pgblit status {} lists them",
-                  run_id_, e.what(), run_id_);
+  } catch (const std::exception&) {  // the target may be what failed: nothing is rebuilt then
   }
+  settle_after_failure(options_.target, options_.catalog_schema, run_id_, run_.plan, loaded, index_jobs(),
+                       cancellation);
 }
 
 // Every chunk not done, through the lanes, in rounds: chunks held by other workers are

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/target_claims.hpp"
+#include "pg/session.hpp"
+
 namespace pgblit::engine {
 
 void DeferredRebuild::record_and_drop(RunCatalog& catalog, pg::Connection& target, int64_t run,
@@ -70,6 +73,31 @@ size_t DeferredRebuild::report(pg::Connection& target, const target::RebuildTota
     catalog.record_rebuild_failure(run_, f.object, f.message);
   }
   return totals.failures.size();
+}
+
+void settle_after_failure(const std::string& target_conninfo, const std::string& catalog_schema, int64_t run,
+                          const partitioner::Plan& plan, const std::vector<std::string>& loaded, int index_jobs,
+                          const pg::Cancellation& cancellation) noexcept {
+  try {
+    auto target = pg::open_session(target_conninfo, "target");
+    RunCatalog catalog(target, catalog_schema);
+    auto reason = cancellation.reason();
+    if (!loaded.empty() && !reason.starts_with("interrupted") && !reason.starts_with("terminated")) {
+      pg::Cancellation own;  // the run's was spent by the failure
+      DeferredRebuild rebuild(catalog, run, plan, target_conninfo, index_jobs, own);
+      for (const auto& table : loaded) rebuild.table_loaded(table);
+      rebuild.finish_loaded(target);
+    }
+    for (const auto& p : pending_objects(target)) {
+      if (p.catalog != catalog_schema || p.run != run) continue;
+      spdlog::error("{} indexes and constraints of {} stay dropped until then: {}", p.names.size(),
+                    fmt::join(p.tables, ", "), fmt::join(p.names, "; "));
+      spdlog::error("to get them back: {}", how_to_finish(p));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("run {}: could not read which indexes and constraints stay dropped ({}); pgblit status {} lists them",
+                  run, e.what(), run);
+  }
 }
 
 }  // namespace pgblit::engine

@@ -37,6 +37,8 @@ class DeferredRebuild {
   // After the load failed: rebuilds what it can (the objects of tables loaded whole), records
   // failures like finish(); the rest stays pending. Returns how many failed.
   size_t finish_loaded(pg::Connection& target);
+  // Stops after what is being built now; the rest stays pending.
+  void stop() { rebuilder_.reset(); }
 
  private:
   std::string catalog_schema_;
@@ -47,5 +49,12 @@ class DeferredRebuild {
 
   std::unique_ptr<target::Rebuilder> rebuilder_;
 };
+
+// After a failed load (copy or restore): rebuilds the objects of `loaded` (tables whose every
+// chunk is in) unless the DBA stopped the run (Ctrl-C, SIGTERM: `cancellation`'s reason), then
+// logs what of run `run` stays dropped and the command that brings it back. Never throws.
+void settle_after_failure(const std::string& target_conninfo, const std::string& catalog_schema, int64_t run,
+                          const partitioner::Plan& plan, const std::vector<std::string>& loaded, int index_jobs,
+                          const pg::Cancellation& cancellation) noexcept;
 
 }  // namespace pgblit::engine

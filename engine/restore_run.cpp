@@ -18,6 +18,8 @@
 #include "engine/copy_run.hpp"
 #include "engine/spool_catalog.hpp"
 #include "engine/run_catalog.hpp"
+#include "engine/target_claims.hpp"
+#include "target/sequences.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "target/deferred.hpp"
 #include "target/target_prep.hpp"
@@ -70,6 +72,13 @@ class Restore {
     std::set<size_t> already = restored_before(target);
     // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
     // both before anything is written.
+    // One command per target table at a time, and none over indexes another run left dropped.
+    lock_target_tables(target, plan.target_tables());
+    {
+      RunCatalog earlier(target, options_.catalog_schema);
+      refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema,
+                                           restore_run_id(target, earlier), "restore");
+    }
     bool empty_first = already.empty() && refuse_or_confirm_filled(target, plan);
     target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(options_.catalog_schema)),
                 options_.catalog_schema);
@@ -116,6 +125,7 @@ class Restore {
     DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_);
     // Parents before children, wave by wave: the target's foreign keys check every restored row.
     std::vector<const SpoolChunk*> all = std::move(todo_);
+    std::vector<std::string> loaded;  // tables whose every chunk is in
     try {
       for (size_t level = 0; level < levels.size(); ++level) {
         todo_.clear();
@@ -124,7 +134,10 @@ class Restore {
           if (levels[level].contains(c->table)) todo_.push_back(c);
         }
         run_in_parallel(options_.jobs, cancellation_, [this] { lane(); });
-        for (size_t t : levels[level]) rebuild.table_loaded(target_name(t));
+        for (size_t t : levels[level]) {
+          rebuild.table_loaded(target_name(t));
+          loaded.push_back(target_name(t));
+        }
       }
     } catch (...) {
       // `status` tells a stopped restore from a running one, with the chunks it committed.
@@ -132,6 +145,9 @@ class Restore {
         catalog.set_run_status(run_id, "failed");
       } catch (const std::exception&) {
       }
+      rebuild.stop();
+      settle_after_failure(options_.target, options_.catalog_schema, run_id, plan, loaded, options_.jobs,
+                           cancellation_);
       throw;
     }
     if (size_t failed = rebuild.finish(target); failed > 0) {
@@ -226,14 +242,24 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   }
 
   // The spool's sequences that the target has get their values (never used: left alone).
+  // The sequences of the restored tables' columns: past what the columns hold and the values
+  // the spool recorded, never back (a target in use keeps what it handed out).
   void restore_sequences(pg::Connection& target) {
-    int set = 0;
+    target::SequenceHints hints;
     for (const auto& [name, value] : manifest_.sequences) {
-      if (value.empty() || target.exec_params("SELECT to_regclass($1) IS NULL", {name}).boolean(0, 0)) continue;
-      target.exec_params("SELECT setval($1::regclass, $2::bigint)", {name, value}, name);
-      ++set;
+      if (value.empty()) continue;
+      auto r = target.exec_params("SELECT format('\"%s\".\"%s\"', replace(n.nspname, '\"', '\"\"'), "
+                                  "replace(c.relname, '\"', '\"\"')) FROM pg_class c JOIN pg_namespace n "
+                                  "ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
+                                  {name}, name);
+      if (r.rows() == 1) hints.by_sequence[r.text(0, 0)] = std::stoll(value);
     }
-    if (set > 0) spdlog::info("set {} sequences to their values in the spool", set);
+    std::vector<target::WrittenTable> written;
+    for (const auto& t : spooled_.plan.tables) written.push_back({t.target, t.columns});
+    auto advanced = target::advance_sequences(target, written, hints);
+    for (const auto& note : advanced.notes) spdlog::warn("sequence {}", note);
+    spdlog::info("sequences of the restored columns: {} moved forward, {} already past every restored value",
+                 advanced.set, advanced.already);
   }
 
   // The catalog's run of an earlier restore of this spool into this target, or 0.
