@@ -62,12 +62,7 @@ class Restore {
     pg::Cancellation::Watch watch(cancellation_, target);
     check_tables(target, tables);
     auto levels = load_levels(target, tables);  // a cycle is refused before anything is written
-    target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(options_.catalog_schema)),
-                options_.catalog_schema);
-    target.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (spool_id text, chunk int, rows bigint, "
-                            "restored_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (spool_id, chunk))",
-                            state_),
-                options_.catalog_schema);
+    RunCatalog(target, options_.catalog_schema).create_schema();  // with restored_chunks; refuses others' tables
     auto done = target.exec_params(fmt::format("SELECT chunk FROM {} WHERE spool_id = $1", state_), {manifest_.id});
     std::set<size_t> already;
     for (int i = 0; i < done.rows(); ++i) already.insert(static_cast<size_t>(done.int64(i, 0)));

@@ -48,6 +48,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes, mapping});
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
+  RunCatalog(*run_.target, options_.catalog_schema).require_own_tables();  // before anything is written
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
                {options_.jobs, index_jobs(), options_.on_existing == target::OnExisting::Truncate, options_.verify,
