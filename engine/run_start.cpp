@@ -40,6 +40,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
       auto source = pg::open_session(options_.source, "source");
       auto target = pg::open_session(options_.target, "target");
       require_distinct_databases(source, target);
+      RunCatalog(target, options_.catalog_schema).require_own_tables();  // before any table is created
     }
     after_load_sql = target::create_schema(
         {options_.source, options_.target, options_.selection, options_.no_owner, options_.no_acl});
