@@ -88,7 +88,7 @@ std::vector<std::string> changes_since_end(pg::Connection& target, const Rollbac
   };
   std::vector<std::string> changes;
   if (prior.end_state.is_object()) {
-    auto now = table_states(options.target, tables, options.jobs, cancellation);
+    auto now = table_states(options.target, tables, options.jobs, cancellation, prior.end_state);
     for (const auto& [table, what] : changed_table_states(prior.end_state, now)) {
       changes.push_back(fmt::format("{} ({}; {})", table, what, written_by(table)));
     }

@@ -156,6 +156,11 @@ TEST_F(RollbackSafetyTest, later_runs_and_the_applications_rows_are_not_rolled_b
   auto changed = rollback({"2"});
   EXPECT_EQ(changed.exit_code, 2) << changed.output;
   EXPECT_TRUE(mentions(changed, "25000 rows then and now, but rows changed")) << changed.output;
+  // Equal values written differently are a change too (20001.0 and 20001.00000 are equal numerics).
+  target_sql("UPDATE orders SET total = (total - 1)::numeric(30, 5) WHERE id = 20001");
+  auto rescaled = rollback({"2"});
+  EXPECT_EQ(rescaled.exit_code, 2) << rescaled.output;
+  EXPECT_TRUE(mentions(rescaled, "25000 rows then and now, but rows changed")) << rescaled.output;
 
   auto forced = rollback({"2", "--force"});
   ASSERT_EQ(forced.exit_code, 0) << forced.output;
