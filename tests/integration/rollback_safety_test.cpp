@@ -120,6 +120,25 @@ TEST_F(RollbackSafetyTest, a_missing_or_damaged_backup_is_found_before_anything_
   EXPECT_EQ(state(), before);
 }
 
+TEST_F(RollbackSafetyTest, a_role_that_could_empty_but_not_reload_is_refused_before_anything_is_emptied) {
+  prefill();
+  append_with_backup();
+  auto after_run = state();
+  // TRUNCATE but not INSERT, and not the owner (the reload drops and rebuilds the indexes).
+  target_sql("DO $$ BEGIN CREATE ROLE pgblit_truncater LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"
+             "GRANT USAGE ON SCHEMA pgblit TO pgblit_truncater; GRANT ALL ON ALL TABLES IN SCHEMA pgblit TO "
+             "pgblit_truncater; GRANT SELECT, TRUNCATE ON orders TO pgblit_truncater; GRANT ALL ON orders_id_seq TO "
+             "pgblit_truncater");
+  std::string as_role = "postgresql://pgblit_truncater@127.0.0.1:" + std::to_string(target_port()) + "/" + db_;
+  auto refused = run_pgblit({"rollback", "1", "--target", as_role, "--yes"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(mentions(refused, "INSERT on \"public\".\"orders\"")) << refused.output;
+  EXPECT_TRUE(mentions(refused, "ownership of \"public\".\"orders\"")) << refused.output;
+  EXPECT_TRUE(mentions(refused, "nothing changed")) << refused.output;
+  EXPECT_EQ(state(), after_run);
+  EXPECT_EQ(status(1), "done");
+}
+
 TEST_F(RollbackSafetyTest, later_runs_and_the_applications_rows_are_not_rolled_back_without_force) {
   // An application table beside the run's, with its own sequence: not the run's to set back.
   target_sql("CREATE TABLE app_log (id bigserial PRIMARY KEY, msg text)");
