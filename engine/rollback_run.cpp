@@ -152,9 +152,10 @@ void check_and_empty(pg::Connection& target, RunCatalog& catalog, const RunRecor
 }
 
 // A reload that failed for good: the restore's indexes and constraints are rebuilt on what is
-// loaded (the rows come from a backup of tables that had them), and the error says what is
-// still dropped and that running the rollback again finishes it.
-Error after_failed_reload(const Error& failure, const RollbackOptions& options, const Prior& prior) {
+// loaded (the rows come from a backup of tables that had them; not after Ctrl-C, which wants
+// to stop now), and the error says what is still dropped and that running the rollback again
+// finishes it.
+Error after_failed_reload(const Error& failure, const RollbackOptions& options, const Prior& prior, bool rebuild_now) {
   std::string still_dropped = "none";
   try {
     auto target = pg::open_session(options.target, "target");
@@ -168,7 +169,7 @@ Error after_failed_reload(const Error& failure, const RollbackOptions& options, 
       auto plan = partitioner::plan_from_json(catalog.load_run(restore_run).plan);
       pg::Cancellation own;
       DeferredRebuild rebuild(catalog, restore_run, plan, options.target, options.jobs, own);
-      if (rebuild.pending() > 0) {
+      if (rebuild_now && rebuild.pending() > 0) {
         for (const auto& t : plan.target_tables()) rebuild.table_loaded(t);
         rebuild.finish(target);
       }
@@ -193,13 +194,13 @@ Error after_failed_reload(const Error& failure, const RollbackOptions& options, 
 }
 
 // A failure that ends the rollback: when it came after the emptying, what is left to do.
-Error explain_failure(const Error& failure, const RollbackOptions& options) {
+Error explain_failure(const Error& failure, const RollbackOptions& options, bool interrupted) {
   try {
     auto target = pg::open_session(options.target, "target");
     auto record = RunCatalog(target, options.catalog_schema).load_run(options.run_id);
     if (record.status != "rolling back") return failure;  // nothing changed
     auto prior = prior_of(record, options.catalog_schema);
-    if (!prior.filled.empty()) return after_failed_reload(failure, options, prior);
+    if (!prior.filled.empty()) return after_failed_reload(failure, options, prior, !interrupted);
   } catch (const Error&) {  // the target is gone: say what is known
   }
   return Error(failure.kind() == ErrorKind::Usage ? ErrorKind::Runtime : failure.kind(),
@@ -277,7 +278,7 @@ RollbackSummary rollback(const RollbackOptions& options, pg::Cancellation& cance
     } catch (const Error& e) {
       if (retry.again(e, fmt::format("the rollback of run {}", options.run_id))) continue;
       if (!emptied && e.kind() == ErrorKind::Usage) throw;  // refused: nothing changed
-      throw explain_failure(e, options);
+      throw explain_failure(e, options, cancellation.requested());
     }
   }
 }
