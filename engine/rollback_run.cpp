@@ -166,12 +166,14 @@ Error after_failed_reload(const Error& failure, const RollbackOptions& options, 
                                 {prior.backup}, options.catalog_schema);
     if (r.rows() > 0) {
       int64_t restore_run = r.int64(0, 0);
-      auto plan = partitioner::plan_from_json(catalog.load_run(restore_run).plan);
-      pg::Cancellation own;
-      DeferredRebuild rebuild(catalog, restore_run, plan, options.target, options.jobs, own);
-      if (rebuild_now && rebuild.pending() > 0) {
-        for (const auto& t : plan.target_tables()) rebuild.table_loaded(t);
-        rebuild.finish(target);
+      if (rebuild_now) {
+        auto plan = partitioner::plan_from_json(catalog.load_run(restore_run).plan);
+        pg::Cancellation own;
+        DeferredRebuild rebuild(catalog, restore_run, plan, options.target, options.jobs, own);
+        if (rebuild.pending() > 0) {
+          for (const auto& t : plan.target_tables()) rebuild.table_loaded(t);
+          rebuild.finish(target);
+        }
       }
       auto left = target.exec_params(
           fmt::format("SELECT string_agg(format('%s %s on %s', kind, name, table_name), ', ' ORDER BY object) "
