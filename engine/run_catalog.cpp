@@ -115,11 +115,11 @@ CREATE TABLE IF NOT EXISTS {0}.restored_chunks (
 }
 
 bool RunCatalog::exists() {
-  // Through pg_class, not regclass, which fails outright without USAGE on the schema.
-  return target_.exec_params("SELECT count(*) = 2 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                             "WHERE n.nspname = $1 AND c.relname IN ('catalog_info', 'runs')",
-                             {schema_}, schema_)
-      .boolean(0, 0);
+  // Through pg_class, not regclass, which fails outright without USAGE on the schema; and only
+  // pgblit's own tables of those names count (run_catalog_owner.cpp).
+  int own = 0;
+  for (const auto& t : catalog_tables_present()) own += t.pgblits && (t.name == "catalog_info" || t.name == "runs");
+  return own == 2;
 }
 
 void RunCatalog::hold_run(int64_t run) {
