@@ -194,6 +194,28 @@ TEST_F(RollbackSafetyTest, later_runs_and_the_applications_rows_are_not_rolled_b
   EXPECT_EQ(target_value("SELECT last_value FROM app_log_id_seq"), "5");
 }
 
+TEST_F(RollbackSafetyTest, a_run_that_recorded_no_end_is_refused_when_a_later_run_wrote_to_its_tables) {
+  auto before = state();
+  ASSERT_EQ(copy({"-t", "public.orders"}).exit_code, 0);
+  // As a run killed before its rows were all in, or made by an older pgblit.
+  target_sql("UPDATE pgblit.runs SET options = options - 'end_state' WHERE id = 1");
+  source_sql("TRUNCATE orders; INSERT INTO orders (id, customer, total) SELECT g, 'n' || g, g FROM "
+             "generate_series(20001, 21000) g");
+  ASSERT_EQ(copy({"-t", "public.orders", "--on-existing", "append", "--backup-target", backup_.string()}).exit_code, 0);
+  auto after_second = state();
+  auto refused = rollback({"1"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(mentions(refused, "\"public\".\"orders\" (written since by run 2 (done))")) << refused.output;
+  EXPECT_TRUE(mentions(refused, "only later pgblit runs can be seen")) << refused.output;
+  EXPECT_EQ(state(), after_second);
+  // Newest first: once run 2 is rolled back (its reload is no later work), run 1 goes too.
+  auto second = rollback({"2"});
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  auto first = rollback({"1"});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(state(), before);
+}
+
 TEST_F(RollbackSafetyTest, a_reload_that_fails_leaves_no_index_dropped_and_a_rerun_finishes_it) {
   prefill();
   auto before = state();
