@@ -2,7 +2,9 @@
 // default) so that it commits together with the data.
 //
 // catalog_info: one row, the marker that this schema holds a pgblit catalog (and whether
-//         pgblit created the schema), so `pgblit clean` drops only what is provably its own.
+//         pgblit created the schema), so `pgblit clean` drops only what is provably its own;
+//         each catalog table also carries pgblit's marker comment (run_catalog_owner.cpp).
+// restored_chunks: the chunks `pgblit restore` loaded, per spool (restore_run.hpp).
 // objects: the indexes and constraints a run dropped to rebuild after loading, each with its
 //         exact definition (written in the transaction that drops them) and whether it is back.
 // lanes:  what each lane of each worker (host:pid) works on now, for `pgblit status`.
