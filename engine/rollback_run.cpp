@@ -234,11 +234,9 @@ RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& 
   RollbackSummary summary;
   summary.emptied = prior.all().size();
   if (!prior.filled.empty()) {
-    pg::Cancellation reload;  // a failed chunk cancels the reload, not the rollback's retries
-    pg::Cancellation::Link link(cancellation, reload);
     auto restored = restore({prior.backup, options.target, {prior.filled.begin(), prior.filled.end()}, options.jobs,
                              false, true, options.catalog_schema},
-                            reload);
+                            cancellation);
     summary.reloaded = prior.filled.size();
     summary.rows_reloaded = restored.rows;
   }
@@ -276,7 +274,9 @@ RollbackSummary rollback(const RollbackOptions& options, pg::Cancellation& cance
   bool emptied = false;
   for (;;) {
     try {
-      return rollback_once(options, cancellation, emptied);
+      pg::Cancellation attempt;  // a failed lane cancels this attempt, not the retries (nor Ctrl-C's)
+      pg::Cancellation::Link link(cancellation, attempt);
+      return rollback_once(options, attempt, emptied);
     } catch (const Error& e) {
       if (retry.again(e, fmt::format("the rollback of run {}", options.run_id))) continue;
       if (!emptied && e.kind() == ErrorKind::Usage) throw;  // refused: nothing changed
