@@ -276,6 +276,15 @@ TEST_F(RollbackSafetyTest, a_users_table_with_a_catalog_tables_name_is_never_pgb
   EXPECT_TRUE(mentions(refused, "--catalog-schema")) << refused.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM app.items"), "0");
   EXPECT_EQ(target_value("SELECT to_regclass('public.runs') IS NULL"), "t");
+  // A restore makes the same catalog: refused the same way, before anything is written.
+  auto made = run_pgblit({"backup", "--source", source_url(), "--spool", backup_.string(), "-n", "app"});
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  auto restore = run_pgblit({"restore", "--spool", backup_.string(), "--target", target_url(), "--catalog-schema",
+                             "public"});
+  EXPECT_EQ(restore.exit_code, 2) << restore.output;
+  EXPECT_TRUE(mentions(restore, "\"public\".\"key_map\"")) << restore.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM app.items"), "0");
+  EXPECT_EQ(target_value("SELECT to_regclass('public.restored_chunks') IS NULL"), "t");
 
   // An older pgblit's catalog in public, made beside the user's key_map: no markers.
   target_sql("ALTER TABLE key_map RENAME TO key_map_user");
