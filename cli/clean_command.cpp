@@ -92,6 +92,9 @@ int run_clean(CleanFlags& flags) {
     return 0;
   }
   spdlog::info("dropped {} runs and the catalog tables {}", result.runs.size(), fmt::join(result.tables, ", "));
+  for (const auto& t : result.not_pgblits) {
+    spdlog::warn("kept {}: it has a catalog table's name but pgblit did not create it", t);
+  }
   if (result.schema_dropped) {
     spdlog::info("dropped the schema {}, which pgblit had created", flags.catalog_schema);
   } else {

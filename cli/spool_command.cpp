@@ -81,12 +81,15 @@ struct RollbackFlags {
   int64_t run = 0;
   int jobs = default_jobs();
   bool yes = false;
+  bool force = false;
+  double retry_timeout = kDefaultRetryTimeoutSeconds;
   std::string catalog_schema = kDefaultCatalogSchema;
 };
 
 int run_rollback(RollbackFlags& flags) {
   require_target(flags.connections);
-  engine::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs};
+  engine::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs, flags.force,
+                                  flags.retry_timeout};
   if (!confirm(engine::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
@@ -152,12 +155,19 @@ std::function<int()> add_rollback_command(CLI::App& app) {
   auto flags = std::make_shared<RollbackFlags>();
   auto* cmd = app.add_subcommand("rollback", "put the target back as it was before a copy run: tables that were "
                                              "empty emptied, tables that held rows reloaded from the run's "
-                                             "--backup-target spool, sequences set back; run again to resume");
+                                             "--backup-target spool, sequences set back; refused when they changed "
+                                             "since the run; run again to resume");
   cmd->add_option("run", flags->run, "the run to roll back")->required()->check(CLI::PositiveNumber);
   cmd->add_option("--target", flags->connections.target,
                   "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
   add_jobs_flag(*cmd, flags->jobs, "chunks of the backup reloaded at once");
   add_yes_flag(*cmd, flags->yes);
+  cmd->add_flag("--force", flags->force,
+                "roll back even tables that changed since the run ended (later runs, the application): their "
+                "changes are lost");
+  cmd->add_option("--retry-timeout", flags->retry_timeout,
+                  "seconds the rollback keeps retrying after a lost connection or server restart (default: 300)")
+      ->check(CLI::NonNegativeNumber);
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   return [flags] { return run_rollback(*flags); };
 }

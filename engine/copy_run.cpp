@@ -351,6 +351,7 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   auto records = catalog.chunks(run_id_, plan.chunks.size());
+  record_end_state(cancellation);  // every row is in: what `pgblit rollback` compares with
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
   write_spool_manifest(true, records);  // every chunk's file is on disk: the spool is complete

@@ -104,7 +104,8 @@ class CopyRun {
   void prepare_spool();                   // run_spool.cpp
   void fence_source();
   void reserve_new_keys();
-  void record_prior_state();              // rollback_run.cpp: what `pgblit rollback` puts back
+  void record_prior_state();              // rollback_record.cpp: what `pgblit rollback` puts back
+  void record_end_state(pg::Cancellation& cancellation);  // rollback_record.cpp: what the run left
   void write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records);
   bool splits_a_kept_self_reference() const;
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,

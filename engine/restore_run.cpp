@@ -70,8 +70,6 @@ class Restore {
     auto levels = load_levels(target, tables);  // a cycle is refused before anything is written
     const auto& plan = spooled_.plan;
     std::set<size_t> already = restored_before(target);
-    // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
-    // both before anything is written.
     // One command per target table at a time, and none over indexes another run left dropped.
     lock_target_tables(target, plan.target_tables());
     {
@@ -79,13 +77,10 @@ class Restore {
       refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema,
                                            restore_run_id(target, earlier), "restore");
     }
+    // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
+    // both before anything is written.
     bool empty_first = already.empty() && refuse_or_confirm_filled(target, plan);
-    target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(options_.catalog_schema)),
-                options_.catalog_schema);
-    target.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} (spool_id text, chunk int, rows bigint, "
-                            "restored_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (spool_id, chunk))",
-                            state_),
-                options_.catalog_schema);
+    RunCatalog(target, options_.catalog_schema).create_schema();  // with restored_chunks; refuses others' tables
     for (const auto& c : manifest_.chunks) {
       if (tables.contains(c.table) && !already.contains(c.index)) todo_.push_back(&c);
     }

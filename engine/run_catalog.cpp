@@ -30,6 +30,9 @@ void RunCatalog::lock_coordinator() {
 }
 
 void RunCatalog::create_schema() {
+  std::vector<std::string> existed;
+  for (const auto& t : catalog_tables_present()) existed.push_back(t.name);
+  require_own_tables();
   bool schema_existed = target_.exec_params("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
                                             {schema_}, schema_).boolean(0, 0);
   target_.exec(fmt::format(R"(
@@ -95,21 +98,28 @@ CREATE TABLE IF NOT EXISTS {0}.key_map (
   target_table text NOT NULL,
   old_key text NOT NULL,
   new_key text NOT NULL,
-  PRIMARY KEY (run_id, target_table, old_key)))",
+  PRIMARY KEY (run_id, target_table, old_key));
+CREATE TABLE IF NOT EXISTS {0}.restored_chunks (
+  spool_id text,
+  chunk int,
+  rows bigint,
+  restored_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (spool_id, chunk)))",
                            quoted_),
                schema_);
   target_.exec_params(fmt::format("INSERT INTO {0}.catalog_info (format, created_schema, created_by) "
-                                  "SELECT 1, $1, 'pgblit ' || $2 WHERE NOT EXISTS (SELECT 1 FROM {0}.catalog_info)",
+                                  "SELECT 2, $1, 'pgblit ' || $2 WHERE NOT EXISTS (SELECT 1 FROM {0}.catalog_info)",
                                   quoted_),
                       {schema_existed ? "false" : "true", PGBLIT_VERSION}, schema_ + ".catalog_info");
+  mark_own_tables(existed);  // format 2: the catalog's tables carry pgblit's marker
 }
 
 bool RunCatalog::exists() {
-  // Through pg_class, not regclass, which fails outright without USAGE on the schema.
-  return target_.exec_params("SELECT count(*) = 2 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                             "WHERE n.nspname = $1 AND c.relname IN ('catalog_info', 'runs')",
-                             {schema_}, schema_)
-      .boolean(0, 0);
+  // Through pg_class, not regclass, which fails outright without USAGE on the schema; and only
+  // pgblit's own tables of those names count (run_catalog_owner.cpp).
+  int own = 0;
+  for (const auto& t : catalog_tables_present()) own += t.pgblits && (t.name == "catalog_info" || t.name == "runs");
+  return own == 2;
 }
 
 void RunCatalog::hold_run(int64_t run) {
@@ -207,6 +217,13 @@ void RunCatalog::lane_busy(int64_t run, const std::string& worker, int lane, std
                       {std::to_string(run), worker, std::to_string(lane),
                        chunk ? std::optional(std::to_string(*chunk)) : std::nullopt},
                       schema_ + ".lanes");
+}
+
+void RunCatalog::record_end_state(int64_t run, const nlohmann::json& state) {
+  target_.exec_params(fmt::format("UPDATE {}.runs SET options = options || jsonb_build_object('end_state', $2::jsonb) "
+                                  "WHERE id = $1",
+                                  quoted_),
+                      {std::to_string(run), state.dump()}, schema_ + ".runs");
 }
 
 void RunCatalog::set_verified(int64_t run) {

@@ -2,7 +2,9 @@
 // default) so that it commits together with the data.
 //
 // catalog_info: one row, the marker that this schema holds a pgblit catalog (and whether
-//         pgblit created the schema), so `pgblit clean` drops only what is provably its own.
+//         pgblit created the schema), so `pgblit clean` drops only what is provably its own;
+//         each catalog table also carries pgblit's marker comment (run_catalog_owner.cpp).
+// restored_chunks: the chunks `pgblit restore` loaded, per spool (restore_run.hpp).
 // objects: the indexes and constraints a run dropped to rebuild after loading, each with its
 //         exact definition (written in the transaction that drops them) and whether it is back.
 // lanes:  what each lane of each worker (host:pid) works on now, for `pgblit status`.
@@ -61,10 +63,20 @@ struct DeferredRecord {
   bool rebuilt = false;
 };
 
+// A table of a catalog table's name in the catalog schema, and whether it is pgblit's own
+// (run_catalog_owner.cpp).
+struct CatalogTableOwner {
+  std::string name;
+  bool pgblits = false;        // made by pgblit: marked, or a pre-marker catalog's table
+  bool marked = false;         // carries pgblit's marker comment
+  bool owned_by_role = false;  // the current role may comment on it
+};
+
 // What `pgblit clean` dropped, to say exactly that.
 struct CleanResult {
   std::vector<int64_t> runs;
   std::vector<std::string> tables;  // pgblit's own catalog tables, when the whole catalog went
+  std::vector<std::string> not_pgblits;  // tables of a catalog table's name that pgblit did not make: kept
   bool schema_dropped = false;
   std::string schema_kept;          // why the schema stayed, when its tables went
 };
@@ -99,8 +111,11 @@ class RunCatalog {
   // One coordinator at a time per catalog: a session-level advisory lock, held until the
   // session ends. Throws a usage error if another coordinator still holds it after 3 s.
   void lock_coordinator();
-  // Creates the catalog's schema (unless it exists), tables and marker.
+  // Creates the catalog's schema (unless it exists), tables and marker. Refuses (usage error,
+  // nothing written) a schema holding a table of a catalog table's name that is not pgblit's.
   void create_schema();
+  // That refusal alone, for the checks made before anything is written.
+  void require_own_tables();
   // Whether this schema holds a pgblit catalog (its marker).
   bool exists();
   // Held by every process working on `run` until its session ends (see Liveness above).
@@ -118,6 +133,9 @@ class RunCatalog {
   std::optional<int64_t> run_with_mapping(const std::string& digest);
   std::vector<ChunkRecord> chunks(int64_t run, size_t count);
   void set_run_status(int64_t run, const std::string& status);
+  // What the run left in its tables and sequences when it ended (table_state.hpp), kept with
+  // its options beside prior_state: what `pgblit rollback` compares the target with.
+  void record_end_state(int64_t run, const nlohmann::json& state);
   // Verification passed: a later resume that copies nothing need not read the target again.
   void set_verified(int64_t run);
   // Appends a phase to the run's record (its name and when it began), for the audit trail.
@@ -162,6 +180,8 @@ class RunCatalog {
 
  private:
   bool has_table(const std::string& table);
+  std::vector<CatalogTableOwner> catalog_tables_present();
+  void mark_own_tables(const std::vector<std::string>& existed_before);
 
   pg::Connection& target_;
   std::string schema_;

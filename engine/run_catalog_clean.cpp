@@ -2,8 +2,10 @@
 //
 // A catalog is recognized by its marker table (catalog_info), never by the schema's name, so
 // `--catalog-schema shop` on a data schema finds no catalog and drops nothing. The whole
-// catalog goes table by table (catalog_info, chunks, runs: no CASCADE), and its schema only
-// if pgblit created it and nothing else lives there. A run some process still works on (its
+// catalog goes table by table (no CASCADE), only the tables that are pgblit's own (its marker
+// comment, or an older catalog's columns: run_catalog_owner.cpp), and its schema only if
+// pgblit created it and nothing else lives there. The fence records (`fences`) are the
+// fence's and outlive clean. A run some process still works on (its
 // shared advisory lock is held) is refused; the check and the drop share one transaction, and
 // the locks it takes keep a run from starting to live again meanwhile.
 #include <fmt/format.h>
@@ -126,9 +128,12 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
     } else {
       bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
                                          schema_).boolean(0, 0);
-      for (const char* table : {"catalog_info", "objects", "lanes", "chunks", "key_map", "runs", "restored_chunks", "fences"}) {
-        if (!has_table(table)) continue;
-        std::string name = quoted_ + "." + pg::quote_ident(table);
+      for (const auto& table : catalog_tables_present()) {  // pgblit's own only (run_catalog_owner.cpp)
+        std::string name = quoted_ + "." + pg::quote_ident(table.name);
+        if (!table.pgblits) {
+          result.not_pgblits.push_back(name);
+          continue;
+        }
         target_.exec("DROP TABLE " + name, schema_);
         result.tables.push_back(name);
       }

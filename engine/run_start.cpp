@@ -44,6 +44,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
       auto source = pg::open_session(options_.source, "source");
       auto target = pg::open_session(options_.target, "target");
       require_distinct_databases(source, target);
+      RunCatalog(target, options_.catalog_schema).require_own_tables();  // before any table is created
     }
     after_load_sql = target::create_schema(
         {options_.source, options_.target, options_.selection, options_.no_owner, options_.no_acl});
@@ -54,6 +55,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   lock_target_tables(*run_.target, run_.plan.target_tables());
   refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, 0, "copy");
+  RunCatalog(*run_.target, options_.catalog_schema).require_own_tables();  // before anything is written
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
                {options_.jobs, index_jobs(), options_.on_existing == target::OnExisting::Truncate, options_.verify,
