@@ -13,6 +13,7 @@
 #include <map>
 
 #include "engine/copy_run.hpp"
+#include "engine/mapping_preflight.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
@@ -47,6 +48,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   // Deferred foreign keys check nothing while loading: a self-referencing table may be split.
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes, mapping});
+  if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
