@@ -108,7 +108,7 @@ CLI::Validator count_number() {
       [](const std::string& text) -> std::string {
         int64_t n = 0;
         return plain_count(text, n) ? ""
-                                    : "'" + text + "' is not a count (a whole number from 0 to 9223372036854775807)";
+                                    : "'" + text + "' is not a count (0 or more, at most 9223372036854775807)";
       },
       "COUNT");
 }
