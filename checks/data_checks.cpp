@@ -99,6 +99,7 @@ struct Key {
   std::vector<std::string> referenced_columns;
   std::string expression;          // a CHECK constraint's
   bool nulls_not_distinct = false;  // a unique constraint that counts NULLs as equal (PostgreSQL 15+)
+  std::string not_portable;        // why a CHECK must not run on the source ("" when it may)
 };
 
 std::vector<Key> read_keys(pg::Connection& target, const std::vector<std::string>& tables) {
@@ -112,14 +113,28 @@ SELECT tab.name, c.conname, c.contype::text,
        ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
        CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END,
-       COALESCE((SELECT to_jsonb(i) ->> 'indnullsnotdistinct' FROM pg_index i WHERE i.indexrelid = c.conindid), '') = 'true'
+       COALESCE((SELECT to_jsonb(i) ->> 'indnullsnotdistinct' FROM pg_index i WHERE i.indexrelid = c.conindid), '') = 'true',
+       CASE WHEN c.contype = 'c' THEN (
+         SELECT string_agg(DISTINCT x.what, ', ') FROM (
+           SELECT format('%s (%s)', f.oid::regprocedure,
+                         CASE WHEN f.oid >= 16384 THEN 'defined on the target' ELSE 'not immutable' END) AS what
+           FROM regexp_matches(c.conbin::text, ':(funcid|opfuncid) ([0-9]+)', 'g') m(v)
+           JOIN pg_proc f ON f.oid = v[2]::oid WHERE f.oid >= 16384 OR f.provolatile <> 'i'
+           UNION ALL
+           SELECT format('operator %s (defined on the target)', o.oid::regoperator)
+           FROM regexp_matches(c.conbin::text, ':opno ([0-9]+)', 'g') m(v)
+           JOIN pg_operator o ON o.oid = v[1]::oid WHERE o.oid >= 16384 OR o.oprcode::oid >= 16384
+           UNION ALL
+           SELECT format('a cast to %s (a type defined on the target)', t.oid::regtype)
+           FROM regexp_matches(c.conbin::text, ':resulttype ([0-9]+)', 'g') m(v)
+           JOIN pg_type t ON t.oid = v[1]::oid WHERE t.oid >= 16384) x) END
 FROM unnest($1::text[]) AS tab(name) JOIN pg_constraint c ON c.conrelid = tab.name::regclass AND c.contype IN ('p', 'u', 'f', 'c')
 LEFT JOIN pg_class p ON p.oid = c.confrelid LEFT JOIN pg_namespace n ON n.oid = p.relnamespace)",
                               {pg::text_array_literal(tables)}, "constraints");
   std::vector<Key> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back({r.text(i, 1), r.text(i, 0), r.text(i, 2), r.text_array(i, 3), r.text_array(i, 6), r.text(i, 4),
-                   r.text_array(i, 5), r.text(i, 7), r.boolean(i, 8)});
+                   r.text_array(i, 5), r.text(i, 7), r.boolean(i, 8), r.text(i, 9)});
   }
   return out;
 }
@@ -131,7 +146,7 @@ std::string joined(const std::vector<std::string>& columns, const std::string& a
 }
 
 Count count_on_source(Sessions& s, const std::string& sql, const std::string& object) {
-  auto r = s.source->exec(sql, object);
+  auto r = s.source->exec_one(sql, object);
   return {r.int64(0, 0), r.is_null(0, 1) ? "" : r.text(0, 1)};
 }
 
@@ -267,7 +282,16 @@ class CheckBuilder {
 
   void key_checks(const Key& k) {
     auto object = k.table + " " + pg::quote_ident(k.name);
-    if (k.type == "c") {
+    if (k.type == "c" && !k.not_portable.empty()) {
+      // The target's CHECK would run on the source with the source role's rights: whoever owns
+      // a target table must not gain those. Only built-in immutable functions run there.
+      checks_.push_back({{Severity::Info, "check", object,
+                          fmt::format("the target's CHECK ({}) was not evaluated on the source: it uses {}, which "
+                                      "must not run with the source role's rights; the copy tests it row by row on "
+                                      "the target",
+                                      k.expression, k.not_portable)},
+                         nullptr});
+    } else if (k.type == "c") {
       rows_where(k.table, "check", object, fmt::format("NOT ({})", k.expression),
                  "breaking the target's CHECK (" + k.expression + ")", "fix the rows, or relax the constraint",
                  true);
@@ -340,7 +364,7 @@ class CheckBuilder {
                                     " (a table the run does not copy)",
                                 -1, "", "load the parents on the target first, or remove the orphans"};
       checks_.push_back({std::move(f), [source_sql, target_sql, object, target = options_.target](Sessions& s) {
-                           auto keys = s.source->exec(source_sql, object);
+                           auto keys = s.source->exec_one(source_sql, object);
                            if (keys.rows() > kMaxKeysSentToTarget) {
                              throw usage_error(fmt::format("more than {} distinct keys to look up", kMaxKeysSentToTarget),
                                                object);

@@ -9,8 +9,11 @@
 // a check that cannot run (a privilege, the timeout) becomes an error finding naming it while
 // the others go on. With a mapping: source values a value map does not cover (a warning where
 // `else: error` fails their rows, info otherwise), and filters that select no row (info; an
-// error when no filtered table has a row: a scope value or a where that is surely wrong). A CHECK expression that does not evaluate on the source (a function only
-// the target has) becomes an info finding: the copy will still test it, row by row.
+// error when no filtered table has a row: a scope value or a where that is surely wrong).
+// A target CHECK runs on the source (with the source role's rights) only when every function it
+// calls is a built-in immutable one; any other, or one that does not evaluate there, becomes an
+// info finding saying so: the copy will still test it, row by row, on the target. Every
+// statement is one statement (the extended protocol): mapping text cannot add another.
 #pragma once
 
 #include <functional>

@@ -6,6 +6,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 
@@ -85,11 +86,19 @@ void add_catalog_schema_flag(CLI::App& command, std::string& schema) {
       });
 }
 
+// CLI11 reads numbers with strtoll (base 0), which saturates 99999999999999999999 to the
+// largest int64 and reads 010 as octal, so only the plain form is let through to it.
+bool plain_count(const std::string& text, int64_t& value) {
+  if (text.empty() || (text.size() > 1 && text[0] == '0')) return false;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return error == std::errc() && end == text.data() + text.size() && value >= 0;
+}
+
 CLI::Validator run_id_number() {
   return CLI::Validator(
       [](const std::string& text) -> std::string {
         int64_t id = 0;
-        return CLI::detail::lexical_cast(text, id) && id > 0 ? "" : "'" + text + "' is not a run id (a positive number)";
+        return plain_count(text, id) && id > 0 ? "" : "'" + text + "' is not a run id (a positive number)";
       },
       "RUN_ID");
 }
@@ -98,7 +107,8 @@ CLI::Validator count_number() {
   return CLI::Validator(
       [](const std::string& text) -> std::string {
         int64_t n = 0;
-        return CLI::detail::lexical_cast(text, n) && n >= 0 ? "" : "'" + text + "' is not a count (0 or more)";
+        return plain_count(text, n) ? ""
+                                    : "'" + text + "' is not a count (0 or more, at most 9223372036854775807)";
       },
       "COUNT");
 }

@@ -32,6 +32,8 @@ void add_catalog_schema_flag(CLI::App& command, std::string& schema);
 // Validators with messages a person reads: a run id (a positive whole number), and a count
 // (a whole number, 0 or more).
 CLI::Validator run_id_number();
+// A whole number written plainly in decimal (no sign, no leading zero) that fits in an int64.
+bool plain_count(const std::string& text, int64_t& value);
 CLI::Validator count_number();
 // -y/--yes: do not ask for confirmation.
 void add_yes_flag(CLI::App& command, bool& yes);

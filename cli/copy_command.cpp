@@ -76,7 +76,7 @@ report::ProgressMode progress_mode(const std::string& mode) {
 std::optional<int64_t> run_id(const std::string& text) {
   if (text.empty()) return std::nullopt;
   int64_t id = 0;
-  if (!CLI::detail::lexical_cast(text, id) || id <= 0) {
+  if (!plain_count(text, id) || id <= 0) {
     throw usage_error("'" + text + "' is not a run id", text, "run ids are positive numbers: SELECT id FROM pgblit.runs");
   }
   return id;
@@ -100,7 +100,22 @@ bool confirmed(engine::CopyRun& run, const CopyFlags& flags) {
   return confirm(what, flags.yes, WithoutTerminal::Refuse);
 }
 
+// Flags that would be silently ignored or contradict each other are refused before anything connects.
+void require_consistent_flags(const CopyFlags& flags) {
+  if ((flags.no_owner || flags.no_acl) && !flags.create_schema) {
+    throw usage_error(fmt::format("{} applies to --create-schema only, which is not given; nothing was done",
+                                  flags.no_owner ? "--no-owner" : "--no-acl"),
+                      flags.no_owner ? "--no-owner" : "--no-acl",
+                      "add --create-schema, or drop --no-owner and --no-acl");
+  }
+  if (flags.resume && flags.join_run != 0) {
+    throw usage_error("--resume and --join are two ways to continue a run: give one; nothing was done", "--join",
+                      "--resume RUN_ID continues a stopped run; --join RUN_ID works beside a running one");
+  }
+}
+
 int run_copy(CopyFlags& flags) {
+  require_consistent_flags(flags);
   if (flags.dry_run) {  // the same as pgblit plan with these flags: writes nothing
     PlanFlags plan;
     plan.connections = flags.connections;

@@ -15,6 +15,7 @@
 #include "core/private_files.hpp"
 #include "engine/copy_run.hpp"
 #include "engine/target_claims.hpp"
+#include "engine/mapping_preflight.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
@@ -52,6 +53,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   // Deferred foreign keys check nothing while loading: a self-referencing table may be split.
   run_ = open_run(options_.source, options_.target,
                   {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes, mapping});
+  if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   lock_target_tables(*run_.target, run_.plan.target_tables());
   refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, 0, "copy");

@@ -47,7 +47,7 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
     as_text.push_back(fmt::format("{}::text AS pgblit_k{}", key.back(), as_text.size()));
   }
   std::string rows = pg::sql_and(chunk.predicate, table.filter);
-  auto keys = source.exec(fmt::format("SELECT {} FROM ONLY {}{} ORDER BY {}", fmt::join(as_text, ", "), table.source,
+  auto keys = source.exec_one(fmt::format("SELECT {} FROM ONLY {}{} ORDER BY {}", fmt::join(as_text, ", "), table.source,
                                       rows.empty() ? "" : " WHERE " + rows, fmt::join(key, ", ")),
                           table.source);
   auto literal = [&](int row) {
@@ -84,12 +84,12 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
   for (size_t k = 0; k < key.size(); ++k) values.push_back(keys.text(first, static_cast<int>(k)));
   found.key = values.size() == 1 ? values[0] : fmt::format("({})", fmt::join(values, ", "));
   found.condition = fmt::format("ROW({}) = {}", fmt::join(key, ", "), literal(first));
-  found.row = source.exec(fmt::format("SELECT ROW(t.*)::text FROM ONLY {} t WHERE {}", table.source, found.condition),
+  found.row = source.exec_one(fmt::format("SELECT ROW(t.*)::text FROM ONLY {} t WHERE {}", table.source, found.condition),
                           table.source).text(0, 0);
   for (size_t i = 0; i < table.select_list.size(); ++i) {
     const auto& expression = table.select_list[i];
     bool ok = runs(source, [&] {
-      source.exec(fmt::format("SELECT {} FROM ONLY {} WHERE {}", expression, table.source, found.condition), table.source);
+      source.exec_one(fmt::format("SELECT {} FROM ONLY {} WHERE {}", expression, table.source, found.condition), table.source);
     }, &found.error);
     if (!ok) {
       std::string alias = " AS " + pg::quote_ident(table.columns[i]);

@@ -17,6 +17,12 @@ namespace {
 
 constexpr const char* kHint = "see docs/mapping.md for the file's format";
 
+bool identifier_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+         static_cast<unsigned char>(c) >= 0x80;
+}
+
+
 class Reader {
  public:
   explicit Reader(std::string file) : file_(std::move(file)) {}
@@ -30,6 +36,7 @@ class Reader {
   }
   void only_keys(const YAML::Node& map, std::set<std::string> allowed, const std::string& what) const {
     if (!map.IsMap()) fail(map, what + " must be a mapping of keys to values");
+    unique_keys(map, what);
     for (const auto& kv : map) {
       auto key = kv.first.as<std::string>();
       if (!allowed.contains(key)) {
@@ -41,6 +48,21 @@ class Reader {
     if (!node.IsScalar()) fail(node, what + " must be a single value");
     return node.as<std::string>();
   }
+  // SQL placed inside pgblit's statements: one expression or condition (sql_fragment_problem).
+  std::string sql(const YAML::Node& node, const std::string& what) const {
+    std::string value = text(node, what);
+    if (auto problem = sql_fragment_problem(value); !problem.empty()) fail(node, fmt::format("{}: {}", what, problem));
+    return value;
+  }
+  // yaml-cpp keeps both entries of a key written twice (and [] finds the first): the second
+  // is refused, so no setting is silently dropped.
+  void unique_keys(const YAML::Node& map, const std::string& what) const {
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+      auto key = kv.first.as<std::string>();
+      if (!seen.insert(key).second) fail(kv.first, fmt::format("'{}' appears twice in {}", key, what));
+    }
+  }
 
   ColumnMapping column(const YAML::Node& node, const std::string& name) const {
     ColumnMapping c;
@@ -51,10 +73,11 @@ class Reader {
     }
     only_keys(node, {"from", "expr", "map", "else"}, "column '" + name + "'");
     if (node["from"]) c.from = text(node["from"], "'from'");
-    if (node["expr"]) c.expr = text(node["expr"], "'expr'");
+    if (node["expr"]) c.expr = sql(node["expr"], "'expr'");
     if (c.from.empty() == c.expr.empty()) fail(node, "column '" + name + "' needs exactly one of 'from' or 'expr'");
     if (auto map = node["map"]) {
       if (!map.IsMap() || map.size() == 0) fail(map, "'map' must map source values to target values");
+      unique_keys(map, "'map' of column '" + name + "'");
       for (const auto& kv : map) c.values.emplace_back(text(kv.first, "a 'map' key"), text(kv.second, "a 'map' value"));
     }
     if (auto otherwise = node["else"]) {
@@ -86,10 +109,11 @@ class Reader {
     if (!t.target.empty() && t.target.find('.') == std::string::npos) {
       fail(node["target"], "name tables as schema.table: '" + t.target + "'");
     }
-    if (node["where"]) t.where = text(node["where"], "'where'");
+    if (node["where"]) t.where = sql(node["where"], "'where'");
     if (node["skip"]) t.skip = node["skip"].as<bool>();
     if (auto columns = node["columns"]) {
       if (!columns.IsMap()) fail(columns, "'columns' must map target columns to their source");
+      unique_keys(columns, "'columns' of table '" + t.source + "'");
       for (const auto& kv : columns) {
         auto name = kv.first.as<std::string>();
         t.columns[name] = column(kv.second, name);
@@ -119,6 +143,82 @@ std::string ident(const std::string& name) {
 }
 
 }  // namespace
+
+// Lexed as PostgreSQL does: '...' (with '' inside; E'...' with backslash escapes), "...",
+// $tag$...$tag$, nested /* */.
+std::string sql_fragment_problem(std::string_view sql) {
+  int depth = 0;
+  size_t i = 0;
+  auto closes = [&](std::string_view end) {
+    size_t at = sql.find(end, i);
+    if (at == std::string_view::npos) return false;
+    i = at + end.size();
+    return true;
+  };
+  while (i < sql.size()) {
+    char c = sql[i];
+    bool after_word = i > 0 && identifier_char(sql[i - 1]);
+    if (c == '\'') {
+      bool escapes = i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && !(i > 1 && identifier_char(sql[i - 2]));
+      for (++i;; ++i) {
+        if (i >= sql.size()) return "a quoted string is not closed";
+        if (escapes && sql[i] == '\\') {
+          ++i;
+        } else if (sql[i] == '\'') {
+          if (i + 1 < sql.size() && sql[i + 1] == '\'') {
+            ++i;
+          } else {
+            break;
+          }
+        }
+      }
+      ++i;
+    } else if (c == '"') {
+      ++i;
+      for (;;) {
+        if (!closes("\"")) return "a quoted name is not closed";
+        if (i < sql.size() && sql[i] == '"') {
+          ++i;
+        } else {
+          break;
+        }
+      }
+    } else if (c == '$' && !after_word) {
+      size_t end = i + 1;
+      while (end < sql.size() && identifier_char(sql[end]) && sql[end] != '$' &&
+             !(end == i + 1 && sql[end] >= '0' && sql[end] <= '9')) {
+        ++end;
+      }
+      if (end < sql.size() && sql[end] == '$') {  // $tag$ ... $tag$
+        std::string tag(sql.substr(i, end - i + 1));
+        i = end + 1;
+        if (!closes(tag)) return "a dollar-quoted string is not closed";
+      } else {
+        i = end;  // a parameter ($1): not pgblit's, the server refuses it
+      }
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      return "a '--' comment would hide the rest of pgblit's statement; use /* */";
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      for (int nested = 0;;) {
+        if (i + 1 >= sql.size()) return "a /* comment is not closed";
+        if (sql[i] == '/' && sql[i + 1] == '*') {
+          ++nested, i += 2;
+        } else if (sql[i] == '*' && sql[i + 1] == '/') {
+          i += 2;
+          if (--nested == 0) break;
+        } else {
+          ++i;
+        }
+      }
+    } else {
+      if (c == ';') return "';' ends a statement: a mapping's SQL is one expression or condition, not statements";
+      if (c == '(') ++depth;
+      if (c == ')' && --depth < 0) return "')' closes a parenthesis the SQL did not open";
+      ++i;
+    }
+  }
+  return depth == 0 ? "" : "a '(' is not closed";
+}
 
 std::string ColumnMapping::select_sql(const std::string& target_column) const {
   std::string value = expr.empty() ? ident(from) : "(" + expr + ")";
@@ -221,6 +321,7 @@ Mapping load_mapping(const std::string& file) {
     }
   }
   try {
+    reader.unique_keys(tables, "'tables'");
     for (const auto& kv : tables) m.tables.push_back(reader.table(kv.first, kv.second));
   } catch (const YAML::Exception& e) {
     throw usage_error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), file, kHint);

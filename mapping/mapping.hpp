@@ -22,6 +22,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pgblit::mapping {
@@ -87,6 +88,13 @@ struct Mapping {
 
 // Throws pgblit::Error (usage) naming file:line:col for any problem in the file.
 Mapping load_mapping(const std::string& file);
+
+// A mapping's SQL (an expression, a where) is placed inside pgblit's own statements, so it must
+// be one piece of one statement: no ';' outside quotes, no '--' comment (it would hide the rest
+// of pgblit's line), parentheses that close only what they opened, every quote and comment
+// closed. The server enforces one statement besides (the extended protocol); this names the
+// file's line first. Returns the problem, or "" when there is none.
+std::string sql_fragment_problem(std::string_view sql);
 
 // "schema.table" → (schema, table); a bare name is in public.
 std::pair<std::string, std::string> split_name(const std::string& qualified);

@@ -184,18 +184,58 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
 }
 
 // The mapped SELECT runs once on the source (no row) before anything is written, so a wrong
-// expression, cast or filter is named now, not in the middle of the night.
+// expression, cast, filter or scope value (a literal its column's type refuses) is named now,
+// not in the middle of the night. One statement (the extended protocol), in the snapshot's
+// read-only transaction.
 void try_mapped_select(pg::Connection& source, const TableCopy& copy, Problems& problems) {
+  std::vector<std::string> select = copy.select_list;
+  if (select.empty()) {
+    for (const auto& c : copy.columns) select.push_back(pg::quote_ident(c));
+  }
   source.exec("SAVEPOINT pgblit_mapping");
   try {
-    source.exec(fmt::format("SELECT {} FROM ONLY {}{} LIMIT 0", fmt::join(copy.select_list, ", "), copy.source,
-                            copy.filter.empty() ? "" : " WHERE " + copy.filter),
-                copy.source);
+    source.exec_one(fmt::format("SELECT {} FROM ONLY {}{} LIMIT 0", fmt::join(select, ", "), copy.source,
+                                copy.filter.empty() ? "" : " WHERE " + copy.filter),
+                    copy.source);
     source.exec("RELEASE SAVEPOINT pgblit_mapping");
   } catch (const Error& e) {
     source.exec("ROLLBACK TO SAVEPOINT pgblit_mapping");
     problems.add(fmt::format("the mapping of {} does not run on the source: {}", copy.source, e.what()));
   }
+}
+
+// Letters two names differ by (insertions, deletions, substitutions), for "did you mean".
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// A scope whose column no selected table has scopes nothing: every tenant's rows would be
+// copied. Refused, naming the nearest column name there is (orgid for org_id).
+void require_scope_column(const mapping::Scope& scope, const std::vector<const Relation*>& sources) {
+  std::string nearest;
+  size_t best = 3;  // at most two letters off
+  for (const Relation* r : sources) {
+    for (const auto& c : r->columns) {
+      if (c.name == scope.column) return;
+      if (size_t d = edit_distance(c.name, scope.column); d < best) best = d, nearest = c.name;
+    }
+  }
+  throw usage_error(fmt::format("{}: no selected table has the scope's column \"{}\", so the scope would keep every "
+                                "row of every tenant{}",
+                                scope.location, scope.column,
+                                nearest.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", nearest)),
+                    scope.column, "name a column the tenant's tables have in scope: {column: ...}");
 }
 
 // The run-wide scope: a table with the scope's column keeps its rows with that value; a table
@@ -294,7 +334,7 @@ void apply_new_keys(pg::Connection& source, pg::Connection& target, const mappin
       remap["salt"] = fmt::format("{:08x}{:08x}", random(), random());
     } else {
       const auto& filter = plan.tables[i].filter;  // the rows the run copies
-      auto range = source.exec(fmt::format("SELECT min({0})::text, (max({0}) - min({0}) + 1)::text FROM ONLY {1}{2}", col,
+      auto range = source.exec_one(fmt::format("SELECT min({0})::text, (max({0}) - min({0}) + 1)::text FROM ONLY {1}{2}", col,
                                            plan.tables[i].source, filter.empty() ? "" : " WHERE " + filter),
                                plan.tables[i].source);
       if (range.is_null(0, 0)) continue;  // no rows: no keys to move
@@ -548,7 +588,6 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     }
     if (table_mapping) {
       match_mapped_columns(src, *dest, *table_mapping, *mapping, copy, problems);
-      if (copy.select_list.size() == copy.columns.size() && !copy.columns.empty()) try_mapped_select(source, copy, problems);
     } else {
       match_columns(src, *dest, copy, problems, plan.warnings);
     }
@@ -566,8 +605,15 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     }
   }
   problems.throw_if_any();
-  if (mapping && mapping->scope) apply_scope(source, *mapping->scope, table_sources, plan);
+  if (mapping && mapping->scope) {
+    require_scope_column(*mapping->scope, table_sources);
+    apply_scope(source, *mapping->scope, table_sources, plan);
+  }
   if (mapping) {
+    for (const auto& t : plan.tables) {
+      if (!t.select_list.empty() || !t.filter.empty()) try_mapped_select(source, t, problems);
+    }
+    problems.throw_if_any();
     apply_new_keys(source, target, *mapping, table_sources, plan, problems);
     problems.throw_if_any();
   }

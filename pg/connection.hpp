@@ -72,6 +72,10 @@ class Connection {
   // Runs one or more statements; throws pgblit::Error on failure. `object` names what the
   // statement works on, for the message.
   Result exec(std::string_view sql, std::string object = {});
+  // Exactly one statement, through the extended protocol (the server refuses a second one):
+  // for every statement that embeds user-written SQL (a mapping's expressions and filters),
+  // so that text cannot end the read-only transaction and run statements of its own.
+  Result exec_one(std::string_view sql, std::string object = {}) { return exec_params(sql, {}, std::move(object)); }
   // One statement with text parameters ($1, $2, ...); std::nullopt is NULL.
   Result exec_params(std::string_view sql, const std::vector<std::optional<std::string>>& params,
                      std::string object = {});

@@ -6,9 +6,12 @@
 namespace pgblit::pg {
 namespace {
 
-// Runs a COPY statement and checks the server entered the expected COPY state.
-void start(Connection& conn, const std::string& sql, ExecStatusType expected, const std::string& object) {
-  Result result(PQexec(conn.raw(), sql.c_str()));
+// Runs a COPY statement (as exactly one statement: the extended protocol) and checks the
+// server entered the expected COPY state.
+void start(Connection& conn, const std::string& sql, ExecStatusType expected, const std::string& object,
+           bool one_statement) {
+  Result result(one_statement ? PQexecParams(conn.raw(), sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)
+                              : PQexec(conn.raw(), sql.c_str()));
   if (PQresultStatus(result.get()) != expected) {
     auto error = server_error(conn.raw(), result.get(), fmt::format("starting COPY on the {}", conn.role()), object);
     finish_command(conn.raw(), "", object);  // a protocol mix-up: end whatever is open
@@ -16,10 +19,32 @@ void start(Connection& conn, const std::string& sql, ExecStatusType expected, co
   }
 }
 
+// A COPY out is always "COPY (query) TO STDOUT[ (FORMAT f)]", and its query may hold a
+// mapping's SQL. The query alone is prepared first (the extended protocol's Parse takes exactly
+// one statement, and parses it with the server's own lexer): text that would close the
+// parenthesis early (`true) TO PROGRAM '...' --`) or add a statement is refused by the server
+// before the COPY runs. Only then does the COPY, itself one statement, start.
+void check_copy_out(Connection& conn, const std::string& sql, const std::string& object) {
+  constexpr std::string_view kHead = "COPY (";
+  constexpr std::string_view kTail = ") TO STDOUT";
+  auto tail = sql.rfind(kTail);
+  std::string_view options = tail == std::string::npos ? "" : std::string_view(sql).substr(tail + kTail.size());
+  if (!sql.starts_with(kHead) || tail == std::string::npos || tail < kHead.size() ||
+      (!options.empty() && options != " (FORMAT binary)" && options != " (FORMAT text)")) {
+    throw Error(ErrorKind::Runtime, "pgblit reads with COPY (query) TO STDOUT only; refused another form", object);
+  }
+  std::string query = sql.substr(kHead.size(), tail - kHead.size());
+  Result prepared(PQprepare(conn.raw(), "", query.c_str(), 0, nullptr));
+  if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+    throw server_error(conn.raw(), prepared.get(), fmt::format("checking the query of a COPY on the {}", conn.role()),
+                       object);
+  }
+}
+
 }  // namespace
 
 CopyIn::CopyIn(Connection& conn, const std::string& sql, std::string object) : conn_(conn), object_(std::move(object)) {
-  start(conn_, sql, PGRES_COPY_IN, object_);
+  start(conn_, sql, PGRES_COPY_IN, object_, false);
 }
 
 CopyIn::~CopyIn() {
@@ -44,7 +69,7 @@ CommandEnd CopyIn::end(const char* failure) {
 }
 
 CopyOut::CopyOut(Connection& conn, const std::string& sql, std::string object)
-    : conn_(conn), object_(std::move(object)), reader_((start(conn, sql, PGRES_COPY_OUT, object_), conn.raw())) {}
+    : conn_(conn), object_(std::move(object)), reader_((check_copy_out(conn, sql, object_), start(conn, sql, PGRES_COPY_OUT, object_, true), conn.raw())) {}
 
 CopyOut::~CopyOut() {
   if (!open_) return;

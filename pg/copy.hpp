@@ -38,7 +38,8 @@ class CopyIn {
 
 class CopyOut {
  public:
-  // Starts `sql` (COPY ... TO STDOUT) on `conn`; throws with the connection idle.
+  // Starts `sql` (COPY (query) TO STDOUT [(FORMAT binary|text)]) on `conn`, as exactly one
+  // statement whose query the server parsed alone first; throws with the connection idle.
   CopyOut(Connection& conn, const std::string& sql, std::string object);
   ~CopyOut();
   CopyOut(const CopyOut&) = delete;

@@ -108,6 +108,26 @@ void require_success(const ToolRun& run, const std::string& tool, const std::str
   throw usage_error(fmt::format("{} failed {}: {}", tool, doing, errors), tool, hint);
 }
 
+// pg_restore gives no SQLSTATE, so its words say why it failed: a target role that may not
+// give objects the source's owners or grant to the source's roles (a managed server's
+// non-superuser) needs --no-owner / --no-acl, not objects dropped.
+std::string restore_hint(const ToolRun& run, const SchemaCreateOptions& options) {
+  auto has = [&](const char* words) { return run.errors.find(words) != std::string::npos; };
+  bool ownership = has("OWNER TO") || has("must be member of role") || has("must be able to SET ROLE") ||
+                   has("must be owner") ||
+                   (has("role \"") && has("does not exist"));
+  bool privileges = has("GRANT") || has("REVOKE");
+  std::vector<std::string> flags;
+  if (ownership && !options.no_owner) flags.push_back("--no-owner (the objects then belong to the target role)");
+  if ((privileges || ownership) && !options.no_acl) flags.push_back("--no-acl (privileges are not restored)");
+  if (!flags.empty()) {
+    return fmt::format("the target role may not set the source's owners or privileges: copy with {}",
+                       fmt::join(flags, " and "));
+  }
+  if (has("already exists")) return "drop what exists already on the target, or copy without --create-schema";
+  return "create the schema on the target yourself, or copy without --create-schema";
+}
+
 int major_version(const std::string& text) {  // "pg_dump (PostgreSQL) 15.18 (Debian ...)"
   auto at = text.find(") ");
   return at == std::string::npos ? 0 : std::atoi(text.c_str() + at + 2);
@@ -208,11 +228,11 @@ std::string create_schema(const SchemaCreateOptions& options) {
     args.push_back((dir / "schema.dump").string());
     return args;
   };
-  require_success(run_tool(dir, with({"--section=pre-data", "-L", (dir / "all.list").string()}), target.password),
-                  "pg_restore", "creating the tables on the target",
-                  "drop what exists already on the target, or copy without --create-schema");
-  require_success(run_tool(dir, with({"-L", (dir / "keys.list").string()}), target.password), "pg_restore",
-                  "creating the indexes and constraints on the target", "");
+  auto tables = run_tool(dir, with({"--section=pre-data", "-L", (dir / "all.list").string()}), target.password);
+  require_success(tables, "pg_restore", "creating the tables on the target", restore_hint(tables, options));
+  auto keys_run = run_tool(dir, with({"-L", (dir / "keys.list").string()}), target.password);
+  require_success(keys_run, "pg_restore", "creating the indexes and constraints on the target",
+                  restore_hint(keys_run, options));
   // The rest as SQL: what psql would run, less its own meta-commands.
   std::vector<std::string> script{"pg_restore", "--section=post-data", "-L", (dir / "rest.list").string(), "-f", "-"};
   if (options.no_owner) script.push_back("--no-owner");

@@ -92,7 +92,7 @@ class Bisection {
   }
 
   int64_t count(pg::Connection& conn, const Chunk& range, bool on_source) {
-    return conn.exec(fmt::format("SELECT count(*) FROM {} WHERE {}", relation(on_source), where(range)),
+    return conn.exec_one(fmt::format("SELECT count(*) FROM {} WHERE {}", relation(on_source), where(range)),
                      table_.source)
         .int64(0, 0);
   }
@@ -101,7 +101,7 @@ class Bisection {
   std::vector<std::string> median_key(pg::Connection& conn, const Chunk& range, bool on_source, int64_t offset) {
     std::vector<std::string> as_text;
     for (size_t i = 0; i < key_columns_.size(); ++i) as_text.push_back(key_columns_[i] + "::text AS k" + std::to_string(i));
-    auto r = conn.exec(fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {} OFFSET {} LIMIT 1", fmt::join(as_text, ", "),
+    auto r = conn.exec_one(fmt::format("SELECT {} FROM {} WHERE {} ORDER BY {} OFFSET {} LIMIT 1", fmt::join(as_text, ", "),
                                    relation(on_source), where(range), fmt::join(key_columns_, ", "), offset),
                        table_.source);
     std::vector<std::string> key;

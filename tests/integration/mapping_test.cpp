@@ -310,15 +310,19 @@ TEST_F(MappingTest, a_bad_mapping_is_named_by_line_and_column_and_nothing_is_wri
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
 }
 
-TEST_F(MappingTest, a_value_the_map_lacks_fails_its_chunk_when_else_is_error) {
+// Without --max-rejects such a copy could only fail: it is refused before anything is written
+// (mapping_safety_test.cpp pins that nothing is dropped either).
+TEST_F(MappingTest, a_value_the_map_lacks_is_refused_before_the_copy_when_else_is_error) {
   write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    columns:\n      title: {from: name}\n"
         "      policy: {from: policy_type, map: {manufacturer: m}, else: error}\n    drop: [legacy]\n"
         "  crm.notes: skip\n  crm.audit: skip\n");
   auto run = copy({"--mapping", file_, "-n", "crm"});
-  EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_TRUE(mentions(run, "pgblit mapping: no value for policy maps")) << run.output;
-  EXPECT_TRUE(mentions(run, "fails on the source row with key 1:")) << "the first id, extended: " << run.output;
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(mentions(run, ".yaml:7:15: the value map of column \"policy\" of \"crm\".\"opportunities\" has no value for"))
+      << run.output;
+  EXPECT_TRUE(mentions(run, "says else: error")) << run.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "0");
+  EXPECT_EQ(target_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'pgblit'"), "0");
 }
 
 // An expression that fails on some source rows: the chunk fails naming the first such row's
