@@ -19,4 +19,8 @@ inline constexpr int kMaxJobs = 256;
 // -j: the number of CPU cores, at least 2.
 inline int default_jobs() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
 
+// The comment on every table of a run catalog (and the fence records beside it): what marks a
+// table as pgblit's own, so `clean` drops nothing else (engine/run_catalog_owner.cpp).
+inline constexpr const char* kCatalogTableMarker = "pgblit run catalog: made by pgblit, dropped by pgblit clean --all";
+
 }  // namespace pgblit

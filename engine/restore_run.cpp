@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "checksums/copy_framer.hpp"
+#include "core/defaults.hpp"
 #include "engine/deferred_rebuild.hpp"
 #include "engine/parallel.hpp"
 #include "engine/copy_run.hpp"
@@ -25,6 +26,7 @@
 #include "target/target_prep.hpp"
 #include "verify/copy_digest.hpp"
 #include "pg/copy.hpp"
+#include "pg/retry.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 #include "spool/chunk_file.hpp"
@@ -71,11 +73,11 @@ class Restore {
     const auto& plan = spooled_.plan;
     std::set<size_t> already = restored_before(target);
     // One command per target table at a time, and none over indexes another run left dropped.
-    lock_target_tables(target, plan.target_tables());
+    if (!options_.tables_locked_by_caller) lock_target_tables(target, plan.target_tables());
     {
       RunCatalog earlier(target, options_.catalog_schema);
       refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema,
-                                           restore_run_id(target, earlier), "restore");
+                                           {restore_run_id(target, earlier)}, "restore");
     }
     // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
     // both before anything is written.
@@ -133,6 +135,11 @@ class Restore {
           rebuild.table_loaded(target_name(t));
           loaded.push_back(target_name(t));
         }
+      }
+      if (!still_connected(target)) {  // the target restarted while the lanes rode it out
+        target = pg::open_session(options_.target, "target");
+        if (!options_.tables_locked_by_caller) lock_target_tables(target, plan.target_tables());
+        catalog.hold_run(run_id);
       }
     } catch (...) {
       // `status` tells a stopped restore from a running one, with the chunks it committed.
@@ -295,22 +302,47 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
     return true;
   }
 
+  // A lane rides out a target restart like copy's (pg/retry.hpp): a chunk whose transaction
+  // died is loaded again on a new session; one that committed is seen claimed and skipped.
   void lane() {
     auto target = pg::open_session(options_.target, "target");
     pg::Cancellation::Watch watch(cancellation_, target);
-    RunCatalog catalog(target, options_.catalog_schema);
     for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) {
-      try {
-        load(target, catalog, *todo_[i]);
-      } catch (const std::exception& e) {
-        if (auto c = run_chunk_.find(todo_[i]->index); c != run_chunk_.end() && target.alive()) {
-          try {
-            catalog.record_failure(run_id_, c->second, e.what(), worker_name());
-          } catch (const std::exception&) {
-          }
+      pg::Retry retry(kDefaultRetryTimeoutSeconds, cancellation_);
+      for (;;) {
+        try {
+          if (!target.alive()) target = pg::open_session(options_.target, "target");
+          RunCatalog catalog(target, options_.catalog_schema);
+          load(target, catalog, *todo_[i]);
+          break;
+        } catch (const Error& e) {
+          if (retry.again(e, fmt::format("restoring chunk {}", todo_[i]->index))) continue;
+          record_failure(target, *todo_[i], e.what());
+          throw;
+        } catch (const std::exception& e) {
+          record_failure(target, *todo_[i], e.what());
+          throw;
         }
-        throw;
       }
+    }
+  }
+
+  static bool still_connected(pg::Connection& target) {
+    try {
+      target.exec("SELECT 1");
+      return true;
+    } catch (const Error& e) {
+      if (!e.transient()) throw;
+      return false;
+    }
+  }
+
+  void record_failure(pg::Connection& target, const SpoolChunk& chunk, const std::string& error) {
+    auto c = run_chunk_.find(chunk.index);
+    if (c == run_chunk_.end() || !target.alive()) return;
+    try {
+      RunCatalog(target, options_.catalog_schema).record_failure(run_id_, c->second, error, worker_name());
+    } catch (const std::exception&) {
     }
   }
 

@@ -38,6 +38,8 @@ struct RestoreOptions {
   // Asked before tables that hold rows are emptied (--on-existing truncate, first start only),
   // with what is about to happen; false: refused, nothing written. Unset: no one is asked.
   std::function<bool(const std::string&)> confirm{};
+  // A rollback reloading its tables holds their locks itself (target_claims.hpp).
+  bool tables_locked_by_caller = false;
 };
 
 struct RestoreSummary {

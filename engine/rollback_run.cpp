@@ -12,6 +12,7 @@
 #include "engine/restore_run.hpp"
 #include "engine/rollback_checks.hpp"
 #include "engine/run_catalog.hpp"
+#include "engine/target_claims.hpp"
 #include "engine/table_state.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
@@ -212,6 +213,19 @@ Error explain_failure(const Error& failure, const RollbackOptions& options, bool
 }
 
 // `emptied` turns true once the run's tables are emptied (now, or by an earlier attempt).
+// The run rolled back and the restores that reload its backup (an earlier rollback's, killed).
+std::vector<int64_t> own_runs(pg::Connection& target, const RollbackOptions& options, const RunRecord& record,
+                              const Prior& prior) {
+  std::vector<int64_t> runs{record.id};
+  if (prior.backup.empty()) return runs;
+  auto r = target.exec_params(fmt::format("SELECT id FROM {}.runs WHERE options ->> 'kind' = 'restore' "
+                                          "AND options ->> 'spool' = $1",
+                                          pg::quote_ident(options.catalog_schema)),
+                              {prior.backup}, options.catalog_schema);
+  for (int i = 0; i < r.rows(); ++i) runs.push_back(r.int64(i, 0));
+  return runs;
+}
+
 RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& cancellation, bool& emptied) {
   auto target = pg::open_session(options.target, "target");
   pg::Cancellation::Watch watch(cancellation, target);
@@ -227,6 +241,10 @@ RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& 
                                   record.id, fmt::join(prior.filled, ", ")),
                       prior.filled[0], "restore them from your own backup");
   }
+  // One command per target table at a time, and none over indexes another run left dropped.
+  lock_target_tables(target, prior.all());
+  refuse_pending_objects_of_other_runs(target, prior.all(), options.catalog_schema, own_runs(target, options, record, prior),
+                                       "rollback");
   nlohmann::json sequences = record.options.value("rollback_sequences", nlohmann::json());
   if (record.status != "rolling back" || !sequences.is_array()) sequences = sequences_to_set_back(target, prior);
   if (record.status != "rolling back") check_and_empty(target, catalog, record, prior, sequences, options, cancellation);
@@ -234,11 +252,18 @@ RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& 
   RollbackSummary summary;
   summary.emptied = prior.all().size();
   if (!prior.filled.empty()) {
-    auto restored = restore({prior.backup, options.target, {prior.filled.begin(), prior.filled.end()}, options.jobs,
-                             false, true, options.catalog_schema},
-                            cancellation);
+    RestoreOptions reload{prior.backup, options.target, {prior.filled.begin(), prior.filled.end()}, options.jobs,
+                          false, true, options.catalog_schema};
+    reload.tables_locked_by_caller = true;
+    auto restored = restore(reload, cancellation);
     summary.reloaded = prior.filled.size();
     summary.rows_reloaded = restored.rows;
+  }
+  // Set back only where the run's tables were proved unchanged since it ended: with --force,
+  // others wrote since, and values they were handed must never be handed out again.
+  if (options.force && !sequences.empty()) {
+    spdlog::warn("{} sequences left where they are (--force: they only ever move forward)", sequences.size());
+    sequences = nlohmann::json::array();
   }
   for (const auto& s : sequences) {
     std::string name = s.at("name");

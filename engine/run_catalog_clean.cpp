@@ -4,8 +4,8 @@
 // `--catalog-schema shop` on a data schema finds no catalog and drops nothing. The whole
 // catalog goes table by table (no CASCADE), only the tables that are pgblit's own (its marker
 // comment, or an older catalog's columns: run_catalog_owner.cpp), and its schema only if
-// pgblit created it and nothing else lives there. The fence records (`fences`) are the
-// fence's and outlive clean. A run some process still works on (its
+// pgblit created it and nothing else lives there. The fence records (`fences`) go too, but
+// only once no fence is in place: while one is, clean refuses. A run some process still works on (its
 // shared advisory lock is held) is refused; the check and the drop share one transaction, and
 // the locks it takes keep a run from starting to live again meanwhile.
 #include <fmt/format.h>

@@ -13,13 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/defaults.hpp"
 #include "engine/run_catalog.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
 namespace {
 
-constexpr const char* kMarker = "pgblit run catalog: made by pgblit, dropped by pgblit clean --all";
+constexpr const char* kMarker = kCatalogTableMarker;
 
 // The catalog's tables in the order `clean --all` drops them, each with the columns every
 // version of pgblit gave it (later ones added columns, never removed or retyped these).
@@ -32,6 +33,8 @@ const std::vector<std::pair<std::string, std::string>>& catalog_tables() {
       {"key_map", "run_id bigint,target_table text,old_key text,new_key text"},
       {"runs", "id bigint,status text,plan jsonb,options jsonb,snapshot_id text,source_state jsonb"},
       {"restored_chunks", "spool_id text,chunk integer,rows bigint"},
+      // Dropped only when no fence is in place (clean refuses before that).
+      {"fences", "id bigint,source_database oid,database_name text,revoked text[],fenced_at timestamp with time zone"},
   };
   return tables;
 }

@@ -56,7 +56,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   lock_target_tables(*run_.target, run_.plan.target_tables());
-  refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, 0, "copy");
+  refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, {}, "copy");
   RunCatalog(*run_.target, options_.catalog_schema).require_own_tables();  // before anything is written
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
@@ -158,7 +158,7 @@ void CopyRun::continue_run() {
   catalog.lock_coordinator();
   auto tables = run_.plan.target_tables();
   lock_target_tables(*run_.target, tables);
-  refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, run_id_, "copy --resume");
+  refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, {run_id_}, "copy --resume");
   refuse_resume_over_later_runs(*run_.target, tables, options_.catalog_schema, run_id_, catalog.started_at(run_id_));
   run_.coordinator = std::make_unique<pg::Connection>(pg::open_session(options_.source, "source"));
   run_.same_cluster = require_distinct_databases(*run_.coordinator, *run_.target);

@@ -83,10 +83,10 @@ std::string how_to_finish(const PendingObjects& p) {
 }
 
 void refuse_pending_objects_of_other_runs(pg::Connection& target, const std::vector<std::string>& tables,
-                                          const std::string& own_catalog, int64_t own_run,
+                                          const std::string& own_catalog, const std::vector<int64_t>& own_runs,
                                           const std::string& command) {
   for (const auto& p : pending_objects(target, tables)) {
-    if (p.catalog == own_catalog && p.run == own_run) continue;
+    if (p.catalog == own_catalog && std::find(own_runs.begin(), own_runs.end(), p.run) != own_runs.end()) continue;
     throw usage_error(fmt::format("{} of {}'s indexes and constraints were dropped by run {} (catalog {}), which has "
                                   "not rebuilt them: a {} now would leave {} without them for good; nothing written",
                                   p.names.size(), table_list(p.tables), p.run, p.catalog, command,

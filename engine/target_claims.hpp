@@ -39,10 +39,11 @@ std::vector<PendingObjects> pending_objects(pg::Connection& target, const std::v
 // How to get one run's objects back, for messages: "pgblit copy --resume 3 ..., or ...".
 std::string how_to_finish(const PendingObjects& pending);
 
-// Refuses (usage error, nothing written) when a run other than `own_run` of `own_catalog`
+// Refuses (usage error, nothing written) when a run other than `own_runs` of `own_catalog`
 // left objects of `tables` dropped. `command` names what was refused ("copy", "restore").
 void refuse_pending_objects_of_other_runs(pg::Connection& target, const std::vector<std::string>& tables,
-                                          const std::string& own_catalog, int64_t own_run, const std::string& command);
+                                          const std::string& own_catalog, const std::vector<int64_t>& own_runs,
+                                          const std::string& command);
 
 // Takes the session advisory lock of every table in `tables` on `target` (held until the
 // session ends), or throws a usage error naming the table and the session that writes it.

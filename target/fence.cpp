@@ -1,6 +1,8 @@
 // See fence.hpp.
 #include "target/fence.hpp"
 
+#include "core/defaults.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -18,6 +20,7 @@ std::string table(const std::string& catalog) { return pg::quote_ident(catalog) 
 
 void create_table(pg::Connection& target, const std::string& catalog) {
   target.exec(fmt::format("CREATE SCHEMA IF NOT EXISTS {}", pg::quote_ident(catalog)), catalog);
+  bool existed = target.exec_params("SELECT to_regclass($1) IS NOT NULL", {table(catalog)}, catalog).boolean(0, 0);
   target.exec(fmt::format(R"(CREATE TABLE IF NOT EXISTS {} (
   id bigserial PRIMARY KEY,
   source_database oid NOT NULL,
@@ -31,6 +34,9 @@ void create_table(pg::Connection& target, const std::string& catalog) {
   // datacl before, as JSON: a string (its text), or null for a NULL datacl. SQL NULL in a
   // record from before this column: unknown, so only CONNECT is granted back.
   target.exec(fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS previous_acl jsonb", table(catalog)), catalog);
+  if (!existed) {  // pgblit's own, as the run catalog's tables are
+    target.exec(fmt::format("COMMENT ON TABLE {} IS {}", table(catalog), pg::quote_literal(kCatalogTableMarker)), catalog);
+  }
 }
 
 struct Record {

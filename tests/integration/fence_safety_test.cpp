@@ -311,18 +311,13 @@ TEST_F(FenceSafetyTest, hooks_get_connection_strings_without_passwords_and_exit_
   std::getline(psql, first);
   EXPECT_EQ(first, "20000") << "the hook's SOURCE_DATABASE_URL still connects";
 
-  // A hook that hangs: at exit, one timeout in all, not one per queued event (5 or more).
+  // A hook that hangs: at exit, one timeout in all, not one per queued event. The fact, not a
+  // stopwatch: the hooks still queued when that timeout ran out are named as not run.
   target_sql("TRUNCATE t");
-  auto started = std::chrono::steady_clock::now();
-  auto plain = copy({"--on-existing", "truncate", "--progress", "off"});
-  double baseline = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  ASSERT_EQ(plain.exit_code, 0) << plain.output;
-  started = std::chrono::steady_clock::now();
   auto hung = copy({"--on-existing", "truncate", "--progress", "off", "--on-event", "sleep 60", "--on-event-timeout", "3"});
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_EQ(hung.exit_code, 0) << hung.output;
-  EXPECT_TRUE(mentions(hung, "not run")) << hung.output;
-  EXPECT_LT(seconds, baseline + 3 + 4) << "one 3 s timeout at exit, not one per event: " << hung.output;
+  EXPECT_TRUE(mentions(hung, "hooks not run (")) << "several queued hooks skipped at exit: " << hung.output;
+  EXPECT_TRUE(mentions(hung, "the hooks at exit had their 3 s")) << hung.output;
   fs::remove_all(dir);
 }
 
