@@ -94,10 +94,21 @@ int run_plan(PlanFlags& flags) {
   std::optional<Error> planning_failure;
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  auto run = engine::open_run(flags.connections.source, flags.connections.target,
-                              {flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer",
-                               mapping ? &*mapping : nullptr},
-                              &planning_failure);
+  partitioner::PlanOptions planning{flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer",
+                                    mapping ? &*mapping : nullptr};
+  planning.foreign_keys_deferred = flags.indexes == "defer";
+  auto run = engine::open_run(flags.connections.source, flags.connections.target, planning, &planning_failure);
+  target::Deferral deferral;  // what `copy` would defer, if the target tables are empty now
+  if (!planning_failure && flags.indexes == "defer") {
+    auto filled = target::target_tables_with_rows(*run.target, run.plan);
+    deferral = target::plan_deferral(*run.target, run.plan, std::set<std::string>(filled.begin(), filled.end()));
+    target::apply_deferral(deferral, run.plan);
+    try {
+      partitioner::require_load_order(run.plan);  // a cycle of foreign keys kept in place
+    } catch (const Error& e) {
+      planning_failure = e;
+    }
+  }
   if (planning_failure) {
     auto dry_run = checks::failed_plan(*planning_failure);
     if (flags.json) {
@@ -106,12 +117,6 @@ int run_plan(PlanFlags& flags) {
       print_findings(dry_run);
     }
     return exit_code(ErrorKind::NoGo);
-  }
-  target::Deferral deferral;  // what `copy` would defer, if the target tables are empty now
-  if (flags.indexes == "defer") {
-    auto filled = target::target_tables_with_rows(*run.target, run.plan);
-    deferral = target::plan_deferral(*run.target, run.plan, std::set<std::string>(filled.begin(), filled.end()));
-    target::apply_deferral(deferral, run.plan);
   }
   checks::DryRunOptions options;
   options.source = flags.connections.source;

@@ -51,8 +51,10 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
         {options_.source, options_.target, options_.selection, options_.no_owner, options_.no_acl});
   }
   // Deferred foreign keys check nothing while loading: a self-referencing table may be split.
-  run_ = open_run(options_.source, options_.target,
-                  {options_.selection, options_.disable_triggers, options_.chunk_bytes, options_.defer_indexes, mapping});
+  partitioner::PlanOptions planning{options_.selection, options_.disable_triggers, options_.chunk_bytes,
+                                    options_.defer_indexes, mapping};
+  planning.foreign_keys_deferred = options_.defer_indexes;
+  run_ = open_run(options_.source, options_.target, planning);
   if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   lock_target_tables(*run_.target, run_.plan.target_tables());
@@ -73,12 +75,12 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   if (options_.defer_indexes) {
     deferral_ = target::plan_deferral(*run_.target, run_.plan, prefilled_);
     if (splits_a_kept_self_reference()) {  // rare: such a table must load in one piece after all
-      run_.plan = partitioner::build_plan(*run_.coordinator, *run_.target,
-                                          {options_.selection, options_.disable_triggers, options_.chunk_bytes, false,
-                                           mapping});
+      planning.split_self_referencing = false;
+      run_.plan = partitioner::build_plan(*run_.coordinator, *run_.target, planning);
     }
     target::apply_deferral(deferral_, run_.plan);
     for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
+    partitioner::require_load_order(run_.plan);  // a cycle of foreign keys kept in place
   }
   prepare_spool();
   if (!after_load_sql.empty()) {

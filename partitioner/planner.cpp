@@ -383,10 +383,24 @@ WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND c.conrelid = ANY ($1::oi
   }
 }
 
+// Why the plan's load order cannot be kept, when its foreign keys form a cycle.
+std::optional<std::string> foreign_key_cycle(const Plan& plan) {
+  std::vector<std::vector<size_t>> depends_on;
+  for (const auto& t : plan.tables) depends_on.push_back(t.depends_on);
+  auto cycle = find_dependency_cycle(depends_on);
+  if (cycle.empty()) return std::nullopt;
+  std::vector<std::string> names;
+  for (size_t i : cycle) names.push_back(plan.tables[i].target);
+  return fmt::format("foreign keys on the target form a cycle ({}); use --disable-triggers (superuser), "
+                     "or drop those constraints for the copy and re-create them after",
+                     fmt::join(names, " -> "));
+}
+
 // Returns the tables whose target references itself: those are not split, since a row may
-// reference a row of a chunk not loaded yet.
+// reference a row of a chunk not loaded yet. `deferring`: the caller drops the foreign keys of
+// empty tables for the load, so a cycle among them is no problem; it checks what stays.
 std::set<size_t> order_by_foreign_keys(pg::Connection& target, const std::map<Oid, std::vector<size_t>>& tables_by_dest,
-                                       Plan& plan, Problems& problems) {
+                                       Plan& plan, Problems& problems, bool deferring) {
   std::vector<Oid> dests;
   for (const auto& [oid, _] : tables_by_dest) dests.push_back(oid);
   std::vector<std::vector<size_t>> depends_on(plan.tables.size());
@@ -400,14 +414,10 @@ std::set<size_t> order_by_foreign_keys(pg::Connection& target, const std::map<Oi
       for (size_t j : tables_by_dest.at(referenced)) depends_on[i].push_back(j);
     }
   }
-  if (auto cycle = find_dependency_cycle(depends_on); !cycle.empty()) {
-    std::vector<std::string> names;
-    for (size_t i : cycle) names.push_back(plan.tables[i].target);
-    problems.add(fmt::format("foreign keys on the target form a cycle ({}); use --disable-triggers (superuser), "
-                             "or drop those constraints for the copy and re-create them after",
-                             fmt::join(names, " -> ")));
-  }
   for (size_t i = 0; i < depends_on.size(); ++i) plan.tables[i].depends_on = std::move(depends_on[i]);
+  if (!deferring) {
+    if (auto cycle = foreign_key_cycle(plan)) problems.add(*cycle);
+  }
   return self_referencing;
 }
 
@@ -622,13 +632,19 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   }
   require_readable(source, table_sources, plan);
   std::set<size_t> self_referencing;
-  if (!options.disable_triggers) self_referencing = order_by_foreign_keys(target, tables_by_dest, plan, problems);
+  if (!options.disable_triggers) {
+    self_referencing = order_by_foreign_keys(target, tables_by_dest, plan, problems, options.foreign_keys_deferred);
+  }
   if (options.split_self_referencing) self_referencing.clear();
   problems.throw_if_any();
 
   plan.schemas.assign(schemas.begin(), schemas.end());
   cut_into_chunks(source, target, {table_sources, table_destinations, tables_by_dest, self_referencing}, options, plan);
   return plan;
+}
+
+void require_load_order(const Plan& plan) {
+  if (auto cycle = foreign_key_cycle(plan)) throw usage_error(*cycle);
 }
 
 }  // namespace pgblit::partitioner

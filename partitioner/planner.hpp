@@ -22,8 +22,15 @@ struct PlanOptions {
   // for the load (deferred), since no row is then checked against rows of other chunks.
   bool split_self_referencing = false;
   const mapping::Mapping* mapping = nullptr;  // --mapping: renames, expressions, filters, skips
+  // The caller drops the foreign keys of empty tables for the load (deferral): a cycle of
+  // foreign keys is no problem yet; require_load_order() judges what stays once it is known.
+  bool foreign_keys_deferred = false;
 };
 
 Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOptions& options);
+
+// Throws a usage error when the foreign keys left in place (after deferral) form a cycle: no
+// load order then lets every row in.
+void require_load_order(const Plan& plan);
 
 }  // namespace pgblit::partitioner
