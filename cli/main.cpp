@@ -17,24 +17,10 @@
 #include "cli/report_command.hpp"
 #include "cli/status_command.hpp"
 #include "cli/verify_command.hpp"
+#include "core/edit_distance.hpp"
 #include "core/error.hpp"
 
 namespace {
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 // An unknown command word gets its nearest command as a suggestion, not CLI11's "arguments
 // were not expected".
@@ -45,7 +31,7 @@ void reject_unknown_command(const CLI::App& app, int argc, char** argv) {
   size_t best = 3;  // suggest only what is a typo away
   for (const auto* command : app.get_subcommands([](const CLI::App*) { return true; })) {
     if (command->get_name() == word) return;
-    if (size_t d = edit_distance(word, command->get_name()); d < best) {
+    if (size_t d = pgblit::edit_distance(word, command->get_name()); d < best) {
       best = d;
       nearest = command->get_name();
     }

@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "core/edit_distance.hpp"
 #include "partitioner/chunking.hpp"
 #include "partitioner/dependencies.hpp"
 #include "partitioner/keys.hpp"
@@ -204,21 +205,6 @@ void try_mapped_select(pg::Connection& source, const TableCopy& copy, Problems& 
   }
 }
 
-// Letters two names differ by (insertions, deletions, substitutions), for "did you mean".
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 // A scope whose column no selected table has scopes nothing: every tenant's rows would be
 // copied. Refused, naming the nearest column name there is (orgid for org_id).

@@ -6,6 +6,8 @@
 //
 // Moments are facts, not sleeps: a gate on the target (an advisory lock the test holds, which
 // a trigger on the loaded table waits for) stops the load where the test wants it.
+#include <memory>
+
 #include "harness.hpp"
 
 namespace pgblit::test {
@@ -13,6 +15,16 @@ namespace {
 
 class TargetClaimsTest : public DatabasePair {
  protected:
+  // A run of a keyless table `t` (500 rows) held at the gate while it loads.
+  std::unique_ptr<PgblitProcess> a_run_held_at_the_gate() {
+    both_sql("CREATE TABLE t (id int, v text)");
+    source_sql("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g");
+    gate_inserts_into("t");
+    close_gate();
+    auto run = std::make_unique<PgblitProcess>(copy_args({"--log-level", "warn"}));
+    EXPECT_TRUE(a_lane_waits_at_the_gate()) << run->output_so_far();
+    return run;
+  }
   std::string indexes_of(const std::string& table) {
     return target_value("SELECT string_agg(indexrelid::regclass::text, ',' ORDER BY indexrelid::regclass::text) "
                         "FROM pg_index WHERE indrelid = '" +
@@ -90,30 +102,20 @@ TEST_F(TargetClaimsTest, a_failed_copy_rebuilds_the_loaded_tables_keys_and_names
 }
 
 TEST_F(TargetClaimsTest, two_runs_with_different_catalog_schemas_never_load_the_same_tables) {
-  both_sql("CREATE TABLE t (id int, v text)");
-  source_sql("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g");
-  gate_inserts_into("t");
-  close_gate();
-  PgblitProcess first(copy_args({"--log-level", "warn"}));
-  ASSERT_TRUE(a_lane_waits_at_the_gate()) << first.output_so_far();
+  auto first = a_run_held_at_the_gate();
   auto second = copy({"--catalog-schema", "other_catalog"});
   open_gate();
   EXPECT_EQ(second.exit_code, 2) << second.output;
   EXPECT_TRUE(mentions(second, "another pgblit command is writing to \"public\".\"t\"")) << second.output;
-  auto done = first.wait();
+  auto done = first->wait();
   ASSERT_EQ(done.exit_code, 0) << done.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM t"), "500");
   expect_same_contents("t");
 }
 
 TEST_F(TargetClaimsTest, a_run_is_never_resumed_over_rows_a_later_run_wrote) {
-  both_sql("CREATE TABLE t (id int, v text)");
-  source_sql("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g");
-  gate_inserts_into("t");
-  close_gate();
-  PgblitProcess first(copy_args({"--log-level", "warn"}));
-  ASSERT_TRUE(a_lane_waits_at_the_gate()) << first.output_so_far();
-  first.kill_now();
+  auto first = a_run_held_at_the_gate();
+  first->kill_now();
   open_gate();
   auto second = copy({"--on-existing", "truncate", "--yes"});
   ASSERT_EQ(second.exit_code, 0) << second.output;
