@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -23,7 +24,8 @@
 namespace pgblit::engine {
 namespace {
 
-constexpr size_t kSampleBytes = 8 << 20;  // of the largest chunk's stream, to measure compression
+constexpr size_t kSampleBytes = 8 << 20;  // of the streams, in all, to measure what a spool takes
+constexpr size_t kSampledTables = 8;      // the largest tables, each sampled from its largest chunk
 
 std::string utc_time(std::chrono::system_clock::time_point t) {
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", std::chrono::floor<std::chrono::seconds>(t));
@@ -50,34 +52,74 @@ SpoolFolder prepare_spool_folder(const std::string& folder, int64_t resumable_ru
   return {dir, std::move(lock)};
 }
 
-void require_spool_room(const std::filesystem::path& folder, const std::string& source,
-                        const std::string& snapshot_id, const partitioner::Plan& plan, int level) {
-  if (plan.chunks.empty()) return;
-  size_t largest = 0;
+namespace {
+
+// Spool bytes per byte on disk for one table, from a sample of its largest chunk's stream:
+// the plan counts bytes on disk (heap + TOAST: tuple headers, long values compressed already),
+// the spool holds the stream, zstd-compressed.
+double spool_bytes_per_disk_byte(const std::string& source, const std::string& snapshot_id,
+                                 const partitioner::Plan& plan, size_t t, size_t budget, int level) {
+  const auto& table = plan.tables[t];
+  std::optional<size_t> largest;
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
-    if (plan.chunks[c].estimated_bytes > plan.chunks[largest].estimated_bytes) largest = c;
+    if (plan.chunks[c].table == t && (!largest || plan.chunks[c].estimated_bytes > plan.chunks[*largest].estimated_bytes)) {
+      largest = c;
+    }
   }
-  const auto& table = plan.tables[plan.chunks[largest].table];
+  if (!largest) return 0;
   std::vector<char> sample;
+  int64_t rows = 0;
   {
     auto session = pg::open_session(source, "source");
     pg::join_snapshot(session, snapshot_id);
-    pg::CopyOut out(session, partitioner::copy_out_sql(table, plan.chunks[largest], table.format), table.source);
-    for (auto row = out.next(); !row.empty() && sample.size() < kSampleBytes; row = out.next()) {
+    pg::CopyOut out(session, partitioner::copy_out_sql(table, plan.chunks[*largest], table.format), table.source);
+    for (auto row = out.next(); !row.empty() && sample.size() < budget; row = out.next(), ++rows) {
       sample.insert(sample.end(), row.begin(), row.end());
     }
   }  // an unfinished stream is cancelled with its session
-  double ratio = spool::compression_ratio(sample, level);
-  auto needed = static_cast<int64_t>(static_cast<double>(plan.estimated_bytes()) * ratio * 1.1);
+  double stream_per_disk_byte = 1.0;
+  if (rows > 0 && table.estimated_rows > 0 && table.estimated_bytes > 0) {
+    double disk_per_row = static_cast<double>(table.estimated_bytes) / static_cast<double>(table.estimated_rows);
+    // Clamped: statistics that are far off must not make the estimate absurd.
+    stream_per_disk_byte = std::clamp(static_cast<double>(sample.size()) / static_cast<double>(rows) / disk_per_row, 0.5, 20.0);
+  }
+  return stream_per_disk_byte * spool::compression_ratio(sample, level);
+}
+
+}  // namespace
+
+void require_spool_room(const std::filesystem::path& folder, const std::string& source,
+                        const std::string& snapshot_id, const partitioner::Plan& plan, int level) {
+  if (plan.chunks.empty()) return;
+  std::vector<size_t> order(plan.tables.size());
+  for (size_t t = 0; t < order.size(); ++t) order[t] = t;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return plan.tables[a].estimated_bytes > plan.tables[b].estimated_bytes; });
+  size_t sampled = std::min(order.size(), kSampledTables);
+  // The largest tables by their own samples; the rest at their weighted average.
+  double needed_bytes = 0, sampled_disk = 0, rest_disk = 0;
+  for (size_t i = 0; i < order.size(); ++i) {
+    auto disk = static_cast<double>(plan.tables[order[i]].estimated_bytes);
+    if (i >= sampled) {
+      rest_disk += disk;
+      continue;
+    }
+    needed_bytes += disk * spool_bytes_per_disk_byte(source, snapshot_id, plan, order[i], kSampleBytes / sampled, level);
+    sampled_disk += disk;
+  }
+  double ratio = sampled_disk > 0 ? needed_bytes / sampled_disk : 1.0;
+  // A quarter more than the samples say: a sample's compression varies with where it is
+  // taken, and a spool that runs out of disk mid-run costs more than one refused up front.
+  auto needed = static_cast<int64_t>((needed_bytes + rest_disk * ratio) * 1.25);
   struct statvfs fs {};
   if (statvfs(folder.c_str(), &fs) != 0) return;
   auto free = static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
   if (needed > free) {
-    throw usage_error(fmt::format("the spool needs about {} ({} of data compressing to {:.0f}% in a sample of {}), "
-                                  "and {} has {} free",
+    throw usage_error(fmt::format("the spool needs about {} ({} of data on disk, spooled at {:.0f}% in samples of "
+                                  "the {} largest tables), and {} has {} free",
                                   human_bytes(static_cast<double>(needed)),
-                                  human_bytes(static_cast<double>(plan.estimated_bytes())), 100 * ratio,
-                                  table.source, folder.string(), human_bytes(static_cast<double>(free))),
+                                  human_bytes(static_cast<double>(plan.estimated_bytes())), 100 * ratio, sampled,
+                                  folder.string(), human_bytes(static_cast<double>(free))),
                       folder.string(), "free space there, or point --spool at a filesystem with room; nothing was written");
   }
   spdlog::info("spool: about {} expected ({:.0f}% of {}), {} free in {}", human_bytes(static_cast<double>(needed)),
