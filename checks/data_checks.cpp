@@ -189,23 +189,30 @@ class CheckBuilder {
 
   // "ONLY s.t c", sampled with --checks fast; the scale to multiply counts by.
   // A mapped table is checked as the target will get it: its mapped rows, by target names.
+  // `only`: the target columns the check reads (and the key, for its example); empty: all.
+  // Each check evaluates only its own columns' expressions, so one mapped expression that
+  // fails (a value map's else: error) is one finding, never a reason other checks did not run.
   std::pair<std::string, double> from(const partitioner::TableCopy& t, bool may_sample = true,
-                                      const std::string& alias = "c") const {
+                                      const std::string& alias = "c", const std::vector<std::string>& only = {}) const {
     auto [sample, scale] = may_sample ? this->sample(t) : std::pair<std::string, double>{"", 1.0};
     if (t.select_list.empty() && t.filter.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
-    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(checked_values(t), ", ")),
+    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(checked_values(t, only), ", ")),
                         t.source, sample, t.filter.empty() ? "" : " WHERE " + t.filter, alias),
             scale};
   }
 
   // The mapped values as the checks read them: a rescaled column before its cast to the
   // target's modifier, so the checks see what the target would round or refuse.
-  static std::vector<std::string> checked_values(const partitioner::TableCopy& t) {
-    std::vector<std::string> out = t.select_list;
-    for (const auto& r : t.rescaled) {
-      auto at = std::find(t.columns.begin(), t.columns.end(), r.column);
-      if (at != t.columns.end()) out[at - t.columns.begin()] = fmt::format("({}) AS {}", r.expression, pg::quote_ident(r.column));
+  static std::vector<std::string> checked_values(const partitioner::TableCopy& t, const std::vector<std::string>& only) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < t.columns.size(); ++i) {
+      bool key = std::find(t.key_fields.begin(), t.key_fields.end(), static_cast<int>(i)) != t.key_fields.end();
+      if (!only.empty() && !key && std::find(only.begin(), only.end(), t.columns[i]) == only.end()) continue;
+      auto r = std::find_if(t.rescaled.begin(), t.rescaled.end(), [&](const auto& x) { return x.column == t.columns[i]; });
+      out.push_back(r == t.rescaled.end() ? t.select_list[i]
+                                          : fmt::format("({}) AS {}", r->expression, pg::quote_ident(r->column)));
     }
+    if (out.empty()) out.push_back("1");  // a check of the row count alone
     return out;
   }
 
@@ -224,9 +231,9 @@ class CheckBuilder {
   // A warning counting rows of each source of `table` where `condition` holds (alias c).
   void rows_where(const std::string& table, const std::string& check, const std::string& object,
                   const std::string& condition, const std::string& what, const std::string& fix,
-                  bool on_source_only = false) {
+                  bool on_source_only = false, const std::vector<std::string>& columns = {}) {
     for (const auto* t : sources_of_.at(table)) {
-      auto [from_sql, scale] = from(*t);
+      auto [from_sql, scale] = from(*t, true, "c", columns);
       auto sql = fmt::format("SELECT count(*), {} FROM {} WHERE {}", example_key(*t), from_sql, condition);
       Check c{{Severity::Warning, check, object, fmt::format("rows of {} {}", t->source, what), -1, "", fix},
               [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
@@ -245,17 +252,22 @@ class CheckBuilder {
     auto it = types.find({first->source, c.name});
     // A mapped table's values are cast to the target's type without its modifier.
     const std::string source_type = !first->select_list.empty() || it == types.end() ? "mapped" : it->second;
+    // Each reads this column alone (and the key for its example).
+    auto rows_where = [&](const std::string& check, const std::string& condition, const std::string& what,
+                          const std::string& fix) {
+      this->rows_where(c.table, check, object, condition, what, fix, false, {c.name});
+    };
     if (c.needs_value) {
-      rows_where(c.table, "not null", object, col + " IS NULL", "with NULL where the target's column is NOT NULL",
+      rows_where("not null", col + " IS NULL", "with NULL where the target's column is NOT NULL",
                  "fill the values, or let --max-rejects set the rows aside");
     }
     if (c.max_chars >= 0 && source_type != c.type) {
-      rows_where(c.table, "length", object, fmt::format("char_length({}::text) > {}", col, c.max_chars),
+      rows_where("length", fmt::format("char_length({}::text) > {}", col, c.max_chars),
                  fmt::format("with values longer than the target's {} characters", c.max_chars),
                  "widen the target's column, or shorten the values");
     }
     if (c.is_enum) {
-      rows_where(c.table, "enum", object,
+      rows_where("enum",
                  fmt::format("{0} IS NOT NULL AND NOT ({0}::text = ANY ({1}::text[]))", col,
                              pg::quote_literal(pg::text_array_literal(c.labels))),
                  fmt::format("with labels the target's {} does not have", c.type),
@@ -265,18 +277,25 @@ class CheckBuilder {
     static const std::map<std::string, std::pair<int64_t, int64_t>> ranges = {
         {"smallint", {-32768, 32767}}, {"integer", {INT32_MIN, INT32_MAX}}};
     if (auto r = ranges.find(c.type); r != ranges.end() && source_type != "smallint") {
-      rows_where(c.table, "range", object,
+      rows_where("range",
                  fmt::format("{0} IS NOT NULL AND ({0} < {1} OR {0} > {2})", col, r->second.first, r->second.second),
                  fmt::format("with values outside the target's {} range ({}: {} to {})", c.type, source_type,
                              r->second.first, r->second.second),
                  "widen the target's column to bigint");
     }
     if (c.precision > 0 && c.scale <= c.precision) {
-      rows_where(c.table, "numeric", object,
+      rows_where("numeric",
                  fmt::format("{0} IS NOT NULL AND {0}::numeric <> 'NaN' AND round(abs({0}::numeric), {1}) >= 1e{2}", col,
                              c.scale, c.precision - c.scale),
                  fmt::format("with values that overflow the target's {}", c.type),
                  "raise the target column's precision");
+      // Not refused, but stored changed (2.675 as 2.68): verification reports them as differences.
+      rows_where("rounding",
+                 fmt::format("{0} IS NOT NULL AND {0}::numeric <> 'NaN' AND round(abs({0}::numeric), {1}) < 1e{2} "
+                             "AND round({0}::numeric, {1}) <> {0}::numeric",
+                             col, c.scale, c.precision - c.scale),
+                 fmt::format("with values the target's {} rounds (stored changed: verification reports them)", c.type),
+                 "raise the target column's scale, or round the values on the source");
     }
   }
 

@@ -4,6 +4,10 @@
 // verdict is then proved by the copy itself.
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <fstream>
+#include <map>
+
 #include "harness.hpp"
 
 namespace pgblit::test {
@@ -64,6 +68,30 @@ TEST_F(GoNoGoTest, nulls_are_not_duplicates_under_a_unique_constraint) {
   EXPECT_EQ(copied.exit_code, 4) << copied.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM u WHERE code IS NULL"), "30");
   EXPECT_EQ(target_value("SELECT count(*) FROM u"), std::to_string(30 + 7 + 50));
+}
+
+TEST_F(GoNoGoTest, each_check_runs_on_its_own_and_a_rounding_is_a_warning) {
+  source_sql("CREATE TABLE items (id int PRIMARY KEY, kind text, name text, price numeric);"
+             "INSERT INTO items SELECT g, CASE WHEN g <= 3 THEN 'gadget' ELSE 'tool' END,"
+             " CASE WHEN g % 50 = 0 THEN NULL ELSE 'n' || g END, CASE WHEN g <= 4 THEN 2.675 ELSE g END"
+             " FROM generate_series(1, 200) g");
+  target_sql("CREATE TABLE items (id int PRIMARY KEY, kind text, name text NOT NULL, price numeric(14,2))");
+  // A value map that fails on 3 rows (else: error) must not stop the NOT NULL check of another column.
+  std::string file = "/tmp/pgblit-gonogo-" + db_ + ".yaml";
+  {
+    std::ofstream out(file);
+    out << "version: 1\ntables:\n  public.items:\n    columns:\n      kind: {from: kind, map: {tool: t}, else: error}\n";
+  }
+  auto dry = dry_run({"--mapping", file});
+  std::map<std::string, int64_t> rows;
+  for (const auto& f : dry["findings"]) {
+    EXPECT_EQ(f["message"].get<std::string>().find("did not run"), std::string::npos) << f.dump();
+    rows[f["check"]] += f["rows"].get<int64_t>();
+  }
+  EXPECT_EQ(rows["not null"], 4) << dry.dump(1);
+  EXPECT_EQ(rows["value map"], 3) << dry.dump(1);
+  EXPECT_EQ(rows["rounding"], 4) << "2.675 is stored as 2.68: " << dry.dump(1);
+  std::remove(file.c_str());
 }
 
 }  // namespace
