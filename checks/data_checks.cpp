@@ -39,6 +39,10 @@ struct Check {
   bool on_source_only = false;  // failing on the source means the expression is not portable (info)
   size_t counts_table = SIZE_MAX;  // an exact row count of this plan table, not a finding
   bool finds_a_row = false;  // counts rows a filter selects (at most 1): a finding only when none
+  // A row predicate on this table's rows (exact counts only); or, with rows_with_warnings, the
+  // count of its rows that any of those predicates holds for (a row with two problems is one).
+  const partitioner::TableCopy* row_table = nullptr;
+  bool rows_with_warnings = false;
 };
 
 // One target column the copy fills, and what the target demands of its values.
@@ -165,6 +169,17 @@ class CheckBuilder {
     for (const auto& k : read_keys(*run_.target, tables)) key_checks(k);
     encoding_checks(source_types);
     if (options_.mapping) mapping_checks(*options_.mapping);
+    for (const auto& [table, conditions] : predicates_) {
+      if (conditions.size() < 2) continue;  // nothing can be counted twice
+      auto sql = fmt::format("SELECT count(*), NULL FROM {} WHERE ({})", from(*table, false).first,
+                             fmt::join(conditions, ") OR ("));
+      Check check{{Severity::Info, "rows with warnings", table->source}, [sql](Sessions& s) {
+                    return count_on_source(s, sql, "");
+                  }};
+      check.row_table = table;
+      check.rows_with_warnings = true;
+      checks_.push_back(std::move(check));
+    }
     for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
       if (counted_exactly(run_.plan.tables[i], options_.exact_counts)) {
         auto sql = fmt::format("SELECT count(*), NULL FROM {}", from(run_.plan.tables[i], false).first);
@@ -239,6 +254,10 @@ class CheckBuilder {
               [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
       c.scale = scale;
       c.on_source_only = on_source_only;
+      if (scale == 1) {  // a sample differs from query to query: only exact counts combine
+        c.row_table = t;
+        predicates_[t].push_back(condition);
+      }
       checks_.push_back(std::move(c));
     }
   }
@@ -489,6 +508,7 @@ class CheckBuilder {
   }
 
   engine::RunSetup& run_;
+  std::map<const partitioner::TableCopy*, std::vector<std::string>> predicates_;  // see Check::row_table
   const CheckOptions& options_;
   std::map<std::string, std::vector<const partitioner::TableCopy*>> sources_of_;
   std::vector<Check> checks_;
@@ -554,13 +574,24 @@ bool counted_exactly(const partitioner::TableCopy& table, bool exact_counts) {
   return exact_counts || table.estimated_rows < kCountedBelowRows || !table.filter.empty();
 }
 
-std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& options) {
+DataChecks run_data_checks(engine::RunSetup& run, const CheckOptions& options) {
   auto checks = CheckBuilder(run, options).build();
   auto findings = run_checks(checks, run, options);
-  std::vector<Finding> out;
+  DataChecks result;
+  auto& out = result.findings;
+  // Per table: the rows its predicate findings count, and how many distinct rows they are.
+  std::map<const partitioner::TableCopy*, int64_t> counted, distinct;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const auto& f = findings[i];
+    if (!checks[i].row_table) continue;
+    if (checks[i].rows_with_warnings && f.severity == Severity::Info) distinct[checks[i].row_table] = f.rows;
+    if (!checks[i].rows_with_warnings && f.severity == Severity::Warning) counted[checks[i].row_table] += f.rows;
+  }
+  for (const auto& [table, rows] : distinct) result.rows_counted_twice += std::max<int64_t>(0, counted[table] - rows);
   size_t filters = 0, empty_filters = 0;
   for (size_t i = 0; i < checks.size(); ++i) {
     auto& f = findings[i];
+    if (checks[i].rows_with_warnings) continue;
     if (checks[i].counts_table != SIZE_MAX) {
       if (f.severity == Severity::Info) {
         run.plan.tables[checks[i].counts_table].estimated_rows = f.rows;
@@ -580,7 +611,7 @@ std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& 
                    "the mapping's filters select no row of any table: the copy would copy nothing of them", -1, "",
                    "check the scope's value (its type and spelling) and the tables' where"});
   }
-  return out;
+  return result;
 }
 
 }  // namespace pgblit::checks

@@ -49,6 +49,13 @@ bool counted_exactly(const partitioner::TableCopy& table, bool exact_counts);
 
 // Runs every data check on a planned run; with exact_counts, the plan's row estimates become
 // exact counts. Reads only.
-std::vector<Finding> run_data_checks(engine::RunSetup& run, const CheckOptions& options);
+struct DataChecks {
+  std::vector<Finding> findings;
+  // Rows more than one warning counts (a NULL and a too-long value in one row): the verdict
+  // weighs rows, not findings, so these are taken off the findings' sum.
+  int64_t rows_counted_twice = 0;
+};
+
+DataChecks run_data_checks(engine::RunSetup& run, const CheckOptions& options);
 
 }  // namespace pgblit::checks

@@ -53,11 +53,9 @@ WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
   }
   result.exact_rows = std::all_of(plan.tables.begin(), plan.tables.end(),
                                   [&](const auto& t) { return counted_exactly(t, options.exact_counts); });
-  for (auto& f : run_data_checks(run, {options.source, options.target, options.jobs, options.fast_checks,
-                                       options.append, options.exact_counts, options.check_timeout,
-                                       options.mapping})) {
-    result.findings.push_back(std::move(f));
-  }
+  auto checked = run_data_checks(run, {options.source, options.target, options.jobs, options.fast_checks,
+                                       options.append, options.exact_counts, options.check_timeout, options.mapping});
+  for (auto& f : checked.findings) result.findings.push_back(std::move(f));
   result.rows = 0;
   for (const auto& t : plan.tables) result.rows += std::max<int64_t>(t.estimated_rows, 0);
   result.estimate = estimate(run, deferral, {options.source, options.target, options.jobs, options.index_jobs,
@@ -69,6 +67,7 @@ WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
     errors += f.severity == Severity::Error;
     if (f.severity == Severity::Warning) result.warning_rows += f.rows;
   }
+  result.warning_rows -= checked.rows_counted_twice;  // rows, not findings
   // Rows with warnings and none to move cannot be weighed: that is never a go.
   double ratio = result.rows > 0 ? static_cast<double>(result.warning_rows) / static_cast<double>(result.rows)
                                  : (result.warning_rows > 0 ? 1.0 : 0.0);

@@ -70,6 +70,24 @@ TEST_F(GoNoGoTest, nulls_are_not_duplicates_under_a_unique_constraint) {
   EXPECT_EQ(target_value("SELECT count(*) FROM u"), std::to_string(30 + 7 + 50));
 }
 
+TEST_F(GoNoGoTest, rows_with_warnings_counts_rows_not_findings) {
+  source_sql("CREATE TABLE r (id int PRIMARY KEY, name text, code text);"
+             "INSERT INTO r SELECT g, 'n' || g, 'c' || g FROM generate_series(1, 1000) g;"
+             "UPDATE r SET name = NULL WHERE id <= 6;"                  // 6 NULLs
+             "UPDATE r SET code = 'far too long' WHERE id BETWEEN 4 AND 9");  // 6 too long, 3 of them NULL-named
+  target_sql("CREATE TABLE r (id int PRIMARY KEY, name text NOT NULL, code varchar(5))");
+  auto dry = dry_run();
+  std::map<std::string, int64_t> rows;
+  for (const auto& f : dry["findings"]) rows[f["check"]] += f["rows"].get<int64_t>();
+  EXPECT_EQ(rows["not null"], 6);
+  EXPECT_EQ(rows["length"], 6);
+  EXPECT_EQ(dry["warning_rows"], 9) << "rows 4 to 6 have two problems: counted once";
+  // The copy refuses exactly those 9 rows.
+  auto copied = copy({"--max-rejects", "100", "--rejects-dir", "/tmp/pgblit-gonogo-" + db_});
+  EXPECT_EQ(copied.exit_code, 4) << copied.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM r"), "991");
+}
+
 TEST_F(GoNoGoTest, each_check_runs_on_its_own_and_a_rounding_is_a_warning) {
   source_sql("CREATE TABLE items (id int PRIMARY KEY, kind text, name text, price numeric);"
              "INSERT INTO items SELECT g, CASE WHEN g <= 3 THEN 'gadget' ELSE 'tool' END,"
