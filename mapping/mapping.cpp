@@ -81,7 +81,8 @@ class Reader {
       for (const auto& kv : map) c.values.emplace_back(text(kv.first, "a 'map' key"), text(kv.second, "a 'map' value"));
     }
     if (auto otherwise = node["else"]) {
-      c.otherwise = text(otherwise, "'else'");
+      // `else: null` is YAML's null, not the word: both spell the same rule.
+      c.otherwise = otherwise.IsNull() ? "null" : text(otherwise, "'else'");
       if (c.otherwise != "keep" && c.otherwise != "null" && c.otherwise != "error") {
         fail(otherwise, "'else' must be keep, null or error");
       }
