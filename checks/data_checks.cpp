@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -60,7 +61,10 @@ struct TargetColumn {
 std::vector<TargetColumn> read_target_columns(pg::Connection& target, const std::vector<std::string>& tables) {
   auto r = target.exec_params(R"(
 SELECT t, a.attname, format_type(a.atttypid, a.atttypmod),
-       a.attnotnull AND a.attgenerated = '',
+       (a.attnotnull OR EXISTS (  -- a NOT NULL domain, at any level of a domain over a domain
+          WITH RECURSIVE up(oid) AS (SELECT a.atttypid UNION ALL
+                                     SELECT d.typbasetype FROM up JOIN pg_type d ON d.oid = up.oid WHERE d.typtype = 'd')
+          SELECT 1 FROM up JOIN pg_type d ON d.oid = up.oid WHERE d.typnotnull)) AND a.attgenerated = '',
        CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4 THEN a.atttypmod - 4 END,
        CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN ((a.atttypmod - 4) >> 16) & 65535 END,
        CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN (a.atttypmod - 4) & 65535 END,
@@ -106,19 +110,10 @@ struct Key {
   std::string not_portable;        // why a CHECK must not run on the source ("" when it may)
 };
 
-std::vector<Key> read_keys(pg::Connection& target, const std::vector<std::string>& tables) {
-  auto r = target.exec_params(R"(
-SELECT tab.name, c.conname, c.contype::text,
-       ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
-             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
-       CASE WHEN c.contype = 'f' THEN '"' || replace(n.nspname, '"', '""') || '"."' || replace(p.relname, '"', '""') || '"' END,
-       ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
-             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o)::text[],
-       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
-             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
-       CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END,
-       COALESCE((SELECT to_jsonb(i) ->> 'indnullsnotdistinct' FROM pg_index i WHERE i.indexrelid = c.conindid), '') = 'true',
-       CASE WHEN c.contype = 'c' THEN (
+// Why a CHECK (of a table or a domain, pg_constraint aliased c) must not run on the source: a
+// function, operator or cast in it that the target defines or that is not immutable ("" when
+// it may run there: every one of them built in and immutable).
+constexpr const char* kNotPortableSql = R"(CASE WHEN c.contype = 'c' THEN (
          SELECT string_agg(DISTINCT x.what, ', ') FROM (
            SELECT format('%s (%s)', f.oid::regprocedure,
                          CASE WHEN f.oid >= 16384 THEN 'defined on the target' ELSE 'not immutable' END) AS what
@@ -131,14 +126,89 @@ SELECT tab.name, c.conname, c.contype::text,
            UNION ALL
            SELECT format('a cast to %s (a type defined on the target)', t.oid::regtype)
            FROM regexp_matches(c.conbin::text, ':resulttype ([0-9]+)', 'g') m(v)
-           JOIN pg_type t ON t.oid = v[1]::oid WHERE t.oid >= 16384) x) END
+           JOIN pg_type t ON t.oid = v[1]::oid WHERE t.oid >= 16384) x) END)";
+
+std::vector<Key> read_keys(pg::Connection& target, const std::vector<std::string>& tables) {
+  auto r = target.exec_params(fmt::format(R"(
+SELECT tab.name, c.conname, c.contype::text,
+       ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       CASE WHEN c.contype = 'f' THEN '"' || replace(n.nspname, '"', '""') || '"."' || replace(p.relname, '"', '""') || '"' END,
+       ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       CASE WHEN c.contype = 'c' THEN pg_get_expr(c.conbin, c.conrelid) END,
+       COALESCE((SELECT to_jsonb(i) ->> 'indnullsnotdistinct' FROM pg_index i WHERE i.indexrelid = c.conindid), '') = 'true',
+       {}
 FROM unnest($1::text[]) AS tab(name) JOIN pg_constraint c ON c.conrelid = tab.name::regclass AND c.contype IN ('p', 'u', 'f', 'c')
 LEFT JOIN pg_class p ON p.oid = c.confrelid LEFT JOIN pg_namespace n ON n.oid = p.relnamespace)",
+                                          kNotPortableSql),
                               {pg::text_array_literal(tables)}, "constraints");
   std::vector<Key> out;
   for (int i = 0; i < r.rows(); ++i) {
     out.push_back({r.text(i, 1), r.text(i, 0), r.text(i, 2), r.text_array(i, 3), r.text_array(i, 6), r.text(i, 4),
                    r.text_array(i, 5), r.text(i, 7), r.boolean(i, 8), r.text(i, 9)});
+  }
+  return out;
+}
+
+// `expression` with every VALUE keyword (a domain CHECK's value) replaced by `value`, outside
+// quoted literals and identifiers.
+std::string with_value(const std::string& expression, const std::string& value) {
+  auto identifier_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$' || static_cast<unsigned char>(c) >= 0x80;
+  };
+  std::string out;
+  for (size_t i = 0; i < expression.size();) {
+    char c = expression[i];
+    if (c == '\'' || c == '"') {
+      size_t end = i + 1;
+      while (end < expression.size() && expression[end] != c) ++end;
+      out.append(expression, i, end + 1 - i);
+      i = end + 1;
+    } else if (expression.compare(i, 5, "VALUE") == 0 && (i == 0 || !identifier_char(expression[i - 1])) &&
+               (i + 5 >= expression.size() || !identifier_char(expression[i + 5]))) {
+      out += value;
+      i += 5;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
+// The CHECKs of the domains the target's columns are of (a domain over a domain: each level's),
+// as CHECKs on their tables: VALUE is the column, cast to the domain's base type.
+std::vector<Key> read_domain_checks(pg::Connection& target, const std::vector<std::string>& tables) {
+  auto r = target.exec_params(fmt::format(R"(
+WITH RECURSIVE cols AS (
+  SELECT t AS tab, a.attname, a.atttypid AS domain FROM unnest($1::text[]) t
+  JOIN pg_attribute a ON a.attrelid = t::regclass AND a.attnum > 0 AND NOT a.attisdropped
+  JOIN pg_type ty ON ty.oid = a.atttypid AND ty.typtype = 'd'
+  UNION ALL
+  SELECT cols.tab, cols.attname, ty.typbasetype FROM cols JOIN pg_type ty ON ty.oid = cols.domain
+  WHERE (SELECT b.typtype FROM pg_type b WHERE b.oid = ty.typbasetype) = 'd')
+SELECT cols.tab, format('%s.%s', c.contypid::regtype, c.conname), cols.attname,
+       pg_get_expr(c.conbin, 0),
+       format_type((WITH RECURSIVE up AS (SELECT cols.domain AS oid UNION ALL
+                     SELECT ty.typbasetype FROM up JOIN pg_type ty ON ty.oid = up.oid WHERE ty.typtype = 'd')
+                    SELECT up.oid FROM up JOIN pg_type ty ON ty.oid = up.oid WHERE ty.typtype <> 'd'), NULL),
+       {}
+FROM cols JOIN pg_constraint c ON c.contypid = cols.domain AND c.contype = 'c')",
+                                          kNotPortableSql),
+                              {pg::text_array_literal(tables)}, "domains");
+  std::vector<Key> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    Key k;
+    k.table = r.text(i, 0);
+    k.name = r.text(i, 1);
+    k.type = "c";
+    k.columns = {r.text(i, 2)};
+    k.expression = with_value(r.text(i, 3), fmt::format("({})::{}", pg::quote_ident(r.text(i, 2)), r.text(i, 4)));
+    k.not_portable = r.text(i, 5);
+    out.push_back(std::move(k));
   }
   return out;
 }
@@ -167,6 +237,7 @@ class CheckBuilder {
     auto source_types = read_source_types(*run_.coordinator, run_.plan);
     for (const auto& c : read_target_columns(*run_.target, tables)) column_checks(c, source_types);
     for (const auto& k : read_keys(*run_.target, tables)) key_checks(k);
+    for (const auto& k : read_domain_checks(*run_.target, tables)) key_checks(k);
     encoding_checks(source_types);
     if (options_.mapping) mapping_checks(*options_.mapping);
     for (const auto& [table, conditions] : predicates_) {

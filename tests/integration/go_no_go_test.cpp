@@ -88,6 +88,27 @@ TEST_F(GoNoGoTest, rows_with_warnings_counts_rows_not_findings) {
   EXPECT_EQ(target_value("SELECT count(*) FROM r"), "991");
 }
 
+TEST_F(GoNoGoTest, domain_checks_and_not_null_domains_are_counted_as_the_target_enforces_them) {
+  source_sql("CREATE TABLE people (id int PRIMARY KEY, email text, age int);"
+             "INSERT INTO people SELECT g, CASE WHEN g <= 5 THEN 'nobody' ELSE 'p' || g || '@x.org' END,"
+             " CASE WHEN g BETWEEN 10 AND 12 THEN NULL WHEN g BETWEEN 20 AND 21 THEN -1 ELSE 30 END"
+             " FROM generate_series(1, 300) g");
+  target_sql("CREATE DOMAIN email_t AS text CHECK (VALUE LIKE '%@%');"
+             "CREATE DOMAIN age_t AS int NOT NULL;"
+             "CREATE DOMAIN adult_age_t AS age_t CHECK (VALUE >= 0);"
+             "CREATE TABLE people (id int PRIMARY KEY, email email_t, age adult_age_t)");
+  auto dry = dry_run();
+  std::map<std::string, int64_t> rows;
+  for (const auto& f : dry["findings"]) rows[f["check"]] += f["rows"].get<int64_t>();
+  EXPECT_EQ(rows["check"], 5 + 2) << dry.dump(1);
+  EXPECT_EQ(rows["not null"], 3) << dry.dump(1);
+  EXPECT_EQ(dry["warning_rows"], 10);
+  // Proved by the copy: the target refuses exactly those rows.
+  auto copied = copy({"--max-rejects", "100", "--rejects-dir", "/tmp/pgblit-gonogo-" + db_});
+  EXPECT_EQ(copied.exit_code, 4) << copied.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM people"), "290");
+}
+
 TEST_F(GoNoGoTest, each_check_runs_on_its_own_and_a_rounding_is_a_warning) {
   source_sql("CREATE TABLE items (id int PRIMARY KEY, kind text, name text, price numeric);"
              "INSERT INTO items SELECT g, CASE WHEN g <= 3 THEN 'gadget' ELSE 'tool' END,"
