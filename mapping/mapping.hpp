@@ -60,8 +60,8 @@ struct Scope {
 };
 
 // A constant remap for tenant moves: in every column of these names, in every table of the run
-// (foreign key columns too), the value `from` becomes `to`. A column with a mapping of its own
-// keeps that mapping.
+// (foreign key columns too), the value `from` becomes `to`; a renamed column under its source
+// or its target name. A column with an expression or a value map that a remap names is refused.
 struct Remap {
   std::vector<std::string> columns;
   std::string from, to;

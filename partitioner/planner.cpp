@@ -138,8 +138,20 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
     auto mapped = m.columns.find(tc.name);
     std::string value;
     if (mapped != m.columns.end()) {
-      value = mapped->second.select_sql(tc.name);
-      if (!mapped->second.from.empty()) taken.insert(mapped->second.from);
+      const auto& cm = mapped->second;
+      value = cm.select_sql(tc.name);
+      if (!cm.from.empty()) taken.insert(cm.from);
+      // A remap reaches a renamed column under either name; a column with an expression or a
+      // value map of its own would be ambiguous, so the plan refuses rather than skip it.
+      bool named = all.remaps_column(tc.name) || (!cm.from.empty() && all.remaps_column(cm.from));
+      if (named && (!cm.expr.empty() || !cm.values.empty())) {
+        problems.add(fmt::format("{}: column \"{}\" has an expression or value map of its own, and a 'remap' names "
+                                 "it: write the remap into its expression or map, or take the column out of the "
+                                 "remap's columns",
+                                 cm.where, tc.name));
+      } else if (named) {
+        value = all.remapped(all.remaps_column(tc.name) ? tc.name : cm.from, value);
+      }
     } else if (const Column* c = src.column(tc.name); c && !taken.contains(tc.name)) {
       taken.insert(tc.name);
       if (c->type == tc.type && !all.remaps_column(tc.name) &&

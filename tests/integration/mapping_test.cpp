@@ -131,6 +131,36 @@ tables:
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
 }
 
+// A remap reaches a column a rename feeds, named by either name; one a column's own expression
+// feeds is refused as ambiguous, never skipped.
+TEST_F(MappingTest, a_remap_reaches_a_renamed_column_and_refuses_an_ambiguous_one) {
+  source_sql("ALTER TABLE crm.notes ADD COLUMN company_id int; UPDATE crm.notes SET company_id = 1 WHERE id <= 10");
+  target_sql("ALTER TABLE crm.notes ADD COLUMN organization_id int");
+  std::string tables = R"yaml(tables:
+  crm.deals:
+    target: crm.opportunities
+    columns:
+      title: name
+      policy: policy_type
+    drop: [legacy]
+  crm.audit: skip
+  crm.notes:
+    columns:
+)yaml";
+  write("version: 1\nremap: [{columns: [organization_id], from: \"1\", to: \"100\"}]\n" + tables +
+        "      organization_id: {from: company_id}\n");
+  auto run = copy({"--mapping", file_, "-n", "crm"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes WHERE organization_id = 100"), "10");
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes WHERE organization_id = 1"), "0");
+
+  write("version: 1\nremap: [{columns: [organization_id], from: \"1\", to: \"100\"}]\n" + tables +
+        "      organization_id: {expr: \"company_id\"}\n    drop: [company_id]\n");
+  auto refused = copy({"--mapping", file_, "-n", "crm", "--on-existing", "truncate"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(mentions(refused, "has an expression or value map of its own, and a 'remap' names it")) << refused.output;
+}
+
 // Merging into a target that holds another tenant with colliding keys: the copied rows take
 // keys above the target's, the notes follow them, the other tenant is untouched, and the
 // target's sequence moves past the block taken.
