@@ -38,6 +38,11 @@ nlohmann::json rescaled_json(const std::vector<Rescale>& rescaled) {
   for (const auto& r : rescaled) out.push_back({{"column", r.column}, {"expression", r.expression}, {"type", r.type}});
   return out;
 }
+nlohmann::json sources_json(const std::vector<ColumnSource>& sources) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : sources) out.push_back({{"column", c.column}, {"cast", c.cast}});
+  return out;
+}
 }  // namespace
 
 nlohmann::json to_json(const Plan& plan) {
@@ -64,7 +69,8 @@ nlohmann::json to_json(const Plan& plan) {
                       {"filter", t.filter},
                       {"filter_reason", t.filter_reason},
                       {"key_remap", t.key_remap},
-                      {"rescaled", rescaled_json(t.rescaled)}});
+                      {"rescaled", rescaled_json(t.rescaled)},
+                      {"column_sources", sources_json(t.column_sources)}});
   }
   nlohmann::json chunks = nlohmann::json::array();
   for (const auto& c : plan.chunks) {
@@ -103,6 +109,9 @@ Plan plan_from_json(const nlohmann::json& json) {
     table.filter = t.value("filter", "");
     table.filter_reason = t.value("filter_reason", "");
     table.key_remap = t.value("key_remap", "");
+    for (const auto& c : t.value("column_sources", nlohmann::json::array())) {
+      table.column_sources.push_back({c.at("column"), c.at("cast")});
+    }
     for (const auto& r : t.value("rescaled", nlohmann::json::array())) {
       table.rescaled.push_back({r.at("column"), r.at("expression"), r.at("type")});
     }

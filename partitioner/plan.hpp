@@ -25,6 +25,14 @@ struct Rescale {
   std::string type;        // the target's type with its modifier, e.g. numeric(14,2)
 };
 
+// Where a target column's value comes from, when it is a source column carried unchanged
+// (passed through or renamed, perhaps cast): what rewrites such a column (a merge's new keys
+// and the foreign keys that follow them) finds it by, whatever the target calls it.
+struct ColumnSource {
+  std::string column;  // the source column; "" when the value is computed (expr, map, remap)
+  std::string cast;    // the type select_list casts it to; "" for none
+};
+
 struct TableCopy {
   std::string source;                // "schema"."table", read FROM ONLY
   std::string target;                // "schema"."table" it is loaded into
@@ -58,6 +66,7 @@ struct TableCopy {
   // old - source_min + base) or {"column", "kind": "uuid", "salt"} (new = md5(salt || old)).
   std::string key_remap{};  // JSON, "" when the keys are kept
   std::vector<Rescale> rescaled{};
+  std::vector<ColumnSource> column_sources{};  // one per column
 };
 
 struct Chunk {

@@ -111,6 +111,9 @@ void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, P
       copy.rescaled.push_back({tc.name, pg::quote_ident(tc.name), tc.display_type});
     }
     copy.columns.push_back(tc.name);
+    copy.column_sources.push_back({tc.name, copy.rescaled.empty() || copy.rescaled.back().column != tc.name
+                                                ? ""
+                                                : tc.display_type});
   }
   select_rescaled(copy);
 }
@@ -137,6 +140,7 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
     if (tc.generated) continue;
     auto mapped = m.columns.find(tc.name);
     std::string value;
+    std::string carried;  // the source column carried unchanged, if the value is one
     if (mapped != m.columns.end()) {
       const auto& cm = mapped->second;
       value = cm.select_sql(tc.name);
@@ -152,15 +156,18 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
       } else if (named) {
         value = all.remapped(all.remaps_column(tc.name) ? tc.name : cm.from, value);
       }
+      if (!named && cm.expr.empty() && cm.values.empty()) carried = cm.from;
     } else if (const Column* c = src.column(tc.name); c && !taken.contains(tc.name)) {
       taken.insert(tc.name);
       if (c->type == tc.type && !all.remaps_column(tc.name) &&
           (c->display_type == tc.display_type || !rounds_to_modifier(tc))) {  // as it is: its binary form is the target's
         copy.columns.push_back(tc.name);
         copy.select_list.push_back(pg::quote_ident(tc.name));
+        copy.column_sources.push_back({tc.name, ""});
         continue;
       }
       value = all.remapped(tc.name, pg::quote_ident(tc.name));
+      if (!all.remaps_column(tc.name)) carried = tc.name;
     } else {
       if (tc.not_null && !tc.has_default && !tc.identity) {
         problems.add(fmt::format("{}: column \"{}\" of {} on the target is NOT NULL without a default, and the mapping "
@@ -185,6 +192,7 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
       copy.rescaled.push_back({tc.name, value, type});
     }
     copy.select_list.push_back(fmt::format("({})::{} AS {}", value, type, pg::quote_ident(tc.name)));
+    copy.column_sources.push_back({carried, type});
   }
   for (const auto& c : src.columns) {
     if (!taken.contains(c.name) && !c.generated) {
@@ -350,14 +358,21 @@ void apply_new_keys(pg::Connection& source, pg::Connection& target, const mappin
   }
   if (rules.empty()) return;
   // A pass-through column's value rewritten (a column with a mapping of its own keeps it).
+  // Every target column that carries source column `column` unchanged, whatever the target
+  // calls it and whatever its type there, gets the rewritten value (a column with a mapping of
+  // its own, an expression or a value map, keeps it).
   auto rewrite = [&](TableCopy& table, const std::string& column, const auto& apply) {
-    auto at = std::find(table.columns.begin(), table.columns.end(), column);
-    if (at == table.columns.end()) return;
-    if (table.select_list.empty()) {
-      for (const auto& c : table.columns) table.select_list.push_back(pg::quote_ident(c));
+    for (size_t i = 0; i < table.columns.size() && i < table.column_sources.size(); ++i) {
+      auto& source = table.column_sources[i];
+      if (source.column != column) continue;
+      if (table.select_list.empty()) {
+        for (const auto& c : table.columns) table.select_list.push_back(pg::quote_ident(c));
+      }
+      std::string value = apply(pg::quote_ident(column));
+      table.select_list[i] = fmt::format("{} AS {}", source.cast.empty() ? value : "(" + value + ")::" + source.cast,
+                                         pg::quote_ident(table.columns[i]));
+      source.column.clear();  // computed now
     }
-    auto& entry = table.select_list[static_cast<size_t>(at - table.columns.begin())];
-    if (entry == pg::quote_ident(column)) entry = fmt::format("{} AS {}", apply(entry), entry);
   };
   std::map<Oid, size_t> index_of;
   std::vector<std::string> oids;

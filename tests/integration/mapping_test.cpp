@@ -161,6 +161,45 @@ TEST_F(MappingTest, a_remap_reaches_a_renamed_column_and_refuses_an_ambiguous_on
   EXPECT_TRUE(mentions(refused, "has an expression or value map of its own, and a 'remap' names it")) << refused.output;
 }
 
+// A merge's references follow whatever the target calls them and whatever their type there:
+// checked by what each moved note points at (its deal's name), not by ids.
+TEST_F(MappingTest, a_merge_rewrites_renamed_and_retyped_foreign_key_columns) {
+  target_sql(R"(
+DROP TABLE crm.notes;
+CREATE TABLE crm.notes (id int PRIMARY KEY, opportunity_id bigint REFERENCES crm.opportunities, body text);
+CREATE SEQUENCE crm.opportunities_id_seq OWNED BY crm.opportunities.id;
+ALTER TABLE crm.opportunities ALTER COLUMN id SET DEFAULT nextval('crm.opportunities_id_seq');
+INSERT INTO crm.opportunities (title, org_id) SELECT 'theirs ' || g, 7 FROM generate_series(1, 50) g;)");
+  write(R"yaml(version: 1
+tables:
+  crm.deals:
+    target: crm.opportunities
+    where: "org_id = 1"
+    new_keys: sequence
+    columns:
+      title: name
+      policy: policy_type
+    drop: [legacy]
+  crm.notes:
+    where: "deal_id IN (SELECT id FROM crm.deals WHERE org_id = 1)"
+    columns:
+      opportunity_id: {from: deal_id}
+  crm.audit: skip
+)yaml");
+  auto run = copy({"--mapping", file_, "-n", "crm", "--on-existing", "append"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto moved = source_value("SELECT string_agg(n.id || ':' || d.name, ',' ORDER BY n.id) FROM crm.notes n "
+                            "JOIN crm.deals d ON d.id = n.deal_id WHERE d.org_id = 1");
+  EXPECT_EQ(target_value("SELECT string_agg(n.id || ':' || o.title, ',' ORDER BY n.id) FROM crm.notes n "
+                         "JOIN crm.opportunities o ON o.id = n.opportunity_id"),
+            moved)
+      << "every moved note points at the opportunity its deal became";
+  EXPECT_EQ(target_value("SELECT count(*) FROM crm.notes n JOIN crm.opportunities o ON o.id = n.opportunity_id "
+                         "WHERE o.org_id = 7"),
+            "0")
+      << "no note points at the other tenant";
+}
+
 // Merging into a target that holds another tenant with colliding keys: the copied rows take
 // keys above the target's, the notes follow them, the other tenant is untouched, and the
 // target's sequence moves past the block taken.
