@@ -221,14 +221,14 @@ class CheckBuilder {
     return key.empty() ? std::string("NULL") : fmt::format("min(ROW({})::text)", joined(key, "c"));
   }
 
-  // A warning counting rows of each source of `table` where `condition` holds (alias c).
+  // A warning (or info) counting rows of each source of `table` where `condition` holds (alias c).
   void rows_where(const std::string& table, const std::string& check, const std::string& object,
                   const std::string& condition, const std::string& what, const std::string& fix,
-                  bool on_source_only = false) {
+                  bool on_source_only = false, Severity severity = Severity::Warning) {
     for (const auto* t : sources_of_.at(table)) {
       auto [from_sql, scale] = from(*t);
       auto sql = fmt::format("SELECT count(*), {} FROM {} WHERE {}", example_key(*t), from_sql, condition);
-      Check c{{Severity::Warning, check, object, fmt::format("rows of {} {}", t->source, what), -1, "", fix},
+      Check c{{severity, check, object, fmt::format("rows of {} {}", t->source, what), -1, "", fix},
               [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
       c.scale = scale;
       c.on_source_only = on_source_only;
@@ -250,9 +250,18 @@ class CheckBuilder {
                  "fill the values, or let --max-rejects set the rows aside");
     }
     if (c.max_chars >= 0 && source_type != c.type) {
-      rows_where(c.table, "length", object, fmt::format("char_length({}::text) > {}", col, c.max_chars),
+      // As the target enforces it: a value longer only by trailing spaces is cut to fit, not
+      // refused (the copy stores it shortened, which verification then reports).
+      rows_where(c.table, "length", object, fmt::format("char_length(rtrim({}::text, ' ')) > {}", col, c.max_chars),
                  fmt::format("with values longer than the target's {} characters", c.max_chars),
                  "widen the target's column, or shorten the values");
+      rows_where(c.table, "trailing spaces", object,
+                 fmt::format("char_length({0}::text) > {1} AND char_length(rtrim({0}::text, ' ')) <= {1}", col,
+                             c.max_chars),
+                 fmt::format("with values the target's {} characters keep only by cutting their trailing spaces "
+                             "(stored shortened: verification reports them as differing)",
+                             c.max_chars),
+                 "widen the target's column, or trim the values", false, Severity::Info);
     }
     if (c.is_enum) {
       rows_where(c.table, "enum", object,
