@@ -106,7 +106,10 @@ class Generator {
         precision_ = pick(3, 7), scale_ = pick(0, std::min(3, precision_ - 1));
         // Values carry s+2 decimals: a source numeric(14,4) would round them first and push
         // a clean row over the limit too (a row breaking two constraints).
-        return {scale_ + 2 <= 4 && chance(50) ? "numeric(14,4)" : "numeric",
+        // An unconstrained source also holds NaN (the target's numeric(p,s) takes it) and
+        // Infinity (which it refuses).
+        unconstrained_ = scale_ + 2 > 4 || chance(50);
+        return {unconstrained_ ? "numeric" : "numeric(14,4)",
                 "numeric(" + std::to_string(precision_) + "," + std::to_string(scale_) + ")"};
       case 4: {  // a CHECK some rows break (built-in operators only)
         check_ = pick(0, 2);
@@ -116,8 +119,10 @@ class Generator {
         if (auto p = expr.find("%%"); p != std::string::npos) expr.replace(p, 2, "%");
         return {"int", "int CONSTRAINT " + name + "_ck CHECK (" + expr + ")"};
       }
-      case 5:  // UNIQUE with duplicates and NULLs
-        return {"int", "int UNIQUE"};
+      case 5:  // UNIQUE with duplicates and NULLs, NULLs distinct or not
+        nulls_not_distinct_ = chance(25);
+        null_held_ = false;
+        return {"int", nulls_not_distinct_ ? "int UNIQUE NULLS NOT DISTINCT" : "int UNIQUE"};
       case 6: {  // an enum missing a label
         std::string type = schema_ + "." + name + "_e";
         pre_src += "CREATE TYPE " + type + " AS ENUM ('red', 'green', 'blue', 'violet');";
@@ -161,6 +166,7 @@ class Generator {
         // In units of 10^-(s+2): the limit 10^(p-s) is U units; a value at U - 50 or above
         // rounds to the limit (overflow); a clean value has s decimals and stays below U - 50.
         if (!bad && chance(20)) return "NULL";
+        if (unconstrained_ && chance(5)) return bad ? (chance(50) ? "'Infinity'" : "'-Infinity'") : "'NaN'";
         int64_t decimals = 1, U = 1;
         for (int i = 0; i < scale_ + 2; ++i) decimals *= 10;
         for (int i = 0; i < precision_ + 2; ++i) U *= 10;
@@ -183,8 +189,14 @@ class Generator {
       case 5: {
         // A bad row repeats a value a clean row holds (a row no constraint refuses, so the
         // target keeps one of each key whatever the order).
+        if (nulls_not_distinct_) {
+          // One clean row may hold NULL; then a bad row's NULL repeats it.
+          if (bad && null_held_ && chance(50)) return "NULL";
+          if (!bad && clean_row && !null_held_ && chance(20)) return null_held_ = true, "NULL";
+          if (bad && clean.empty()) return std::to_string(1000000 + row);  // nothing to repeat: a clean value
+        }
         if (bad && !clean.empty()) return clean[static_cast<size_t>(pick(0, static_cast<int>(clean.size()) - 1))];
-        if (bad || chance(20)) return "NULL";  // NULLs are distinct
+        if (!nulls_not_distinct_ && (bad || chance(20))) return "NULL";  // NULLs are distinct
         if (clean_row) clean.push_back(std::to_string(1000000 + row));
         return std::to_string(1000000 + row);
       }
@@ -200,7 +212,7 @@ class Generator {
   std::mt19937 rng_;
   std::string schema_;
   int chars_ = 5, precision_ = 5, scale_ = 2, check_ = 0, parents_ = 10;
-  bool small_ = false, spaces_ = false;
+  bool small_ = false, spaces_ = false, unconstrained_ = true, nulls_not_distinct_ = false, null_held_ = false;
 };
 
 class GatePropertyTest : public DatabasePair {};
