@@ -314,18 +314,19 @@ class CheckBuilder {
     return key.empty() ? std::string("NULL") : fmt::format("min(ROW({})::text)", joined(key, "c"));
   }
 
-  // A warning counting rows of each source of `table` where `condition` holds (alias c).
+  // A warning (or info) counting rows of each source of `table` where `condition` holds (alias c).
   void rows_where(const std::string& table, const std::string& check, const std::string& object,
                   const std::string& condition, const std::string& what, const std::string& fix,
-                  bool on_source_only = false, const std::vector<std::string>& columns = {}) {
+                  bool on_source_only = false, const std::vector<std::string>& columns = {},
+                  Severity severity = Severity::Warning) {
     for (const auto* t : sources_of_.at(table)) {
       auto [from_sql, scale] = from(*t, true, "c", columns);
       auto sql = fmt::format("SELECT count(*), {} FROM {} WHERE {}", example_key(*t), from_sql, condition);
-      Check c{{Severity::Warning, check, object, fmt::format("rows of {} {}", t->source, what), -1, "", fix},
+      Check c{{severity, check, object, fmt::format("rows of {} {}", t->source, what), -1, "", fix},
               [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
       c.scale = scale;
       c.on_source_only = on_source_only;
-      if (scale == 1) {  // a sample differs from query to query: only exact counts combine
+      if (scale == 1 && severity == Severity::Warning) {  // a sample differs from query to query
         c.row_table = t;
         predicates_[t].push_back(condition);
       }
@@ -344,17 +345,26 @@ class CheckBuilder {
     const std::string source_type = !first->select_list.empty() || it == types.end() ? "mapped" : it->second;
     // Each reads this column alone (and the key for its example).
     auto rows_where = [&](const std::string& check, const std::string& condition, const std::string& what,
-                          const std::string& fix) {
-      this->rows_where(c.table, check, object, condition, what, fix, false, {c.name});
+                          const std::string& fix, Severity severity = Severity::Warning) {
+      this->rows_where(c.table, check, object, condition, what, fix, false, {c.name}, severity);
     };
     if (c.needs_value) {
       rows_where("not null", col + " IS NULL", "with NULL where the target's column is NOT NULL",
                  "fill the values, or let --max-rejects set the rows aside");
     }
     if (c.max_chars >= 0 && source_type != c.type) {
-      rows_where("length", fmt::format("char_length({}::text) > {}", col, c.max_chars),
+      // As the target enforces it: a value longer only by trailing spaces is cut to fit, not
+      // refused (the copy stores it shortened, which verification then reports).
+      rows_where("length", fmt::format("char_length(rtrim({}::text, ' ')) > {}", col, c.max_chars),
                  fmt::format("with values longer than the target's {} characters", c.max_chars),
                  "widen the target's column, or shorten the values");
+      rows_where("trailing spaces",
+                 fmt::format("char_length({0}::text) > {1} AND char_length(rtrim({0}::text, ' ')) <= {1}", col,
+                             c.max_chars),
+                 fmt::format("with values the target's {} characters keep only by cutting their trailing spaces "
+                             "(stored shortened: verification reports them as differing)",
+                             c.max_chars),
+                 "widen the target's column, or trim the values", Severity::Info);
     }
     if (c.is_enum) {
       rows_where("enum",

@@ -61,7 +61,9 @@ WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
   result.estimate = estimate(run, deferral, {options.source, options.target, options.jobs, options.index_jobs,
                                              options.verify, options.analyze, options.keep_indexes,
                                              options.estimate_seconds});
-  std::erase_if(result.findings, [](const Finding& f) { return f.severity == Severity::Warning && f.rows == 0; });
+  std::erase_if(result.findings, [](const Finding& f) {
+    return (f.severity == Severity::Warning || f.check == "trailing spaces") && f.rows == 0;
+  });
   size_t errors = 0;
   for (const auto& f : result.findings) {
     errors += f.severity == Severity::Error;

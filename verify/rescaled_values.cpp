@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+
 #include "pg/sql.hpp"
 
 namespace pgblit::verify {
@@ -12,11 +14,26 @@ std::string ChangedValues::describe() const {
                      table, count, type, example);
 }
 
+namespace {
+
+// Whether the target refuses the value outright (beyond a numeric(p,s)): such a row was set
+// aside by --max-rejects, not changed, and the cast would fail the query on the source.
+std::string refused_by(const partitioner::Rescale& r) {
+  int precision = 0, scale = 0;
+  if (std::sscanf(r.type.c_str(), "numeric(%d,%d)", &precision, &scale) != 2) return "false";
+  return fmt::format("({0})::numeric <> 'NaN' AND round(abs(({0})::numeric), {1}) >= 1e{2}", r.expression, scale,
+                     precision - scale);
+}
+
+}  // namespace
+
 std::vector<ChangedValues> values_changed_by_target(pg::Connection& source, const partitioner::Plan& plan) {
   std::vector<ChangedValues> out;
   for (const auto& table : plan.tables) {
     for (const auto& r : table.rescaled) {
-      std::string changed = fmt::format("({0})::{1} IS DISTINCT FROM ({0})", r.expression, r.type);
+      // CASE, not AND: only CASE keeps the cast off a value it would fail on.
+      std::string changed = fmt::format("CASE WHEN {2} THEN false ELSE ({0})::{1} IS DISTINCT FROM ({0}) END",
+                                        r.expression, r.type, refused_by(r));
       auto result = source.exec(
           fmt::format("SELECT count(*), min(({0})::text || ' -> ' || (({0})::{1})::text) FROM ONLY {2} WHERE {3}",
                       r.expression, r.type, table.source, pg::sql_and(table.filter, changed)),

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The dry run's gate against the copy (tests/integration/gate_property_test.cpp) over many
+# seeded random cases: for each table, the dry run's warning rows must equal the rows the copy
+# rejects, and the rest must load. Starts the test clusters on the build's ports, runs the
+# test binary with PGBLIT_PROPERTY_CASES cases from the seed base, and stops them.
+#   bench/gate_property.sh [CASES] [SEED]     (defaults 2000, the current time)
+# A failure prints the failing schema's seed and DDL, and how to replay just that schema.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cases=${1:-2000}; seed=${2:-$(date +%s)}
+port() { sed -n "s/^PGBLIT_TEST_$1_PORT:[A-Z]*=//p" build/CMakeCache.txt; }
+dir=$(grep -o '/tmp/pgblit-test-clusters-[A-Za-z0-9]*' build/tests/CTestTestfile.cmake | head -1)  # ctest's own
+cmake --build build --target integration_tests >/dev/null
+PGBLIT_CLUSTER_FSYNC=off scripts/clusters.sh start "$dir" "$(port SOURCE)" "$(port TARGET)" >/dev/null
+trap 'scripts/clusters.sh stop "$dir" >/dev/null' EXIT
+start=$(date +%s)
+PGBLIT_PROPERTY_CASES=$cases PGBLIT_PROPERTY_SEED=$seed \
+  build/bin/integration_tests --gtest_filter='GatePropertyTest.*' --gtest_brief=1
+echo "gate property: $cases cases from seed $seed in $(( $(date +%s) - start )) s"
