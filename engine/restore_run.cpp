@@ -137,7 +137,15 @@ class Restore {
         }
       }
       if (!still_connected(target)) {  // the target restarted while the lanes rode it out
-        target = pg::open_session(options_.target, "target");
+        pg::Retry retry(kDefaultRetryTimeoutSeconds, cancellation_);
+        for (;;) {
+          try {
+            target = pg::open_session(options_.target, "target");
+            break;
+          } catch (const Error& e) {
+            if (!retry.again(e, "the restore's own target session")) throw;
+          }
+        }
         if (!options_.tables_locked_by_caller) lock_target_tables(target, plan.target_tables());
         catalog.hold_run(run_id);
       }

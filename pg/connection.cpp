@@ -36,7 +36,8 @@ ConnectFailure classify_connect_failure(std::string_view message) {
   for (std::string_view phrase : {"could not translate host name", "Connection refused", "No route to host",
                                   "Network is unreachable", "timeout expired", "Connection timed out",
                                   "server closed the connection", "the database system is starting up",
-                                  "the database system is shutting down", "the database system is in recovery mode"}) {
+                                  "the database system is shutting down", "the database system is in recovery mode",
+                                  "the database system is not yet accepting connections"}) {
     if (has(phrase)) return ConnectFailure::Unreachable;
   }
   if (has("too many clients") || has("remaining connection slots are reserved") ||

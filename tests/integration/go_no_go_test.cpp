@@ -49,6 +49,22 @@ TEST_F(GoNoGoTest, a_source_never_analyzed_is_counted_and_null_into_not_null_wit
   EXPECT_TRUE(go["go"].get<bool>());
 }
 
+TEST_F(GoNoGoTest, a_filtered_run_is_weighed_on_its_own_rows) {
+  // 50 bad rows: 0.5% of the table, but 5% of the 1,000 rows the run moves.
+  source_sql("CREATE TABLE t (id int PRIMARY KEY, org int, b boolean);"
+             "INSERT INTO t SELECT g, CASE WHEN g <= 1000 THEN 1 ELSE 2 END, CASE WHEN g <= 50 THEN NULL ELSE true END"
+             " FROM generate_series(1, 10000) g; ANALYZE t");
+  target_sql("CREATE TABLE t (id int PRIMARY KEY, org int, b boolean NOT NULL)");
+  std::string file = "/tmp/pgblit-gonogo-" + db_ + ".yaml";
+  std::ofstream(file) << "version: 1\ntables:\n  public.t:\n    where: \"org = 1\"\n";
+  auto dry = dry_run({"--mapping", file});
+  EXPECT_EQ(last_.exit_code, 5) << last_.output;
+  EXPECT_EQ(dry["rows"], 1000) << "the rows the run moves, counted";
+  EXPECT_EQ(dry["warning_rows"], 50);
+  EXPECT_FALSE(dry["go"].get<bool>());
+  std::remove(file.c_str());
+}
+
 TEST_F(GoNoGoTest, nulls_are_not_duplicates_under_a_unique_constraint) {
   source_sql("CREATE TABLE u (id int PRIMARY KEY, code text);"
              "INSERT INTO u SELECT g, NULL FROM generate_series(1, 30) g;"
