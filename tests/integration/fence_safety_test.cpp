@@ -65,8 +65,7 @@ class FenceSafetyTest : public DatabasePair {
   }
   // Waits until the fence is set on the source (its setting committed), polling the catalog.
   void wait_for_fence() {
-    for (int i = 0; i < 600 && database_settings() != "1"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ASSERT_EQ(database_settings(), "1") << "the fence was never set";
+    ASSERT_TRUE(eventually([&] { return database_settings() == "1"; })) << "the fence was never set";
   }
   std::string write_on_source(const std::string& url) {
     try {

@@ -32,14 +32,17 @@ class FenceTest : public DatabasePair {
   std::unique_ptr<pg::Connection> hold_load_and_wait_for_fence() {
     auto holder = std::make_unique<pg::Connection>(pg::Connection::open(target_url(), "holder"));
     holder->exec("BEGIN; LOCK TABLE t IN SHARE MODE");
-    for (int i = 0; i < 300; ++i) {
-      if (target_value("SELECT count(*) FROM pg_tables WHERE schemaname = 'pgblit' AND tablename = 'fences'") == "1" &&
-          target_value("SELECT count(*) FROM pgblit.fences WHERE lifted_at IS NULL") == "1") {
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the fence is recorded first, then set
+    // The fence is recorded first, then set (a setting of the source database), then the load
+    // waits on our lock: all three facts, not a sleep.
+    EXPECT_TRUE(eventually([&] {
+      return target_value("SELECT count(*) FROM pg_tables WHERE schemaname = 'pgblit' AND tablename = 'fences'") == "1" &&
+             target_value("SELECT count(*) FROM pgblit.fences WHERE lifted_at IS NULL") == "1" &&
+             target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 't'::regclass") != "0" &&
+             pg::Connection::open(cluster_url(source_port(), "postgres"), "probe")
+                     .exec("SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+                           "WHERE d.datname = '" + db_ + "'")
+                     .text(0, 0) != "0";
+    }));
     source_ = std::make_unique<pg::Connection>(pg::Connection::open(source_url(), "source"));  // ours was ended too
     return holder;
   }

@@ -78,6 +78,16 @@ void DatabasePair::SetUp() {
   target_ = std::make_unique<pg::Connection>(pg::Connection::open(target_url(), "target"));
 }
 
+void DatabasePair::set_up_databases(const std::string& name) {
+  db_ = name;
+  std::transform(db_.begin(), db_.end(), db_.begin(), [](unsigned char c) { return std::isalnum(c) ? std::tolower(c) : '_'; });
+  if (db_.size() > 60) db_ = db_.substr(0, 50) + "_" + std::to_string(std::hash<std::string>{}(db_) % 1000000000);
+  recreate_database(source_port(), db_);
+  recreate_database(target_port(), db_);
+  source_ = std::make_unique<pg::Connection>(pg::Connection::open(source_url(), "source"));
+  target_ = std::make_unique<pg::Connection>(pg::Connection::open(target_url(), "target"));
+}
+
 std::string DatabasePair::source_url() const { return cluster_url(source_port(), db_); }
 std::string DatabasePair::target_url() const { return cluster_url(target_port(), db_); }
 pg::Result DatabasePair::source_sql(const std::string& sql) { return source_->exec(sql); }

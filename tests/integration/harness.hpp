@@ -51,6 +51,10 @@ class DatabasePair : public ::testing::Test {
  protected:
   void SetUp() override;
 
+  // SetUp with databases of this name (lower-cased, other than letters and digits as '_'): for
+  // parameterized tests, whose names hold '/'.
+  void set_up_databases(const std::string& name);
+
   std::string source_url() const;
   std::string target_url() const;
   // Runs SQL on one side and returns the result.

@@ -227,10 +227,9 @@ tables:
   auto holder = pg::Connection::open(target_url(), "holder");
   holder.exec("BEGIN; LOCK TABLE crm.notes IN SHARE MODE");
   PgblitProcess killed(copy_args({"--mapping", file_, "-n", "crm", "--on-existing", "append", "--indexes", "keep"}));
-  for (int i = 0; i < 400; ++i) {
-    if (target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'crm.notes'::regclass") != "0") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  ASSERT_TRUE(eventually([&] {
+    return target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'crm.notes'::regclass") != "0";
+  })) << killed.output_so_far();
   killed.kill_now();
   killed.wait();
   holder.exec("COMMIT");

@@ -120,25 +120,25 @@ TEST_F(ReportTest, status_from_another_process_sees_chunks_move_and_a_killed_wor
              "END $$; CREATE TRIGGER slow BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION slow()");
   PgblitProcess copy(copy_args(args({"-j", "1", "--indexes", "keep", "--progress", "off"})));
   nlohmann::json seen;
-  for (int i = 0; i < 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(eventually([&] {  // a chunk done and a lane on the next one
     auto status = run_pgblit({"status", "--target", target_url(), "--json"});
-    if (status.exit_code != 0) continue;
+    if (status.exit_code != 0) return false;
     seen = nlohmann::json::parse(status.output.substr(status.output.find('{')));
     bool busy = false;
     for (const auto& l : seen["lanes"]) busy |= !l["chunk"].is_null();
-    if (seen["chunks_done"].get<int>() >= 1 && busy) break;
-  }
+    return seen["chunks_done"].get<int>() >= 1 && busy;
+  })) << seen.dump();
   ASSERT_FALSE(seen.is_null());
   EXPECT_EQ(seen["status"], "running") << seen.dump();
   EXPECT_TRUE(seen["alive"].get<bool>()) << seen.dump();
   EXPECT_GE(seen["chunks_done"].get<int>(), 1) << seen.dump();
   copy.kill_now();
   copy.wait();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the server notices the closed session
-  auto after = run_pgblit({"status", "--target", target_url()});
-  ASSERT_EQ(after.exit_code, 0) << after.output;
-  EXPECT_NE(after.output.find("no process works on it (dead: resume it)"), std::string::npos) << after.output;
+  RunResult after;
+  ASSERT_TRUE(eventually([&] {  // once the server notices the closed session
+    after = run_pgblit({"status", "--target", target_url()});
+    return after.exit_code == 0 && after.output.find("no process works on it (dead: resume it)") != std::string::npos;
+  })) << after.output;
   EXPECT_NE(after.output.find("(worker dead)"), std::string::npos) << after.output;
 }
 

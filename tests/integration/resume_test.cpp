@@ -42,12 +42,43 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
     if (!fresh) args.push_back("--resume");
     return args;
   };
-  int kills = 0;
+  // Odd attempts are held at a gate and killed there: a lane loading `small` (a fresh run), or
+  // any chunk's or the run's catalog update (triggers on pgblit.chunks and pgblit.runs), so those
+  // runs cannot finish before their kill. Even attempts keep the deliberate spread of moments
+  // over start-up, mid-chunk, commits and read-backs, and may finish first.
+  gate_inserts_into("small");
+  auto gate_the_catalog = [&] {
+    if (target_value("SELECT to_regclass('pgblit.runs') IS NULL") == "t") return;  // fresh: small is still to load
+    for (const char* table : {"chunks", "runs"}) {
+      target_sql(std::string("CREATE OR REPLACE TRIGGER pgblit_test_gate BEFORE UPDATE ON pgblit.") + table +
+                 " FOR EACH ROW EXECUTE FUNCTION public.pgblit_test_gate()");
+    }
+  };
+  int kills = 0, gated_kills = 0;
   for (int i = 0; i < 20; ++i) {
+    bool gated = i % 2 == 1;
+    if (gated) {
+      gate_the_catalog();
+      close_gate();
+    }
     PgblitProcess copy(fresh_or_resume());
-    sleep_ms(60 + 37 * i % 500);  // spread over start-up, mid-chunk, commits and read-backs
+    if (gated) {
+      ASSERT_TRUE(a_lane_waits_at_the_gate()) << copy.output_so_far();
+    } else {
+      sleep_ms(60 + 37 * i % 500);  // a deliberate spread of moments, not a wait for one
+    }
     copy.kill_now();
     auto result = copy.wait();
+    if (gated) {
+      open_gate();
+      // The killed run's sessions (one may wait at the gate) end before the next attempt.
+      ASSERT_TRUE(eventually([&] {
+        return target_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()") == "0";
+      }));
+      ASSERT_EQ(result.exit_code, 128 + SIGKILL) << result.output;
+      ++gated_kills;
+    }
     if (result.exit_code == 128 + SIGKILL) {
       ++kills;
     } else {
@@ -56,7 +87,8 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
       target_sql("TRUNCATE big, keyless, small; DROP SCHEMA pgblit CASCADE");
     }
   }
-  EXPECT_GE(kills, 15) << "most attempts should have been killed mid-run";
+  EXPECT_EQ(gated_kills, 10) << "every gated attempt was killed mid-run";
+  EXPECT_GE(kills, gated_kills);
   auto last = run_pgblit(fresh_or_resume());
   ASSERT_EQ(last.exit_code, 0) << last.output;
   expect_identical();
@@ -67,16 +99,18 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
 TEST_F(ResumeTest, three_workers_share_a_run_and_one_killed_costs_nothing) {
   PgblitProcess coordinator(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
   std::string run;
-  for (int i = 0; i < 200 && run.empty(); ++i) {
-    sleep_ms(25);
-    if (target_value("SELECT to_regclass('pgblit.runs') IS NOT NULL") == "t") {
-      run = target_value("SELECT max(id) FROM pgblit.runs WHERE status = 'running'");
-    }
-  }
-  ASSERT_FALSE(run.empty()) << coordinator.wait().output;
+  ASSERT_TRUE(eventually([&] {
+    if (target_value("SELECT to_regclass('pgblit.runs') IS NOT NULL") != "t") return false;
+    run = target_value("SELECT max(id) FROM pgblit.runs WHERE status = 'running'");
+    return !run.empty();
+  })) << coordinator.wait().output;
   PgblitProcess doomed(copy_args({"--join", run, "-j", "1", "--log-level", "warn"}));
   PgblitProcess helper(copy_args({"--join", run, "-j", "1", "--log-level", "warn"}));
-  sleep_ms(400);
+  // Killed mid-chunk: while one of its lanes holds a chunk (workers are named host:pid).
+  ASSERT_TRUE(eventually([&] {
+    return target_value("SELECT count(*) FROM pgblit.lanes WHERE chunk IS NOT NULL AND worker LIKE '%:" +
+                        std::to_string(doomed.pid()) + "'") != "0";
+  })) << doomed.output_so_far();
   doomed.kill_now();
   auto done = coordinator.wait();
   ASSERT_EQ(done.exit_code, 0) << done.output;
@@ -110,13 +144,10 @@ TEST_F(ResumeTest, resume_refuses_when_the_source_changed_unless_allowed) {
 
 TEST_F(ResumeTest, a_terminated_source_backend_is_retried) {
   PgblitProcess copy(copy_args({"--chunk-size", "1MB", "-j", "1"}));
-  bool terminated = false;
-  for (int i = 0; i < 200 && !terminated; ++i) {
-    sleep_ms(20);
-    terminated = source_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
-                              "AND pid <> pg_backend_pid() AND query LIKE 'COPY (SELECT%'") != "0";
-  }
-  ASSERT_TRUE(terminated);
+  ASSERT_TRUE(eventually([&] {
+    return source_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND query LIKE 'COPY (SELECT%'") != "0";
+  })) << copy.output_so_far();
   auto result = copy.wait();
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("retrying"), std::string::npos) << result.output;
@@ -134,10 +165,10 @@ TEST_F(ResumeTest, a_second_coordinator_on_the_same_target_is_refused) {
   target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;"
              "CREATE TRIGGER slow BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION slow()");
   PgblitProcess first(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
-  for (int i = 0; i < 200; ++i) {
-    sleep_ms(25);
-    if (target_value("SELECT to_regclass('pgblit.runs') IS NOT NULL") == "t") break;
-  }
+  ASSERT_TRUE(eventually([&] {  // the first run holds the coordinator's lock once a chunk of small waits
+    return target_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event = 'PgSleep'") != "0";
+  })) << first.output_so_far();
   auto second = copy({"--on-existing", "append"});
   EXPECT_EQ(second.exit_code, 2) << second.output;
   EXPECT_NE(second.output.find("another pgblit run is being coordinated"), std::string::npos) << second.output;

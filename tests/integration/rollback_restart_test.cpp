@@ -27,12 +27,8 @@ TEST_F(RollbackRestartTest, a_target_restart_while_reloading_is_ridden_out) {
   target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; "
              "END $$; CREATE TRIGGER slow BEFORE INSERT ON orders FOR EACH STATEMENT EXECUTE FUNCTION slow()");
   PgblitProcess rollback({"rollback", "1", "--target", target_url(), "--yes", "-j", "1", "--retry-timeout", "120"});
-  bool reloading = false;
-  for (int i = 0; i < 1000 && !reloading; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    reloading = target_value("SELECT count(*) FROM pgblit.restored_chunks") != "0";
-  }
-  ASSERT_TRUE(reloading) << rollback.output_so_far();
+  ASSERT_TRUE(eventually([&] { return target_value("SELECT count(*) FROM pgblit.restored_chunks") != "0"; }))
+      << rollback.output_so_far();
   target_.reset();
   pg_ctl("target", "-m immediate stop");
   std::this_thread::sleep_for(std::chrono::seconds(2));

@@ -247,14 +247,11 @@ TEST_F(RollbackSafetyTest, a_rollback_killed_while_reloading_is_finished_by_runn
   target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; "
              "END $$; CREATE TRIGGER slow BEFORE INSERT ON orders FOR EACH STATEMENT EXECUTE FUNCTION slow()");
   PgblitProcess running({"rollback", "1", "--target", target_url(), "--yes", "-j", "1"});
-  bool reloading = false;
-  for (int i = 0; i < 1000 && !reloading; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    reloading = target_value("SELECT count(*) FROM pgblit.restored_chunks") != "0";
-  }
+  ASSERT_TRUE(eventually([&] { return target_value("SELECT count(*) FROM pgblit.restored_chunks") != "0"; }))
+      << running.output_so_far();
   running.kill_now();
   auto killed = running.wait();
-  ASSERT_TRUE(reloading) << killed.output;
+  ASSERT_EQ(killed.exit_code, 128 + SIGKILL) << killed.output;
   EXPECT_EQ(status(1), "rolling back");
   EXPECT_NE(contents(*target_, "orders"), before.substr(0, before.find(" | ")));
 

@@ -37,10 +37,12 @@ TEST_F(SafetyTest, clean_drops_only_pgblits_own_tables_and_never_a_live_run) {
   target_sql("TRUNCATE t; CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); "
              "RETURN NEW; END $$; CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
   PgblitProcess running(copy_args({"--log-level", "warn"}));
-  for (int i = 0; i < 200 && target_value("SELECT count(*) FROM pg_class WHERE relname = 'catalog_info'") != "1"; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Running: its run recorded and a lane in the slow trigger.
+  ASSERT_TRUE(eventually([&] {
+    return target_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event = 'PgSleep'") != "0";
+  })) << running.output_so_far();
+  ASSERT_EQ(target_value("SELECT count(*) FROM pgblit.runs WHERE status = 'running'"), "1");
   std::string run = target_value("SELECT max(id) FROM pgblit.runs");
   auto refused = run_pgblit({"clean", run, "--target", target_url(), "--yes"});
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
@@ -139,10 +141,10 @@ TEST_F(SafetyTest, a_lock_wait_says_who_holds_the_table_and_the_first_ctrl_c_end
   holder.exec("SET application_name = 'nightly report'; BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
   PgblitProcess copy(copy_args({"--yes"}));
   std::string said;
-  for (int i = 0; i < 100 && said.find("held by pid") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(eventually([&] {
     said = copy.output_so_far();
-  }
+    return said.find("held by pid") != std::string::npos;
+  })) << said;
   EXPECT_NE(said.find("for a lock on"), std::string::npos) << said;
   EXPECT_NE(said.find("application nightly report"), std::string::npos) << said;
   auto interrupted_at = std::chrono::steady_clock::now();

@@ -5,6 +5,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <csignal>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -157,12 +159,34 @@ TEST_F(SpoolTest, a_damaged_chunk_file_is_named_and_none_of_its_chunk_commits) {
 
 TEST_F(SpoolTest, a_killed_restore_continues_where_it_stopped_and_loads_nothing_twice) {
   ASSERT_EQ(copy_spooled().exit_code, 0);
-  for (int delay_ms : {150, 400}) {
+  // A gate on the third database's notes (an advisory lock a session of ours holds): each run
+  // stops while a lane loads notes, and is killed there.
+  third_conn_->exec("CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "PERFORM pg_advisory_lock_shared(4243); PERFORM pg_advisory_unlock_shared(4243); RETURN NEW; END $$;"
+                    "CREATE TRIGGER gate BEFORE INSERT ON notes FOR EACH ROW EXECUTE FUNCTION gate()");
+  auto gate = pg::Connection::open(third_url(), "gate");
+  gate.exec("SELECT pg_advisory_lock(4243)");
+  auto waiting = [&] {
+    return third_conn_->exec("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = 4243 "
+                             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+               .text(0, 0) != "0";
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
     PgblitProcess restore_run({"restore", "--spool", spool_.string(), "--target", third_url(), "-j", "2"});
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+    ASSERT_TRUE(eventually(waiting)) << restore_run.output_so_far();
     restore_run.kill_now();
-    restore_run.wait();
+    EXPECT_EQ(restore_run.wait().exit_code, 128 + SIGKILL);
+    // The killed run's session still waits at the gate: it must be gone before the next one.
+    gate.exec("SELECT pg_advisory_unlock(4243)");
+    ASSERT_TRUE(eventually([&] {
+      return third_conn_->exec("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND query LIKE 'COPY%'")
+                 .text(0, 0) == "0";
+    }));
+    gate.exec("SELECT pg_advisory_lock(4243)");
   }
+  EXPECT_EQ(third_conn_->exec("SELECT count(*) FROM notes").text(0, 0), "0") << "killed before notes committed";
+  gate.exec("SELECT pg_advisory_unlock(4243)");
   auto finished = restore();
   EXPECT_EQ(finished.exit_code, 0) << finished.output;
   EXPECT_EQ(third_conn_->exec(constraints_sql()).text(0, 0), "3") << "the deferred keys are back";
@@ -171,13 +195,15 @@ TEST_F(SpoolTest, a_killed_restore_continues_where_it_stopped_and_loads_nothing_
 }
 
 TEST_F(SpoolTest, a_killed_spooled_copy_leaves_an_incomplete_spool_that_resume_completes) {
+  // Killed while a lane loads notes (held at the gate): the spool cannot be complete.
+  gate_inserts_into("notes");
+  close_gate();
   PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "1MB", "--indexes", "keep"}));
-  for (int i = 0; i < 200 && !fs::exists(spool_ / "data" / "chunk-000001.copy.zst"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(a_lane_waits_at_the_gate()) << run.output_so_far();
   run.kill_now();
   run.wait();
-  if (manifest()["complete"].get<bool>()) GTEST_SKIP() << "the copy finished before it could be killed";
+  open_gate();
+  ASSERT_FALSE(manifest()["complete"].get<bool>());
   auto listed = run_pgblit({"spool", "ls", spool_.string()});
   EXPECT_TRUE(mentions(listed, "incomplete")) << listed.output;
   auto early = restore();
@@ -193,10 +219,12 @@ TEST_F(SpoolTest, a_killed_spooled_copy_leaves_an_incomplete_spool_that_resume_c
 
 TEST_F(SpoolTest, spools_are_listed_and_expired_ones_pruned) {
   ASSERT_EQ(copy_spooled({"--keep", "1s"}).exit_code, 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
-  auto listed = run_pgblit({"spool", "ls", spool_.parent_path().string()});
+  RunResult listed;
+  ASSERT_TRUE(eventually([&] {  // a second after it was written
+    listed = run_pgblit({"spool", "ls", spool_.parent_path().string()});
+    return mentions(listed, "expired");
+  }, 10)) << listed.output;
   EXPECT_TRUE(mentions(listed, spool_.string())) << listed.output;
-  EXPECT_TRUE(mentions(listed, "expired")) << listed.output;
   auto dry = run_pgblit({"spool", "prune", spool_.string(), "--dry-run"});
   EXPECT_TRUE(mentions(dry, "would remove")) << dry.output;
   EXPECT_TRUE(fs::exists(spool_ / "manifest.json"));
@@ -239,14 +267,28 @@ TEST_F(SpoolTest, a_backup_without_a_target_carries_its_schema_and_restores_iden
 }
 
 TEST_F(SpoolTest, a_killed_backup_is_completed_by_resume) {
+  // A backup has no target to gate: it is held on the source instead. Its coordinator keeps
+  // the tables share-locked, so an exclusive lock on the table of the last planned chunk, asked
+  // for once the schema is dumped, is never granted while the run lives, yet queues every
+  // later reader behind it: the one lane stops there, after the chunks before it are on disk.
   PgblitProcess run({"backup", "--source", source_url(), "--spool", spool_.string(), "-j", "1", "--chunk-size", "1MB",
                      "-t", "accounts", "-t", "notes"});
-  for (int i = 0; i < 400 && !fs::exists(spool_ / "data" / "chunk-000001.copy.zst"); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  ASSERT_TRUE(eventually([&] { return fs::exists(spool_ / "schema.dump"); })) << run.output_so_far();
+  auto m = manifest();
+  std::string last = m["tables"][m["chunks"].back()["table"].get<size_t>()]["source"];
+  auto holder = pg::Connection::open(source_url(), "holder");
+  holder.exec("BEGIN");
+  std::thread queued([&] { holder.exec("LOCK TABLE " + last + " IN ACCESS EXCLUSIVE MODE"); });
+  bool held = eventually([&] {  // the holder's request and the lane's read wait
+    return source_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '" + last + "'::regclass") == "2";
+  });
   run.kill_now();
   run.wait();
-  if (manifest()["complete"].get<bool>()) GTEST_SKIP() << "the backup finished before it could be killed";
+  queued.join();  // granted once the killed run's coordinator session is gone
+  holder.exec("COMMIT");
+  ASSERT_TRUE(held) << run.output_so_far();
+  ASSERT_TRUE(fs::exists(spool_ / "data" / "chunk-000001.copy.zst"));
+  ASSERT_FALSE(manifest()["complete"].get<bool>());
   EXPECT_TRUE(mentions(run_pgblit({"spool", "ls", spool_.string()}), "incomplete"));
   auto resumed = run_pgblit({"backup", "--resume", "--source", source_url(), "--spool", spool_.string()});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
@@ -259,7 +301,7 @@ TEST_F(SpoolTest, a_killed_backup_is_completed_by_resume) {
   EXPECT_EQ(again.exit_code, 2) << again.output;
 }
 
-// A spool on a small tmpfs of its own (needs root to mount).
+// A spool on a small tmpfs of its own (needs root to mount: the suite runs as root).
 class SpoolDiskTest : public SpoolTest {
  protected:
   void SetUp() override {
@@ -267,8 +309,8 @@ class SpoolDiskTest : public SpoolTest {
     dir_ = "/tmp/pgblit-tinyspool-" + std::to_string(getpid());
     mkdir(dir_.c_str(), 0700);
     if (geteuid() != 0 || std::system(("mount -t tmpfs -o size=64m tmpfs " + dir_ + " 2>/dev/null").c_str()) != 0) {
-      rmdir(dir_.c_str());
-      GTEST_SKIP() << "mounting a small tmpfs needs root";
+      // Never a skip that passes: the suite runs as root (README), and a disk that fills is a case to see.
+      GTEST_FAIL() << "cannot mount a small tmpfs on " << dir_ << ": run the integration tests as root";
     }
     mounted_ = true;
     spool_ = fs::path(dir_) / "spool";
@@ -300,10 +342,9 @@ TEST_F(SpoolDiskTest, a_disk_that_fills_mid_run_stops_the_copy_cleanly_and_resum
   auto holder = pg::Connection::open(target_url(), "holder");
   holder.exec("BEGIN; LOCK TABLE notes IN SHARE MODE");
   PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "1MB", "--indexes", "keep"}));
-  for (int i = 0; i < 400; ++i) {
-    if (target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'notes'::regclass") != "0") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  ASSERT_TRUE(eventually([&] {
+    return target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'notes'::regclass") != "0";
+  })) << run.output_so_far();
   std::system(("dd if=/dev/zero of=" + dir_ + "/filler bs=64k 2>/dev/null").c_str());
   holder.exec("COMMIT");
   auto stopped = run.wait();
