@@ -7,16 +7,13 @@
 #include <chrono>
 #include <map>
 #include <optional>
-#include <set>
 #include <thread>
 
+#include "core/defaults.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
 namespace {
-
-// The oids of `tables` that exist, as a regclass[] literal's elements.
-std::string regclass_array(const std::vector<std::string>& tables) { return pg::text_array_literal(tables); }
 
 std::string table_list(const std::vector<std::string>& tables, size_t at_most = 5) {
   std::vector<std::string> shown(tables.begin(), tables.begin() + std::min(tables.size(), at_most));
@@ -26,7 +23,7 @@ std::string table_list(const std::vector<std::string>& tables, size_t at_most = 
 }
 
 std::string catalog_flag(const std::string& catalog) {
-  return catalog == "pgblit" ? "" : " --catalog-schema " + catalog;
+  return catalog == kDefaultCatalogSchema ? "" : " --catalog-schema " + catalog;
 }
 
 std::optional<std::pair<std::string, std::string>> try_lock_target_tables(pg::Connection& target,
@@ -60,7 +57,7 @@ WHERE o.status = 'dropped'
         SELECT to_regclass(t) FROM unnest($1::text[]) t))
 ORDER BY o.run_id, o.object)",
                     pg::quote_ident(catalog)),
-        {tables.empty() ? std::nullopt : std::optional(regclass_array(tables))}, catalog + ".objects");
+        {tables.empty() ? std::nullopt : std::optional(pg::text_array_literal(tables))}, catalog + ".objects");
     std::map<int64_t, PendingObjects> by_run;
     for (int i = 0; i < r.rows(); ++i) {
       auto& p = by_run[r.int64(i, 0)];
@@ -126,7 +123,7 @@ SELECT t, pg_try_advisory_lock(hashtext('pgblit target table'), (to_regclass(t):
           AND l.objid = ((to_regclass(t)::oid::int8 - 2147483648)::int4)::oid
           AND l.pid <> pg_backend_pid() LIMIT 1)
 FROM unnest($1::text[]) t WHERE to_regclass(t) IS NOT NULL)",
-                              {regclass_array(tables)}, "the target tables");
+                              {pg::text_array_literal(tables)}, "the target tables");
   for (int i = 0; i < r.rows(); ++i) {
     if (!r.boolean(i, 1)) return std::pair(r.text(i, 0), r.is_null(i, 2) ? "a session that just ended" : r.text(i, 2));
   }
@@ -148,7 +145,7 @@ WHERE r.started_at > $2::timestamptz AND NOT ($3 AND r.id = $4::bigint)
               WHERE to_regclass(t ->> 'target') = ANY (SELECT to_regclass(x) FROM unnest($1::text[]) x))
 ORDER BY r.started_at LIMIT 1)",
                     pg::quote_ident(other)),
-        {regclass_array(tables), started_at, other == catalog ? "true" : "false", std::to_string(run)},
+        {pg::text_array_literal(tables), started_at, other == catalog ? "true" : "false", std::to_string(run)},
         other + ".runs");
     if (r.rows() == 0) continue;
     throw usage_error(fmt::format("run {} (catalog {}) wrote to {} after run {} began: resuming {} would load its "
