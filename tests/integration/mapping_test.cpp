@@ -15,6 +15,15 @@ namespace {
 
 class MappingTest : public DatabasePair {
  protected:
+  // The target already holds another tenant (org 7: 50 opportunities, keys 1 to 50, from the
+  // table's own sequence) under the keys a merge would collide with.
+  void hold_another_tenant() {
+    target_sql(R"(
+CREATE SEQUENCE crm.opportunities_id_seq OWNED BY crm.opportunities.id;
+ALTER TABLE crm.opportunities ALTER COLUMN id SET DEFAULT nextval('crm.opportunities_id_seq');
+INSERT INTO crm.opportunities (title, org_id) SELECT 'theirs ' || g, 7 FROM generate_series(1, 50) g;)");
+  }
+
   void SetUp() override {
     DatabasePair::SetUp();
     source_sql(R"(
@@ -164,12 +173,9 @@ TEST_F(MappingTest, a_remap_reaches_a_renamed_column_and_refuses_an_ambiguous_on
 // A merge's references follow whatever the target calls them and whatever their type there:
 // checked by what each moved note points at (its deal's name), not by ids.
 TEST_F(MappingTest, a_merge_rewrites_renamed_and_retyped_foreign_key_columns) {
-  target_sql(R"(
-DROP TABLE crm.notes;
-CREATE TABLE crm.notes (id int PRIMARY KEY, opportunity_id bigint REFERENCES crm.opportunities, body text);
-CREATE SEQUENCE crm.opportunities_id_seq OWNED BY crm.opportunities.id;
-ALTER TABLE crm.opportunities ALTER COLUMN id SET DEFAULT nextval('crm.opportunities_id_seq');
-INSERT INTO crm.opportunities (title, org_id) SELECT 'theirs ' || g, 7 FROM generate_series(1, 50) g;)");
+  target_sql("DROP TABLE crm.notes;"
+             "CREATE TABLE crm.notes (id int PRIMARY KEY, opportunity_id bigint REFERENCES crm.opportunities, body text)");
+  hold_another_tenant();
   write(R"yaml(version: 1
 tables:
   crm.deals:
@@ -204,10 +210,7 @@ tables:
 // keys above the target's, the notes follow them, the other tenant is untouched, and the
 // target's sequence moves past the block taken.
 TEST_F(MappingTest, merged_rows_take_new_keys_and_their_foreign_keys_follow) {
-  target_sql(R"(
-CREATE SEQUENCE crm.opportunities_id_seq OWNED BY crm.opportunities.id;
-ALTER TABLE crm.opportunities ALTER COLUMN id SET DEFAULT nextval('crm.opportunities_id_seq');
-INSERT INTO crm.opportunities (title, org_id) SELECT 'theirs ' || g, 7 FROM generate_series(1, 50) g;)");
+  hold_another_tenant();
   write(R"yaml(version: 1
 tables:
   crm.deals:
