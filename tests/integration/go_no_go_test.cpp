@@ -21,6 +21,12 @@ class GoNoGoTest : public DatabasePair {
     last_ = run_pgblit(args);
     return nlohmann::json::parse(last_.output.substr(last_.output.find('{')))["dry_run"];
   }
+  // The rows each check's findings count, by check.
+  static std::map<std::string, int64_t> rows_by_check(const nlohmann::json& dry) {
+    std::map<std::string, int64_t> rows;
+    for (const auto& f : dry["findings"]) rows[f["check"]] += f["rows"].get<int64_t>();
+    return rows;
+  }
   RunResult last_;
 };
 
@@ -93,8 +99,7 @@ TEST_F(GoNoGoTest, rows_with_warnings_counts_rows_not_findings) {
              "UPDATE r SET code = 'far too long' WHERE id BETWEEN 4 AND 9");  // 6 too long, 3 of them NULL-named
   target_sql("CREATE TABLE r (id int PRIMARY KEY, name text NOT NULL, code varchar(5))");
   auto dry = dry_run();
-  std::map<std::string, int64_t> rows;
-  for (const auto& f : dry["findings"]) rows[f["check"]] += f["rows"].get<int64_t>();
+  auto rows = rows_by_check(dry);
   EXPECT_EQ(rows["not null"], 6);
   EXPECT_EQ(rows["length"], 6);
   EXPECT_EQ(dry["warning_rows"], 9) << "rows 4 to 6 have two problems: counted once";
@@ -114,8 +119,7 @@ TEST_F(GoNoGoTest, domain_checks_and_not_null_domains_are_counted_as_the_target_
              "CREATE DOMAIN adult_age_t AS age_t CHECK (VALUE >= 0);"
              "CREATE TABLE people (id int PRIMARY KEY, email email_t, age adult_age_t)");
   auto dry = dry_run();
-  std::map<std::string, int64_t> rows;
-  for (const auto& f : dry["findings"]) rows[f["check"]] += f["rows"].get<int64_t>();
+  auto rows = rows_by_check(dry);
   EXPECT_EQ(rows["check"], 5 + 2) << dry.dump(1);
   EXPECT_EQ(rows["not null"], 3) << dry.dump(1);
   EXPECT_EQ(dry["warning_rows"], 10);
@@ -138,11 +142,10 @@ TEST_F(GoNoGoTest, each_check_runs_on_its_own_and_a_rounding_is_a_warning) {
     out << "version: 1\ntables:\n  public.items:\n    columns:\n      kind: {from: kind, map: {tool: t}, else: error}\n";
   }
   auto dry = dry_run({"--mapping", file});
-  std::map<std::string, int64_t> rows;
   for (const auto& f : dry["findings"]) {
     EXPECT_EQ(f["message"].get<std::string>().find("did not run"), std::string::npos) << f.dump();
-    rows[f["check"]] += f["rows"].get<int64_t>();
   }
+  auto rows = rows_by_check(dry);
   EXPECT_EQ(rows["not null"], 4) << dry.dump(1);
   EXPECT_EQ(rows["value map"], 3) << dry.dump(1);
   EXPECT_EQ(rows["rounding"], 4) << "2.675 is stored as 2.68: " << dry.dump(1);

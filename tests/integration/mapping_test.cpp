@@ -15,6 +15,14 @@ namespace {
 
 class MappingTest : public DatabasePair {
  protected:
+  // Organization 1's deals merged into the opportunities with new keys, their notes following;
+  // `notes_entry`: more of the notes' entry.
+  void write_merge_mapping(const std::string& notes_entry = "") {
+    write("version: 1\ntables:\n  crm.deals:\n    target: crm.opportunities\n    where: \"org_id = 1\"\n"
+          "    new_keys: sequence\n    columns:\n      title: name\n      policy: policy_type\n    drop: [legacy]\n"
+          "  crm.notes:\n    where: \"deal_id IN (SELECT id FROM crm.deals WHERE org_id = 1)\"\n" +
+          notes_entry + "  crm.audit: skip\n");
+  }
   // The target already holds another tenant (org 7: 50 opportunities, keys 1 to 50, from the
   // table's own sequence) under the keys a merge would collide with.
   void hold_another_tenant() {
@@ -176,22 +184,7 @@ TEST_F(MappingTest, a_merge_rewrites_renamed_and_retyped_foreign_key_columns) {
   target_sql("DROP TABLE crm.notes;"
              "CREATE TABLE crm.notes (id int PRIMARY KEY, opportunity_id bigint REFERENCES crm.opportunities, body text)");
   hold_another_tenant();
-  write(R"yaml(version: 1
-tables:
-  crm.deals:
-    target: crm.opportunities
-    where: "org_id = 1"
-    new_keys: sequence
-    columns:
-      title: name
-      policy: policy_type
-    drop: [legacy]
-  crm.notes:
-    where: "deal_id IN (SELECT id FROM crm.deals WHERE org_id = 1)"
-    columns:
-      opportunity_id: {from: deal_id}
-  crm.audit: skip
-)yaml");
+  write_merge_mapping("    columns:\n      opportunity_id: {from: deal_id}\n");
   auto run = copy({"--mapping", file_, "-n", "crm", "--on-existing", "append"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   auto moved = source_value("SELECT string_agg(n.id || ':' || d.name, ',' ORDER BY n.id) FROM crm.notes n "
@@ -211,20 +204,7 @@ tables:
 // target's sequence moves past the block taken.
 TEST_F(MappingTest, merged_rows_take_new_keys_and_their_foreign_keys_follow) {
   hold_another_tenant();
-  write(R"yaml(version: 1
-tables:
-  crm.deals:
-    target: crm.opportunities
-    where: "org_id = 1"
-    new_keys: sequence
-    columns:
-      title: name
-      policy: policy_type
-    drop: [legacy]
-  crm.notes:
-    where: "deal_id IN (SELECT id FROM crm.deals WHERE org_id = 1)"
-  crm.audit: skip
-)yaml");
+  write_merge_mapping();
   // Killed once the opportunities are in and the notes wait (for our lock), then resumed: the
   // resumed run rewrites keys by the rule kept with it, so nothing is lost or doubled.
   auto holder = pg::Connection::open(target_url(), "holder");

@@ -3,8 +3,7 @@
 // share one run, and one of them dying costs nothing.
 #include <unistd.h>
 
-#include <chrono>
-#include <thread>
+#include <algorithm>
 
 #include "harness.hpp"
 
@@ -29,8 +28,6 @@ class ResumeTest : public DatabasePair {
     expect_same_contents("keyless");
     expect_same_contents("small");
   }
-
-  static void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 };
 
 TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_holes) {
@@ -44,8 +41,8 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
   };
   // Odd attempts are held at a gate and killed there: a lane loading `small` (a fresh run), or
   // any chunk's or the run's catalog update (triggers on pgblit.chunks and pgblit.runs), so those
-  // runs cannot finish before their kill. Even attempts keep the deliberate spread of moments
-  // over start-up, mid-chunk, commits and read-backs, and may finish first.
+  // runs cannot finish before their kill. Even attempts are killed just after their 1st, 2nd, 3rd
+  // or 4th chunk committed (read from the catalog), or once every chunk is in: those may finish.
   gate_inserts_into("small");
   auto gate_the_catalog = [&] {
     if (target_value("SELECT to_regclass('pgblit.runs') IS NULL") == "t") return;  // fresh: small is still to load
@@ -54,9 +51,15 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
                  " FOR EACH ROW EXECUTE FUNCTION public.pgblit_test_gate()");
     }
   };
+  auto chunks = [&](const char* which) {  // the run's chunks in the catalog, all or done
+    if (target_value("SELECT to_regclass('pgblit.chunks') IS NULL") == "t") return which[0] == 'a' ? 1 << 30 : 0;
+    return std::stoi(target_value(std::string("SELECT count(*) FROM pgblit.chunks") +
+                                  (which[0] == 'a' ? "" : " WHERE status = 'done'")));
+  };
   int kills = 0, gated_kills = 0;
   for (int i = 0; i < 20; ++i) {
     bool gated = i % 2 == 1;
+    int done_before = chunks("done");
     if (gated) {
       gate_the_catalog();
       close_gate();
@@ -65,7 +68,9 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
     if (gated) {
       ASSERT_TRUE(a_lane_waits_at_the_gate()) << copy.output_so_far();
     } else {
-      sleep_ms(60 + 37 * i % 500);  // a deliberate spread of moments, not a wait for one
+      int moment = done_before + 1 + (i / 2) % 4;
+      ASSERT_TRUE(eventually([&] { return chunks("done") >= std::min(moment, chunks("all")); }))
+          << copy.output_so_far();
     }
     copy.kill_now();
     auto result = copy.wait();

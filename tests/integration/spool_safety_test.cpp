@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "harness.hpp"
 
@@ -71,14 +70,6 @@ CREATE TABLE victim (x int); INSERT INTO victim VALUES (1);)";
     struct stat st {};
     EXPECT_EQ(stat(p.c_str(), &st), 0) << p;
     return st.st_mode & 0777;
-  }
-  // Polls `fact` up to 30 s (every 50 ms); false if it never held.
-  static bool eventually(const std::function<bool()>& fact) {
-    for (int i = 0; i < 600; ++i) {
-      if (fact()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
   }
   // A copy into the target that waits, spool manifest written, on our SHARE lock on notes.
   std::unique_ptr<PgblitProcess> start_held_copy(pg::Connection& holder, std::vector<std::string> extra) {
