@@ -175,20 +175,17 @@ void Rebuilder::schedule() {
   }
 }
 
-RebuildTotals Rebuilder::wait() {
-  std::unique_lock lock(mutex_);
-  changed_.wait(lock, [this] {
-    return cancellation_.requested() ||
-           std::all_of(state_.begin(), state_.end(), [](int s) { return s == kDone || s == kFailed; });
-  });
-  return totals_;
-}
+RebuildTotals Rebuilder::wait() { return wait_while_any({kWaiting, kReady, kBuilding}); }
 
-RebuildTotals Rebuilder::wait_for_started() {
+RebuildTotals Rebuilder::wait_for_started() { return wait_while_any({kReady, kBuilding}); }
+
+// Until the run is cancelled or no object is in any of `states`.
+RebuildTotals Rebuilder::wait_while_any(std::initializer_list<int> states) {
   std::unique_lock lock(mutex_);
-  changed_.wait(lock, [this] {
-    return cancellation_.requested() ||
-           std::none_of(state_.begin(), state_.end(), [](int s) { return s == kReady || s == kBuilding; });
+  changed_.wait(lock, [&] {
+    return cancellation_.requested() || std::none_of(state_.begin(), state_.end(), [&](int s) {
+             return std::find(states.begin(), states.end(), s) != states.end();
+           });
   });
   return totals_;
 }

@@ -23,6 +23,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -68,6 +69,7 @@ class Rebuilder {
   RebuildTotals wait_for_started();
 
  private:
+  RebuildTotals wait_while_any(std::initializer_list<int> states);
   void work();
   void schedule();  // under mutex_: moves what became possible to the ready list
   void open_session(std::optional<pg::Connection>& session);
