@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "harness.hpp"
@@ -221,14 +222,20 @@ TEST_F(SpoolTest, spools_are_listed_and_expired_ones_pruned) {
   ASSERT_EQ(copy_spooled({"--keep", "1s"}).exit_code, 0);
   // The fact: a second after it was written, this spool (not another one in the same folder)
   // is listed as expired and prune would remove it.
-  auto line_of_this_spool = [&](const std::string& output) {
-    auto at = output.find(spool_.string() + " ");
-    return at == std::string::npos ? std::string() : output.substr(at, output.find('\n', at) - at);
+  // The status column, not the line: the spool's own path may contain the word "expired".
+  auto status_of_this_spool = [&](const std::string& output) {
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::string folder, status;
+      if (words >> folder >> status && folder == spool_.string()) return status;
+    }
+    return std::string();
   };
   RunResult listed;
   ASSERT_TRUE(eventually([&] {
     listed = run_pgblit({"spool", "ls", spool_.parent_path().string()});
-    return line_of_this_spool(listed.output).find("expired") != std::string::npos;
+    return status_of_this_spool(listed.output) == "expired";
   }, 10)) << listed.output;
   auto dry = run_pgblit({"spool", "prune", spool_.string(), "--dry-run"});
   EXPECT_TRUE(mentions(dry, "would remove")) << dry.output;
