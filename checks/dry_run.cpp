@@ -81,6 +81,14 @@ WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
                                : fmt::format("no-go: {} rows with warnings, {:.3f}% of {} rows{} (at most {:.3f}%)",
                                              result.warning_rows, 100 * ratio, result.rows,
                                              result.exact_rows ? "" : ", partly estimated", 100 * options.max_warning_ratio);
+  // A go with warnings still fails the copy at its first refused row unless --max-rejects lets
+  // the copy set them aside: say so where the verdict is read.
+  if (result.go && result.warning_rows > 0) {
+    result.verdict += options.fast_checks
+                          ? "; copy with --max-rejects (set from these counts) to set them aside, or fix them first"
+                          : fmt::format("; copy with --max-rejects {} to set them aside, or fix them first",
+                                        result.warning_rows);
+  }
   return result;
 }
 

@@ -82,15 +82,21 @@ std::optional<int64_t> run_id(const std::string& text) {
   return id;
 }
 
-// On a terminal, show what is about to happen and wait for a yes; scripts (no terminal) and --yes go on.
 // What the copy will change, shown before it does: the target, the tables, the estimate, what
 // is emptied, what is dropped for the load. On a terminal it waits for a yes; without one it
 // needs --yes (a script must say so).
 bool confirmed(engine::CopyRun& run, const CopyFlags& flags) {
+  // A table never analyzed has no row estimate: "about 0 rows" would understate the copy.
   int64_t rows = 0;
-  for (const auto& t : run.plan().tables) rows += std::max<int64_t>(t.estimated_rows, 0);
+  bool uncounted = false;
+  for (const auto& t : run.plan().tables) {
+    rows += std::max<int64_t>(t.estimated_rows, 0);
+    uncounted = uncounted || t.estimated_rows < 0;
+  }
+  std::string row_text = uncounted ? fmt::format("at least {} rows: some tables were never analyzed", rows)
+                                   : fmt::format("about {} rows", rows);
   std::string what = fmt::format(
-      "About to copy {} tables (about {} rows, {}) into {}{}{}.", run.plan().tables.size(), rows,
+      "About to copy {} tables ({}, {}) into {}{}{}.", run.plan().tables.size(), row_text,
       human_bytes(static_cast<double>(run.plan().estimated_bytes())), run.target_display(),
       flags.on_existing == "truncate" ? ", emptying those tables first" : "",
       run.deferred_objects() > 0

@@ -63,8 +63,11 @@ TEST_F(DryRunTest, every_problem_is_counted_on_the_rows_with_its_severity_and_an
 }
 
 TEST_F(DryRunTest, the_verdict_flips_exactly_at_the_warning_ratio) {
-  plan_json({"--max-warning-ratio", "0.0011"});  // 11 / 10,000 = 0.0011: allowed
+  auto allowed = plan_json({"--max-warning-ratio", "0.0011"});  // 11 / 10,000 = 0.0011: allowed
   EXPECT_EQ(last_.exit_code, 0) << last_.output;
+  EXPECT_TRUE(allowed["dry_run"]["verdict"].get<std::string>().ends_with(
+      "copy with --max-rejects 11 to set them aside, or fix them first"))
+      << "a go with warnings says how the copy gets past them: " << allowed.dump();
   auto dry = plan_json({"--max-warning-ratio", "0.00109"});
   EXPECT_EQ(last_.exit_code, 5) << last_.output;
   EXPECT_FALSE(dry["dry_run"]["go"].get<bool>());
