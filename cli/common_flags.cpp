@@ -157,6 +157,17 @@ std::vector<std::string> arguments;
 
 void remember_command_line(int argc, char** argv) { arguments.assign(argv, argv + argc); }
 
+void hide_passwords_from_process_list(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    for (const auto& password : pg::passwords_in(std::string(arg))) {
+      for (size_t at = arg.find(password); at != std::string_view::npos; at = arg.find(password, at + password.size())) {
+        std::fill_n(argv[i] + at, password.size(), '*');
+      }
+    }
+  }
+}
+
 std::string command_line() {
   std::string out;
   for (auto arg : arguments) {

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   try {
     reject_unknown_command(app, argc, argv);
     app.parse(argc, argv);
+    cli::hide_passwords_from_process_list(argc, argv);
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\nhint: " << e.hint() << "\n";
     return exit_code(e.kind());

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include "harness.hpp"
 
@@ -65,6 +66,18 @@ TEST_F(ErrorsTest, wrong_password_exits_2_and_never_prints_the_password) {
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_FALSE(mentions(run, "Right-Horse-42")) << run.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM t"), "1");
+
+  // While a run goes on, the process list does not show the password it was given.
+  gate_inserts_into("t");
+  close_gate();
+  PgblitProcess held({"copy", "--source", source_url(), "--target", good, "--on-existing", "truncate", "--yes"});
+  ASSERT_TRUE(a_lane_waits_at_the_gate()) << held.output_so_far();
+  std::ifstream cmdline("/proc/" + std::to_string(held.pid()) + "/cmdline");
+  std::string arguments((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(arguments.find("Right-Horse-42"), std::string::npos) << arguments;
+  EXPECT_NE(arguments.find("password=**************"), std::string::npos) << arguments;
+  open_gate();
+  EXPECT_EQ(held.wait().exit_code, 0);
 }
 
 TEST_F(ErrorsTest, unreachable_server_and_malformed_uri) {
