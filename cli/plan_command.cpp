@@ -101,11 +101,9 @@ int run_plan(PlanFlags& flags) {
   target::Deferral deferral;  // what `copy` would defer, if the target tables are empty now
   if (!planning_failure && flags.indexes == "defer") {
     auto filled = target::target_tables_with_rows(*run.target, run.plan);
-    deferral = target::plan_deferral(*run.target, run.plan, std::set<std::string>(filled.begin(), filled.end()));
-    target::apply_deferral(deferral, run.plan);
     try {
-      partitioner::require_load_order(run.plan);  // a cycle of foreign keys kept in place
-    } catch (const Error& e) {
+      deferral = engine::defer_for_load(run, planning, std::set<std::string>(filled.begin(), filled.end()));
+    } catch (const Error& e) {  // a cycle of foreign keys kept in place
       planning_failure = e;
     }
   }

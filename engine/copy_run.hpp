@@ -107,7 +107,6 @@ class CopyRun {
   void record_prior_state();              // rollback_record.cpp: what `pgblit rollback` puts back
   void record_end_state(pg::Cancellation& cancellation);  // rollback_record.cpp: what the run left
   void write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records);
-  bool splits_a_kept_self_reference() const;
   CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
                      Events& events);
   verify::Report verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,

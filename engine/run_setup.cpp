@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <map>
+
 #include "pg/session.hpp"
 
 namespace pgblit::engine {
@@ -60,6 +63,21 @@ RunSetup open_run(const std::string& source, const std::string& target, const pa
   }
   log_plan(setup.plan);
   return setup;
+}
+
+target::Deferral defer_for_load(RunSetup& run, partitioner::PlanOptions planning, const std::set<std::string>& prefilled) {
+  auto deferral = target::plan_deferral(*run.target, run.plan, prefilled);
+  std::map<std::string, size_t> chunks;
+  for (const auto& c : run.plan.chunks) ++chunks[run.plan.tables[c.table].target];
+  bool splits = std::any_of(deferral.kept_self_references.begin(), deferral.kept_self_references.end(),
+                            [&](const std::string& table) { return chunks[table] > 1; });
+  if (splits) {
+    planning.split_self_referencing = false;
+    run.plan = partitioner::build_plan(*run.coordinator, *run.target, planning);
+  }
+  target::apply_deferral(deferral, run.plan);
+  partitioner::require_load_order(run.plan);
+  return deferral;
 }
 
 }  // namespace pgblit::engine

@@ -7,8 +7,11 @@
 #include <optional>
 #include <string>
 
+#include <set>
+
 #include "partitioner/planner.hpp"
 #include "pg/connection.hpp"
+#include "target/deferred.hpp"
 
 namespace pgblit::engine {
 
@@ -49,5 +52,11 @@ void log_plan(const partitioner::Plan& plan);
 // column: a usage error of the planner) is stored there instead of thrown (the dry run reports it).
 RunSetup open_run(const std::string& source, const std::string& target, const partitioner::PlanOptions& options,
                   std::optional<Error>* planning_failure = nullptr);
+
+// What a copy drops for the load (the tables in `prefilled` keep theirs), applied to the plan,
+// for copy and the dry run alike. A table whose foreign key to itself stays in place is planned
+// again in one piece: split, each chunk's rows would be checked alone and a row whose parent
+// lies in a later chunk refused. Throws a usage error when kept foreign keys form a cycle.
+target::Deferral defer_for_load(RunSetup& run, partitioner::PlanOptions planning, const std::set<std::string>& prefilled);
 
 }  // namespace pgblit::engine

@@ -73,14 +73,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     }
   }
   if (options_.defer_indexes) {
-    deferral_ = target::plan_deferral(*run_.target, run_.plan, prefilled_);
-    if (splits_a_kept_self_reference()) {  // rare: such a table must load in one piece after all
-      planning.split_self_referencing = false;
-      run_.plan = partitioner::build_plan(*run_.coordinator, *run_.target, planning);
-    }
-    target::apply_deferral(deferral_, run_.plan);
+    deferral_ = defer_for_load(run_, planning, prefilled_);
     for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
-    partitioner::require_load_order(run_.plan);  // a cycle of foreign keys kept in place
   }
   prepare_spool();
   if (!after_load_sql.empty()) {
@@ -103,15 +97,6 @@ void CopyRun::fence_source() {
                                            options_.fence_revoke, std::vector<int>{PQbackendPID(run_.coordinator->raw())});
   pg::rollback_quietly(*run_.coordinator);
   run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
-}
-
-bool CopyRun::splits_a_kept_self_reference() const {
-  std::map<std::string, size_t> chunks;
-  for (const auto& c : run_.plan.chunks) ++chunks[run_.plan.tables[c.table].target];
-  for (const auto& table : deferral_.kept_self_references) {
-    if (chunks[table] > 1) return true;
-  }
-  return false;
 }
 
 // --resume and --join: the run's plan and settings from the catalog. A finished run is never

@@ -262,13 +262,16 @@ Deferral plan_deferral(pg::Connection& target, const partitioner::Plan& plan, co
   for (auto& fk : foreign_keys) {
     bool speeds_a_load = facts.count(fk.object.table) && facts[fk.object.table].eligible();
     bool frees_a_key = candidates.count(fk.index_oid) > 0;
-    if (fk.deferrable && (speeds_a_load || frees_a_key)) {
+    bool dropped = fk.deferrable && (speeds_a_load || frees_a_key);
+    if (dropped) {
       fk.object.table_bytes = facts.count(fk.object.table) ? facts[fk.object.table].bytes : 0;
       deferral.objects.push_back(fk.object);
     } else if (speeds_a_load) {
       deferral.kept.push_back({fk.object.table, fk.object.describe(), fk.why_not});
     }
-    if (!fk.deferrable && fk.object.table == fk.object.referenced) deferral.kept_self_references.insert(fk.object.table);
+    // Whatever keeps it (the role, a partition, a table that held rows), a self-reference in
+    // place checks each chunk's rows alone: its table must load in one COPY.
+    if (!dropped && fk.object.table == fk.object.referenced) deferral.kept_self_references.insert(fk.object.table);
   }
   for (auto& [oid, row] : candidates) deferral.objects.push_back(row->object);
   std::stable_sort(deferral.objects.begin(), deferral.objects.end(), [](const auto& a, const auto& b) {
