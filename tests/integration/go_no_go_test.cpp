@@ -27,6 +27,12 @@ class GoNoGoTest : public DatabasePair {
     for (const auto& f : dry["findings"]) rows[f["check"]] += f["rows"].get<int64_t>();
     return rows;
   }
+  // The proof of a count: a copy that sets the rows the target refuses aside (exit 4), so what
+  // the target then holds shows exactly which rows it refused.
+  RunResult copy_setting_aside(int max_rejects, std::vector<std::string> extra = {}) {
+    extra.insert(extra.end(), {"--max-rejects", std::to_string(max_rejects), "--rejects-dir", "/tmp/pgblit-gonogo-" + db_});
+    return copy(extra);
+  }
   RunResult last_;
 };
 
@@ -42,7 +48,7 @@ TEST_F(GoNoGoTest, a_source_never_analyzed_is_counted_and_null_into_not_null_wit
   EXPECT_EQ(no_go["warning_rows"], 120);
   EXPECT_EQ(no_go["exact_rows"], true);
   // The copy proves it: exactly those rows are refused.
-  auto refused = copy({"--max-rejects", "1000", "--rejects-dir", "/tmp/pgblit-gonogo-" + db_});
+  auto refused = copy_setting_aside(1000);
   EXPECT_EQ(refused.exit_code, 4) << refused.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM t"), "9880");
 
@@ -86,7 +92,7 @@ TEST_F(GoNoGoTest, nulls_are_not_duplicates_under_a_unique_constraint) {
   }
   EXPECT_EQ(duplicates, 7) << "7 repeated values, twice each, one of each refused; the 30 NULLs are distinct";
   // Proved by the copy: the constraint's rebuild fails on exactly those 7 values.
-  auto copied = copy({"--indexes", "keep", "--max-rejects", "100", "--rejects-dir", "/tmp/pgblit-gonogo-" + db_});
+  auto copied = copy_setting_aside(100, {"--indexes", "keep"});
   EXPECT_EQ(copied.exit_code, 4) << copied.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM u WHERE code IS NULL"), "30");
   EXPECT_EQ(target_value("SELECT count(*) FROM u"), std::to_string(30 + 7 + 50));
@@ -104,7 +110,7 @@ TEST_F(GoNoGoTest, rows_with_warnings_counts_rows_not_findings) {
   EXPECT_EQ(rows["length"], 6);
   EXPECT_EQ(dry["warning_rows"], 9) << "rows 4 to 6 have two problems: counted once";
   // The copy refuses exactly those 9 rows.
-  auto copied = copy({"--max-rejects", "100", "--rejects-dir", "/tmp/pgblit-gonogo-" + db_});
+  auto copied = copy_setting_aside(100);
   EXPECT_EQ(copied.exit_code, 4) << copied.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM r"), "991");
 }
@@ -124,7 +130,7 @@ TEST_F(GoNoGoTest, domain_checks_and_not_null_domains_are_counted_as_the_target_
   EXPECT_EQ(rows["not null"], 3) << dry.dump(1);
   EXPECT_EQ(dry["warning_rows"], 10);
   // Proved by the copy: the target refuses exactly those rows.
-  auto copied = copy({"--max-rejects", "100", "--rejects-dir", "/tmp/pgblit-gonogo-" + db_});
+  auto copied = copy_setting_aside(100);
   EXPECT_EQ(copied.exit_code, 4) << copied.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM people"), "290");
 }
