@@ -6,9 +6,12 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <string_view>
+#include <utility>
 
 #include "core/defaults.hpp"
 #include "core/error.hpp"
@@ -153,29 +156,44 @@ void set_up_logging(const LogFlags& flags) {
 
 namespace {
 std::vector<std::string> arguments;
+
+// Where the passwords given in `arg` lie in it, as (offset, length), left to right; spans that
+// overlap (one password found twice, or inside another) are merged into one.
+std::vector<std::pair<size_t, size_t>> password_spans(std::string_view arg) {
+  std::vector<std::pair<size_t, size_t>> found;
+  for (const auto& password : pg::passwords_in(std::string(arg))) {
+    for (size_t at = arg.find(password); at != std::string_view::npos; at = arg.find(password, at + password.size())) {
+      found.emplace_back(at, password.size());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::pair<size_t, size_t>> spans;
+  for (auto [at, size] : found) {
+    if (!spans.empty() && at <= spans.back().first + spans.back().second) {
+      spans.back().second = std::max(spans.back().second, at + size - spans.back().first);
+    } else {
+      spans.emplace_back(at, size);
+    }
+  }
+  return spans;
+}
+
 }  // namespace
 
 void remember_command_line(int argc, char** argv) { arguments.assign(argv, argv + argc); }
 
 void hide_passwords_from_process_list(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    for (const auto& password : pg::passwords_in(std::string(arg))) {
-      for (size_t at = arg.find(password); at != std::string_view::npos; at = arg.find(password, at + password.size())) {
-        std::fill_n(argv[i] + at, password.size(), '*');
-      }
-    }
+    for (auto [at, size] : password_spans(argv[i])) std::fill_n(argv[i] + at, size, '*');
   }
 }
 
 std::string command_line() {
   std::string out;
   for (auto arg : arguments) {
-    for (const auto& password : pg::passwords_in(arg)) {
-      for (size_t at = arg.find(password); at != std::string::npos; at = arg.find(password, at + 8)) {
-        arg.replace(at, password.size(), "********");
-      }
-    }
+    auto spans = password_spans(arg);
+    // Right to left, so the offsets still left to replace hold.
+    for (auto it = spans.rbegin(); it != spans.rend(); ++it) arg.replace(it->first, it->second, "********");
     out += (out.empty() ? "" : " ") + arg;
   }
   return out;

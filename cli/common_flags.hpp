@@ -45,11 +45,11 @@ void add_mapping_flag(CLI::App& command, std::string& file);
 void set_up_logging(const LogFlags& flags);
 // The command line as typed, every password in it replaced (for the audit trail).
 void remember_command_line(int argc, char** argv);
+std::string command_line();
 // Overwrites, in place, every password in the process's arguments with '*', so `ps` and
 // /proc/PID/cmdline stop showing them once the flags are parsed (call after parsing: the
 // parser reads argv). .pgpass, PGPASSWORD or a service file keep them out of argv entirely.
 void hide_passwords_from_process_list(int argc, char** argv);
-std::string command_line();
 // Starts the run folder's pgblit.log (debug level) with every line logged so far.
 void attach_run_log(const std::string& path);
 

@@ -5,9 +5,8 @@
 
 #include <memory>
 #include <optional>
-#include <string>
-
 #include <set>
+#include <string>
 
 #include "partitioner/planner.hpp"
 #include "pg/connection.hpp"
