@@ -5,7 +5,9 @@
 // the same keys. The deals become opportunities (name -> title, deal_id -> opportunity_id),
 // values are mapped, the organization takes a new constant id, every row takes a new key from
 // the target's sequences, and integer source columns load into bigint target ones. The chunks
-// are small, so parents and children (and a contact and its manager) lie in different chunks.
+// are small, so parents and children lie in different chunks (the contacts, whose target table
+// refers to itself, are copied whole, as docs/partitioning.md says; their managers lie before
+// and after them in key order, so the remap of a self-reference is still exercised both ways).
 //
 // What the target holds is compared with what the source says it should hold, computed here in
 // plain SQL on the source, by natural keys: each row with what its references point at (a
@@ -266,9 +268,13 @@ TEST_F(IndependentMergeTest, one_tenant_merges_beside_another_and_every_referenc
   const std::string run_id = target_value("SELECT max(id) FROM pgblit.runs");
   ASSERT_FALSE(run_id.empty());
 
-  // Precondition of the test: the tables were cut into several chunks each.
-  EXPECT_GT(std::stoi(target_value("SELECT count(*) FROM pgblit.chunks WHERE run_id = " + run_id)), 12)
-      << "chunks too large to split parents from children";
+  // Precondition of the test: the children were cut into several chunks each.
+  for (const char* table : {"opportunities", "tasks", "notes"}) {
+    EXPECT_GT(std::stoi(target_value("SELECT count(*) FROM pgblit.chunks WHERE run_id = " + run_id +
+                                     " AND target_table = '\"crm\".\"" + table + "\"'")),
+              1)
+        << table << ": chunks too large to split parents from children";
+  }
   for (const char* table : {"companies", "contacts", "opportunities", "tasks", "notes"}) {
     EXPECT_FALSE(says_not_compared(run, table)) << table << ": a merged table with a copied key is compared\n"
                                                 << run.output;
