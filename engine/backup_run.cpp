@@ -9,27 +9,21 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "checksums/copy_framer.hpp"
+#include "engine/copy_pump.hpp"
 #include "engine/parallel.hpp"
 #include "engine/run_setup.hpp"
 #include "engine/spool_catalog.hpp"
 #include "engine/spool_setup.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "partitioner/planner.hpp"
-#include "pg/copy.hpp"
 #include "pg/session.hpp"
 #include "spool/chunk_file.hpp"
 #include "target/schema_create.hpp"
 #include "verify/copy_digest.hpp"
 
 namespace pgblit::engine {
-namespace {
-
-constexpr size_t kBatchBytes = 1 << 20;  // rows gathered before each hand-off to zstd
-
-}  // namespace
 
 // A finished chunk file of an interrupted backup, read back for its manifest entry.
 spool::SpoolChunk entry_from_file(const std::filesystem::path& dir, const partitioner::Plan& plan, size_t c) {
@@ -114,26 +108,14 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
     auto source = pg::open_session(options.source, "source");
     pg::Cancellation::Watch lane_watch(cancellation, source);
     pg::join_snapshot(source, snapshot.id());
-    std::vector<char> batch;
+    BlockPool blocks;
     for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
       if (chunks[c]) continue;  // kept from before a resume
       const auto& table = plan.tables[plan.chunks[c].table];
       auto digester = verify::stream_digester(table, table.format);
-      spool::ChunkFileWriter file(dir / spool::chunk_file_name(c), options.level, 1);
-      pg::CopyOut out(source, partitioner::copy_out_sql(table, plan.chunks[c], table.format), table.source);
-      for (auto row = out.next(); !row.empty(); row = out.next()) {
-        digester.consume(row);
-        batch.insert(batch.end(), row.begin(), row.end());
-        if (batch.size() >= kBatchBytes) {
-          file.write(batch);
-          batch.clear();
-        }
-      }
-      if (auto end = out.end(); end.error) throw *end.error;
-      file.write(batch);
-      batch.clear();
-      digester.finish();
-      file.finish();
+      SpoolFileSink file(dir / spool::chunk_file_name(c), options.level, 1);
+      CopyOutSource read(source, partitioner::copy_out_sql(table, plan.chunks[c], table.format), table.source);
+      pump_chunk(read, {&file}, blocks, &digester, cancellation, table.source);
       auto entry = spool_chunk(dir, plan, c, static_cast<int64_t>(digester.digest().rows), file.raw_bytes(),
                                table.format, digester.digest());
       std::lock_guard lock(mutex);

@@ -1,5 +1,5 @@
-// See copy_pump.hpp for the design; the invariant kept throughout is that each connection
-// leaves this file with no COPY in progress and no result pending.
+// See copy_pump.hpp for the design; the invariant kept throughout is that each end leaves
+// this file with no COPY in progress and no result pending.
 #include "engine/copy_pump.hpp"
 
 #include <fmt/format.h>
@@ -8,8 +8,6 @@
 #include <exception>
 #include <optional>
 #include <thread>
-
-#include "pg/copy.hpp"
 
 namespace pgblit::engine {
 namespace {
@@ -21,39 +19,47 @@ struct Handoff {
   tbb::concurrent_bounded_queue<Block*> full;  // nullptr: the reader is done
 };
 
-// The reader thread's work: every row of the source COPY, digested and packed into blocks.
-void read_rows(pg::Connection& source, pg::CopyOut& stream, Handoff& handoff, checksums::RowDigester* digester,
-               pg::CommandEnd& end, std::exception_ptr& failure) {
+// The reader thread's work: the source's whole stream, digested and packed into blocks.
+void read_stream(ChunkSource& source, Handoff& handoff, checksums::RowDigester* digester, pg::CommandEnd& end,
+                 std::exception_ptr& failure) {
   try {
     Block* block = nullptr;
     handoff.empty.pop(block);
-    for (auto row = stream.next(); !row.empty(); row = stream.next()) {
+    for (auto piece = source.next(); !piece.empty(); piece = source.next()) {
       if (digester && !failure) {
         try {
-          digester->consume(row);
+          digester->consume(piece);
         } catch (...) {
-          failure = std::current_exception();  // a malformed stream: cancel, keep draining
-          source.cancel();
+          failure = std::current_exception();  // a malformed stream: stop, keep draining
+          source.stop();
         }
       }
-      if (!block->empty() && block->size() + row.size() > kBlockBytes) {
+      if (!block->empty() && block->size() + piece.size() > kBlockBytes) {
         handoff.full.push(block);
         handoff.empty.pop(block);
         block->clear();
       }
-      block->insert(block->end(), row.begin(), row.end());
+      block->insert(block->end(), piece.begin(), piece.end());
     }
     if (!block->empty()) {
       handoff.full.push(block);
     } else {
       handoff.empty.push(block);
     }
-    end = stream.end();
+    end = source.end();
     if (digester && !failure && !end.error) digester->finish();
   } catch (...) {
-    failure = std::current_exception();
+    if (!failure) failure = std::current_exception();
   }
   handoff.full.push(nullptr);
+}
+
+void rethrow_explained(const ChunkSource& source, const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Error& e) {
+    throw source.explain(e);
+  }
 }
 
 }  // namespace
@@ -65,14 +71,8 @@ BlockPool::BlockPool() {
   }
 }
 
-PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
-                     const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
-                     pg::Cancellation& cancellation, const std::string& object, const StreamSink* sink) {
-  pg::Cancellation::Watch watch_source(cancellation, source);
-  pg::Cancellation::Watch watch_target(cancellation, target);
-  pg::CopyIn load(target, copy_in_sql, object);    // aborted by its destructor if what follows throws
-  pg::CopyOut read(source, copy_out_sql, object);
-
+PumpResult pump_chunk(ChunkSource& source, const std::vector<ChunkSink*>& sinks, BlockPool& pool,
+                      checksums::RowDigester* digester, pg::Cancellation& cancellation, const std::string& object) {
   Handoff handoff;
   for (auto& block : pool.blocks()) {
     block->clear();
@@ -80,34 +80,33 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   }
   pg::CommandEnd source_end;
   std::exception_ptr reader_failure;
-  std::thread reader(read_rows, std::ref(source), std::ref(read), std::ref(handoff), digester, std::ref(source_end),
+  std::thread reader(read_stream, std::ref(source), std::ref(handoff), digester, std::ref(source_end),
                      std::ref(reader_failure));
 
   PumpResult result;
-  std::exception_ptr sink_failure;
-  bool write_failed = false;
+  std::exception_ptr sink_failure;         // a sink that threw (a full disk)
+  std::optional<size_t> refused;           // the sink whose put() failed (its error comes with its end)
   bool cancelled = false;
   for (;;) {
     Block* block = nullptr;
     handoff.full.pop(block);
     if (!block) break;
-    if (!write_failed && !cancelled) {
+    if (!refused && !sink_failure && !cancelled) {
       if (cancellation.requested()) {
         cancelled = true;
-        source.cancel();
-      } else if (!load.put(*block)) {
-        write_failed = true;  // the target's error comes with its final result
-        source.cancel();
+        source.stop();
       } else {
-        result.bytes += static_cast<int64_t>(block->size());
-        if (sink) {
+        for (size_t i = 0; i < sinks.size() && !refused && !sink_failure; ++i) {
           try {
-            (*sink)(*block);
+            if (!sinks[i]->put(*block)) refused = i;
           } catch (...) {
             sink_failure = std::current_exception();
-            write_failed = true;
-            source.cancel();
           }
+        }
+        if (refused || sink_failure) {
+          source.stop();
+        } else {
+          result.bytes += static_cast<int64_t>(block->size());
         }
       }
     }
@@ -115,25 +114,57 @@ PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::
   }
   reader.join();
 
+  // Every sink ended: as whole only while all before it ended well, so a spool file is never
+  // made durable for a chunk the target refused.
   bool source_failed = reader_failure || source_end.error;
-  pg::CommandEnd target_end = load.end(source_failed || cancelled || sink_failure
-                                           ? "pgblit: the source side of this COPY failed" : nullptr);
+  bool abandon = source_failed || cancelled || sink_failure || refused;
+  std::vector<pg::CommandEnd> ends(sinks.size());
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    bool whole = !abandon || (refused == i && !source_failed && !cancelled && !sink_failure);
+    try {
+      ends[i] = sinks[i]->end(whole ? nullptr : "pgblit: the source side of this COPY failed");
+    } catch (...) {
+      if (!sink_failure) sink_failure = std::current_exception();
+    }
+    if (ends[i].error) abandon = true;
+  }
   if (sink_failure) std::rethrow_exception(sink_failure);
 
-  if (cancelled || (cancellation.requested() && (source_failed || target_end.error))) {
-    throw cancellation.error(object);
-  }
-  if (write_failed && target_end.error) throw *target_end.error;
-  if (reader_failure) std::rethrow_exception(reader_failure);
+  auto sink_error = [&]() -> const std::optional<Error>& {
+    for (const auto& end : ends) {
+      if (end.error) return end.error;
+    }
+    return source_end.error;  // none: the caller checks it first
+  };
+  bool any_sink_error = false;
+  for (const auto& end : ends) any_sink_error |= end.error.has_value();
+  if (cancelled || (cancellation.requested() && (source_failed || any_sink_error))) throw cancellation.error(object);
+  if (refused && ends[*refused].error) throw *ends[*refused].error;
+  if (reader_failure) rethrow_explained(source, reader_failure);
   if (source_end.error) throw *source_end.error;
-  if (target_end.error) throw *target_end.error;
-  if (source_end.rows != target_end.rows) {
-    throw Error(ErrorKind::Runtime,
-                fmt::format("the source sent {} rows but the target loaded {}", source_end.rows, target_end.rows),
-                object, "this should not happen; please report it with the log");
+  if (any_sink_error) throw *sink_error();
+  result.rows = source_end.rows;
+  for (const auto& end : ends) {
+    if (end.rows < 0) continue;
+    if (source_end.rows >= 0 && end.rows != source_end.rows) {
+      throw Error(ErrorKind::Runtime,
+                  fmt::format("the source sent {} rows but the target loaded {}", source_end.rows, end.rows), object,
+                  "this should not happen; please report it with the log");
+    }
+    result.rows = end.rows;
+    break;
   }
-  result.rows = target_end.rows;
   return result;
+}
+
+PumpResult pump_copy(pg::Connection& source, pg::Connection& target, const std::string& copy_out_sql,
+                     const std::string& copy_in_sql, BlockPool& pool, checksums::RowDigester* digester,
+                     pg::Cancellation& cancellation, const std::string& object) {
+  pg::Cancellation::Watch watch_source(cancellation, source);
+  pg::Cancellation::Watch watch_target(cancellation, target);
+  TargetCopyIn load(target, copy_in_sql, object);  // aborted by its destructor if what follows throws
+  CopyOutSource read(source, copy_out_sql, object);
+  return pump_chunk(read, {&load}, pool, digester, cancellation, object);
 }
 
 }  // namespace pgblit::engine

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <thread>
 
-#include "spool/chunk_file.hpp"
 #include "spool/manifest.hpp"
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
@@ -161,18 +160,20 @@ void Lane::copy_once(size_t chunk_index, const partitioner::Chunk& chunk, const 
                      CopyFormat format, bool read_back, ChunkOutcome& outcome) {
   load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
     auto digester = verify::stream_digester(table, format);
-    // With a spool, the stream also goes to the chunk's file, durable before the chunk commits.
-    std::optional<spool::ChunkFileWriter> file;
-    StreamSink to_file = [&](std::span<const char> block) { file->write(block); };
+    pg::Cancellation::Watch watch_source(cancellation_, source_);
+    pg::Cancellation::Watch watch_target(cancellation_, target_);
+    // The target's COPY in the chunk's transaction and, with a spool, the chunk's file (durable
+    // before the chunk commits); then the source's COPY in the snapshot.
+    TargetCopyIn load(target_, partitioner::copy_in_sql(table, format), table.source);
+    std::optional<SpoolFileSink> file;
+    std::vector<ChunkSink*> sinks{&load};
     if (!config_.spool_dir.empty()) {
-      file.emplace(std::filesystem::path(config_.spool_dir) / spool::chunk_file_name(chunk_index), config_.spool_level,
-                   config_.spool_workers);
+      sinks.push_back(&file.emplace(std::filesystem::path(config_.spool_dir) / spool::chunk_file_name(chunk_index),
+                                    config_.spool_level, config_.spool_workers));
     }
-    PumpResult pumped = pump_copy(source_, target_, partitioner::copy_out_sql(table, chunk, format),
-                                  partitioner::copy_in_sql(table, format), blocks_,
-                                  config_.verify || file ? &digester : nullptr, cancellation_, table.source,
-                                  file ? &to_file : nullptr);
-    if (file) file->finish();
+    CopyOutSource read(source_, partitioner::copy_out_sql(table, chunk, format), table.source);
+    PumpResult pumped = pump_chunk(read, sinks, blocks_, config_.verify || file ? &digester : nullptr, cancellation_,
+                                   table.source);
     return ChunkLoad{pumped.rows, pumped.bytes, digester.digest(), format, {}};
   });
 }

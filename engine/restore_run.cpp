@@ -10,12 +10,12 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "checksums/copy_framer.hpp"
 #include "core/defaults.hpp"
 #include "engine/deferred_rebuild.hpp"
 #include "engine/parallel.hpp"
+#include "engine/copy_pump.hpp"
 #include "engine/copy_run.hpp"
 #include "engine/spool_catalog.hpp"
 #include "engine/run_catalog.hpp"
@@ -25,17 +25,14 @@
 #include "target/deferred.hpp"
 #include "target/target_prep.hpp"
 #include "verify/copy_digest.hpp"
-#include "pg/copy.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
-#include "spool/chunk_file.hpp"
 #include "spool/manifest.hpp"
 
 namespace pgblit::engine {
 namespace {
 
-using spool::ChunkFileReader;
 using spool::Manifest;
 using spool::SpoolChunk;
 
@@ -315,13 +312,14 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   void lane() {
     auto target = pg::open_session(options_.target, "target");
     pg::Cancellation::Watch watch(cancellation_, target);
+    BlockPool blocks;
     for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) {
       pg::Retry retry(kDefaultRetryTimeoutSeconds, cancellation_);
       for (;;) {
         try {
           if (!target.alive()) target = pg::open_session(options_.target, "target");
           RunCatalog catalog(target, options_.catalog_schema);
-          load(target, catalog, *todo_[i]);
+          load(target, catalog, blocks, *todo_[i]);
           break;
         } catch (const Error& e) {
           if (retry.again(e, fmt::format("restoring chunk {}", todo_[i]->index))) continue;
@@ -356,7 +354,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
 
   // One chunk, one transaction: claimed in the state table, streamed with its digest taken,
   // committed only when the file was whole and the digest is the manifest's.
-  void load(pg::Connection& target, RunCatalog& catalog, const SpoolChunk& chunk) {
+  void load(pg::Connection& target, RunCatalog& catalog, BlockPool& blocks, const SpoolChunk& chunk) {
     auto started = Clock::now();
     const auto& table = spooled_.plan.tables[plan_table_.at(chunk.table)];
     auto format = partitioner::format_from_name(chunk.format);
@@ -374,22 +372,9 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       auto digester = verify::stream_digester(table, format);
       int64_t bytes = 0;
       {
-        pg::CopyIn in(target, partitioner::copy_in_sql(table, format), table.target);
-        ChunkFileReader file(path);
-        try {
-          for (auto piece = file.next(); !piece.empty(); piece = file.next()) {
-            digester.consume(piece);
-            bytes += static_cast<int64_t>(piece.size());
-            if (!in.put(piece)) break;
-          }
-          digester.finish();
-        } catch (const Error& e) {
-          in.end("pgblit: the spool file is damaged");
-          throw Error(ErrorKind::Runtime, fmt::format("the spool file {} is damaged: {}", path.string(), e.what()),
-                      path.string(), "nothing of this chunk was committed; use another copy of the spool, or copy again");
-        }
-        auto end = in.end();
-        if (end.error) throw *end.error;
+        TargetCopyIn load(target, partitioner::copy_in_sql(table, format), table.target);
+        SpoolFileSource file(path);  // a damaged file's failure names it
+        bytes = pump_chunk(file, {&load}, blocks, &digester, cancellation_, table.target).bytes;
       }
       if (!(digester.digest() == chunk.digest)) {
         throw Error(ErrorKind::Runtime,

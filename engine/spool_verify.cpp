@@ -7,6 +7,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "engine/copy_pump.hpp"
 #include "engine/parallel.hpp"
 #include "engine/spool_catalog.hpp"
 #include "partitioner/copy_sql.hpp"
@@ -45,14 +46,17 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
   run_in_parallel(options.jobs, cancellation, [&] {
     auto target = pg::open_session(options.target, "target");
     pg::Cancellation::Watch watch(cancellation, target);
+    BlockPool blocks;
     for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
       const auto& chunk = plan.chunks[c];
       if (!spooled.by_range[chunk.table]) continue;  // compared whole, below
       const auto& table = plan.tables[chunk.table];
       const auto& spooled_chunk = manifest.chunks[spooled.chunk_of[c]];
       auto format = partitioner::format_from_name(spooled_chunk.format);
-      auto digest = verify::digest_copy_out(target, partitioner::target_copy_out_sql(table, chunk.predicate, format),
-                                            table, format, cancellation);
+      auto digester = verify::stream_digester(table, format);
+      CopyOutSource read(target, partitioner::target_copy_out_sql(table, chunk.predicate, format), table.target);
+      pump_chunk(read, {}, blocks, &digester, cancellation, table.target);
+      auto digest = digester.digest();
       std::lock_guard lock(mutex);
       ++report.chunks;
       if (!(digest == spooled_chunk.digest)) {
