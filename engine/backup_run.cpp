@@ -16,6 +16,7 @@
 #include "engine/run_setup.hpp"
 #include "engine/spool_catalog.hpp"
 #include "engine/spool_setup.hpp"
+#include "engine/test_moment.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "partitioner/planner.hpp"
 #include "pg/session.hpp"
@@ -118,8 +119,11 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
       pump_chunk(read, {&file}, blocks, &digester, cancellation, table.source);
       auto entry = spool_chunk(dir, plan, c, static_cast<int64_t>(digester.digest().rows), file.raw_bytes(),
                                table.format, digester.digest());
-      std::lock_guard lock(mutex);
-      chunks[c] = entry;
+      {
+        std::lock_guard lock(mutex);
+        chunks[c] = entry;
+      }
+      chunk_committed(cancellation);
     }
   });
 

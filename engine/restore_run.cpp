@@ -20,6 +20,7 @@
 #include "engine/spool_catalog.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/target_claims.hpp"
+#include "engine/test_moment.hpp"
 #include "target/sequences.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "target/deferred.hpp"
@@ -50,7 +51,7 @@ class Restore {
  public:
   Restore(const RestoreOptions& options, pg::Cancellation& cancellation)
       : options_(options), cancellation_(cancellation), dir_(options.spool_dir),
-        manifest_(spool::read_manifest(dir_)), state_(pg::quote_ident(options.catalog_schema) + ".restored_chunks") {}
+        manifest_(spool::read_manifest(dir_)) {}
 
   RestoreSummary run() {
     auto started = Clock::now();
@@ -68,18 +69,21 @@ class Restore {
     for (size_t t = 0; t < spooled_.table_of.size(); ++t) plan_table_[spooled_.table_of[t]] = t;
     auto levels = load_levels(target, tables);  // a cycle is refused before anything is written
     const auto& plan = spooled_.plan;
-    std::set<size_t> already = restored_before(target);
     // One command per target table at a time, and none over indexes another run left dropped.
     if (!options_.tables_locked_by_caller) lock_target_tables(target, plan.target_tables());
-    {
-      RunCatalog earlier(target, options_.catalog_schema);
-      refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema,
-                                           {restore_run_id(target, earlier)}, "restore");
-    }
+    // An earlier restore of these tables from this spool is resumed: its run numbers the
+    // chunks, and says which are in already.
+    RunCatalog earlier(target, options_.catalog_schema);
+    int64_t run_id = restore_run_id(target, earlier, tables);
+    std::vector<size_t> run_tables(tables.begin(), tables.end());
+    if (run_id != 0) run_tables = earlier.load_run(run_id).options.value("spool_tables", run_tables);
+    number_run_chunks(run_tables);
+    std::set<size_t> already = restored_before(earlier, run_id);
+    refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema, {run_id}, "restore");
     // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
     // both before anything is written.
     bool empty_first = already.empty() && refuse_or_confirm_filled(target, plan);
-    RunCatalog(target, options_.catalog_schema).create_schema();  // with restored_chunks; refuses others' tables
+    RunCatalog(target, options_.catalog_schema).create_schema();  // refuses others' tables of its names
     for (const auto& c : manifest_.chunks) {
       if (tables.contains(c.table) && !already.contains(c.index)) todo_.push_back(&c);
     }
@@ -91,8 +95,6 @@ class Restore {
       spdlog::info("truncated {} target tables", plan.tables.size());
     }
     RunCatalog catalog(target, options_.catalog_schema);
-    int64_t run_id = restore_run_id(target, catalog);
-    std::vector<size_t> run_tables(tables.begin(), tables.end());
     if (run_id == 0) {
       // The copy's deferral: indexes and constraints dropped (their definitions recorded in the
       // run catalog in the same transaction), rebuilt in parallel as tables complete.
@@ -111,11 +113,9 @@ class Restore {
     } else {
       spdlog::info("resuming the restore of spool {}: {} chunks are in already", manifest_.id, already.size());
       catalog.set_run_status(run_id, "running");
-      run_tables = catalog.load_run(run_id).options.value("spool_tables", run_tables);
     }
     catalog.hold_run(run_id);
     run_id_ = run_id;
-    number_run_chunks(run_tables);
     DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_);
     // Parents before children, wave by wave: the target's foreign keys check every restored row.
     std::vector<const SpoolChunk*> all = std::move(todo_);
@@ -269,22 +269,41 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
                  advanced.set, advanced.already);
   }
 
-  // The catalog's run of an earlier restore of this spool into this target, or 0.
-  int64_t restore_run_id(pg::Connection& target, RunCatalog& catalog) const {
+  // The catalog's run of an earlier restore of this spool into this target that began with
+  // (at least) the selected tables, or 0. Each table of a spool is restored by one run, so
+  // its chunks are claimed in one place: a selection that only partly overlaps an earlier
+  // run's tables is refused.
+  int64_t restore_run_id(pg::Connection& target, RunCatalog& catalog, const std::set<size_t>& tables) const {
     if (!catalog.exists()) return 0;
-    auto r = target.exec_params(fmt::format("SELECT id FROM {}.runs WHERE options->>'restore_of' = $1 ORDER BY id DESC "
-                                            "LIMIT 1",
+    auto r = target.exec_params(fmt::format("SELECT id, options -> 'spool_tables' FROM {}.runs WHERE "
+                                            "options->>'restore_of' = $1 ORDER BY id DESC",
                                             pg::quote_ident(options_.catalog_schema)),
                                 {manifest_.id}, options_.catalog_schema);
-    return r.rows() ? r.int64(0, 0) : 0;
+    for (int i = 0; i < r.rows(); ++i) {
+      std::set<size_t> began_with;
+      if (!r.is_null(i, 1)) began_with = nlohmann::json::parse(r.text(i, 1)).get<std::set<size_t>>();
+      std::vector<std::string> shared, others;
+      for (size_t t : tables) (began_with.contains(t) ? shared : others).push_back(manifest_.tables[t].target);
+      if (others.empty()) return r.int64(i, 0);
+      if (!shared.empty()) {
+        throw usage_error(fmt::format("restore run {} of this spool began with {} but not {}: each table of a spool "
+                                      "is restored by one run",
+                                      r.int64(i, 0), fmt::join(shared, ", "), fmt::join(others, ", ")),
+                          others.front(), "restore those tables in a restore of their own (-t)");
+      }
+    }
+    return 0;
   }
 
-  // The chunks of this spool an earlier restore committed (none when there is no state table).
-  std::set<size_t> restored_before(pg::Connection& target) {
+  // The chunks of this spool the restore run `run` committed, by manifest chunk (none for a
+  // first start): the run catalog's chunks, claimed and marked in each chunk's transaction.
+  std::set<size_t> restored_before(RunCatalog& catalog, int64_t run) {
     std::set<size_t> out;
-    if (target.exec_params("SELECT to_regclass($1) IS NULL", {state_}).boolean(0, 0)) return out;
-    auto done = target.exec_params(fmt::format("SELECT chunk FROM {} WHERE spool_id = $1", state_), {manifest_.id});
-    for (int i = 0; i < done.rows(); ++i) out.insert(static_cast<size_t>(done.int64(i, 0)));
+    if (run == 0) return out;
+    auto records = catalog.chunks(run, run_chunk_.size());
+    for (const auto& [manifest_chunk, run_chunk] : run_chunk_) {
+      if (records[run_chunk].done) out.insert(manifest_chunk);
+    }
     return out;
   }
 
@@ -352,7 +371,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
     }
   }
 
-  // One chunk, one transaction: claimed in the state table, streamed with its digest taken,
+  // One chunk, one transaction: claimed in the run catalog (as copy's chunks), streamed with its digest taken,
   // committed only when the file was whole and the digest is the manifest's.
   void load(pg::Connection& target, RunCatalog& catalog, BlockPool& blocks, const SpoolChunk& chunk) {
     auto started = Clock::now();
@@ -361,11 +380,8 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
     auto path = dir_ / chunk.file;
     target.exec("BEGIN", table.target);
     try {
-      auto claimed = target.exec_params(
-          fmt::format("INSERT INTO {} (spool_id, chunk, rows) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",
-                      state_),
-          {manifest_.id, std::to_string(chunk.index), std::to_string(chunk.rows)}, table.target);
-      if (claimed.rows() == 0) {  // another restore of this spool has it
+      size_t run_chunk = run_chunk_.at(chunk.index);
+      if (!catalog.claim(run_id_, run_chunk)) {  // done already, or another restore of this spool has it
         target.exec("ROLLBACK", table.target);
         return;
       }
@@ -383,16 +399,14 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
                                 path.string(), digester.digest().rows, chunk.digest.rows),
                     path.string(), "nothing of this chunk was committed; use another copy of the spool, or copy again");
       }
-      if (auto c = run_chunk_.find(chunk.index); c != run_chunk_.end()) {
-        ChunkDone done;
-        done.rows = chunk.rows;
-        done.bytes = bytes;
-        done.source_digest = chunk.digest;
-        done.format = format;
-        done.worker = worker_name();
-        done.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-        catalog.mark_done(run_id_, c->second, done);
-      }
+      ChunkDone done;
+      done.rows = chunk.rows;
+      done.bytes = bytes;
+      done.source_digest = chunk.digest;
+      done.format = format;
+      done.worker = worker_name();
+      done.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+      catalog.mark_done(run_id_, run_chunk, done);
       target.exec("COMMIT", table.target);
       rows_ += chunk.rows;
       bytes_ += bytes;
@@ -401,6 +415,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       pg::rollback_quietly(target);
       throw;
     }
+    chunk_committed(cancellation_);
   }
 
   const RestoreOptions& options_;
@@ -411,7 +426,6 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   std::map<size_t, size_t> plan_table_;  // manifest table -> spooled_.plan table
   std::map<size_t, size_t> run_chunk_;   // manifest chunk -> the run catalog's chunk
   int64_t run_id_ = 0;
-  std::string state_;
   std::vector<const SpoolChunk*> todo_;
   std::atomic<size_t> next_{0}, loaded_chunks_{0};
   std::atomic<int64_t> rows_{0}, bytes_{0};

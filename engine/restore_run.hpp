@@ -4,17 +4,18 @@
 // checksum) and its rows digest exactly as the manifest says (the digest verification uses).
 // A corrupt or truncated file is named and nothing of its chunk is committed.
 //
-// Exactly once, and resumable: each chunk's transaction also records it in the target's
-// `<catalog>.restored_chunks` (keyed by the spool's id and the chunk), so running the same
-// restore again after any failure or kill loads only what is missing, and two restores of one
-// spool never load a chunk twice. As in `copy`, the tables' indexes and constraints are
-// dropped first (recorded in the run catalog, where the restore is a run of kind "restore")
+// Exactly once, and resumable, by copy's own path: the restore is a run of kind "restore" in
+// the run catalog, one per spool and target table, and each chunk's transaction claims its
+// row in `<catalog>.chunks` and marks it done (run_catalog.hpp), so running the same restore
+// again after any failure or kill loads only what is missing, and two restores of one spool
+// never load a chunk twice. As in `copy`, the tables' indexes and constraints are
+// dropped first (recorded in the run catalog)
 // and rebuilt in parallel as their tables complete. The target tables must exist (with their schema, as after
 // migrations or `pg_restore --schema-only` of the spool's schema.sql) and be empty, or be
 // emptied first with --on-existing truncate (on the first start only, never on a resume, and
 // once `confirm` says yes). The manifest is untrusted: its tables and columns are checked
-// against the target's catalog first (spool_catalog.hpp). Each chunk's transaction also marks
-// it done in the run catalog, so `status` counts what a failed restore committed.
+// against the target's catalog first (spool_catalog.hpp). `status` counts what a failed restore
+// committed, as for a copy.
 #pragma once
 
 #include <functional>

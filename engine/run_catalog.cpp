@@ -99,12 +99,7 @@ CREATE TABLE IF NOT EXISTS {0}.key_map (
   old_key text NOT NULL,
   new_key text NOT NULL,
   PRIMARY KEY (run_id, target_table, old_key));
-CREATE TABLE IF NOT EXISTS {0}.restored_chunks (
-  spool_id text,
-  chunk int,
-  rows bigint,
-  restored_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (spool_id, chunk)))",
+)",
                            quoted_),
                schema_);
   target_.exec_params(fmt::format("INSERT INTO {0}.catalog_info (format, created_schema, created_by) "

@@ -4,14 +4,14 @@
 // catalog_info: one row, the marker that this schema holds a pgblit catalog (and whether
 //         pgblit created the schema), so `pgblit clean` drops only what is provably its own;
 //         each catalog table also carries pgblit's marker comment (run_catalog_owner.cpp).
-// restored_chunks: the chunks `pgblit restore` loaded, per spool (restore_run.hpp).
 // objects: the indexes and constraints a run dropped to rebuild after loading, each with its
 //         exact definition (written in the transaction that drops them) and whether it is back.
 // lanes:  what each lane of each worker (host:pid) works on now, for `pgblit status`.
 // runs:   one row a run: its plan (so a resumed run executes the same chunks), its options
 //         (without connection strings), the source's snapshot and a cheap fingerprint of the
 //         source tables, status and timings.
-// chunks: one row a chunk: status, rows, bytes, digests, format, attempts, worker, error.
+// chunks: one row a chunk: status, rows, bytes, digests, format, attempts, worker, error. A
+//         restore's chunks are those of its run too (kind "restore"): one exactly-once path.
 //
 // Exactly once: a chunk is loaded in one target transaction that first locks its catalog row
 // (SELECT ... FOR UPDATE SKIP LOCKED: a row another worker holds is skipped, and a worker that

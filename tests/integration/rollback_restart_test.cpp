@@ -25,7 +25,8 @@ TEST_F(RollbackRestartTest, a_target_restart_while_reloading_is_ridden_out) {
   target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NULL; "
              "END $$; CREATE TRIGGER slow BEFORE INSERT ON orders FOR EACH STATEMENT EXECUTE FUNCTION slow()");
   PgblitProcess rollback({"rollback", "1", "--target", target_url(), "--yes", "-j", "1", "--retry-timeout", "120"});
-  ASSERT_TRUE(eventually([&] { return target_value("SELECT count(*) FROM pgblit.restored_chunks") != "0"; }))
+  ASSERT_TRUE(eventually([&] { return target_value("SELECT count(*) FROM "
+                                                     "pgblit.chunks c JOIN pgblit.runs r ON r.id = c.run_id WHERE r.options ->> 'kind' = 'restore' AND c.status = 'done'") != "0"; }))
       << rollback.output_so_far();
   target_.reset();
   pg_ctl("target", "-m immediate stop");  // pg_ctl waits for each: the rollback finds the server gone

@@ -247,7 +247,8 @@ TEST_F(RollbackSafetyTest, a_rollback_killed_while_reloading_is_finished_by_runn
   target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.2); RETURN NULL; "
              "END $$; CREATE TRIGGER slow BEFORE INSERT ON orders FOR EACH STATEMENT EXECUTE FUNCTION slow()");
   PgblitProcess running({"rollback", "1", "--target", target_url(), "--yes", "-j", "1"});
-  ASSERT_TRUE(eventually([&] { return target_value("SELECT count(*) FROM pgblit.restored_chunks") != "0"; }))
+  ASSERT_TRUE(eventually([&] { return target_value("SELECT count(*) FROM "
+                                                     "pgblit.chunks c JOIN pgblit.runs r ON r.id = c.run_id WHERE r.options ->> 'kind' = 'restore' AND c.status = 'done'") != "0"; }))
       << running.output_so_far();
   running.kill_now();
   auto killed = running.wait();

@@ -320,7 +320,8 @@ TEST_F(SpoolSafetyTest, status_of_a_failed_restore_counts_the_chunks_it_committe
   fs::resize_file(damaged, fs::file_size(damaged) - 50);
   auto restored = run_pgblit({"restore", "--spool", spool_.string(), "--target", third_url(), "-j", "1"});
   ASSERT_EQ(restored.exit_code, 1) << restored.output;
-  auto committed = third().exec("SELECT count(*) FROM pgblit.restored_chunks").text(0, 0);
+  auto committed = third().exec("SELECT count(*) FROM "
+                                 "pgblit.chunks c JOIN pgblit.runs r ON r.id = c.run_id WHERE r.options ->> 'kind' = 'restore' AND c.status = 'done'").text(0, 0);
   ASSERT_NE(committed, "0");
   auto status = run_pgblit({"status", "--target", third_url()});
   EXPECT_TRUE(mentions(status, "chunks: " + committed + " done")) << status.output;

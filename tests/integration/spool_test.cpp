@@ -145,11 +145,12 @@ TEST_F(SpoolTest, a_damaged_chunk_file_is_named_and_none_of_its_chunk_commits) {
   EXPECT_TRUE(mentions(restored, damaged.string())) << restored.output;
   EXPECT_TRUE(mentions(restored, "nothing of this chunk was committed")) << restored.output;
   auto third = pg::Connection::open(third_url(), "third");
-  auto in_state = third.exec("SELECT count(*) FROM pgblit.restored_chunks WHERE chunk = 1").text(0, 0);
+  auto in_state = third.exec("SELECT count(*) FROM pgblit.chunks c JOIN pgblit.runs r ON r.id = c.run_id WHERE r.options ->> 'kind' = 'restore' AND c.status = 'done' AND c.chunk = 1").text(0, 0);
   EXPECT_EQ(in_state, "0");
   // Whatever is in the tables is exactly the chunks recorded restored: no partial chunk.
   EXPECT_EQ(third.exec("SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM notes)").text(0, 0),
-            third.exec("SELECT coalesce(sum(rows), 0) FROM pgblit.restored_chunks").text(0, 0));
+            third.exec("SELECT coalesce(sum(c.rows), 0) FROM "
+                       "pgblit.chunks c JOIN pgblit.runs r ON r.id = c.run_id WHERE r.options ->> 'kind' = 'restore' AND c.status = 'done'").text(0, 0));
   // A truncated file is found as well.
   auto truncated = spool_ / m["chunks"][2]["file"].get<std::string>();
   fs::resize_file(truncated, fs::file_size(truncated) - 100);
