@@ -11,8 +11,8 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <thread>
 
+#include "core/worker_pool.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 #include "target/target_prep.hpp"
@@ -643,9 +643,7 @@ std::vector<Finding> run_checks(std::vector<Check>& checks, engine::RunSetup& ru
       out[i] = std::move(f);
     }
   };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < std::max(1, options.jobs); ++t) threads.emplace_back(work);
-  for (auto& t : threads) t.join();
+  run_workers(options.jobs, [&](int) { work(); });  // a check's failure is its finding
   return out;
 }
 

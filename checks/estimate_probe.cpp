@@ -10,8 +10,8 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
-#include <thread>
 
+#include "core/worker_pool.hpp"
 #include "engine/copy_pump.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/copy.hpp"
@@ -56,9 +56,7 @@ class Probe {
 
   // Runs the lanes; the samples by target table, or throws the first lane's failure.
   std::map<std::string, Sample> run() {
-    std::vector<std::thread> lanes;
-    for (int lane = 0; lane < std::max(1, options_.jobs); ++lane) lanes.emplace_back([this, lane] { lane_main(lane); });
-    for (auto& t : lanes) t.join();
+    run_workers(options_.jobs, [this](int lane) { lane_main(lane); });  // each lane keeps its own failure
     if (failure_) throw *failure_;
     return samples_;
   }

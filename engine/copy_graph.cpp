@@ -4,9 +4,9 @@
 #include <tbb/concurrent_queue.h>
 #include <tbb/flow_graph.h>
 
-#include <thread>
 #include <vector>
 
+#include "core/worker_pool.hpp"
 #include "engine/chunk_scheduler.hpp"
 
 namespace pgblit::engine {
@@ -33,17 +33,16 @@ struct LaneTask {
   LaneNode::gateway_type* gateway = nullptr;
 };
 
-// The lane threads: each opens its own Lane (a source and a target session) and runs the
+// The lanes, workers of the one pool: each opens its own Lane (a source and a target session) and runs the
 // chunks it is handed, one at a time.
 class LaneThreads {
  public:
   LaneThreads(int count, const LaneConfig& config, pg::Cancellation& cancellation, const ChunkWork& work)
-      : config_(config), cancellation_(cancellation), work_(work) {
-    for (int i = 0; i < count; ++i) threads_.emplace_back([this, i] { serve(i + 1); });
+      : config_(config), cancellation_(cancellation), work_(work), pool_(count) {
+    for (int i = 0; i < count; ++i) pool_.run([this, i] { serve(i + 1); });
   }
   ~LaneThreads() {
-    for (size_t i = 0; i < threads_.size(); ++i) tasks_.push(std::nullopt);
-    for (auto& t : threads_) t.join();
+    for (int i = 0; i < pool_.workers(); ++i) tasks_.push(std::nullopt);  // pool_ then waits for them
   }
   void submit(const LaneTask& task) { tasks_.push(task); }
 
@@ -79,7 +78,7 @@ class LaneThreads {
   pg::Cancellation& cancellation_;
   const ChunkWork& work_;
   tbb::concurrent_bounded_queue<std::optional<LaneTask>> tasks_;
-  std::vector<std::thread> threads_;
+  WorkerPool pool_;  // last: its workers use everything above
 };
 
 }  // namespace

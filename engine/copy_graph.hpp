@@ -6,8 +6,8 @@
 //      +---- newly ready chunks ---- done (serial: report, schedule) <------+
 //                                     +---- one slot back to the limiter
 //
-// The lanes' blocking libpq I/O runs on lane threads of their own, never on TBB worker
-// threads; the async_node hands chunks to them and their outcomes come back through its
+// The lanes' blocking libpq I/O runs on workers of the one pool (core/worker_pool.hpp, an
+// arena of their own), never on the graph's TBB threads; the async_node hands chunks to them and their outcomes come back through its
 // gateway. At most `jobs` chunks are in flight, so memory is bounded by jobs × blocks.
 #pragma once
 

@@ -21,7 +21,8 @@ TableFinisher::TableFinisher(const partitioner::Plan& plan, const std::vector<bo
       ++progress.chunks_left;
     }
   }
-  thread_ = std::thread([this] { serve(); });
+  worker_ = std::make_unique<WorkerPool>(1);
+  worker_->run([this] { serve(); });
 }
 
 TableFinisher::~TableFinisher() {
@@ -32,7 +33,7 @@ TableFinisher::~TableFinisher() {
   }
   stop_.request("the run ended");
   changed_.notify_all();
-  thread_.join();
+  worker_.reset();  // waits for it to return
 }
 
 void TableFinisher::chunk_finished(const ChunkOutcome& outcome) {

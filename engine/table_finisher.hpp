@@ -1,7 +1,7 @@
 // Finishing target tables while the copy goes on.
 //
 // Once every chunk loading into a target table is in, that table's whole-table verification
-// read (for tables not verified chunk by chunk) and its ANALYZE run on a thread of their own,
+// read (for tables not verified chunk by chunk) and its ANALYZE run on a worker of their own,
 // beside the lanes still copying other tables; the end of the run then waits only for the
 // tables that finished last. This is an optimization, not a second path to a verdict: the run
 // compares digests at its end as before, and a table this could not finish (a failure, a chunk
@@ -11,13 +11,14 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/worker_pool.hpp"
 #include "pg/cancellation.hpp"
 #include "engine/lane.hpp"
 #include "verify/ledger.hpp"
@@ -78,7 +79,7 @@ class TableFinisher {
   bool busy_ = false;
   bool stopping_ = false;
   Results results_;
-  std::thread thread_;
+  std::unique_ptr<WorkerPool> worker_;  // one, serving the queue; last: it uses everything above
 };
 
 }  // namespace pgblit::engine

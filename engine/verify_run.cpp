@@ -7,11 +7,11 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <thread>
 
 #include "engine/copied_rows.hpp"
 #include "engine/copy_graph.hpp"
 #include "engine/run_catalog.hpp"
+#include "core/worker_pool.hpp"
 #include "engine/run_setup.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/sql.hpp"
@@ -20,28 +20,12 @@
 namespace pgblit::engine {
 namespace {
 
-// Reads both sides at once: `target_side` on a helper thread, `source_side` here. A failure
-// on either cancels the other; the first is thrown once both have stopped.
+// Reads both sides at once, two workers of the one pool. A failure on either cancels the
+// other; the first is thrown once both have stopped.
 void on_both_sides(const std::function<void()>& source_side, const std::function<void()>& target_side,
                    pg::Cancellation& cancellation) {
-  std::exception_ptr target_failure;
-  std::thread target_reader([&] {
-    try {
-      target_side();
-    } catch (...) {
-      target_failure = std::current_exception();
-      cancellation.request("verification failed");
-    }
-  });
-  try {
-    source_side();
-  } catch (...) {
-    cancellation.request("verification failed");
-    target_reader.join();
-    throw;
-  }
-  target_reader.join();
-  if (target_failure) std::rethrow_exception(target_failure);
+  run_workers(2, [&](int side) { side == 0 ? source_side() : target_side(); },
+              [&](const std::exception_ptr&) { cancellation.request("verification failed"); });
 }
 
 // The tables verified chunk by chunk: lanes read each chunk on both sides at once, and bisect

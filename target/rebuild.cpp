@@ -106,8 +106,8 @@ Rebuilder::Rebuilder(std::vector<DeferredObject> objects, std::vector<bool> pend
   for (size_t i = 0; i < objects_.size(); ++i) {
     if (!pending[i]) state_[i] = kDone;
   }
-  int builds = std::max(1, jobs);
-  for (int i = 0; i < builds; ++i) threads_.emplace_back([this] { work(); });
+  builds_ = std::make_unique<WorkerPool>(jobs);
+  for (int i = 0; i < builds_->workers(); ++i) builds_->run([this] { work(); });
 }
 
 Rebuilder::~Rebuilder() {
@@ -116,7 +116,7 @@ Rebuilder::~Rebuilder() {
     stopping_ = true;
   }
   changed_.notify_all();
-  for (auto& t : threads_) t.join();
+  builds_.reset();  // waits for the builds to return
 }
 
 void Rebuilder::table_loaded(const std::string& table) {
@@ -252,7 +252,7 @@ void Rebuilder::open_session(std::optional<pg::Connection>& session) {
   session.emplace(pg::open_session(conninfo_, "target"));
   if (memory_kb_ == 0) {
     int64_t server = session->exec("SELECT setting::int8 FROM pg_settings WHERE name = 'maintenance_work_mem'").int64(0, 0);
-    memory_kb_ = std::clamp<int64_t>(4 * server / static_cast<int64_t>(threads_.size()), 64 << 10, 2 << 20);
+    memory_kb_ = std::clamp<int64_t>(4 * server / static_cast<int64_t>(builds_->workers()), 64 << 10, 2 << 20);
   }
   session->exec(fmt::format("SET maintenance_work_mem = '{}kB'", memory_kb_.load()));
 }

@@ -25,13 +25,14 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/worker_pool.hpp"
 #include "pg/cancellation.hpp"
 #include "target/deferred.hpp"
 
@@ -89,7 +90,7 @@ class Rebuilder {
   std::set<std::string> loaded_;
   bool stopping_ = false;
   RebuildTotals totals_;
-  std::vector<std::thread> threads_;
+  std::unique_ptr<WorkerPool> builds_;  // last: its workers use everything above
 };
 
 }  // namespace pgblit::target

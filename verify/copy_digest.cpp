@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <memory>
 #include <mutex>
-#include <thread>
 
+#include "core/worker_pool.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "pg/session.hpp"
 #include "partitioner/chunking.hpp"
@@ -120,32 +120,25 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   }
   std::mutex mutex;
   size_t next = 0;
-  std::exception_ptr failure;
-  std::vector<std::thread> readers;
-  for (int i = 0; i < std::min<int>(jobs, static_cast<int>(ranges.size())); ++i) {
-    readers.emplace_back([&] {
-      try {
-        auto session = pg::open_session(conninfo, source ? "source" : "target");
-        if (source) pg::join_snapshot(session, snapshot_id);
-        for (;;) {
-          size_t at = 0;
-          {
-            std::lock_guard lock(mutex);
-            if (failure || next == ranges.size() || cancellation.requested()) return;
-            at = next++;
-          }
-          auto digest = read(session, ranges[at]);
-          std::lock_guard lock(mutex);
-          digests[ranges[at].table] += digest;
-        }
-      } catch (...) {
+  bool failed = false;  // a reader failed: the others take no further range
+  run_workers(std::min<int>(jobs, static_cast<int>(ranges.size())), [&](int) {
+    auto session = pg::open_session(conninfo, source ? "source" : "target");
+    if (source) pg::join_snapshot(session, snapshot_id);
+    for (;;) {
+      size_t at = 0;
+      {
         std::lock_guard lock(mutex);
-        if (!failure) failure = std::current_exception();
+        if (failed || next == ranges.size() || cancellation.requested()) return;
+        at = next++;
       }
-    });
-  }
-  for (auto& r : readers) r.join();
-  if (failure) std::rethrow_exception(failure);
+      auto digest = read(session, ranges[at]);
+      std::lock_guard lock(mutex);
+      digests[ranges[at].table] += digest;
+    }
+  }, [&](const std::exception_ptr&) {
+    std::lock_guard lock(mutex);
+    failed = true;
+  });
   if (cancellation.requested()) throw cancellation.error();
   return digests;
 }
