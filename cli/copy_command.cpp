@@ -23,6 +23,7 @@
 #include "report/hooks.hpp"
 #include "report/metrics.hpp"
 #include "report/progress.hpp"
+#include "report/run_record.hpp"
 #include "report/run_folder.hpp"
 
 namespace pgblit::cli {
@@ -211,6 +212,7 @@ int run_copy(CopyFlags& flags) {
   events.subscribe(std::make_shared<report::Progress>(progress_mode(flags.progress), flags.progress_interval));
   if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
   if (flags.metrics) events.subscribe(flags.metrics);
+  events.subscribe(std::make_shared<report::RunRecord>(flags.connections.target, flags.catalog_schema));
   engine::CopySummary summary;
   try {
     summary = run.execute(cancellation, events);
