@@ -15,12 +15,15 @@
 #include "cli/plan_command.hpp"
 #include "spool/spool_folder.hpp"
 #include "cli/interrupts.hpp"
+#include "cli/job_file.hpp"
 #include "core/events.hpp"
 #include "core/units.hpp"
 #include "engine/copy_run.hpp"
 #include "report/console.hpp"
 #include "report/hooks.hpp"
+#include "report/metrics.hpp"
 #include "report/progress.hpp"
+#include "report/run_record.hpp"
 #include "report/run_folder.hpp"
 
 namespace pgblit::cli {
@@ -63,6 +66,10 @@ struct CopyFlags {
   std::vector<std::string> fence_revoke;
   std::string backup_target;
   std::string mapping;
+  std::string metrics_file;
+  std::string job;
+  std::shared_ptr<JobFile> job_file;
+  std::shared_ptr<report::MetricsFile> metrics;  // opened before anything connects (a bad path: exit 2)
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -192,6 +199,7 @@ int run_copy(CopyFlags& flags) {
   options.rejects_dir = flags.rejects_dir;
 
   options.command_line = command_line();
+  if (flags.job_file) options.job = {flags.job_file->path, flags.job_file->digest};
 
   engine::CopyRun run(options);
   if (!flags.resume && !run.joining() && !flags.create_schema && !confirmed(run, flags)) {
@@ -203,6 +211,8 @@ int run_copy(CopyFlags& flags) {
   events.subscribe(folder);
   events.subscribe(std::make_shared<report::Progress>(progress_mode(flags.progress), flags.progress_interval));
   if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
+  if (flags.metrics) events.subscribe(flags.metrics);
+  events.subscribe(std::make_shared<report::RunRecord>(flags.connections.target, flags.catalog_schema));
   engine::CopySummary summary;
   try {
     summary = run.execute(cancellation, events);
@@ -325,8 +335,37 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "with --fence: also revoke CONNECT on the source database from this role for the run (repeatable)");
   cmd->add_option("--keep", flags->keep, "with --spool: the spool expires after this long (90d, 12h, 30m; "
                                          "pgblit spool prune removes it then; default: never)");
+  cmd->add_option("--metrics-file", flags->metrics_file,
+                  "write the run's figures (rows, bytes, chunks done and planned, rejects, phase durations, exit "
+                  "code) to this file in the Prometheus text format, replaced whole every --progress-interval and "
+                  "at the end (for node_exporter's textfile collector)");
+  add_job_flag(*cmd, flags->job);
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
-  return [flags] { return run_copy(*flags); };
+  return [flags, cmd] {
+    if (!flags->job.empty()) {  // before anything else: the file may name the metrics file
+      flags->job_file = load_job_file(flags->job, *cmd);
+      apply_job_file(*flags->job_file, *cmd);
+    }
+    if (!flags->metrics_file.empty()) {
+      flags->metrics = std::make_shared<report::MetricsFile>(flags->metrics_file, flags->progress_interval);
+      if (flags->job_file) flags->metrics->set_job(flags->job_file->path);
+    }
+    // The file's exit code is the command's, however it ended.
+    try {
+      int code = run_copy(*flags);
+      if (flags->metrics) flags->metrics->finish(code);
+      return code;
+    } catch (const Error& e) {
+      if (flags->metrics) flags->metrics->finish(exit_code(e.kind()));
+      if (flags->job_file && !flags->job_file->inline_mapping.empty()) {  // name the job file, not its copy
+        throw Error(e.kind(), flags->job_file->in_job_terms(e.what()), e.object(), e.hint(), e.sqlstate());
+      }
+      throw;
+    } catch (...) {
+      if (flags->metrics) flags->metrics->finish(exit_code(ErrorKind::Runtime));
+      throw;
+    }
+  };
 }
 
 }  // namespace pgblit::cli

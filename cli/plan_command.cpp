@@ -10,6 +10,7 @@
 #include <set>
 
 #include "cli/common_flags.hpp"
+#include "cli/job_file.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
 #include "checks/dry_run.hpp"
@@ -194,7 +195,20 @@ std::function<int()> add_plan_command(CLI::App& app) {
   add_dry_run_flags(*cmd, flags->dry, "");
   add_mapping_flag(*cmd, flags->mapping);
   cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
-  return [flags] { return run_plan(*flags); };
+  add_job_flag(*cmd, flags->job);
+  return [flags, cmd, &app] {
+    std::shared_ptr<JobFile> job;
+    if (!flags->job.empty()) {  // the job describes a copy: its settings are checked against copy's flags
+      job = load_job_file(flags->job, *app.get_subcommand("copy"));
+      apply_job_file(*job, *cmd);
+    }
+    try {
+      return run_plan(*flags);
+    } catch (const Error& e) {
+      if (!job || job->inline_mapping.empty()) throw;
+      throw Error(e.kind(), job->in_job_terms(e.what()), e.object(), e.hint(), e.sqlstate());
+    }
+  };
 }
 
 }  // namespace pgblit::cli

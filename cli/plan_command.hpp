@@ -38,6 +38,7 @@ struct PlanFlags {
   bool no_analyze = false;
   DryRunFlags dry;
   std::string mapping;
+  std::string job;  // --job FILE, applied to these flags before run_plan
 };
 
 std::function<int()> add_plan_command(CLI::App& app);

@@ -32,6 +32,7 @@ void print(const nlohmann::json& s) {
   bool running = s["status"] == "running";
   std::string state = running && !s["alive"].get<bool>() ? "running, but no process works on it (dead: resume it)"
                                                           : s["status"].get<std::string>();
+  if (s.contains("exit_code") && s["exit_code"].is_number()) state += fmt::format(" (exit code {})", s["exit_code"].get<int>());
   fmt::print("run {}: {}, started {}, {} elapsed\n", s["run_id"].get<int64_t>(), state,
              s["started_at"].get<std::string>(), human_duration(s["seconds"].get<double>()));
   int64_t chunks = s["chunks"], done = s["chunks_done"], failed = s["chunks_failed"];

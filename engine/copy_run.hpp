@@ -50,6 +50,7 @@ struct CopyOptions {
   int64_t max_rejects = 0;                      // rows the target may refuse before the run fails
   std::string rejects_dir = kDefaultRejectsDir;  // where rejected rows are written, a file a chunk
   std::string command_line;                      // as typed, passwords scrubbed: for the audit trail
+  std::pair<std::string, std::string> job;       // --job: the file's path and XXH3 digest, for the audit trail
   std::string spool_dir;                         // also write every chunk's stream there (zstd); "": none
   int spool_level = 3;                           // zstd level
   double spool_keep_seconds = 0;                 // the spool's expiry after its creation; 0: none

@@ -281,6 +281,7 @@ nlohmann::json CopyRun::audit() {
   audit_ = {{"pgblit_version", PGBLIT_VERSION}, {"os_user", user ? user->pw_name : std::to_string(getuid())},
             {"host", host},                     {"pid", getpid()},
             {"command_line", options_.command_line}};
+  if (!options_.job.first.empty()) audit_["job"] = {{"file", options_.job.first}, {"digest", options_.job.second}};
   if (run_.coordinator) audit_["source"] = side(*run_.coordinator);
   if (run_.target) audit_["target"] = side(*run_.target);
   return audit_;

@@ -37,7 +37,7 @@ SELECT jsonb_build_object(
   'run_id', run.id, 'status', run.status, 'started_at', run.started_at, 'finished_at', run.finished_at,
   'verified_at', run.verified_at, 'seconds', extract(epoch FROM COALESCE(run.finished_at, now()) - run.started_at),
   'alive', NOT pg_try_advisory_xact_lock(hashtext('pgblit run ' || $2), run.id::int),
-  'audit', run.options -> 'audit',
+  'audit', run.options -> 'audit', 'exit_code', run.options -> 'exit_code',
   'chunks', (SELECT count(*) FROM chunks),
   'chunks_done', (SELECT count(*) FROM chunks WHERE status = 'done'),
   'chunks_failed', (SELECT count(*) FROM chunks WHERE status <> 'done' AND error IS NOT NULL),
@@ -86,7 +86,7 @@ SELECT jsonb_build_object('event', 'run_started', 'at', extract(epoch FROM r.sta
                  'started', extract(epoch FROM COALESCE(c.started_at, c.finished_at)),
                  'finished', extract(epoch FROM c.finished_at)) ORDER BY c.finished_at), '[]')
         FROM {0}.chunks c WHERE c.run_id = r.id AND c.status = 'done')::text,
-       r.status, extract(epoch FROM COALESCE(r.finished_at, now()))
+       r.status, extract(epoch FROM COALESCE(r.finished_at, now())), r.options ->> 'exit_code'
 FROM {0}.runs r WHERE r.id = $1)",
                                            quoted_),
                                {std::to_string(run)}, schema_ + ".runs");
@@ -113,7 +113,8 @@ FROM {0}.runs r WHERE r.id = $1)",
   std::string status = r.text(0, 3);
   events.push_back({{"event", "run_finished"},
                     {"at", std::stod(r.text(0, 4))},
-                    {"exit_code", status == "done" ? 0 : status == "running" ? -1 : 1},
+                    // The code the run ended with, where it was kept (report/run_record.hpp); else its status's.
+                    {"exit_code", !r.is_null(0, 5) ? std::stoi(r.text(0, 5)) : status == "done" ? 0 : status == "running" ? -1 : 1},
                     {"message", status == "done" ? "" : "the run is " + status}});
   return events;
 }

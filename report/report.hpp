@@ -1,8 +1,8 @@
 // The run's report: built from its events (so a report can be rendered again later from
 // events.jsonl or report.json), written as report.json (schema in docs/events.md) and as
 // report.html, one self-contained page (inline CSS and SVG; no script, font or network):
-// the verdict, the audit trail, a per-lane timeline of chunks (to see the critical path),
-// throughput over time and the per-table table.
+// the verdict, a per-lane timeline of chunks with a time axis and the phases as bands,
+// throughput over time, the per-table table and the audit trail; and as summary.txt.
 #pragma once
 
 #include <mutex>
@@ -27,7 +27,9 @@ class ReportBuilder : public EventSink {
   std::vector<nlohmann::json> chunks_;
 };
 
-// The HTML page of a report.json.
+// The HTML page of a report.json (report_html.cpp).
 std::string render_html(const nlohmann::json& report);
+// The same in plain text, for mail and chat: summary.txt.
+std::string render_summary(const nlohmann::json& report);
 
 }  // namespace pgblit::report

@@ -75,6 +75,7 @@ void RunFolder::write_reports() {
   auto report = builder_.report();
   write_file(dir_ / "report.json", report.dump(2));
   write_file(dir_ / "report.html", render_html(report));
+  write_file(dir_ / "summary.txt", render_summary(report));
 }
 
 }  // namespace pgblit::report

@@ -7,6 +7,7 @@ packages=(
   libpq-dev libtbb-dev libxxhash-dev libzstd-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev
   postgresql postgresql-client bc zstd time
+  dpkg-dev file man-db   # the .deb (cpack, dpkg-shlibdeps) and its test (man -l)
   chromium bsdutils      # the HTML report is checked in headless Chromium; `script` gives a test a terminal
 )
 missing=()

@@ -1,0 +1,88 @@
+// `pgblit report --history`: five nightly rehearsals of one job file into the same scratch
+// target, while one source table grows night after night; the history lays them side by side
+// from the run catalog, and names the growing table as the one that moved the window.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "harness.hpp"
+
+namespace pgblit::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+class HistoryTest : public DatabasePair {
+ protected:
+  void SetUp() override {
+    DatabasePair::SetUp();
+    dir_ = "/tmp/pgblit-history-test-" + std::to_string(getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    setenv("PGBLIT_HISTORY_SOURCE", source_url().c_str(), 1);
+    setenv("PGBLIT_HISTORY_TARGET", target_url().c_str(), 1);
+    both_sql("CREATE TABLE customers (id int PRIMARY KEY, name text); CREATE TABLE events (id int PRIMARY KEY, body text)");
+    source_sql("INSERT INTO customers SELECT g, md5(g::text) FROM generate_series(1, 5000) g");
+    job_ = dir_ + "/rehearsal.yaml";
+    std::ofstream(job_) << "version: 1\n"
+                           "source: {env: PGBLIT_HISTORY_SOURCE}\n"
+                           "target: {env: PGBLIT_HISTORY_TARGET}\n"
+                           "options:\n"
+                           "  on-existing: truncate\n"
+                           "  chunk-size: 1MB\n"
+                           "  jobs: 2\n"
+                           "  yes: true\n"
+                           "  progress: off\n"
+                           "  run-dir: " << dir_ << "/runs\n";
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_, job_;
+};
+
+TEST_F(HistoryTest, five_rehearsals_show_side_by_side_and_name_the_growing_table) {
+  for (int night = 1; night <= 5; ++night) {
+    // events grows by 40,000 rows a night; customers stays.
+    source_sql(fmt::format("INSERT INTO events SELECT g, repeat(md5(g::text), 4) FROM generate_series({}, {}) g; ANALYZE",
+                           (night - 1) * 40000 + 1, night * 40000));
+    auto run = run_pgblit({"copy", "--job", job_});
+    ASSERT_EQ(run.exit_code, 0) << "night " << night << "\n" << run.output;
+  }
+  // A run of another job (no job file) is not among them.
+  ASSERT_EQ(copy({"--on-existing", "truncate", "--run-dir", dir_ + "/runs", "--progress", "off"}).exit_code, 0);
+  auto json = run_pgblit({"report", "--history", "--job", job_, "--json", "--target", target_url()});
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  auto history = nlohmann::json::parse(json.output.substr(json.output.find('{')));
+  ASSERT_EQ(history["runs"].size(), 5u);
+  int64_t last_rows = 0;
+  for (const auto& r : history["runs"]) {
+    EXPECT_EQ(r["exit_code"], 0);
+    EXPECT_EQ(r["job"]["file"], job_);
+    int64_t rows = r["figures"]["rows"];
+    EXPECT_EQ(rows - last_rows, last_rows == 0 ? 45000 : 40000) << r.dump();
+    last_rows = rows;
+    EXPECT_GT(r["figures"]["phases"]["load"].get<double>(), 0);
+  }
+  EXPECT_EQ(history["runs"].back()["figures"]["tables"]["\"public\".\"events\""]["rows"], 200000) << history.dump(1);
+  EXPECT_EQ(history["window"]["table"], "\"public\".\"events\"") << history["window"].dump();
+  EXPECT_EQ(history["window"]["rows_before"], 160000);
+  EXPECT_EQ(history["window"]["rows_after"], 200000);
+  EXPECT_EQ(history["since_first"]["table"], "\"public\".\"events\"");
+  // The page and the text: five runs side by side, the trend chart, the sentence.
+  std::string page = dir_ + "/history.html";
+  auto text = run_pgblit({"report", "--history", "--job", job_, "-o", page, "--target", target_url()});
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_TRUE(mentions(text, "the table that moved it most is \"public\".\"events\"")) << text.output;
+  std::ifstream in(page);
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t rows = 0;
+  for (size_t at = html.find("class=\"run-row\""); at != std::string::npos; at = html.find("class=\"run-row\"", at + 1)) ++rows;
+  EXPECT_EQ(rows, 5u);
+  EXPECT_NE(html.find("id=\"trend\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgblit::test
