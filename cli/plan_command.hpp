@@ -38,6 +38,7 @@ struct PlanFlags {
   bool no_analyze = false;
   DryRunFlags dry;
   std::string mapping;
+  bool follow = false;  // also check what copy --follow needs
 };
 
 std::function<int()> add_plan_command(CLI::App& app);

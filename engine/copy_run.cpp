@@ -14,6 +14,7 @@
 #include "core/units.hpp"
 #include "engine/copied_rows.hpp"
 #include "engine/copy_graph.hpp"
+#include "engine/follow_run.hpp"
 #include "engine/key_map.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/target_claims.hpp"
@@ -133,6 +134,23 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
   if (options_.fence && !continued_ && !fence_) fence_source();
   const auto& plan = run_.plan;
   auto records = start_run();
+  if (options_.follow && !joining()) {
+    if (!continued_) {
+      try {
+        run_.snapshot_id = start_follow(*run_.coordinator, *run_.target, options_.source, options_.catalog_schema,
+                                        run_id_, plan);
+      } catch (...) {  // nothing copied yet: what was dropped for the load comes back; unfollow drops the rest
+        RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
+        report_dropped_objects(cancellation);
+        throw;
+      }
+    } else if (count_done(records) < plan.chunks.size()) {
+      // Chunks read in a new snapshot would get the slot's changes applied over rows that already have them.
+      throw usage_error(fmt::format("run {} follows the source and its slot's snapshot is gone: its missing chunks "
+                                    "cannot be copied consistently", run_id_),
+                        options_.catalog_schema, fmt::format("pgblit unfollow {}, then a new copy --follow", run_id_));
+    }
+  }
   events.emit("run_started", {{"run_id", run_id_},
                               {"tables", plan.tables.size()},
                               {"chunks", plan.chunks.size()},
@@ -391,7 +409,13 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
                             "the constraint); then pgblit copy --resume {} rebuilds only what is pending",
                             run_id_));
   }
-  catalog.set_run_status(run_id_, "done");
+  if (options_.follow) {
+    begin_following(*run_.target, options_.subscription_conninfo.empty() ? options_.source : options_.subscription_conninfo,
+                    options_.catalog_schema, run_id_);
+    catalog.set_run_status(run_id_, "following");
+  } else {
+    catalog.set_run_status(run_id_, "done");
+  }
   if (fence_) {
     fence_->lift();
   } else if (options_.fence && !joining()) {  // a resumed run lifts the fence its first process left
