@@ -49,7 +49,7 @@ SELECT current_setting('wal_level'), current_setting('max_replication_slots')::i
   std::string list;
   for (const auto& t : tables) list += (list.empty() ? "" : ",") + t;
   auto r = source.exec_params(R"(
-SELECT c.oid::regclass::text FROM pg_class c
+SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = ANY (SELECT unnest(string_to_array($1, ','))::regclass)
   AND (c.relreplident = 'n'
        OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))

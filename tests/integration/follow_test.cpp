@@ -8,7 +8,7 @@
 #include <random>
 #include <thread>
 
-#include "integration/harness.hpp"
+#include "harness.hpp"
 
 namespace pgblit::test {
 namespace {
