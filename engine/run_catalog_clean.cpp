@@ -135,6 +135,10 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
     }
     if (run) {
       target_.exec_params(fmt::format("DELETE FROM {}.runs WHERE id = $1", quoted_), {std::to_string(*run)}, schema_);
+      if (has_table("follows")) {  // its follow is over (checked above): only its record is left
+        target_.exec_params(fmt::format("DELETE FROM {}.follows WHERE run_id = $1", quoted_), {std::to_string(*run)},
+                            schema_);
+      }
     } else {
       bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
                                          schema_).boolean(0, 0);
