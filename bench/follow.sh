@@ -20,15 +20,19 @@ schema="CREATE TABLE orders (id bigserial PRIMARY KEY, customer int NOT NULL, am
         created timestamptz NOT NULL DEFAULT now())"
 fresh_target() {
   psql "$TGT" -qtc "SELECT subname FROM pg_subscription" 2>/dev/null | while read -r s; do
-    [ -n "$s" ] && psql "$TGT" -qc "ALTER SUBSCRIPTION $s DISABLE; ALTER SUBSCRIPTION $s SET (slot_name = NONE); DROP SUBSCRIPTION $s"
-  done
+    if [ -n "$s" ]; then
+      psql "$TGT" -qc "ALTER SUBSCRIPTION $s DISABLE" -c "ALTER SUBSCRIPTION $s SET (slot_name = NONE)" -c "DROP SUBSCRIPTION $s"
+    fi
+  done || true
   admin 56062 "DROP DATABASE IF EXISTS followbench WITH (FORCE)"; admin 56062 "CREATE DATABASE followbench"
   psql "$TGT" -qc "$schema"
 }
+psql "postgresql://postgres@127.0.0.1:56061/postgres" -qtAc "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots" >/dev/null
 admin 56061 "DROP DATABASE IF EXISTS followbench WITH (FORCE)"; admin 56061 "CREATE DATABASE followbench"
 psql "$SRC" -qc "$schema"
 psql "$SRC" -qc "INSERT INTO orders (customer, amount, note) SELECT g % 10000, g % 997, md5(g::text)
-                 FROM generate_series(1, $rows) g; VACUUM ANALYZE orders"
+                 FROM generate_series(1, $rows) g"
+psql "$SRC" -qc "VACUUM ANALYZE orders"
 cat >"$dir/writes.sql" <<'SQL'
 \set id random(1, 2000000)
 INSERT INTO orders (customer, amount, note) VALUES (:id % 10000, 1, 'live');

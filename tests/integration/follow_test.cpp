@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -261,6 +262,27 @@ TEST_F(FollowTest, TablesWithoutReplicaIdentityAreNamedBeforeAnythingIsCreated) 
   source_sql("ALTER TABLE loose REPLICA IDENTITY FULL");
   plan = run_pgblit({"plan", "--follow", "--source", source_url(), "--target", target_url()});
   EXPECT_FALSE(mentions(plan, "no primary key or replica identity")) << plan.output;
+}
+
+TEST_F(FollowTest, AWhereFilterBecomesTheRowFilterAndAReshapingMappingIsRefused) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g");
+  std::string renaming = "/tmp/pgblit-follow-renaming-" + db_ + ".yaml";
+  std::ofstream(renaming) << "version: 1\ntables:\n  public.t:\n    columns:\n      v: {expr: \"upper(v)\"}\n";
+  auto refused = copy({"--follow", "--mapping", renaming});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(mentions(refused, "reshapes")) << refused.output;
+  EXPECT_EQ(source_value("SELECT count(*) FROM pg_publication"), "0");
+  std::string filtering = "/tmp/pgblit-follow-filtering-" + db_ + ".yaml";
+  std::ofstream(filtering) << "version: 1\ntables:\n  public.t:\n    where: \"id <= 50\"\n";
+  int64_t run = follow({"--mapping", filtering});
+  source_sql("INSERT INTO t VALUES (0, 'in'), (500, 'out'); UPDATE t SET v = 'changed' WHERE id IN (1, 60)");
+  ASSERT_TRUE(caught_up());
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_EQ(target_value("SELECT count(*) || ' ' || min(id) || ' ' || max(id) FROM t"), "51 0 50");
+  EXPECT_EQ(target_value("SELECT v FROM t WHERE id = 1"), "changed");
+  expect_nothing_left();
 }
 
 }  // namespace
