@@ -144,12 +144,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
         report_dropped_objects(cancellation);
         throw;
       }
-    } else if (count_done(records) < plan.chunks.size()) {
-      // Chunks read in a new snapshot would get the slot's changes applied over rows that already have them.
-      throw usage_error(fmt::format("run {} follows the source and its slot's snapshot is gone: its missing chunks "
-                                    "cannot be copied consistently", run_id_),
-                        options_.catalog_schema, fmt::format("pgblit unfollow {}, then a new copy --follow", run_id_));
-    }
+    }  // a resumed one only has deferred objects and the verdict left (continue_run checks)
   }
   events.emit("run_started", {{"run_id", run_id_},
                               {"tables", plan.tables.size()},

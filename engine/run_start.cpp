@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -126,6 +127,15 @@ void CopyRun::continue_run() {
   }
   run_.plan = partitioner::plan_from_json(record.plan);
   options_.follow = record.options.value("follow", false);
+  if (options_.follow && !options_.join_run) {
+    auto chunks = catalog.chunks(record.id, run_.plan.chunks.size());
+    if (std::any_of(chunks.begin(), chunks.end(), [](const ChunkRecord& c) { return !c.done; })) {
+      // Chunks read in a new snapshot would get the slot's changes applied over rows that already have them.
+      throw usage_error(fmt::format("run {} follows the source and its slot's snapshot is gone: its missing chunks "
+                                    "cannot be copied consistently", record.id),
+                        options_.catalog_schema, fmt::format("pgblit unfollow {}, then a new copy --follow", record.id));
+    }
+  }
   // The run's own settings, not this command line's, decide how its chunks load and verify.
   options_.disable_triggers = record.options.value("disable_triggers", false);
   options_.verify = record.options.value("verify", true);

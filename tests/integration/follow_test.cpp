@@ -285,5 +285,27 @@ TEST_F(FollowTest, AWhereFilterBecomesTheRowFilterAndAReshapingMappingIsRefused)
   expect_nothing_left();
 }
 
+TEST_F(FollowTest, ACopyKilledMidwayIsRefusedToResumeAndUnfollowLeavesNothing) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 5000) g; ANALYZE t");
+  gate_inserts_into("t");
+  close_gate();
+  PgblitProcess copying(copy_args({"--follow", "-j", "2", "--chunk-size", "64kB"}));
+  ASSERT_TRUE(a_lane_waits_at_the_gate()) << copying.output_so_far();
+  copying.kill_now();
+  copying.wait();
+  open_gate();
+  int64_t run = latest_run();
+  EXPECT_EQ(follow_state(run), "copying");
+  EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "1");
+  // Its slot's snapshot died with it: chunks read in another snapshot would get changes applied twice.
+  auto resumed = copy({"--resume", std::to_string(run)});
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.output;
+  EXPECT_TRUE(mentions(resumed, "pgblit unfollow")) << resumed.output;
+  auto r = run_pgblit({"unfollow", std::to_string(run), "--source", source_url(), "--target", target_url()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_nothing_left();
+}
+
 }  // namespace
 }  // namespace pgblit::test
