@@ -70,6 +70,8 @@ struct CopyFlags {
   std::string job;
   std::shared_ptr<JobFile> job_file;
   std::shared_ptr<report::MetricsFile> metrics;  // opened before anything connects (a bad path: exit 2)
+  bool follow = false;
+  std::string subscription_source;
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -144,6 +146,7 @@ int run_copy(CopyFlags& flags) {
     plan.no_analyze = flags.no_analyze;
     plan.dry = flags.dry;
     plan.mapping = flags.mapping;
+    plan.follow = flags.follow;
     return run_plan(plan);
   }
   pg::Cancellation cancellation;
@@ -165,6 +168,16 @@ int run_copy(CopyFlags& flags) {
     throw usage_error("--fence-revoke works only with --fence: nothing was done", "--fence-revoke",
                       "add --fence (the source read-only for everyone else during the run), or drop --fence-revoke");
   }
+  if (flags.follow && flags.fence) {
+    throw usage_error("--follow keeps the source online and --fence makes it read-only for the copy: give one; "
+                      "nothing was done", "--follow", "with --follow, pgblit cutover fences the source at the end");
+  }
+  if (!flags.subscription_source.empty() && !flags.follow) {
+    throw usage_error("--subscription-source works only with --follow: nothing was done", "--subscription-source",
+                      "add --follow, or drop --subscription-source");
+  }
+  options.follow = flags.follow;
+  options.subscription_conninfo = flags.subscription_source;
   options.fence = flags.fence;
   options.fence_revoke = flags.fence_revoke;
   options.backup_target_dir = flags.backup_target;
@@ -250,6 +263,12 @@ std::function<int()> add_copy_command(CLI::App& app) {
   add_connection_flags(*cmd, flags->connections);
   add_selection_flags(*cmd, flags->selection);
   add_jobs_flag(*cmd, flags->jobs, "chunks copied at once, each with a source and a target connection");
+  cmd->add_flag("--follow", flags->follow,
+                "keep the source online: copy from a logical replication slot's snapshot, then let a subscription "
+                "on the target apply the source's changes until pgblit cutover (docs/follow.md)");
+  cmd->add_option("--subscription-source", flags->subscription_source,
+                  "with --follow: the connection string the target's server uses to reach the source (default: "
+                  "--source)");
   cmd->add_option("--on-existing", flags->on_existing,
                   "target tables that already hold rows: error (refuse, the default), truncate (empty them "
                   "first), append (load beside them)")

@@ -11,6 +11,7 @@
 #include "cli/clean_command.hpp"
 #include "cli/common_flags.hpp"
 #include "cli/copy_command.hpp"
+#include "cli/follow_commands.hpp"
 #include "cli/plan_command.hpp"
 #include "cli/spool_command.hpp"
 #include "cli/unfence_command.hpp"
@@ -61,6 +62,8 @@ int main(int argc, char** argv) {
   auto run_spool = cli::add_spool_command(app);
   auto run_unfence = cli::add_unfence_command(app);
   auto run_rollback = cli::add_rollback_command(app);
+  auto run_cutover = cli::add_cutover_command(app);
+  auto run_unfollow = cli::add_unfollow_command(app);
   cli::remember_command_line(argc, argv);
   try {
     reject_unknown_command(app, argc, argv);
@@ -86,6 +89,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("spool")) return run_spool();
     if (app.got_subcommand("unfence")) return run_unfence();
     if (app.got_subcommand("rollback")) return run_rollback();
+    if (app.got_subcommand("cutover")) return run_cutover();
+    if (app.got_subcommand("unfollow")) return run_unfollow();
     return exit_code(ErrorKind::Usage);
   } catch (const Error& e) {
     std::string message = e.what();

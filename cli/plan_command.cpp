@@ -1,6 +1,7 @@
 // See plan_command.hpp.
 #include "core/defaults.hpp"
 #include "cli/plan_command.hpp"
+#include "cli/follow_commands.hpp"
 
 #include <fmt/format.h>
 
@@ -136,6 +137,10 @@ int run_plan(PlanFlags& flags) {
   options.estimate_seconds = flags.dry.estimate_seconds;
   options.mapping = mapping ? &*mapping : nullptr;
   auto dry_run = checks::dry_run(run, deferral, options);
+  nlohmann::json follow_json = nlohmann::json::array();
+  std::vector<source::FollowFinding> follow;
+  if (flags.follow) follow = source::follow_checks(*run.coordinator, *run.target, run.plan);
+  bool follow_go = !flags.follow || report_follow_findings(follow, flags.json ? &follow_json : nullptr);
   if (flags.json) {
     auto json = partitioner::to_json(run.plan);
     json["deferred"] = nlohmann::json::array();
@@ -143,13 +148,14 @@ int run_plan(PlanFlags& flags) {
     json["kept"] = nlohmann::json::array();
     for (const auto& k : deferral.kept) json["kept"].push_back({{"table", k.table}, {"what", k.what}, {"why", k.why}});
     json["dry_run"] = checks::to_json(dry_run);
+    if (flags.follow) json["follow"] = follow_json;
     std::cout << json.dump(2) << "\n";
   } else {
     print_table(run.plan);
     print_deferral(deferral);
     print_findings(dry_run);
   }
-  return dry_run.go ? 0 : exit_code(ErrorKind::NoGo);
+  return dry_run.go && follow_go ? 0 : exit_code(ErrorKind::NoGo);
 }
 
 
@@ -194,6 +200,9 @@ std::function<int()> add_plan_command(CLI::App& app) {
   cmd->add_flag("--no-analyze", flags->no_analyze, "as `copy --no-analyze` would");
   add_dry_run_flags(*cmd, flags->dry, "");
   add_mapping_flag(*cmd, flags->mapping);
+  cmd->add_flag("--follow", flags->follow,
+                "also check what copy --follow needs: wal_level, free slots and WAL senders, replica identities, "
+                "REPLICATION, the subscription privilege");
   cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
   add_job_flag(*cmd, flags->job);
   return [flags, cmd, &app] {

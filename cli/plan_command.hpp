@@ -39,6 +39,7 @@ struct PlanFlags {
   DryRunFlags dry;
   std::string mapping;
   std::string job;  // --job FILE, applied to these flags before run_plan
+  bool follow = false;  // also check what copy --follow needs
 };
 
 std::function<int()> add_plan_command(CLI::App& app);

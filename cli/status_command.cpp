@@ -1,5 +1,7 @@
 // See status_command.hpp.
 #include "cli/status_command.hpp"
+#include "cli/follow_commands.hpp"
+#include "engine/follow_run.hpp"
 
 #include <fmt/format.h>
 
@@ -82,10 +84,16 @@ int run_status(StatusFlags& flags) {
                          {"to_finish", engine::how_to_finish(p)}});
     }
     status["dropped_on_target"] = dropped;
+    if (auto follow = engine::follow_status(target, flags.catalog_schema, status["run_id"].get<int64_t>(),
+                                            flags.connections.source);
+        !follow.is_null()) {
+      status["follow"] = follow;
+    }
     if (flags.json) {
       std::cout << status.dump() << std::endl;
     } else {
       print(status);
+      if (status.contains("follow")) print_follow_status(status["follow"]);
     }
     if (!flags.watch || status["status"] != "running") return 0;
     std::this_thread::sleep_for(std::chrono::duration<double>(flags.interval));
@@ -101,6 +109,8 @@ std::function<int()> add_status_command(CLI::App& app) {
                                            "catalog, from any host");
   cmd->add_option("RUN_ID", flags->run, "the run to show")->check(run_id_number());
   cmd->add_option("--target", flags->connections.target, "target server (default: $TARGET_DATABASE_URL)");
+  cmd->add_option("--source", flags->connections.source,
+                  "source server, to read a following run's lag in bytes from its slot (optional)");
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   cmd->add_flag("--watch", flags->watch, "show it again every --interval seconds until the run ends");
   cmd->add_option("--interval", flags->interval, "seconds between --watch refreshes (default: 2)")

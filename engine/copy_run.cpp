@@ -14,6 +14,7 @@
 #include "core/units.hpp"
 #include "engine/copied_rows.hpp"
 #include "engine/copy_graph.hpp"
+#include "engine/follow_run.hpp"
 #include "engine/key_map.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/target_claims.hpp"
@@ -133,6 +134,18 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
   if (options_.fence && !continued_ && !fence_) fence_source();
   const auto& plan = run_.plan;
   auto records = start_run();
+  if (options_.follow && !joining()) {
+    if (!continued_) {
+      try {
+        run_.snapshot_id = start_follow(*run_.coordinator, *run_.target, options_.source, options_.catalog_schema,
+                                        run_id_, plan);
+      } catch (...) {  // nothing copied yet: what was dropped for the load comes back; unfollow drops the rest
+        RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
+        report_dropped_objects(cancellation);
+        throw;
+      }
+    }  // a resumed one only has deferred objects and the verdict left (continue_run checks)
+  }
   events.emit("run_started", {{"run_id", run_id_},
                               {"tables", plan.tables.size()},
                               {"chunks", plan.chunks.size()},
@@ -391,7 +404,13 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
                             "the constraint); then pgblit copy --resume {} rebuilds only what is pending",
                             run_id_));
   }
-  catalog.set_run_status(run_id_, "done");
+  if (options_.follow) {
+    begin_following(*run_.target, options_.subscription_conninfo.empty() ? options_.source : options_.subscription_conninfo,
+                    options_.catalog_schema, run_id_);
+    catalog.set_run_status(run_id_, "following");
+  } else {
+    catalog.set_run_status(run_id_, "done");
+  }
   if (fence_) {
     fence_->lift();
   } else if (options_.fence && !joining()) {  // a resumed run lifts the fence its first process left

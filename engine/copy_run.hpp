@@ -58,6 +58,8 @@ struct CopyOptions {
   std::string backup_target_dir;                 // spool the target tables that hold rows before writing
   bool fence = false;                            // the source read-only for everyone else during the run
   std::vector<std::string> fence_revoke;         // and CONNECT revoked from these roles
+  bool follow = false;                           // --follow: read a slot's snapshot, then subscribe (follow_run.hpp)
+  std::string subscription_conninfo;             // how the target reaches the source; "": `source`
 };
 
 struct CopySummary {

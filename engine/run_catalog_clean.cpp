@@ -114,6 +114,16 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
         throw usage_error(fmt::format("run {} is in progress ({}): nothing dropped", r.id, r.status), schema_,
                           "wait until it ends, or stop it (Ctrl-C) and clean it then");
       }
+      // copy --follow: its slot keeps WAL on the source until dropped, and only this row names it.
+      if (has_table("follows") &&
+          target_.exec_params(fmt::format("SELECT count(*) FROM {}.follows WHERE run_id = $1 AND state NOT IN "
+                                          "('done', 'unfollowed')", quoted_),
+                              {std::to_string(r.id)}, schema_).int64(0, 0) > 0) {
+        throw usage_error(fmt::format("run {} still owns a replication slot, a publication and a subscription "
+                                      "(copy --follow): nothing dropped", r.id),
+                          schema_, fmt::format("pgblit unfollow {} drops them (or pgblit cutover {} finishes the "
+                                               "move); then clean", r.id, r.id));
+      }
       if (r.objects_pending > 0) {
         throw usage_error(fmt::format("run {} dropped {} indexes or constraints that are not rebuilt yet: nothing "
                                       "dropped, since their definitions live only in its catalog rows",
@@ -125,6 +135,10 @@ CleanResult RunCatalog::clean(std::optional<int64_t> run) {
     }
     if (run) {
       target_.exec_params(fmt::format("DELETE FROM {}.runs WHERE id = $1", quoted_), {std::to_string(*run)}, schema_);
+      if (has_table("follows")) {  // its follow is over (checked above): only its record is left
+        target_.exec_params(fmt::format("DELETE FROM {}.follows WHERE run_id = $1", quoted_), {std::to_string(*run)},
+                            schema_);
+      }
     } else {
       bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
                                          schema_).boolean(0, 0);

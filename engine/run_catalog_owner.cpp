@@ -31,6 +31,7 @@ const std::vector<std::pair<std::string, std::string>>& catalog_tables() {
       {"lanes", "run_id bigint,worker text,lane integer,chunk integer"},
       {"chunks", "run_id bigint,chunk integer,source_table text,target_table text,predicate text,status text"},
       {"key_map", "run_id bigint,target_table text,old_key text,new_key text"},
+      {"follows", "run_id bigint,slot text,publication text,subscription text,state text"},
       {"runs", "id bigint,status text,plan jsonb,options jsonb,snapshot_id text,source_state jsonb"},
       // Restores of earlier pgblit versions recorded their chunks here; clean still drops it.
       {"restored_chunks", "spool_id text,chunk integer,rows bigint"},

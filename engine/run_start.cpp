@@ -8,12 +8,14 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
 #include "core/private_files.hpp"
 #include "engine/copy_run.hpp"
+#include "engine/follow_run.hpp"
 #include "engine/target_claims.hpp"
 #include "engine/mapping_preflight.hpp"
 #include "pg/conninfo.hpp"
@@ -55,6 +57,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
                                     options_.defer_indexes, mapping};
   planning.foreign_keys_deferred = options_.defer_indexes;
   run_ = open_run(options_.source, options_.target, planning);
+  if (options_.follow) require_followable(*run_.coordinator, *run_.target, options_.source, run_.plan);
   if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
   lock_target_tables(*run_.target, run_.plan.target_tables());
@@ -117,7 +120,22 @@ void CopyRun::continue_run() {
                                   record.options.value("spool", "")),
                       options_.catalog_schema, "continue it with the same pgblit restore command");
   }
+  if (record.status == "following" || record.status == "cutover" || record.status == "unfollowed") {
+    throw usage_error(fmt::format("run {} is {}: its copy is finished", record.id, record.status),
+                      options_.catalog_schema, "pgblit cutover " + std::to_string(record.id) + " or pgblit unfollow " +
+                                                   std::to_string(record.id) + " (docs/follow.md)");
+  }
   run_.plan = partitioner::plan_from_json(record.plan);
+  options_.follow = record.options.value("follow", false);
+  if (options_.follow && !options_.join_run) {
+    auto chunks = catalog.chunks(record.id, run_.plan.chunks.size());
+    if (std::any_of(chunks.begin(), chunks.end(), [](const ChunkRecord& c) { return !c.done; })) {
+      // Chunks read in a new snapshot would get the slot's changes applied over rows that already have them.
+      throw usage_error(fmt::format("run {} follows the source and its slot's snapshot is gone: its missing chunks "
+                                    "cannot be copied consistently", record.id),
+                        options_.catalog_schema, fmt::format("pgblit unfollow {}, then a new copy --follow", record.id));
+    }
+  }
   // The run's own settings, not this command line's, decide how its chunks load and verify.
   options_.disable_triggers = record.options.value("disable_triggers", false);
   options_.verify = record.options.value("verify", true);
@@ -216,7 +234,8 @@ nlohmann::json CopyRun::options_json() {
           {"mapping", options_.mapping_file.empty() ? nlohmann::json()
                                                     : nlohmann::json{{"file", options_.mapping_file},
                                                                      {"digest", mapping_.digest}}},
-          {"prefilled", prefilled_}};
+          {"prefilled", prefilled_},
+          {"follow", options_.follow}};
 }
 
 // Merging (new_keys): the block of keys the copied rows take is taken from the target's

@@ -32,6 +32,20 @@ fsync = ${PGBLIT_CLUSTER_FSYNC:-on}
 full_page_writes = ${PGBLIT_CLUSTER_FSYNC:-on}
 CONF
   fi
+  # copy --follow: logical decoding on the source, subscriptions' apply workers on the target.
+  # Clusters made before this get it appended, and a running one restarts to take it.
+  if ! grep -q '^wal_level' "$data/postgresql.conf"; then
+    cat >>"$data/postgresql.conf" <<CONF
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+max_logical_replication_workers = 8
+max_worker_processes = 16
+CONF
+    if as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+      as_postgres "$bin/pg_ctl" -D "$data" -l "$data.log" -w -t 60 restart >/dev/null
+    fi
+  fi
   as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 && return 0   # already running
   as_postgres "$bin/pg_ctl" -D "$data" -l "$data.log" -w -t 60 start >/dev/null
 }

@@ -39,6 +39,9 @@ class Fence {
   Fence& operator=(const Fence&) = delete;
 
   void lift();
+  // The fence outlives this object (pgblit cutover: the old source stays read-only until the
+  // DBA lifts it with pgblit unfence); it stays recorded as in place in the catalog.
+  void leave_in_place() { lifted_ = true; }
   int64_t id() const { return id_; }
 
  private:

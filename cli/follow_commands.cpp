@@ -1,0 +1,119 @@
+// See follow_commands.hpp.
+#include "cli/follow_commands.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+#include "cli/common_flags.hpp"
+#include "cli/interrupts.hpp"
+#include "core/defaults.hpp"
+#include "core/printable.hpp"
+#include "core/units.hpp"
+#include "engine/follow_run.hpp"
+
+namespace pgblit::cli {
+
+std::function<int()> add_cutover_command(CLI::App& app) {
+  struct Flags {
+    ConnectionFlags connections;
+    std::string catalog_schema = kDefaultCatalogSchema;
+    int64_t run = 0;
+    std::string check = "counts";
+    double timeout = 600;
+    int jobs = default_jobs();
+    std::vector<std::string> fence_revoke;
+    std::string run_dir = kDefaultRunDir;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("cutover", "finish a copy --follow: fence the source, wait until the target applied "
+                                            "everything, check, set sequences, drop subscription, slot and publication");
+  cmd->add_option("RUN_ID", flags->run, "the following run")->required()->check(run_id_number());
+  add_connection_flags(*cmd, flags->connections);
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
+  cmd->add_option("--check", flags->check,
+                  "what is compared once caught up: counts (row counts of every table, the default) or full "
+                  "(digests of every row, as pgblit verify)")
+      ->check(CLI::IsMember({"counts", "full"}));
+  cmd->add_option("--catch-up-timeout", flags->timeout,
+                  "seconds to wait for the target to apply the source's changes up to the fence (default: 600)")
+      ->check(CLI::Range(1.0, 86400.0));
+  add_jobs_flag(*cmd, flags->jobs, "connections for --check full");
+  cmd->add_option("--fence-revoke", flags->fence_revoke, "also revoke CONNECT on the source database from this role "
+                                                         "(repeatable)");
+  cmd->add_option("--run-dir", flags->run_dir, "folder of run folders: cutover.json goes into RUN_ID/ there");
+  return [flags] {
+    require_connections(flags->connections);
+    pg::Cancellation cancellation;
+    route_interrupts_to(cancellation);
+    auto result = engine::cutover({flags->connections.source, flags->connections.target, flags->catalog_schema,
+                                   flags->run, flags->check, flags->timeout, flags->jobs, flags->fence_revoke,
+                                   flags->run_dir},
+                                  cancellation);
+    fmt::print("cut over run {}: downtime {:.2f} s (fence to target ready), {} tables checked ({}), {} sequences set\n",
+               flags->run, result.downtime_seconds, result.tables_checked, flags->check, result.sequences);
+    return 0;
+  };
+}
+
+std::function<int()> add_unfollow_command(CLI::App& app) {
+  struct Flags {
+    ConnectionFlags connections;
+    std::string catalog_schema = kDefaultCatalogSchema;
+    int64_t run = 0;
+    bool all = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  auto* cmd = app.add_subcommand("unfollow", "stop following without cutting over: drop the run's subscription "
+                                             "(target), replication slot and publication (source)");
+  cmd->add_option("RUN_ID", flags->run, "the run")->check(run_id_number());
+  cmd->add_flag("--all", flags->all, "every run of the catalog that still follows");
+  add_connection_flags(*cmd, flags->connections);
+  add_catalog_schema_flag(*cmd, flags->catalog_schema);
+  return [flags] {
+    if ((flags->run > 0) == flags->all) {
+      throw usage_error("give a RUN_ID or --all (one of them): nothing was done", "unfollow",
+                        "pgblit status lists the runs");
+    }
+    require_connections(flags->connections);
+    auto runs = engine::unfollow(flags->connections.source, flags->connections.target, flags->catalog_schema,
+                                 flags->all ? std::nullopt : std::optional<int64_t>(flags->run));
+    fmt::print("{}\n", runs.empty() ? std::string("nothing follows: no slot, publication or subscription to drop")
+                                    : fmt::format("unfollowed {} run{}", runs.size(), runs.size() == 1 ? "" : "s"));
+    return 0;
+  };
+}
+
+bool report_follow_findings(const std::vector<source::FollowFinding>& findings, nlohmann::json* json) {
+  bool go = true;
+  for (const auto& f : findings) {
+    go = go && !f.error;
+    if (json) {
+      json->push_back({{"severity", f.error ? "error" : "warning"}, {"what", f.what}, {"fix", f.fix}});
+    } else {
+      fmt::print("{} (--follow): {}\n  fix: {}\n", f.error ? "error" : "warning", f.what, f.fix);
+    }
+  }
+  if (!json) fmt::print("--follow: {}\n", go ? "the source and target can follow" : "cannot follow (fix the errors above)");
+  return go;
+}
+
+void print_follow_status(const nlohmann::json& f) {
+  fmt::print("  follow: {} (slot {}, publication {}, subscription {}, from {})\n", f.value("state", ""),
+             printable(f.value("slot", "")), printable(f.value("publication", "")),
+             printable(f.value("subscription", "")), f.value("snapshot_lsn", ""));
+  if (f.value("state", "") != "following" && f.value("state", "") != "cutover") return;
+  std::string seconds = f["lag_seconds"].is_number() ? fmt::format("{:.1f} s", f["lag_seconds"].get<double>()) : "unknown";
+  std::string bytes = f.contains("lag_bytes") ? human_bytes(f["lag_bytes"].get<double>())
+                                              : "unknown (give --source to read the slot)";
+  fmt::print("  lag: {} behind, {}; apply worker {}\n", bytes, seconds,
+             f.value("apply_worker_running", false) ? "running" : "NOT running (see the target's log)");
+  if (f.contains("slot_retained_bytes")) {
+    fmt::print("  the slot holds {} of WAL on the source: cut over or unfollow, or it grows until the disk is full\n",
+               human_bytes(f["slot_retained_bytes"].get<double>()));
+  }
+  if (f.value("slot_exists", true) == false) fmt::print("  the slot is GONE from the source: pgblit unfollow, then copy again\n");
+}
+
+}  // namespace pgblit::cli

@@ -1,0 +1,311 @@
+// copy --follow, cutover and unfollow on the real clusters (wal_level = logical, scripts/clusters.sh):
+// a source written to during the copy ends up identical on the target, whatever order the
+// writes commit in, through idle stretches, cascades and TRUNCATE, a killed cutover, and
+// nothing (slot, publication, subscription) is left behind. Every wait is on a fact.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace pgblit::test {
+namespace {
+
+// Whatever a failed earlier run of a test left: a subscription on the target's database and a
+// slot on the source's block DROP DATABASE.
+void drop_leftover_replication(const std::string& db) {
+  try {
+    auto target = pg::Connection::open(cluster_url(target_port(), db), "target");
+    auto subs = target.exec("SELECT subname FROM pg_subscription WHERE subdbid = "
+                            "(SELECT oid FROM pg_database WHERE datname = current_database())");
+    for (int i = 0; i < subs.rows(); ++i) {
+      auto name = "\"" + subs.text(i, 0) + "\"";
+      target.exec("ALTER SUBSCRIPTION " + name + " DISABLE");
+      target.exec("ALTER SUBSCRIPTION " + name + " SET (slot_name = NONE)");
+      target.exec("DROP SUBSCRIPTION " + name);
+    }
+  } catch (const Error&) {  // no such database yet
+  }
+  auto admin = pg::Connection::open(cluster_url(source_port(), "postgres"), "admin");
+  eventually([&] {
+    return admin.exec_params("SELECT count(*) FROM pg_replication_slots WHERE database = $1 AND active", {db})
+               .int64(0, 0) == 0;
+  });
+  admin.exec_params("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", {db});
+}
+
+class FollowTest : public DatabasePair {
+ protected:
+  void SetUp() override {
+    auto name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::string db = name;
+    std::transform(db.begin(), db.end(), db.begin(), [](unsigned char c) { return std::isalnum(c) ? std::tolower(c) : '_'; });
+    drop_leftover_replication(db);
+    DatabasePair::SetUp();
+  }
+
+  int64_t latest_run() { return std::stoll(target_value("SELECT max(id) FROM pgblit.runs")); }
+
+  std::string follow_state(int64_t run) {
+    return target_value(fmt::format("SELECT state FROM pgblit.follows WHERE run_id = {}", run));
+  }
+
+  // The subscription's apply worker runs (the copy is over and the target follows).
+  bool apply_worker_running() {
+    return eventually([&] {
+      return target_value("SELECT count(*) FROM pg_stat_subscription WHERE pid IS NOT NULL AND relid IS NULL") == "1";
+    });
+  }
+
+  // The target has applied everything the source wrote so far: the slot's subscriber confirmed
+  // the source's WAL position taken now.
+  bool caught_up() {
+    std::string lsn = source_value("SELECT pg_current_wal_lsn()");
+    return eventually([&] {
+      return source_value(fmt::format("SELECT confirmed_flush_lsn >= '{}' FROM pg_replication_slots WHERE database = "
+                                      "current_database()", lsn)) == "t";
+    });
+  }
+
+  void expect_nothing_left() {
+    EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "0");
+    EXPECT_EQ(source_value("SELECT count(*) FROM pg_publication"), "0");
+    EXPECT_EQ(target_value("SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE "
+                           "datname = current_database())"), "0");
+  }
+
+  RunResult cutover(int64_t run, const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args{"cutover", std::to_string(run), "--source", source_url(), "--target", target_url(),
+                                  "--run-dir", "/tmp/pgblit-follow-test-runs"};
+    args.insert(args.end(), more.begin(), more.end());
+    auto r = run_pgblit(args);
+    // The fence ended every other session of the source database, this test's own among them.
+    source_ = std::make_unique<pg::Connection>(pg::Connection::open(source_url(), "source"));
+    return r;
+  }
+
+  // Starts a copy --follow and returns its run once the target follows.
+  int64_t follow(const std::vector<std::string>& more = {}) {
+    std::vector<std::string> args{"--follow", "-j", "2"};
+    args.insert(args.end(), more.begin(), more.end());
+    auto r = copy(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    int64_t run = latest_run();
+    EXPECT_EQ(follow_state(run), "following") << r.output;
+    EXPECT_TRUE(apply_worker_running());
+    return run;
+  }
+};
+
+// Inserts, updates and deletes all over the key range, committed one by one, until told to stop.
+class Writer {
+ public:
+  explicit Writer(const std::string& url) : conn_(pg::Connection::open(url, "writer")), thread_([this] { run(); }) {}
+  ~Writer() { stop(); }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t writes() const { return writes_; }
+
+ private:
+  void run() {
+    std::mt19937 random(42);
+    while (!stopping_) {
+      int64_t id = random() % 20000 + 1;
+      switch (random() % 3) {
+        case 0: conn_.exec("INSERT INTO items (n, note) VALUES (1, 'new')"); break;
+        case 1: conn_.exec(fmt::format("UPDATE items SET n = n + 1, note = 'changed' WHERE id = {}", id)); break;
+        default: conn_.exec(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
+      }
+      ++writes_;
+    }
+  }
+  pg::Connection conn_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> writes_{0};
+  std::thread thread_;
+};
+
+TEST_F(FollowTest, WritesDuringTheCopyAreOnTheTargetAfterCutover) {
+  both_sql("CREATE TABLE items (id bigserial PRIMARY KEY, n int NOT NULL, note text)");
+  source_sql("INSERT INTO items (n, note) SELECT g, repeat('x', 50) FROM generate_series(1, 20000) g; ANALYZE items");
+  gate_inserts_into("items");
+  close_gate();
+  Writer writer(source_url());
+  PgblitProcess copying(copy_args({"--follow", "-j", "2", "--chunk-size", "64kB"}));
+  ASSERT_TRUE(a_lane_waits_at_the_gate()) << copying.output_so_far();
+  // Writes land while the lanes hold the snapshot, before any chunk is in.
+  int64_t before = writer.writes();
+  ASSERT_TRUE(eventually([&] { return writer.writes() > before + 300; }));
+  open_gate();
+  auto copied = copying.wait();
+  ASSERT_EQ(copied.exit_code, 0) << copied.output;
+  int64_t run = latest_run();
+  EXPECT_EQ(follow_state(run), "following");
+  EXPECT_EQ(target_value(fmt::format("SELECT status FROM pgblit.runs WHERE id = {}", run)), "following");
+  ASSERT_TRUE(apply_worker_running());
+  // And while the target follows: rows of chunks copied long ago change.
+  before = writer.writes();
+  ASSERT_TRUE(eventually([&] { return writer.writes() > before + 300; }));
+  auto status = run_pgblit({"status", std::to_string(run), "--target", target_url(), "--source", source_url()});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_TRUE(mentions(status, "lag:")) << status.output;
+  writer.stop();
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_TRUE(mentions(cut, "downtime")) << cut.output;
+  expect_same_contents("items");
+  EXPECT_GT(std::stoll(target_value("SELECT nextval('items_id_seq')")), std::stoll(source_value("SELECT max(id) FROM items")));
+  expect_nothing_left();
+  EXPECT_EQ(target_value(fmt::format("SELECT status FROM pgblit.runs WHERE id = {}", run)), "done");
+}
+
+TEST_F(FollowTest, OppositeCommitOrderAndIdleStretchesAreApplied) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g");
+  int64_t run = follow();
+  auto first = pg::Connection::open(source_url(), "first");
+  auto second = pg::Connection::open(source_url(), "second");
+  first.exec("BEGIN; INSERT INTO t VALUES (5001, 'began first'); UPDATE t SET v = 'first' WHERE id = 1");
+  second.exec("BEGIN; INSERT INTO t VALUES (5002, 'began second'); DELETE FROM t WHERE id = 2");
+  second.exec("COMMIT");
+  first.exec("COMMIT");
+  // Idle: everything confirmed, nothing written; then one more write after the stretch.
+  ASSERT_TRUE(caught_up());
+  ASSERT_TRUE(caught_up());
+  source_sql("UPDATE t SET v = 'after idle' WHERE id = 3");
+  auto cut = cutover(run, {"--check", "full"});
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  expect_same_contents("t");
+  EXPECT_EQ(target_value("SELECT string_agg(v, ',' ORDER BY id) FROM t WHERE id IN (1, 3, 5001, 5002)"),
+            "first,after idle,began first,began second");
+  expect_nothing_left();
+}
+
+TEST_F(FollowTest, CascadesAndTruncateAreApplied) {
+  both_sql("CREATE TABLE parent (id int PRIMARY KEY); "
+           "CREATE TABLE child (id int PRIMARY KEY, parent int REFERENCES parent ON DELETE CASCADE); "
+           "CREATE TABLE scratch (id int PRIMARY KEY)");
+  source_sql("INSERT INTO parent SELECT generate_series(1, 100); "
+             "INSERT INTO child SELECT g, g % 100 + 1 FROM generate_series(1, 2000) g; "
+             "INSERT INTO scratch SELECT generate_series(1, 500)");
+  int64_t run = follow();
+  source_sql("DELETE FROM parent WHERE id <= 30");  // cascades to child on the source; each child row is published
+  source_sql("TRUNCATE scratch");
+  source_sql("INSERT INTO scratch VALUES (7)");
+  ASSERT_TRUE(caught_up());
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  for (const auto* table : {"parent", "child", "scratch"}) expect_same_contents(table);
+  EXPECT_EQ(target_value("SELECT count(*) FROM child WHERE parent <= 30"), "0");
+  EXPECT_EQ(target_value("SELECT count(*) FROM scratch"), "1");
+  expect_nothing_left();
+}
+
+TEST_F(FollowTest, AKilledCutoverIsFinishedByRunningItAgain) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v int)");
+  source_sql("INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g");
+  int64_t run = follow();
+  // The target stops applying: the cutover waits for the catch-up, and is killed there.
+  target_sql("DO $$ DECLARE s text; BEGIN SELECT subname INTO s FROM pg_subscription; "
+             "EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', s); END $$");
+  source_sql("UPDATE t SET v = -v WHERE id % 3 = 0; DELETE FROM t WHERE id % 7 = 0; INSERT INTO t VALUES (2000, 1)");
+  PgblitProcess cutting({"cutover", std::to_string(run), "--source", source_url(), "--target", target_url()});
+  ASSERT_TRUE(eventually([&] {
+    return target_value(fmt::format("SELECT fence_lsn IS NOT NULL FROM pgblit.follows WHERE run_id = {}", run)) == "t";
+  })) << cutting.output_so_far();
+  cutting.kill_now();
+  cutting.wait();
+  EXPECT_EQ(follow_state(run), "cutover");
+  auto clean = run_pgblit({"clean", std::to_string(run), "--target", target_url(), "--yes"});
+  EXPECT_EQ(clean.exit_code, 2) << clean.output;
+  EXPECT_TRUE(mentions(clean, "unfollow")) << clean.output;
+  target_sql("DO $$ DECLARE s text; BEGIN SELECT subname INTO s FROM pg_subscription; "
+             "EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', s); END $$");
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  expect_same_contents("t");
+  expect_nothing_left();
+}
+
+TEST_F(FollowTest, UnfollowDropsSlotPublicationAndSubscription) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY)");
+  source_sql("INSERT INTO t SELECT generate_series(1, 100)");
+  int64_t run = follow();
+  auto clean = run_pgblit({"clean", std::to_string(run), "--target", target_url(), "--yes"});
+  EXPECT_EQ(clean.exit_code, 2) << clean.output;
+  auto r = run_pgblit({"unfollow", std::to_string(run), "--source", source_url(), "--target", target_url()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_nothing_left();
+  EXPECT_EQ(follow_state(run), "unfollowed");
+  clean = run_pgblit({"clean", std::to_string(run), "--target", target_url(), "--yes"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+}
+
+TEST_F(FollowTest, TablesWithoutReplicaIdentityAreNamedBeforeAnythingIsCreated) {
+  both_sql("CREATE TABLE keyed (id int PRIMARY KEY); CREATE TABLE loose (a int, b text)");
+  source_sql("INSERT INTO keyed VALUES (1); INSERT INTO loose VALUES (1, 'x')");
+  auto plan = run_pgblit({"plan", "--follow", "--source", source_url(), "--target", target_url()});
+  EXPECT_EQ(plan.exit_code, 5) << plan.output;
+  EXPECT_TRUE(mentions(plan, "public.loose has no primary key or replica identity")) << plan.output;
+  EXPECT_TRUE(mentions(plan, "REPLICA IDENTITY FULL")) << plan.output;
+  auto copied = copy({"--follow"});
+  EXPECT_EQ(copied.exit_code, 2) << copied.output;
+  EXPECT_TRUE(mentions(copied, "loose")) << copied.output;
+  EXPECT_EQ(source_value("SELECT count(*) FROM pg_publication"), "0");
+  EXPECT_EQ(target_value("SELECT count(*) FROM loose"), "0");
+  // With the fix the dry run says go for following.
+  source_sql("ALTER TABLE loose REPLICA IDENTITY FULL");
+  plan = run_pgblit({"plan", "--follow", "--source", source_url(), "--target", target_url()});
+  EXPECT_FALSE(mentions(plan, "no primary key or replica identity")) << plan.output;
+}
+
+TEST_F(FollowTest, AWhereFilterBecomesTheRowFilterAndAReshapingMappingIsRefused) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 100) g");
+  std::string renaming = "/tmp/pgblit-follow-renaming-" + db_ + ".yaml";
+  std::ofstream(renaming) << "version: 1\ntables:\n  public.t:\n    columns:\n      v: {expr: \"upper(v)\"}\n";
+  auto refused = copy({"--follow", "--mapping", renaming});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(mentions(refused, "reshapes")) << refused.output;
+  EXPECT_EQ(source_value("SELECT count(*) FROM pg_publication"), "0");
+  std::string filtering = "/tmp/pgblit-follow-filtering-" + db_ + ".yaml";
+  std::ofstream(filtering) << "version: 1\ntables:\n  public.t:\n    where: \"id <= 50\"\n";
+  int64_t run = follow({"--mapping", filtering});
+  source_sql("INSERT INTO t VALUES (0, 'in'), (500, 'out'); UPDATE t SET v = 'changed' WHERE id IN (1, 60)");
+  ASSERT_TRUE(caught_up());
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_EQ(target_value("SELECT count(*) || ' ' || min(id) || ' ' || max(id) FROM t"), "51 0 50");
+  EXPECT_EQ(target_value("SELECT v FROM t WHERE id = 1"), "changed");
+  expect_nothing_left();
+}
+
+TEST_F(FollowTest, ACopyKilledMidwayIsRefusedToResumeAndUnfollowLeavesNothing) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 5000) g; ANALYZE t");
+  gate_inserts_into("t");
+  close_gate();
+  PgblitProcess copying(copy_args({"--follow", "-j", "2", "--chunk-size", "64kB"}));
+  ASSERT_TRUE(a_lane_waits_at_the_gate()) << copying.output_so_far();
+  copying.kill_now();
+  copying.wait();
+  open_gate();
+  int64_t run = latest_run();
+  EXPECT_EQ(follow_state(run), "copying");
+  EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "1");
+  // Its slot's snapshot died with it: chunks read in another snapshot would get changes applied twice.
+  auto resumed = copy({"--resume", std::to_string(run)});
+  EXPECT_EQ(resumed.exit_code, 2) << resumed.output;
+  EXPECT_TRUE(mentions(resumed, "pgblit unfollow")) << resumed.output;
+  auto r = run_pgblit({"unfollow", std::to_string(run), "--source", source_url(), "--target", target_url()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_nothing_left();
+}
+
+}  // namespace
+}  // namespace pgblit::test
