@@ -39,7 +39,7 @@ TEST_F(TargetRestartTest, immediate_target_restart_mid_run_is_survived) {
   auto result = copy.wait();
   target_ = std::make_unique<pg::Connection>(pg::Connection::open(target_url(), "target"));
   if (result.exit_code != 0) {  // past the retry timeout: the run must complete on resume
-    auto resumed = this->copy({"--resume"});
+    auto resumed = DatabasePair::copy({"--resume"});
     ASSERT_EQ(resumed.exit_code, 0) << result.output << resumed.output;
   } else {
     EXPECT_NE(result.output.find("retrying"), std::string::npos) << result.output;
@@ -90,6 +90,16 @@ CREATE INDEX t_gated ON t (gated(v)))");
   std::string indexes() {
     return target_value("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 't'");
   }
+  // A copy whose primary key is back and whose gated index is being built, every row in.
+  std::unique_ptr<PgblitProcess> a_copy_held_in_the_rebuild(const std::string& retry_timeout) {
+    auto copy = std::make_unique<PgblitProcess>(copy_args({"--index-jobs", "2", "--retry-timeout", retry_timeout}));
+    EXPECT_TRUE(a_lane_waits_at_the_gate()) << copy->output_so_far();
+    EXPECT_TRUE(eventually([&] {
+      return target_value("SELECT count(*) FROM pgblit.objects WHERE status = 'rebuilt'") == "1";
+    })) << copy->output_so_far();
+    EXPECT_EQ(target_value("SELECT count(*) FROM t"), "20000");
+    return copy;
+  }
   void restart_target(const std::string& how) {
     target_.reset();
     pg_ctl("target", how);
@@ -100,12 +110,11 @@ CREATE INDEX t_gated ON t (gated(v)))");
 // The rebuild of deferred objects follows the run's one retry policy, like the lanes.
 TEST_F(RebuildRestartTest, a_rebuild_rides_out_a_target_restart) {
   auto gate = gate_closed_until_the_stop(target_url());
-  PgblitProcess copy(copy_args({"--retry-timeout", "120"}));
-  ASSERT_TRUE(a_lane_waits_at_the_gate()) << copy.output_so_far();  // the rebuild of t_gated, all rows in
-  ASSERT_EQ(target_value("SELECT count(*) FROM t"), "20000");
+  auto copy = a_copy_held_in_the_rebuild("120");
+  ASSERT_FALSE(HasFailure());
   restart_target("-m immediate stop");
   pg_ctl("target", "start");
-  auto result = copy.wait();
+  auto result = copy->wait();
   reconnect();
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_TRUE(mentions(result, "retrying")) << result.output;
@@ -118,11 +127,11 @@ TEST_F(RebuildRestartTest, a_rebuild_rides_out_a_target_restart) {
 // given); what stays dropped is finished by the resume.
 TEST_F(RebuildRestartTest, a_rebuild_gives_up_after_the_retry_timeout_and_the_resume_rebuilds) {
   auto gate = gate_closed_until_the_stop(target_url());
-  PgblitProcess copy(copy_args({"--retry-timeout", "3"}));
-  ASSERT_TRUE(a_lane_waits_at_the_gate()) << copy.output_so_far();
+  auto copy = a_copy_held_in_the_rebuild("3");
+  ASSERT_FALSE(HasFailure());
   restart_target("-m immediate stop");
   auto stopped_at = std::chrono::steady_clock::now();
-  auto result = copy.wait();
+  auto result = copy->wait();
   double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped_at).count();
   pg_ctl("target", "start");
   reconnect();
@@ -130,7 +139,7 @@ TEST_F(RebuildRestartTest, a_rebuild_gives_up_after_the_retry_timeout_and_the_re
   EXPECT_LT(waited, 100) << "the rebuild waited past --retry-timeout 3: " << result.output;
   EXPECT_TRUE(mentions(result, "\"t_gated\"")) << result.output;
   EXPECT_EQ(indexes(), "t_pkey") << "the key came back, the gated index is pending";
-  auto resumed = this->copy({"--resume"});
+  auto resumed = DatabasePair::copy({"--resume"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_EQ(indexes(), "t_gated,t_pkey");
   expect_same_contents("t");
