@@ -358,6 +358,7 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   record_key_map(catalog, run_id_, plan, *run_.coordinator, *run_.target, cancellation);
   if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
   size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
+  reconnect_target_if_lost(cancellation);  // the rebuilds may have ridden out a restart
   // Before the verdict: whatever verification finds, the rows are in, and the application's
   // next insert must not collide with them.
   phase(events, "sequences");
