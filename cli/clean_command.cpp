@@ -42,7 +42,8 @@ void settle_pending_objects(const CleanFlags& flags, engine::RunCatalog& catalog
       if (rebuild.finish(target) > 0) {
         throw Error(ErrorKind::Runtime, fmt::format("run {}: some indexes or constraints could not be rebuilt; nothing "
                                                     "dropped", r.id),
-                    flags.catalog_schema, "fix the offending rows named above, then clean again");
+                    flags.catalog_schema, "the errors above say why: where they name offending rows, fix those on the target (or "
+                    "the constraint), then clean again");
       }
     } else if (flags.force) {
       for (const auto& record : catalog.deferred(r.id)) {

@@ -57,6 +57,7 @@ struct RestoreFlags {
   std::string on_existing = "error";
   bool no_analyze = false;
   bool yes = false;
+  double retry_timeout = kDefaultRetryTimeoutSeconds;
   std::string catalog_schema = kDefaultCatalogSchema;
 };
 
@@ -68,6 +69,7 @@ int run_restore(RestoreFlags& flags) {
                                 flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
   // As copy: emptying tables that hold rows is shown first and needs a yes (--yes without a terminal).
   options.confirm = [&flags](const std::string& what) { return confirm(what, flags.yes, WithoutTerminal::Refuse); };
+  options.retry_timeout = flags.retry_timeout;
   auto s = engine::restore(options, cancellation);
   spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
                "its manifest digest",
@@ -146,6 +148,10 @@ std::function<int()> add_restore_command(CLI::App& app) {
                   "target tables that hold rows: error (default) or truncate (emptied first; never on a resume)")
       ->check(CLI::IsMember({"error", "truncate"}));
   cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the restored tables");
+  cmd->add_option("--retry-timeout", flags->retry_timeout,
+                  "seconds a chunk or a rebuild keeps retrying after a lost connection or server restart (default: "
+                  "300)")
+      ->check(CLI::NonNegativeNumber);
   add_yes_flag(*cmd, flags->yes);
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   return [flags] { return run_restore(*flags); };

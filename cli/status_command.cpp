@@ -59,8 +59,10 @@ void print(const nlohmann::json& s) {
     fmt::print("\n");
   }
   for (const auto& d : s["dropped_on_target"]) {
+    std::vector<std::string> tables;
+    for (const auto& t : d["tables"]) tables.push_back(t.get<std::string>());
     fmt::print("dropped on the target and not rebuilt: {} indexes and constraints of {} by run {} (catalog {}); {}\n",
-               d["objects"].size(), printable(d["tables"].dump()), d["run_id"].get<int64_t>(),
+               d["objects"].size(), printable(fmt::format("{}", fmt::join(tables, ", "))), d["run_id"].get<int64_t>(),
                printable(d["catalog"].get<std::string>()), printable(d["to_finish"].get<std::string>()));
   }
   for (const auto& e : s["errors"]) {

@@ -173,7 +173,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
   if (!joining()) {
     RunCatalog catalog(*run_.target, options_.catalog_schema);
     rebuild_ = std::make_unique<DeferredRebuild>(catalog, run_id_, plan, options_.target,
-                                                 index_jobs(), cancellation);
+                                                 index_jobs(), cancellation, options_.retry_timeout);
     for (const auto& t : plan.target_tables()) chunks_left[t] = 0;
     for (size_t c = 0; c < plan.chunks.size(); ++c) chunks_left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
     for (const auto& [table, left] : chunks_left) {
@@ -230,7 +230,7 @@ void CopyRun::report_dropped_objects(const pg::Cancellation& cancellation) noexc
   } catch (const std::exception&) {  // the target may be what failed: nothing is rebuilt then
   }
   settle_after_failure(options_.target, options_.catalog_schema, run_id_, run_.plan, loaded, index_jobs(),
-                       cancellation);
+                       cancellation, options_.retry_timeout);
 }
 
 // Every chunk not done, through the lanes, in rounds: chunks held by other workers are
@@ -371,6 +371,7 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   record_key_map(catalog, run_id_, plan, *run_.coordinator, *run_.target, cancellation);
   if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
   size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
+  reconnect_target_if_lost(cancellation);  // the rebuilds may have ridden out a restart
   // Before the verdict: whatever verification finds, the rows are in, and the application's
   // next insert must not collide with them.
   phase(events, "sequences");

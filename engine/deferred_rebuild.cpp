@@ -20,7 +20,8 @@ void DeferredRebuild::record_and_drop(RunCatalog& catalog, pg::Connection& targe
 }
 
 DeferredRebuild::DeferredRebuild(RunCatalog& catalog, int64_t run, const partitioner::Plan& plan,
-                                 const std::string& target_conninfo, int index_jobs, pg::Cancellation& cancellation)
+                                 const std::string& target_conninfo, int index_jobs, pg::Cancellation& cancellation,
+                                 double retry_timeout)
     : catalog_schema_(catalog.schema()), run_(run) {
   std::vector<bool> pending;
   for (const auto& record : catalog.deferred(run)) {
@@ -36,7 +37,7 @@ DeferredRebuild::DeferredRebuild(RunCatalog& catalog, int64_t run, const partiti
       [schema, run](pg::Connection& session, size_t object, double seconds) {
         RunCatalog(session, schema).mark_rebuilt(run, object, seconds);
       },
-      cancellation);
+      cancellation, retry_timeout);
 }
 
 DeferredRebuild::~DeferredRebuild() = default;
@@ -77,14 +78,14 @@ size_t DeferredRebuild::report(pg::Connection& target, const target::RebuildTota
 
 void settle_after_failure(const std::string& target_conninfo, const std::string& catalog_schema, int64_t run,
                           const partitioner::Plan& plan, const std::vector<std::string>& loaded, int index_jobs,
-                          const pg::Cancellation& cancellation) noexcept {
+                          const pg::Cancellation& cancellation, double retry_timeout) noexcept {
   try {
     auto target = pg::open_session(target_conninfo, "target");
     RunCatalog catalog(target, catalog_schema);
     auto reason = cancellation.reason();
     if (!loaded.empty() && !reason.starts_with("interrupted") && !reason.starts_with("terminated")) {
       pg::Cancellation own;  // the run's was spent by the failure
-      DeferredRebuild rebuild(catalog, run, plan, target_conninfo, index_jobs, own);
+      DeferredRebuild rebuild(catalog, run, plan, target_conninfo, index_jobs, own, retry_timeout);
       for (const auto& table : loaded) rebuild.table_loaded(table);
       rebuild.finish_loaded(target);
     }

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "core/defaults.hpp"
 #include "engine/run_catalog.hpp"
 #include "pg/cancellation.hpp"
 #include "target/deferred.hpp"
@@ -24,9 +25,10 @@ class DeferredRebuild {
   static void record_and_drop(RunCatalog& catalog, pg::Connection& target, int64_t run,
                               const target::Deferral& deferral);
 
-  // Starts rebuilding the run's pending objects (from the catalog) as their tables load.
+  // Starts rebuilding the run's pending objects (from the catalog) as their tables load; a
+  // build retries a lost target for `retry_timeout` seconds (the command's --retry-timeout).
   DeferredRebuild(RunCatalog& catalog, int64_t run, const partitioner::Plan& plan, const std::string& target_conninfo,
-                  int index_jobs, pg::Cancellation& cancellation);
+                  int index_jobs, pg::Cancellation& cancellation, double retry_timeout = kDefaultRetryTimeoutSeconds);
   ~DeferredRebuild();
 
   size_t pending() const { return pending_; }
@@ -55,6 +57,6 @@ class DeferredRebuild {
 // logs what of run `run` stays dropped and the command that brings it back. Never throws.
 void settle_after_failure(const std::string& target_conninfo, const std::string& catalog_schema, int64_t run,
                           const partitioner::Plan& plan, const std::vector<std::string>& loaded, int index_jobs,
-                          const pg::Cancellation& cancellation) noexcept;
+                          const pg::Cancellation& cancellation, double retry_timeout) noexcept;
 
 }  // namespace pgblit::engine

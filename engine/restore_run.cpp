@@ -116,7 +116,7 @@ class Restore {
     }
     catalog.hold_run(run_id);
     run_id_ = run_id;
-    DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_);
+    DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_, options_.retry_timeout);
     // Parents before children, wave by wave: the target's foreign keys check every restored row.
     std::vector<const SpoolChunk*> all = std::move(todo_);
     std::vector<std::string> loaded;  // tables whose every chunk is in
@@ -134,7 +134,7 @@ class Restore {
         }
       }
       if (!still_connected(target)) {  // the target restarted while the lanes rode it out
-        pg::Retry retry(kDefaultRetryTimeoutSeconds, cancellation_);
+        pg::Retry retry(options_.retry_timeout, cancellation_);
         for (;;) {
           try {
             target = pg::open_session(options_.target, "target");
@@ -154,7 +154,7 @@ class Restore {
       }
       rebuild.stop();
       settle_after_failure(options_.target, options_.catalog_schema, run_id, plan, loaded, options_.jobs,
-                           cancellation_);
+                           cancellation_, options_.retry_timeout);
       throw;
     }
     if (size_t failed = rebuild.finish(target); failed > 0) {
@@ -162,7 +162,9 @@ class Restore {
       throw Error(ErrorKind::Runtime,
                   fmt::format("{} deferred indexes or constraints could not be rebuilt; the data is restored, and they "
                               "stay recorded as pending in {}.objects", failed, options_.catalog_schema),
-                  options_.catalog_schema, "fix the offending rows on the target, then run the same restore again");
+                  options_.catalog_schema,
+                  "the errors above say why: where they name offending rows, fix those on the target (or the "
+                  "constraint); then the same restore again rebuilds only what is pending");
     }
     restore_sequences(target);
     catalog.set_run_status(run_id, "done");
@@ -333,7 +335,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
     pg::Cancellation::Watch watch(cancellation_, target);
     BlockPool blocks;
     for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) {
-      pg::Retry retry(kDefaultRetryTimeoutSeconds, cancellation_);
+      pg::Retry retry(options_.retry_timeout, cancellation_);
       for (;;) {
         try {
           if (!target.alive()) target = pg::open_session(options_.target, "target");

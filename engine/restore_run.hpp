@@ -41,6 +41,7 @@ struct RestoreOptions {
   std::function<bool(const std::string&)> confirm{};
   // A rollback reloading its tables holds their locks itself (target_claims.hpp).
   bool tables_locked_by_caller = false;
+  double retry_timeout = kDefaultRetryTimeoutSeconds;  // seconds a lane or a rebuild waits for a lost target
 };
 
 struct RestoreSummary {

@@ -170,7 +170,7 @@ Error after_failed_reload(const Error& failure, const RollbackOptions& options, 
       if (rebuild_now) {
         auto plan = partitioner::plan_from_json(catalog.load_run(restore_run).plan);
         pg::Cancellation own;
-        DeferredRebuild rebuild(catalog, restore_run, plan, options.target, options.jobs, own);
+        DeferredRebuild rebuild(catalog, restore_run, plan, options.target, options.jobs, own, options.retry_timeout);
         if (rebuild.pending() > 0) {
           for (const auto& t : plan.target_tables()) rebuild.table_loaded(t);
           rebuild.finish(target);
@@ -255,6 +255,7 @@ RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& 
     RestoreOptions reload{prior.backup, options.target, {prior.filled.begin(), prior.filled.end()}, options.jobs,
                           false, true, options.catalog_schema};
     reload.tables_locked_by_caller = true;
+    reload.retry_timeout = options.retry_timeout;
     auto restored = restore(reload, cancellation);
     summary.reloaded = prior.filled.size();
     summary.rows_reloaded = restored.rows;

@@ -99,9 +99,10 @@ std::vector<std::string> offending_keys(pg::Connection& session, const DeferredO
 }  // namespace
 
 Rebuilder::Rebuilder(std::vector<DeferredObject> objects, std::vector<bool> pending, std::set<std::string> run_tables,
-                     std::string target_conninfo, int jobs, OnRebuilt on_rebuilt, pg::Cancellation& cancellation)
+                     std::string target_conninfo, int jobs, OnRebuilt on_rebuilt, pg::Cancellation& cancellation,
+                     double retry_timeout)
     : objects_(std::move(objects)), run_tables_(std::move(run_tables)), conninfo_(std::move(target_conninfo)),
-      on_rebuilt_(std::move(on_rebuilt)), cancellation_(cancellation),
+      on_rebuilt_(std::move(on_rebuilt)), cancellation_(cancellation), retry_timeout_(retry_timeout),
       state_(objects_.size(), kWaiting) {
   for (size_t i = 0; i < objects_.size(); ++i) {
     if (!pending[i]) state_[i] = kDone;
@@ -215,7 +216,7 @@ void Rebuilder::work() {
       // Two foreign keys between the same tables may deadlock each other, and the target may
       // restart: both are retried, a lost session reopened (each step of a rebuild first looks
       // whether its work is already there).
-      pg::Retry retry(kDefaultRetryTimeoutSeconds, cancellation_);
+      pg::Retry retry(retry_timeout_, cancellation_);
       for (;;) {
         try {
           if (!session || !session->alive()) open_session(session);

@@ -55,9 +55,11 @@ class Rebuilder {
   using OnRebuilt = std::function<void(pg::Connection& session, size_t index, double seconds)>;
 
   // `objects[i]` still to rebuild when `pending[i]`; `run_tables`: the tables the run loads
-  // (any other table counts as loaded from the start).
+  // (any other table counts as loaded from the start). A build that loses the target retries
+  // for `retry_timeout` seconds, the command's --retry-timeout like its lanes (pg/retry.hpp).
   Rebuilder(std::vector<DeferredObject> objects, std::vector<bool> pending, std::set<std::string> run_tables,
-            std::string target_conninfo, int jobs, OnRebuilt on_rebuilt, pg::Cancellation& cancellation);
+            std::string target_conninfo, int jobs, OnRebuilt on_rebuilt, pg::Cancellation& cancellation,
+            double retry_timeout);
   ~Rebuilder();
   Rebuilder(const Rebuilder&) = delete;
   Rebuilder& operator=(const Rebuilder&) = delete;
@@ -82,6 +84,7 @@ class Rebuilder {
   std::string conninfo_;
   OnRebuilt on_rebuilt_;
   pg::Cancellation& cancellation_;
+  double retry_timeout_;
   std::atomic<int64_t> memory_kb_{0};
 
   std::mutex mutex_;
