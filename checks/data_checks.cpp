@@ -294,7 +294,10 @@ class CheckBuilder {
     auto source_types = read_source_types(*run_.coordinator, run_.plan);
     for (auto& g : read_generated(*run_.target, tables)) generated_[g.table].push_back(std::move(g));
     for (const auto& c : read_target_columns(*run_.target, tables)) column_checks(c, source_types);
-    for (const auto& k : read_keys(*run_.target, tables)) key_checks(k);
+    auto keys = read_keys(*run_.target, tables);
+    for (const auto& k : keys) {
+      if (!implied(k, keys)) key_checks(k);
+    }
     for (const auto& k : read_domain_checks(*run_.target, tables)) key_checks(k);
     for (const auto& x : read_exclusions(*run_.target, tables)) exclusion(x);
     encoding_checks(source_types);
@@ -490,6 +493,20 @@ class CheckBuilder {
                  fmt::format("with values the target's {} rounds (stored changed: verification reports them)", c.type),
                  "raise the target column's scale, or round the values on the source");
     }
+  }
+
+  // A unique key whose every violation is one of another unique key of the table too (its columns
+  // hold the other's: UNIQUE (id, k) beside PRIMARY KEY (id)): its rows are counted there, once.
+  static bool implied(const Key& k, const std::vector<Key>& keys) {
+    if (k.type != "p" && k.type != "u") return false;
+    std::set<std::string> mine(k.columns.begin(), k.columns.end());
+    return std::any_of(keys.begin(), keys.end(), [&](const Key& other) {
+      if (&other == &k || other.table != k.table || (other.type != "p" && other.type != "u")) return false;
+      if (k.nulls_not_distinct && !other.nulls_not_distinct) return false;
+      std::set<std::string> theirs(other.columns.begin(), other.columns.end());
+      bool subset = std::includes(mine.begin(), mine.end(), theirs.begin(), theirs.end());
+      return subset && (theirs.size() < mine.size() || other.name < k.name);
+    });
   }
 
   void key_checks(const Key& k) {

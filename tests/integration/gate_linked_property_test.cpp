@@ -90,7 +90,6 @@ class LinkedGenerator {
         std::string p = s_ + ".t" + std::to_string(t.parent);
         scols += t.composite ? ", p int, pk int" : ", p int";
         tcols += t.composite ? ", p int, pk int" : ", p int";
-        tgt += "";  // the target's foreign keys come after the tables (below)
         fk_cols_tgt += "ALTER TABLE " + q + " ADD FOREIGN KEY " + (t.composite ? "(p, pk) REFERENCES " + p + " (id, k)"
                                                                                : "(p) REFERENCES " + p + " (id)") + ";";
         // On the source too, not validated (it holds orphans): new_keys and the scope follow it.
@@ -135,8 +134,9 @@ class LinkedGenerator {
           }
         }
       }
-      src += "CREATE TABLE " + q + " (" + scols + ");";
-      tgt += "CREATE TABLE " + q + " (" + tcols + ");";
+      // UNIQUE (id, k): a composite foreign key's target (a key implied by the primary key's).
+      src += "CREATE TABLE " + q + " (" + scols + ", UNIQUE (id, k));";
+      tgt += "CREATE TABLE " + q + " (" + tcols + ", UNIQUE (id, k));";
       tgt_fks_ += fk_cols_tgt;
       if (t.filtered) tmap += "    where: \"id % 7 <> 3\"\n";
       if (t.new_keys) tmap += "    new_keys: sequence\n";
@@ -237,7 +237,9 @@ class LinkedGenerator {
     }
   }
 
-  std::string value(int kind, const Table& t, bool bad, int row, size_t d,
+  // `clean_row`: no constraint refuses the row, so a bad row may repeat or overlap its value (a row
+  // refused for another reason, or whose key is already on the target, is not there to conflict).
+  std::string value(int kind, const Table& t, bool bad, bool clean_row, int row, size_t d,
                     std::vector<std::vector<int>>& clean_of_kind) {
     switch (kind) {
       case NotNull:
@@ -281,7 +283,7 @@ class LinkedGenerator {
         auto& clean = clean_of_kind[d];
         if (bad && !clean.empty()) return std::to_string(1000 + clean[static_cast<size_t>(pick(0, static_cast<int>(clean.size()) - 1))]);
         if (bad || chance(15)) return "NULL";
-        clean.push_back(row);
+        if (clean_row) clean.push_back(row);
         return std::to_string(1000 + row);
       }
       case Exclusion: {
@@ -293,7 +295,7 @@ class LinkedGenerator {
           return "int4range(" + std::to_string(10 * c + pick(0, 3)) + ", " + std::to_string(10 * c + pick(4, 9)) + ")";
         }
         if (bad || chance(10)) return "NULL";
-        clean.push_back(row);
+        if (clean_row) clean.push_back(row);
         return "int4range(" + std::to_string(10 * row) + ", " + std::to_string(10 * row + 5) + ")";
       }
       default:
@@ -332,7 +334,7 @@ class LinkedGenerator {
         else out += "," + std::to_string(ref) + (t.external == 2 ? "," + std::to_string(ref % 3) : "");
       }
       for (size_t d = 0; d < kinds; ++d) {
-        out += "," + value(t.kinds[d], t, role == static_cast<int>(d), r, d, clean_of_kind);
+        out += "," + value(t.kinds[d], t, role == static_cast<int>(d), role == -1, r, d, clean_of_kind);
       }
       out += ")";
     }
