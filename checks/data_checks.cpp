@@ -287,6 +287,7 @@ class CheckBuilder {
  public:
   CheckBuilder(engine::RunSetup& run, const CheckOptions& options) : run_(run), options_(options) {
     for (const auto& t : run.plan.tables) sources_of_[t.target].push_back(&t);
+    if (options.mapping) mappable_rows(*options.mapping);
   }
 
   std::vector<Check> build() {
@@ -315,7 +316,7 @@ class CheckBuilder {
     }
     for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
       if (counted_exactly(run_.plan.tables[i], options_.exact_counts)) {
-        auto sql = fmt::format("SELECT count(*), NULL FROM {}", from(run_.plan.tables[i], false).first);
+        auto sql = fmt::format("SELECT count(*), NULL FROM {}", from_rows(run_.plan.tables[i], false, "c", {"" }, false).first);
         Check check{{Severity::Info, "count", run_.plan.tables[i].source}, [sql](Sessions& s) {
                       return count_on_source(s, sql, "");
                     }};
@@ -363,13 +364,62 @@ class CheckBuilder {
     return {fmt::format("(SELECT r.*, {} FROM {}) {}", fmt::join(computed, ", "), rows, alias), scale};
   }
 
+  // Rows a value map's `else: error` fails are left out (the copy sets them aside for that, and
+  // the value map check counts them): every other check sees only rows the mapping maps.
   std::pair<std::string, double> from_rows(const partitioner::TableCopy& t, bool may_sample, const std::string& alias,
-                                           const std::vector<std::string>& only) const {
+                                           const std::vector<std::string>& only, bool mappable_only = true) const {
     auto [sample, scale] = may_sample ? this->sample(t) : std::pair<std::string, double>{"", 1.0};
-    if (t.select_list.empty() && t.filter.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
+    std::vector<std::string> where;
+    if (!t.filter.empty()) where.push_back("(" + t.filter + ")");
+    if (auto m = mappable_.find(&t); mappable_only && m != mappable_.end()) where.insert(where.end(), m->second.begin(), m->second.end());
+    if (t.select_list.empty() && where.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
     return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(checked_values(t, only), ", ")),
-                        t.source, sample, t.filter.empty() ? "" : " WHERE " + t.filter, alias),
+                        t.source, sample, where.empty() ? "" : fmt::format(" WHERE {}", fmt::join(where, " AND ")), alias),
             scale};
+  }
+
+  // Per mapped table, the condition of each `else: error` value map: its value is NULL or one
+  // the map covers.
+  void mappable_rows(const mapping::Mapping& mapping) {
+    for (const auto& t : run_.plan.tables) {
+      for (const auto& entry : mapping.tables) {
+        auto [schema, name] = mapping::split_name(entry.source);
+        if (pg::qualified_name(schema, name) != t.source) continue;
+        for (const auto& [column, cm] : entry.columns) {
+          if (cm.values.empty() || cm.otherwise != "error") continue;
+          std::vector<std::string> covered;
+          for (const auto& [from, to] : cm.values) covered.push_back(from);
+          auto value = fmt::format("({})::text", cm.from.empty() ? cm.expr : pg::quote_ident(cm.from));
+          mappable_[&t].push_back(fmt::format("({0} IS NULL OR {0} = ANY ({1}::text[]))", value,
+                                              pg::quote_literal(pg::text_array_literal(covered))));
+        }
+      }
+    }
+  }
+
+  // A value map's `else: error` branch as NULL: the rows it would fail are left out (above), and
+  // the checks must not fail on them whatever order the server evaluates conditions in.
+  static std::string without_failing_branch(std::string sql) {
+    static const std::string opening = "(('pgblit mapping: no value for '";
+    static const std::string closing = "::int::text";
+    for (size_t at = sql.find(opening); at != std::string::npos; at = sql.find(opening, at)) {
+      int depth = 0;
+      size_t i = at;
+      for (; i < sql.size(); ++i) {
+        if (sql[i] == '\'') {
+          for (++i; i < sql.size() && !(sql[i] == '\'' && (i + 1 >= sql.size() || sql[i + 1] != '\'')); ++i) {
+            if (sql[i] == '\'') ++i;  // a doubled quote
+          }
+        } else if (sql[i] == '(') {
+          ++depth;
+        } else if (sql[i] == ')' && --depth == 0) {
+          break;
+        }
+      }
+      if (i >= sql.size() || sql.compare(i + 1, closing.size(), closing) != 0) break;
+      sql.replace(at, i + 1 + closing.size() - at, "NULL::text");
+    }
+    return sql;
   }
 
   // The mapped values as the checks read them: a rescaled column before its cast to the
@@ -380,7 +430,7 @@ class CheckBuilder {
       bool key = std::find(t.key_fields.begin(), t.key_fields.end(), static_cast<int>(i)) != t.key_fields.end();
       if (!only.empty() && !key && std::find(only.begin(), only.end(), t.columns[i]) == only.end()) continue;
       auto r = std::find_if(t.rescaled.begin(), t.rescaled.end(), [&](const auto& x) { return x.column == t.columns[i]; });
-      out.push_back(r == t.rescaled.end() ? t.select_list[i]
+      out.push_back(r == t.rescaled.end() ? without_failing_branch(t.select_list[i])
                                           : fmt::format("({}) AS {}", r->expression, pg::quote_ident(r->column)));
     }
     if (out.empty()) out.push_back("1");  // a check of the row count alone
@@ -800,6 +850,7 @@ class CheckBuilder {
   const CheckOptions& options_;
   std::map<std::string, std::vector<const partitioner::TableCopy*>> sources_of_;
   std::map<std::string, std::vector<Generated>> generated_;  // by target table
+  std::map<const partitioner::TableCopy*, std::vector<std::string>> mappable_;  // see from_rows
   std::vector<Check> checks_;
   std::optional<std::set<std::string>> prefilled_;
 };

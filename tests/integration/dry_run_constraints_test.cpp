@@ -66,9 +66,8 @@ TEST_F(DryRunConstraintsTest, a_composite_foreign_key_to_a_table_left_out_is_loo
 }
 
 TEST_F(DryRunConstraintsTest, appended_a_parent_already_on_the_target_is_no_orphan_and_an_existing_key_is_one_row) {
-  both_sql("CREATE TABLE parent (id int PRIMARY KEY, u int UNIQUE);"
-           "CREATE TABLE child (id int PRIMARY KEY, p int)");
-  target_sql("ALTER TABLE child ADD FOREIGN KEY (p) REFERENCES parent (id);"
+  both_sql("CREATE TABLE parent (id int PRIMARY KEY, u int); CREATE TABLE child (id int PRIMARY KEY, p int)");
+  target_sql("ALTER TABLE parent ADD UNIQUE (u); ALTER TABLE child ADD FOREIGN KEY (p) REFERENCES parent (id);"
              "INSERT INTO parent VALUES (-1, NULL), (-2, NULL), (5, NULL)");  // 5: a key the copy also brings
   source_sql("INSERT INTO parent SELECT g, g FROM generate_series(1, 20) g;"
              "UPDATE parent SET u = 1 WHERE id = 20;"  // shares u with row 1: refused
