@@ -449,7 +449,7 @@ class GateLinkedPropertyTest : public DatabasePair {
 
 TEST_F(GateLinkedPropertyTest, per_kind_the_dry_runs_warning_rows_are_the_rows_the_copy_rejects) {
   const uint32_t base = static_cast<uint32_t>(env_int("PGBLIT_LINKED_SEED", 20261202));
-  const int cases = env_int("PGBLIT_LINKED_CASES", 60);
+  const int cases = env_int("PGBLIT_LINKED_CASES", 30);
   std::printf("gate linked property: seed base %u, %d schemas\n", base, cases);
   int checked = 0, tables = 0, with_rejects = 0, mapped = 0, appended = 0;
   const auto rejects = std::filesystem::temp_directory_path() / ("pgblit-linked-" + db_);
