@@ -49,8 +49,8 @@ struct Check {
 // One target column the copy fills, and what the target demands of its values.
 struct TargetColumn {
   std::string table{}, name{}, type{};
-  // NOT NULL and written by the copy: COPY applies no default to an explicit NULL, so a
-  // default or an identity does not help (generated columns are computed by the target).
+  // NOT NULL: COPY applies no default to an explicit NULL, so a default or an identity does not
+  // help (a generated column's value is the target's expression, which the checks compute).
   bool needs_value = false;
   int max_chars = -1;
   int precision = -1, scale = 0;
@@ -64,7 +64,7 @@ SELECT t, a.attname, format_type(a.atttypid, a.atttypmod),
        (a.attnotnull OR EXISTS (  -- a NOT NULL domain, at any level of a domain over a domain
           WITH RECURSIVE up(oid) AS (SELECT a.atttypid UNION ALL
                                      SELECT d.typbasetype FROM up JOIN pg_type d ON d.oid = up.oid WHERE d.typtype = 'd')
-          SELECT 1 FROM up JOIN pg_type d ON d.oid = up.oid WHERE d.typnotnull)) AND a.attgenerated = '',
+          SELECT 1 FROM up JOIN pg_type d ON d.oid = up.oid WHERE d.typnotnull)),
        CASE WHEN a.atttypid IN ('varchar'::regtype, 'bpchar'::regtype) AND a.atttypmod > 4 THEN a.atttypmod - 4 END,
        CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN ((a.atttypmod - 4) >> 16) & 65535 END,
        CASE WHEN a.atttypid = 'numeric'::regtype AND a.atttypmod > 4 THEN (a.atttypmod - 4) & 65535 END,
@@ -153,6 +153,63 @@ LEFT JOIN pg_class p ON p.oid = c.confrelid LEFT JOIN pg_namespace n ON n.oid = 
   return out;
 }
 
+// An exclusion constraint: its columns and their operators, as SQL (OPERATOR(schema.op)).
+struct Exclusion {
+  std::string name, table;
+  std::vector<std::string> columns, operators;
+  std::string not_countable;  // why its rows are not counted ("" when they are)
+};
+
+// Tables larger than this (by their statistics) do not get their exclusion constraints counted.
+constexpr int64_t kExclusionRows = 100000;
+
+std::vector<Exclusion> read_exclusions(pg::Connection& target, const std::vector<std::string>& tables) {
+  auto r = target.exec_params(R"(
+SELECT tab.name, c.conname,
+       ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.o)::text[],
+       ARRAY(SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) FROM unnest(c.conexclop) WITH ORDINALITY x(op, i)
+             JOIN pg_operator o ON o.oid = x.op JOIN pg_namespace n ON n.oid = o.oprnamespace ORDER BY x.i)::text[],
+       CASE WHEN 0 = ANY (c.conkey) OR i.indexprs IS NOT NULL THEN 'it is on an expression'
+            WHEN i.indpred IS NOT NULL THEN 'it has a WHERE'
+            WHEN EXISTS (SELECT 1 FROM unnest(c.conexclop) x(op) JOIN pg_operator o ON o.oid = x.op
+                         WHERE o.oid >= 16384 OR o.oprcode::oid >= 16384) THEN 'an operator the target defines'
+            ELSE '' END
+FROM unnest($1::text[]) AS tab(name) JOIN pg_constraint c ON c.conrelid = tab.name::regclass AND c.contype = 'x'
+JOIN pg_index i ON i.indexrelid = c.conindid)",
+                              {pg::text_array_literal(tables)}, "exclusion constraints");
+  std::vector<Exclusion> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    out.push_back({r.text(i, 1), r.text(i, 0), r.text_array(i, 2), r.text_array(i, 3), r.text(i, 4)});
+  }
+  return out;
+}
+
+// A target column the target computes (GENERATED ALWAYS AS (expression) STORED).
+struct Generated {
+  std::string table, name, expression;
+  std::vector<std::string> reads;  // the columns its expression reads
+};
+
+// The target's generated columns whose expression may run on the source (built-in immutable
+// functions and operators only: see kNotPortableSql); the others are left to the copy.
+std::vector<Generated> read_generated(pg::Connection& target, const std::vector<std::string>& tables) {
+  auto r = target.exec_params(fmt::format(R"(
+SELECT tab.name, a.attname, pg_get_expr(c.conbin, a.attrelid), {},
+       ARRAY(SELECT r.attname FROM pg_depend dep JOIN pg_attribute r ON r.attrelid = dep.refobjid AND r.attnum = dep.refobjsubid
+             WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = c.oid AND dep.refobjsubid > 0)::text[]
+FROM unnest($1::text[]) AS tab(name) JOIN pg_attribute a ON a.attrelid = tab.name::regclass AND a.attgenerated <> ''
+JOIN LATERAL (SELECT d.oid, 'c'::"char" AS contype, d.adbin AS conbin FROM pg_attrdef d
+              WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum) c ON true)",
+                                          kNotPortableSql),
+                              {pg::text_array_literal(tables)}, "generated columns");
+  std::vector<Generated> out;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.is_null(i, 3) || r.text(i, 3).empty()) out.push_back({r.text(i, 0), r.text(i, 1), r.text(i, 2), r.text_array(i, 4)});
+  }
+  return out;
+}
+
 // `expression` with every VALUE keyword (a domain CHECK's value) replaced by `value`, outside
 // quoted literals and identifiers.
 std::string with_value(const std::string& expression, const std::string& value) {
@@ -230,14 +287,20 @@ class CheckBuilder {
  public:
   CheckBuilder(engine::RunSetup& run, const CheckOptions& options) : run_(run), options_(options) {
     for (const auto& t : run.plan.tables) sources_of_[t.target].push_back(&t);
+    if (options.mapping) mappable_rows(*options.mapping);
   }
 
   std::vector<Check> build() {
     auto tables = run_.plan.target_tables();
     auto source_types = read_source_types(*run_.coordinator, run_.plan);
+    for (auto& g : read_generated(*run_.target, tables)) generated_[g.table].push_back(std::move(g));
     for (const auto& c : read_target_columns(*run_.target, tables)) column_checks(c, source_types);
-    for (const auto& k : read_keys(*run_.target, tables)) key_checks(k);
+    auto keys = read_keys(*run_.target, tables);
+    for (const auto& k : keys) {
+      if (!implied(k, keys)) key_checks(k);
+    }
     for (const auto& k : read_domain_checks(*run_.target, tables)) key_checks(k);
+    for (const auto& x : read_exclusions(*run_.target, tables)) exclusion(x);
     encoding_checks(source_types);
     if (options_.mapping) mapping_checks(*options_.mapping);
     for (const auto& [table, conditions] : predicates_) {
@@ -253,7 +316,7 @@ class CheckBuilder {
     }
     for (size_t i = 0; i < run_.plan.tables.size(); ++i) {
       if (counted_exactly(run_.plan.tables[i], options_.exact_counts)) {
-        auto sql = fmt::format("SELECT count(*), NULL FROM {}", from(run_.plan.tables[i], false).first);
+        auto sql = fmt::format("SELECT count(*), NULL FROM {}", from_rows(run_.plan.tables[i], false, "c", {"" }, false).first);
         Check check{{Severity::Info, "count", run_.plan.tables[i].source}, [sql](Sessions& s) {
                       return count_on_source(s, sql, "");
                     }};
@@ -278,13 +341,85 @@ class CheckBuilder {
   // `only`: the target columns the check reads (and the key, for its example); empty: all.
   // Each check evaluates only its own columns' expressions, so one mapped expression that
   // fails (a value map's else: error) is one finding, never a reason other checks did not run.
+  // The target's generated columns are computed from the row (their expression over it), so a
+  // check reads them as the target will store them.
   std::pair<std::string, double> from(const partitioner::TableCopy& t, bool may_sample = true,
                                       const std::string& alias = "c", const std::vector<std::string>& only = {}) const {
+    auto g = generated_.find(t.target);
+    if (g == generated_.end()) return from_rows(t, may_sample, alias, only);
+    bool reads_one = only.empty();
+    std::vector<std::string> computed, reads = only;  // the row's columns the computed ones need too
+    for (const auto& column : g->second) {
+      reads_one = reads_one || std::find(only.begin(), only.end(), column.name) != only.end();
+      computed.push_back(fmt::format("({}) AS {}", column.expression, pg::quote_ident(column.name)));
+      reads.insert(reads.end(), column.reads.begin(), column.reads.end());
+    }
+    if (!reads_one) return from_rows(t, may_sample, alias, only);
+    if (only.empty()) reads.clear();
+    std::erase_if(reads, [&](const std::string& name) {
+      return std::any_of(g->second.begin(), g->second.end(), [&](const Generated& x) { return x.name == name; });
+    });
+    if (!only.empty() && reads.empty()) reads.push_back("");  // the key alone (checked_values adds it)
+    auto [rows, scale] = from_rows(t, may_sample, "r", reads);
+    return {fmt::format("(SELECT r.*, {} FROM {}) {}", fmt::join(computed, ", "), rows, alias), scale};
+  }
+
+  // Rows a value map's `else: error` fails are left out (the copy sets them aside for that, and
+  // the value map check counts them): every other check sees only rows the mapping maps.
+  std::pair<std::string, double> from_rows(const partitioner::TableCopy& t, bool may_sample, const std::string& alias,
+                                           const std::vector<std::string>& only, bool mappable_only = true) const {
     auto [sample, scale] = may_sample ? this->sample(t) : std::pair<std::string, double>{"", 1.0};
-    if (t.select_list.empty() && t.filter.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
+    std::vector<std::string> where;
+    if (!t.filter.empty()) where.push_back("(" + t.filter + ")");
+    if (auto m = mappable_.find(&t); mappable_only && m != mappable_.end()) where.insert(where.end(), m->second.begin(), m->second.end());
+    if (t.select_list.empty() && where.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
     return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(checked_values(t, only), ", ")),
-                        t.source, sample, t.filter.empty() ? "" : " WHERE " + t.filter, alias),
+                        t.source, sample, where.empty() ? "" : fmt::format(" WHERE {}", fmt::join(where, " AND ")), alias),
             scale};
+  }
+
+  // Per mapped table, the condition of each `else: error` value map: its value is NULL or one
+  // the map covers.
+  void mappable_rows(const mapping::Mapping& mapping) {
+    for (const auto& t : run_.plan.tables) {
+      for (const auto& entry : mapping.tables) {
+        auto [schema, name] = mapping::split_name(entry.source);
+        if (pg::qualified_name(schema, name) != t.source) continue;
+        for (const auto& [column, cm] : entry.columns) {
+          if (cm.values.empty() || cm.otherwise != "error") continue;
+          std::vector<std::string> covered;
+          for (const auto& [from, to] : cm.values) covered.push_back(from);
+          auto value = fmt::format("({})::text", cm.from.empty() ? cm.expr : pg::quote_ident(cm.from));
+          mappable_[&t].push_back(fmt::format("({0} IS NULL OR {0} = ANY ({1}::text[]))", value,
+                                              pg::quote_literal(pg::text_array_literal(covered))));
+        }
+      }
+    }
+  }
+
+  // A value map's `else: error` branch as NULL: the rows it would fail are left out (above), and
+  // the checks must not fail on them whatever order the server evaluates conditions in.
+  static std::string without_failing_branch(std::string sql) {
+    static const std::string opening = "(('pgblit mapping: no value for '";
+    static const std::string closing = "::int::text";
+    for (size_t at = sql.find(opening); at != std::string::npos; at = sql.find(opening, at)) {
+      int depth = 0;
+      size_t i = at;
+      for (; i < sql.size(); ++i) {
+        if (sql[i] == '\'') {
+          for (++i; i < sql.size() && !(sql[i] == '\'' && (i + 1 >= sql.size() || sql[i + 1] != '\'')); ++i) {
+            if (sql[i] == '\'') ++i;  // a doubled quote
+          }
+        } else if (sql[i] == '(') {
+          ++depth;
+        } else if (sql[i] == ')' && --depth == 0) {
+          break;
+        }
+      }
+      if (i >= sql.size() || sql.compare(i + 1, closing.size(), closing) != 0) break;
+      sql.replace(at, i + 1 + closing.size() - at, "NULL::text");
+    }
+    return sql;
   }
 
   // The mapped values as the checks read them: a rescaled column before its cast to the
@@ -295,7 +430,7 @@ class CheckBuilder {
       bool key = std::find(t.key_fields.begin(), t.key_fields.end(), static_cast<int>(i)) != t.key_fields.end();
       if (!only.empty() && !key && std::find(only.begin(), only.end(), t.columns[i]) == only.end()) continue;
       auto r = std::find_if(t.rescaled.begin(), t.rescaled.end(), [&](const auto& x) { return x.column == t.columns[i]; });
-      out.push_back(r == t.rescaled.end() ? t.select_list[i]
+      out.push_back(r == t.rescaled.end() ? without_failing_branch(t.select_list[i])
                                           : fmt::format("({}) AS {}", r->expression, pg::quote_ident(r->column)));
     }
     if (out.empty()) out.push_back("1");  // a check of the row count alone
@@ -320,18 +455,25 @@ class CheckBuilder {
                   bool on_source_only = false, const std::vector<std::string>& columns = {},
                   Severity severity = Severity::Warning) {
     for (const auto* t : sources_of_.at(table)) {
-      auto [from_sql, scale] = from(*t, true, "c", columns);
-      auto sql = fmt::format("SELECT count(*), {} FROM {} WHERE {}", example_key(*t), from_sql, condition);
-      Check c{{severity, check, object, fmt::format("rows of {} {}", t->source, what), -1, "", fix},
-              [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
-      c.scale = scale;
-      c.on_source_only = on_source_only;
-      if (scale == 1 && severity == Severity::Warning) {  // a sample differs from query to query
-        c.row_table = t;
-        predicates_[t].push_back(condition);
-      }
-      checks_.push_back(std::move(c));
+      rows_where_of(*t, check, object, condition, what, fix, columns, on_source_only, severity);
     }
+  }
+
+  void rows_where_of(const partitioner::TableCopy& t, const std::string& check, const std::string& object,
+                     const std::string& condition, const std::string& what, const std::string& fix,
+                     const std::vector<std::string>& columns, bool on_source_only = false,
+                     Severity severity = Severity::Warning) {
+    auto [from_sql, scale] = from(t, true, "c", columns);
+    auto sql = fmt::format("SELECT count(*), {} FROM {} WHERE {}", example_key(t), from_sql, condition);
+    Check c{{severity, check, object, fmt::format("rows of {} {}", t.source, what), -1, "", fix},
+            [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
+    c.scale = scale;
+    c.on_source_only = on_source_only;
+    if (scale == 1 && severity == Severity::Warning) {  // a sample differs from query to query
+      c.row_table = &t;
+      predicates_[&t].push_back(condition);
+    }
+    checks_.push_back(std::move(c));
   }
 
   void column_checks(const TargetColumn& c, const std::map<std::pair<std::string, std::string>, std::string>& types) {
@@ -339,10 +481,14 @@ class CheckBuilder {
     auto col = "c." + pg::quote_ident(c.name);
     const auto* first = sources_of_.at(c.table).front();
     bool filled = std::find(first->columns.begin(), first->columns.end(), c.name) != first->columns.end();
-    if (!filled) return;  // the target's default (the planner already judged that)
+    bool computed = generated_.contains(c.table) &&
+                    std::any_of(generated_.at(c.table).begin(), generated_.at(c.table).end(),
+                                [&](const Generated& g) { return g.name == c.name; });
+    if (!filled && !computed) return;  // the target's default (the planner already judged that)
     auto it = types.find({first->source, c.name});
     // A mapped table's values are cast to the target's type without its modifier.
-    const std::string source_type = !first->select_list.empty() || it == types.end() ? "mapped" : it->second;
+    const std::string source_type =
+        computed || !first->select_list.empty() || it == types.end() ? "mapped" : it->second;
     // Each reads this column alone (and the key for its example).
     auto rows_where = [&](const std::string& check, const std::string& condition, const std::string& what,
                           const std::string& fix, Severity severity = Severity::Warning) {
@@ -399,6 +545,20 @@ class CheckBuilder {
     }
   }
 
+  // A unique key whose every violation is one of another unique key of the table too (its columns
+  // hold the other's: UNIQUE (id, k) beside PRIMARY KEY (id)): its rows are counted there, once.
+  static bool implied(const Key& k, const std::vector<Key>& keys) {
+    if (k.type != "p" && k.type != "u") return false;
+    std::set<std::string> mine(k.columns.begin(), k.columns.end());
+    return std::any_of(keys.begin(), keys.end(), [&](const Key& other) {
+      if (&other == &k || other.table != k.table || (other.type != "p" && other.type != "u")) return false;
+      if (k.nulls_not_distinct && !other.nulls_not_distinct) return false;
+      std::set<std::string> theirs(other.columns.begin(), other.columns.end());
+      bool subset = std::includes(mine.begin(), mine.end(), theirs.begin(), theirs.end());
+      return subset && (theirs.size() < mine.size() || other.name < k.name);
+    });
+  }
+
   void key_checks(const Key& k) {
     auto object = k.table + " " + pg::quote_ident(k.name);
     if (k.type == "c" && !k.not_portable.empty()) {
@@ -413,7 +573,7 @@ class CheckBuilder {
     } else if (k.type == "c") {
       rows_where(k.table, "check", object, fmt::format("NOT ({})", k.expression),
                  "breaking the target's CHECK (" + k.expression + ")", "fix the rows, or relax the constraint",
-                 true);
+                 true, k.columns);  // its own columns only: another column's failing expression is not its finding
     } else if (k.type == "f" && sources_of_.contains(k.referenced)) {
       orphans_among_copied(k, object);
     } else if (k.type == "f") {
@@ -426,22 +586,88 @@ class CheckBuilder {
 
   void duplicates(const Key& k, const std::string& object) {
     // A key with a NULL in it is distinct from every other, unless NULLS NOT DISTINCT.
-    std::vector<std::string> not_null;
-    for (const auto& c : k.columns) not_null.push_back("c." + pg::quote_ident(c) + " IS NOT NULL");
+    std::vector<std::string> not_null, same;
+    for (const auto& c : k.columns) {
+      not_null.push_back("c." + pg::quote_ident(c) + " IS NOT NULL");
+      same.push_back(fmt::format(fmt::runtime(k.nulls_not_distinct ? "p.{0} IS NOT DISTINCT FROM c.{0}" : "p.{0} = c.{0}"),
+                                 pg::quote_ident(c)));
+    }
     std::string where = k.nulls_not_distinct ? "" : fmt::format(" WHERE {}", fmt::join(not_null, " AND "));
     for (const auto* t : sources_of_.at(k.table)) {
       auto sql = fmt::format(
           "SELECT COALESCE(sum(n - 1), 0), min(k) FROM (SELECT count(*) AS n, min(ROW({0})::text) AS k "
           "FROM {1}{2} GROUP BY {0} HAVING count(*) > 1) d",
-          joined(k.columns, "c"), from(*t, false).first, where);
-      checks_.push_back({{Severity::Warning, "unique", object,
-                          "rows of " + t->source + " the target's unique constraint refuses (all but one of each "
-                          "key they share)", -1,
-                          "", "remove the duplicates on the source, or drop the constraint on the target"},
-                         [sql, object](Sessions& s) { return count_on_source(s, sql, object); }});
+          joined(k.columns, "c"), from(*t, false, "c", k.columns).first, where);
+      Check check{{Severity::Warning, "unique", object,
+                   "rows of " + t->source + " the target's unique constraint refuses (all but one of each "
+                   "key they share)", -1,
+                   "", "remove the duplicates on the source, or drop the constraint on the target"},
+                  [sql, object](Sessions& s) { return count_on_source(s, sql, object); }};
+      // The same rows as a row predicate (a row sharing its key with an earlier one), so a row
+      // that also breaks another constraint (an exclusion on the same value) is one row.
+      if (auto earlier = earlier_row(*t, k.columns, fmt::format("{}", fmt::join(same, " AND "))); !earlier.empty()) {
+        check.row_table = t;
+        predicates_[t].push_back(earlier);
+      }
+      checks_.push_back(std::move(check));
     }
   }
 
+  // "A row of t before this one (alias c) where `condition` holds (alias p)", in the order of
+  // t's key; "" when t has no key to order by.
+  std::string earlier_row(const partitioner::TableCopy& t, const std::vector<std::string>& columns,
+                          const std::string& condition) const {
+    std::vector<std::string> key;
+    for (size_t k = 0; k < t.key.size(); ++k) {
+      if (t.select_list.empty()) key.push_back(t.key[k]);
+      else if (t.key_fields[k] >= 0) key.push_back(t.columns[static_cast<size_t>(t.key_fields[k])]);
+    }
+    if (key.empty() || key.size() != t.key.size()) return "";
+    return fmt::format("EXISTS (SELECT 1 FROM {} WHERE ROW({}) < ROW({}) AND {})", from(t, false, "p", columns).first,
+                       joined(key, "p"), joined(key, "c"), condition);
+  }
+
+  // Rows an exclusion constraint refuses: each row that conflicts with a row before it (in key
+  // order). Where conflicting rows form groups that all conflict with one another (equal or
+  // overlapping values), that is all but one of each group, as the target refuses them in any
+  // order; in chains (a with b, b with c, not a with c) the target's count depends on the load
+  // order and this one is an upper bound. A self-join without the target's index: run on tables
+  // up to kExclusionRows rows; larger ones, or constraints on expressions, with a WHERE, or with
+  // operators the target defines, are named as info (the copy tests them row by row).
+  void exclusion(const Exclusion& x) {
+    auto object = x.table + " " + pg::quote_ident(x.name);
+    for (const auto* t : sources_of_.at(x.table)) {
+      std::string condition;
+      if (x.not_countable.empty() && t->estimated_rows <= kExclusionRows) {
+        std::vector<std::string> conflicts;
+        for (size_t i = 0; i < x.columns.size(); ++i) {
+          conflicts.push_back(fmt::format("p.{0} {1} c.{0}", pg::quote_ident(x.columns[i]), x.operators[i]));
+        }
+        condition = earlier_row(*t, x.columns, fmt::format("{}", fmt::join(conflicts, " AND ")));
+      }
+      if (condition.empty()) {
+        checks_.push_back({{Severity::Info, "exclusion", object,
+                            fmt::format("rows of {} the target's exclusion constraint refuses are not counted ({}); the "
+                                        "copy tests it row by row",
+                                        t->source,
+                                        !x.not_countable.empty() ? x.not_countable
+                                        : t->estimated_rows > kExclusionRows
+                                            ? fmt::format("more than {} rows: a self-join without the target's index", kExclusionRows)
+                                            : std::string("the table has no key to order its rows by"))},
+                           nullptr});
+        continue;
+      }
+      std::vector<std::string> columns = x.columns;
+      rows_where_of(*t, "exclusion", object, condition,
+                    "that conflict with an earlier row under the target's exclusion constraint (all but one of each "
+                    "group of conflicting rows)",
+                    "remove the conflicting rows on the source, or drop the constraint on the target", columns);
+    }
+  }
+
+  // Rows whose parent is not among the copied rows of the parent table (each side reads only the
+  // key's columns: another column's failing expression is not this check's). Appended into a
+  // parent that already holds rows, such rows' keys are then looked up on the target.
   void orphans_among_copied(const Key& k, const std::string& object) {
     std::vector<std::string> match, not_null, parents;
     for (size_t i = 0; i < k.columns.size(); ++i) {
@@ -449,57 +675,88 @@ class CheckBuilder {
       not_null.push_back(fmt::format("c.{} IS NOT NULL", pg::quote_ident(k.columns[i])));
     }
     for (const auto* parent : sources_of_.at(k.referenced)) {
-      parents.push_back(fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})", from(*parent, false, "p").first,
-                                    fmt::join(match, " AND ")));
+      parents.push_back(fmt::format("EXISTS (SELECT 1 FROM {} WHERE {})",
+                                    from(*parent, false, "p", k.referenced_columns).first, fmt::join(match, " AND ")));
+    }
+    if (options_.append && prefilled().contains(k.referenced)) {
+      keys_checked_on_target(k, object, false, fmt::format("NOT ({})", fmt::join(parents, " OR ")),
+                             " nor among the rows copied to it");
+      return;
     }
     rows_where(k.table, "foreign key", object,
                fmt::format("{} AND NOT ({})", fmt::join(not_null, " AND "), fmt::join(parents, " OR ")),
                "whose parent row is not among the rows copied to " + k.referenced,
-               "copy the parents too, or remove the orphans");
+               "copy the parents too, or remove the orphans", false, k.columns);
   }
 
-  // Rows whose key the target lacks (a foreign key to a table the run does not copy: the parent
-  // must already be on the target) or already has (a unique key of a table that holds rows).
-  // The source's distinct keys, with their row counts, are looked up on the target.
-  void keys_checked_on_target(const Key& k, const std::string& object, bool collisions) {
-    if (k.columns.size() != 1) return;  // composite keys: the copy's own check catches them row by row
+  // Rows whose key the target lacks (a foreign key to a table the run does not copy, or, appended,
+  // to one that already holds rows: the parent may be there) or already has (a unique key of a
+  // table that holds rows). The source's distinct keys (composite ones too), with their row
+  // counts, are looked up on the target. `among`: only rows where this holds (alias c). A key the
+  // target already has refuses every row holding it, and the unique check already counted all
+  // but one of them: this counts the one.
+  void keys_checked_on_target(const Key& k, const std::string& object, bool collisions,
+                              const std::string& among = "", const std::string& why = "") {
     const auto& parent = collisions ? k.table : k.referenced;
-    auto parent_column = pg::quote_ident(collisions ? k.columns[0] : k.referenced_columns[0]);
-    for (const auto* t : sources_of_.at(k.table)) {
-      auto source_sql = fmt::format(
-          "SELECT c.{0}::text, count(*) FROM {1} WHERE c.{0} IS NOT NULL GROUP BY 1 LIMIT {2}",
-          pg::quote_ident(k.columns[0]), from(*t, false).first, kMaxKeysSentToTarget + 1);
+    const auto& parent_columns = collisions ? k.columns : k.referenced_columns;
+    std::vector<std::string> values, not_null, names, match;
+    for (size_t i = 0; i < k.columns.size(); ++i) {
+      auto column = pg::quote_ident(k.columns[i]);
+      values.push_back(fmt::format("c.{}::text", column));
+      not_null.push_back(fmt::format("c.{} IS NOT NULL", column));
+      names.push_back(fmt::format("k{}", i));
       // The key's values in the target column's type (a foreign key's columns share its parent's).
+      match.push_back(fmt::format("p.{} = v.k{}::{}", pg::quote_ident(parent_columns[i]), i, k.column_types[i]));
+    }
+    std::vector<std::string> groups;
+    for (size_t i = 1; i <= k.columns.size(); ++i) groups.push_back(std::to_string(i));
+    if (!among.empty()) not_null.push_back("(" + among + ")");
+    for (const auto* t : sources_of_.at(k.table)) {
+      auto source_sql = fmt::format("SELECT {}, count(*) FROM {} WHERE {} GROUP BY {} LIMIT {}", fmt::join(values, ", "),
+                                    from(*t, false, "c", k.columns).first, fmt::join(not_null, " AND "),
+                                    fmt::join(groups, ", "), kMaxKeysSentToTarget + 1);
+      std::vector<std::string> arrays;
+      for (size_t i = 1; i <= k.columns.size(); ++i) arrays.push_back(fmt::format("${}::text[]", i));
       auto target_sql = fmt::format(
-          "SELECT v.i FROM unnest($1::text[]) WITH ORDINALITY v(k, i) WHERE {}EXISTS "
-          "(SELECT 1 FROM {} p WHERE p.{} = v.k::{})",
-          collisions ? "" : "NOT ", parent, parent_column, k.column_types[0]);
+          "SELECT v.i FROM unnest({}) WITH ORDINALITY v({}, i) WHERE {}EXISTS (SELECT 1 FROM {} p WHERE {})",
+          fmt::join(arrays, ", "), fmt::join(names, ", "), collisions ? "" : "NOT ", parent, fmt::join(match, " AND "));
       Finding f = collisions
                       ? Finding{Severity::Warning, "existing key", object,
-                                "rows of " + t->source + " whose key " + k.table + " already holds", -1, "",
-                                "remove those rows from the target, or copy with --on-existing truncate"}
+                                "rows of " + t->source + " whose key " + k.table +
+                                    " already holds (one a key: its repeats are counted under unique)",
+                                -1, "", "remove those rows from the target, or copy with --on-existing truncate"}
                       : Finding{Severity::Warning, "foreign key", object,
                                 "rows of " + t->source + " whose parent is not on the target's " + parent +
-                                    " (a table the run does not copy)",
+                                    (why.empty() ? " (a table the run does not copy)" : why),
                                 -1, "", "load the parents on the target first, or remove the orphans"};
-      checks_.push_back({std::move(f), [source_sql, target_sql, object, target = options_.target](Sessions& s) {
+      const size_t width = k.columns.size();
+      checks_.push_back({std::move(f), [source_sql, target_sql, object, width, collisions,
+                                        target = options_.target](Sessions& s) {
                            auto keys = s.source->exec_one(source_sql, object);
                            if (keys.rows() > kMaxKeysSentToTarget) {
                              throw usage_error(fmt::format("more than {} distinct keys to look up", kMaxKeysSentToTarget),
                                                object);
                            }
-                           std::vector<std::string> values;
-                           for (int i = 0; i < keys.rows(); ++i) values.push_back(keys.text(i, 0));
+                           std::vector<std::optional<std::string>> params;
+                           for (size_t col = 0; col < width; ++col) {
+                             std::vector<std::string> column;
+                             for (int i = 0; i < keys.rows(); ++i) column.push_back(keys.text(i, static_cast<int>(col)));
+                             params.emplace_back(pg::text_array_literal(column));
+                           }
                            if (!s.target) {
                              s.target.emplace(pg::open_session(target, "target"));
                              s.target->exec("BEGIN READ ONLY");
                            }
-                           auto found = s.target->exec_params(target_sql, {pg::text_array_literal(values)}, object);
+                           auto found = s.target->exec_params(target_sql, params, object);
                            Count count;
                            for (int i = 0; i < found.rows(); ++i) {
                              int row = static_cast<int>(found.int64(i, 0)) - 1;
-                             count.rows += keys.int64(row, 1);
-                             if (count.example.empty()) count.example = "(" + keys.text(row, 0) + ")";
+                             count.rows += collisions ? 1 : keys.int64(row, static_cast<int>(width));
+                             if (count.example.empty()) {
+                               std::vector<std::string> key;
+                               for (size_t col = 0; col < width; ++col) key.push_back(keys.text(row, static_cast<int>(col)));
+                               count.example = fmt::format("({})", fmt::join(key, ", "));
+                             }
                            }
                            return count;
                          }});
@@ -592,6 +849,8 @@ class CheckBuilder {
   std::map<const partitioner::TableCopy*, std::vector<std::string>> predicates_;  // see Check::row_table
   const CheckOptions& options_;
   std::map<std::string, std::vector<const partitioner::TableCopy*>> sources_of_;
+  std::map<std::string, std::vector<Generated>> generated_;  // by target table
+  std::map<const partitioner::TableCopy*, std::vector<std::string>> mappable_;  // see from_rows
   std::vector<Check> checks_;
   std::optional<std::set<std::string>> prefilled_;
 };

@@ -301,7 +301,8 @@ verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, cons
     if (records[c].target_digest) ledger.set_target_chunk(c, *records[c].target_digest);
   }
   for (const auto& [table, digest] : read) ledger.set_target_table(table, digest);
-  load_copied_keys(ledger, *run_.coordinator, *run_.target, cancellation);
+  load_copied_keys(ledger, *run_.coordinator, *run_.target, cancellation,
+                   options_.max_rejects > 0 ? std::filesystem::path(options_.rejects_dir) : std::filesystem::path());
   verify::read_target_side(ledger, *run_.target, options_.target, options_.jobs, cancellation);
   auto report = ledger.compare();
   for (const auto& c : verify::values_changed_by_target(*run_.coordinator, plan)) {
