@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/worker_pool.hpp"
+#include "partitioner/sql_render.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 #include "target/target_prep.hpp"
@@ -372,8 +373,8 @@ class CheckBuilder {
     std::vector<std::string> where;
     if (!t.filter.empty()) where.push_back("(" + t.filter + ")");
     if (auto m = mappable_.find(&t); mappable_only && m != mappable_.end()) where.insert(where.end(), m->second.begin(), m->second.end());
-    if (t.select_list.empty() && where.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
-    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", t.select_list.empty() ? "*" : fmt::format("{}", fmt::join(checked_values(t, only), ", ")),
+    if (!t.mapped() && where.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
+    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", !t.mapped() ? "*" : fmt::format("{}", fmt::join(checked_values(t, only), ", ")),
                         t.source, sample, where.empty() ? "" : fmt::format(" WHERE {}", fmt::join(where, " AND ")), alias),
             scale};
   }
@@ -426,11 +427,13 @@ class CheckBuilder {
   // target's modifier, so the checks see what the target would round or refuse.
   static std::vector<std::string> checked_values(const partitioner::TableCopy& t, const std::vector<std::string>& only) {
     std::vector<std::string> out;
+    auto select = partitioner::select_list(t);
+    auto rescaled = partitioner::rescaled(t);
     for (size_t i = 0; i < t.columns.size(); ++i) {
       bool key = std::find(t.key_fields.begin(), t.key_fields.end(), static_cast<int>(i)) != t.key_fields.end();
       if (!only.empty() && !key && std::find(only.begin(), only.end(), t.columns[i]) == only.end()) continue;
-      auto r = std::find_if(t.rescaled.begin(), t.rescaled.end(), [&](const auto& x) { return x.column == t.columns[i]; });
-      out.push_back(r == t.rescaled.end() ? without_failing_branch(t.select_list[i])
+      auto r = std::find_if(rescaled.begin(), rescaled.end(), [&](const auto& x) { return x.column == t.columns[i]; });
+      out.push_back(r == rescaled.end() ? without_failing_branch(select[i])
                                           : fmt::format("({}) AS {}", r->expression, pg::quote_ident(r->column)));
     }
     if (out.empty()) out.push_back("1");  // a check of the row count alone
@@ -440,7 +443,7 @@ class CheckBuilder {
   std::string example_key(const partitioner::TableCopy& t) const {
     std::vector<std::string> key;
     for (size_t k = 0; k < t.key.size(); ++k) {
-      if (t.select_list.empty()) {
+      if (!t.mapped()) {
         key.push_back(t.key[k]);
       } else if (t.key_fields[k] >= 0) {
         key.push_back(t.columns[static_cast<size_t>(t.key_fields[k])]);
@@ -487,8 +490,7 @@ class CheckBuilder {
     if (!filled && !computed) return;  // the target's default (the planner already judged that)
     auto it = types.find({first->source, c.name});
     // A mapped table's values are cast to the target's type without its modifier.
-    const std::string source_type =
-        computed || !first->select_list.empty() || it == types.end() ? "mapped" : it->second;
+    const std::string source_type = computed || first->mapped() || it == types.end() ? "mapped" : it->second;
     // Each reads this column alone (and the key for its example).
     auto rows_where = [&](const std::string& check, const std::string& condition, const std::string& what,
                           const std::string& fix, Severity severity = Severity::Warning) {
@@ -619,7 +621,7 @@ class CheckBuilder {
                           const std::string& condition) const {
     std::vector<std::string> key;
     for (size_t k = 0; k < t.key.size(); ++k) {
-      if (t.select_list.empty()) key.push_back(t.key[k]);
+      if (!t.mapped()) key.push_back(t.key[k]);
       else if (t.key_fields[k] >= 0) key.push_back(t.columns[static_cast<size_t>(t.key_fields[k])]);
     }
     if (key.empty() || key.size() != t.key.size()) return "";

@@ -86,6 +86,12 @@ void print_table(const partitioner::Plan& plan) {
   for (size_t n = 0; n < notes.size(); ++n) fmt::print("[{}] {}\n", n + 1, notes[n]);
   for (const auto& t : plan.tables) {  // --mapping: the rows each table keeps, and why
     if (!t.filter.empty()) fmt::print("rows of {}: WHERE {} ({})\n", printable(t.source), printable(t.filter), t.filter_reason);
+    const auto& keys = t.new_keys;  // a merge: how many keys it takes, and where from (they fit: the plan checked)
+    if (keys.kind == "sequence" && keys.count > 0) {
+      fmt::print("new keys of {}: {} rows take {} to {} in \"{}\"{}\n", printable(t.target), keys.count, keys.first,
+                 keys.first + keys.count - 1, printable(keys.target_column),
+                 keys.sequence.empty() ? "" : ", reserved in " + printable(keys.sequence));
+    }
   }
 }
 

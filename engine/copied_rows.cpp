@@ -8,6 +8,7 @@
 
 #include "engine/copy_pump.hpp"
 #include "pg/copy.hpp"
+#include "partitioner/sql_render.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
@@ -48,18 +49,19 @@ std::string rejected_keys(const std::filesystem::path& dir, const partitioner::T
 std::string load_keys(pg::Connection& source, pg::Connection& target, const partitioner::TableCopy& table, size_t n,
                       BlockPool& pool, pg::Cancellation& cancellation, const std::filesystem::path& rejects_dir) {
   std::vector<std::string> names, values;  // the key under the target's names; its values over the source row
+  auto select = partitioner::select_list(table);
   for (int field : table.key_fields) {
     auto at = static_cast<size_t>(field);
     names.push_back(pg::quote_ident(table.columns[at]));
-    values.push_back(table.select_list.empty() ? names.back() : table.select_list[at]);
+    values.push_back(select[at]);
   }
   std::string keys = fmt::format("pg_temp.pgblit_copied_keys_{}", n);
   std::string columns = fmt::format("{}", fmt::join(names, ", "));
   target.exec(fmt::format("DROP TABLE IF EXISTS {0}; CREATE TEMP TABLE {0} AS SELECT {1} FROM {2}{3} WITH NO DATA", keys,
                           columns, table.target_partitioned ? "" : "ONLY ", table.target),
               table.target);
-  std::string read = fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT", fmt::join(values, ", "), table.source,
-                                 table.filter.empty() ? "" : " WHERE " + table.filter);
+  std::string read = fmt::format("COPY ({}) TO STDOUT",
+                                 partitioner::source_select_sql(table, fmt::format("{}", fmt::join(values, ", "))));
   auto loaded = pump_copy(source, target, read, fmt::format("COPY {} FROM STDIN", keys), pool, nullptr, cancellation,
                           table.target);
   if (auto rejected = rejected_keys(rejects_dir, table); !rejected.empty()) {

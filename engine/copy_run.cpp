@@ -340,7 +340,7 @@ int CopyRun::set_sequences() {
   std::map<std::string, std::vector<std::string>> columns;  // by target table
   for (const auto& t : plan.tables) {
     // Merged keys live above the target's own: the source's sequence says nothing of them.
-    if (t.key_remap.empty()) sources.push_back(t.source);
+    if (!t.merged()) sources.push_back(t.source);
     if (t.source != t.target) renamed[t.source] = t.target;
     auto& cols = columns[t.target];
     for (const auto& c : t.columns) {

@@ -2,11 +2,11 @@
 #include "engine/key_map.hpp"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "engine/copy_pump.hpp"
 #include "pg/session.hpp"
+#include "partitioner/sql_render.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
@@ -16,12 +16,13 @@ void record_key_map(RunCatalog& catalog, int64_t run, const partitioner::Plan& p
   std::optional<BlockPool> pool;
   std::string key_map = pg::quote_ident(catalog.schema()) + ".key_map";
   for (const auto& t : plan.tables) {
-    if (t.key_remap.empty()) continue;
+    if (!t.merged()) continue;
     if (!pool) pool.emplace();
-    auto old_key = pg::quote_ident(nlohmann::json::parse(t.key_remap)["column"].get<std::string>());
-    std::string read = fmt::format("COPY (SELECT {}, {}, {}::text, ({})::text FROM ONLY {}{}) TO STDOUT", run,
-                                   pg::quote_literal(t.target), old_key, partitioner::new_key_sql(t.key_remap, old_key),
-                                   t.source, t.filter.empty() ? "" : " WHERE " + t.filter);
+    auto old_key = pg::quote_ident(t.new_keys.source_column);
+    std::string read = fmt::format(
+        "COPY ({}) TO STDOUT",
+        partitioner::source_select_sql(t, fmt::format("{}, {}, {}::text, ({})::text", run, pg::quote_literal(t.target), old_key,
+                                                      partitioner::new_key_sql(t.new_keys, old_key))));
     target.exec("BEGIN", key_map);
     try {
       target.exec_params(fmt::format("DELETE FROM {} WHERE run_id = $1 AND target_table = $2", key_map),

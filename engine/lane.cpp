@@ -110,7 +110,7 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const partitioner::Chunk&
     copy_once(chunk_index, chunk, table, format, read_back, outcome);
   } catch (const Error& e) {
     bool sets_rows_aside = config_.rejects && config_.rejects->max() > 0;
-    if (e.rejects_row() && !table.select_list.empty() && !sets_rows_aside && !cancellation_.requested()) {
+    if (e.rejects_row() && table.mapped() && !sets_rows_aside && !cancellation_.requested()) {
       if (auto row = find_unmappable_row(source_, table, chunk, cancellation_)) {
         throw Error(e.kind(),
                     fmt::format("the mapping of {} fails on the source row with key {}: {}: {}", table.source, row->key,

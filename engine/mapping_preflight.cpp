@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "partitioner/sql_render.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::engine {
@@ -38,15 +39,12 @@ const mapping::TableMapping* entry_of(const mapping::Mapping& mapping, const par
   return nullptr;
 }
 
-std::string where(const std::string& filter) { return filter.empty() ? "" : " WHERE " + filter; }
-
 void require_rows_selected(pg::Connection& source, const partitioner::Plan& plan, const mapping::Mapping& mapping) {
   size_t filtered = 0;
   for (const auto& t : plan.tables) {
     if (t.filter.empty()) continue;
     ++filtered;
-    if (source.exec_one(fmt::format("SELECT EXISTS (SELECT 1 FROM ONLY {}{})", t.source, where(t.filter)), t.source)
-            .boolean(0, 0)) {
+    if (source.exec_one(fmt::format("SELECT EXISTS ({})", partitioner::source_select_sql(t, "1")), t.source).boolean(0, 0)) {
       return;
     }
   }
@@ -60,19 +58,23 @@ void require_rows_selected(pg::Connection& source, const partitioner::Plan& plan
 }
 
 void require_mapped_values(pg::Connection& source, const partitioner::TableCopy& t, const mapping::TableMapping& m) {
-  for (const auto& [column, cm] : m.columns) {
-    if (cm.values.empty() || cm.otherwise != "error") continue;
+  for (const auto& rule : t.column_rules) {
+    const auto* map = std::get_if<mapping::ValueMap>(&rule.source);
+    if (!map || map->otherwise != "error") continue;
+    const auto& column = rule.name;
+    auto cm = m.columns.find(column);
+    std::string at = cm == m.columns.end() ? m.location : cm->second.where;
     std::vector<std::string> covered;
-    for (const auto& [from, to] : cm.values) covered.push_back(from);
+    for (const auto& [from, to] : map->values) covered.push_back(from);
     std::optional<pg::Result> found;
-    auto sql = fmt::format("SELECT v FROM (SELECT ({})::text AS v FROM ONLY {}{}) c "
-                           "WHERE v IS NOT NULL AND NOT (v = ANY ({}::text[])) LIMIT 1",
-                           cm.from.empty() ? cm.expr : pg::quote_ident(cm.from), t.source, where(t.filter),
+    std::string value = map->expression.empty() ? pg::quote_ident(map->column) : "(" + map->expression + ")";
+    auto sql = fmt::format("SELECT v FROM ({}) c WHERE v IS NOT NULL AND NOT (v = ANY ({}::text[])) LIMIT 1",
+                           partitioner::source_select_sql(t, fmt::format("({})::text AS v", value)),
                            pg::quote_literal(pg::text_array_literal(covered)));
     if (failure_of(source, sql, t.source, &found) || !found || found->rows() == 0) continue;
     throw usage_error(fmt::format("{}: the value map of column \"{}\" of {} has no value for '{}', which rows of {} "
                                   "hold, and says else: error: the copy would fail on them; nothing was written",
-                                  cm.where, column, t.target, found->text(0, 0), t.source),
+                                  at, column, t.target, found->text(0, 0), t.source),
                       t.target + "." + pg::quote_ident(column),
                       "add the value to the map, choose else: keep or null, or set such rows aside with --max-rejects N "
                       "(pgblit plan --mapping counts them)");
@@ -85,10 +87,10 @@ void check_mapping_before_writing(pg::Connection& source, const partitioner::Pla
                                   const mapping::Mapping& mapping, int64_t max_rejects) {
   require_rows_selected(source, plan, mapping);
   for (const auto& t : plan.tables) {
-    if (t.select_list.empty()) continue;
+    if (!t.mapped()) continue;
     // One row through every expression: a function the read-only source refuses, or a privilege
     // it lacks, fails whatever the row; a failure of the row's own values is for run time.
-    auto sql = fmt::format("SELECT {} FROM ONLY {}{} LIMIT 1", fmt::join(t.select_list, ", "), t.source, where(t.filter));
+    auto sql = partitioner::source_rows_sql(t) + " LIMIT 1";
     if (auto e = failure_of(source, sql, t.source); e && !fails_a_row(*e)) {
       throw usage_error(fmt::format("the mapping of {} fails on the source: {}; nothing was written", t.source, e->what()),
                         t.source,

@@ -242,16 +242,14 @@ nlohmann::json CopyRun::options_json() {
 // sequence with the run's record, so the target's own inserts never collide with them.
 void CopyRun::reserve_new_keys() {
   for (const auto& t : run_.plan.tables) {
-    if (t.key_remap.empty()) continue;
-    auto remap = nlohmann::json::parse(t.key_remap);
-    if (remap.value("kind", "") != "sequence" || remap.value("sequence", "").empty()) continue;
-    std::string seq = remap["sequence"];
-    run_.target->exec(fmt::format("SELECT setval({0}, GREATEST((SELECT last_value FROM {1}), {2}::bigint + {3}::bigint - 1))",
-                                  pg::quote_literal(seq), seq, remap["base"].get<std::string>(),
-                                  remap["span"].get<std::string>()),
+    const auto& keys = t.new_keys;
+    if (keys.kind != "sequence" || keys.sequence.empty() || keys.count == 0) continue;
+    int64_t last = keys.first + keys.count - 1;
+    run_.target->exec(fmt::format("SELECT setval({0}, GREATEST((SELECT last_value FROM {1}), {2}))",
+                                  pg::quote_literal(keys.sequence), keys.sequence, last),
                       t.target);
-    spdlog::info("{}: keys {} to {} taken from {} for the copied rows", t.target, remap["base"].get<std::string>(),
-                 std::stoll(remap["base"].get<std::string>()) + std::stoll(remap["span"].get<std::string>()) - 1, seq);
+    spdlog::info("{}: keys {} to {} taken from {} for the {} copied rows", t.target, keys.first, last, keys.sequence,
+                 keys.count);
   }
 }
 

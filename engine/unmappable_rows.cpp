@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "partitioner/copy_sql.hpp"
+#include "partitioner/sql_render.hpp"
 #include "pg/sql.hpp"
 #include "verify/copy_digest.hpp"
 
@@ -39,17 +40,16 @@ partitioner::Chunk without_row(partitioner::Chunk chunk, const std::string& cond
 
 std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const partitioner::TableCopy& table,
                                                  const partitioner::Chunk& chunk, pg::Cancellation& cancellation) {
-  if (table.select_list.empty() || table.key.empty() || table.key_nullable) return std::nullopt;
+  if (!table.mapped() || table.key.empty() || table.key_nullable) return std::nullopt;
   std::vector<std::string> key, as_text;
   for (const auto& k : table.key) {
     key.push_back(pg::quote_ident(k));
     // Named apart from the column, so ORDER BY takes the key's own order, not its text's.
     as_text.push_back(fmt::format("{}::text AS pgblit_k{}", key.back(), as_text.size()));
   }
-  std::string rows = pg::sql_and(chunk.predicate, table.filter);
-  auto keys = source.exec_one(fmt::format("SELECT {} FROM ONLY {}{} ORDER BY {}", fmt::join(as_text, ", "), table.source,
-                                      rows.empty() ? "" : " WHERE " + rows, fmt::join(key, ", ")),
-                          table.source);
+  auto keys = source.exec_one(partitioner::source_select_sql(table, fmt::format("{}", fmt::join(as_text, ", ")), chunk.predicate) +
+                                  fmt::format(" ORDER BY {}", fmt::join(key, ", ")),
+                              table.source);
   auto literal = [&](int row) {
     std::vector<std::string> values;
     for (size_t k = 0; k < key.size(); ++k) {
@@ -86,14 +86,12 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
   found.condition = fmt::format("ROW({}) = {}", fmt::join(key, ", "), literal(first));
   found.row = source.exec_one(fmt::format("SELECT ROW(t.*)::text FROM ONLY {} t WHERE {}", table.source, found.condition),
                           table.source).text(0, 0);
-  for (size_t i = 0; i < table.select_list.size(); ++i) {
-    const auto& expression = table.select_list[i];
+  for (size_t i = 0; i < table.columns.size(); ++i) {
+    std::string value = partitioner::column_value_sql(table, i);
     bool ok = runs(source, [&] {
-      source.exec_one(fmt::format("SELECT {} FROM ONLY {} WHERE {}", expression, table.source, found.condition), table.source);
+      source.exec_one(fmt::format("SELECT {} FROM ONLY {} WHERE {}", value, table.source, found.condition), table.source);
     }, &found.error);
     if (!ok) {
-      std::string alias = " AS " + pg::quote_ident(table.columns[i]);
-      std::string value = expression.ends_with(alias) ? expression.substr(0, expression.size() - alias.size()) : expression;
       found.expression = fmt::format("column \"{}\" = {}", table.columns[i], value);
       return found;
     }

@@ -141,7 +141,7 @@ Compared plan_verification(RunSetup& run, const VerifyOptions& options) {
 void name_source_keys(pg::Connection& target, const std::string& catalog_schema, int64_t run,
                       const partitioner::TableCopy& table, std::vector<verify::RowDifference>& rows) {
   std::string key_map = pg::quote_ident(catalog_schema) + ".key_map";
-  if (table.key_remap.empty() || target.exec_params("SELECT to_regclass($1) IS NULL", {key_map}).boolean(0, 0)) return;
+  if (!table.merged() || target.exec_params("SELECT to_regclass($1) IS NULL", {key_map}).boolean(0, 0)) return;
   std::vector<std::string> keys;
   for (const auto& r : rows) keys.push_back(r.key);
   auto found = target.exec_params(  // one read of the map for all the rows

@@ -71,7 +71,7 @@ class Reader {
       c.from = node.as<std::string>();
       return c;
     }
-    only_keys(node, {"from", "expr", "map", "else"}, "column '" + name + "'");
+    only_keys(node, {"from", "expr", "map", "else", "references"}, "column '" + name + "'");
     if (node["from"]) c.from = text(node["from"], "'from'");
     if (node["expr"]) c.expr = sql(node["expr"], "'expr'");
     if (c.from.empty() == c.expr.empty()) fail(node, "column '" + name + "' needs exactly one of 'from' or 'expr'");
@@ -87,6 +87,11 @@ class Reader {
         fail(otherwise, "'else' must be keep, null or error");
       }
       if (c.values.empty()) fail(otherwise, "'else' needs a 'map'");
+    }
+    if (auto references = node["references"]) {
+      c.references = text(references, "'references'");
+      if (c.references.find('.') == std::string::npos) fail(references, "name tables as schema.table: '" + c.references + "'");
+      if (c.from.empty() || !c.values.empty()) fail(references, "'references' needs 'from' (a column of keys) and no 'map'");
     }
     return c;
   }
@@ -130,18 +135,6 @@ class Reader {
  private:
   std::string file_;
 };
-
-std::string literal(const std::string& text) {
-  std::string out = "'";
-  for (char c : text) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string ident(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
 
 }  // namespace
 
@@ -221,20 +214,6 @@ std::string sql_fragment_problem(std::string_view sql) {
   return depth == 0 ? "" : "a '(' is not closed";
 }
 
-std::string ColumnMapping::select_sql(const std::string& target_column) const {
-  std::string value = expr.empty() ? ident(from) : "(" + expr + ")";
-  if (values.empty()) return value;
-  std::string sql = "CASE (" + value + ")::text";
-  for (const auto& [in, out] : values) sql += " WHEN " + literal(in) + " THEN " + literal(out);
-  // An unmapped value under `else: error` fails the row with the value and the column named.
-  std::string otherwise = this->otherwise == "keep" ? "(" + value + ")::text"
-                          : this->otherwise == "null"
-                              ? "NULL"
-                              : "(('pgblit mapping: no value for ' || " + literal(target_column) + " || ' maps ' || (" +
-                                    value + ")::text))::int::text";
-  return sql + " ELSE " + otherwise + " END";
-}
-
 bool Mapping::remaps_column(const std::string& column) const {
   for (const auto& r : remaps) {
     for (const auto& c : r.columns) {
@@ -242,16 +221,6 @@ bool Mapping::remaps_column(const std::string& column) const {
     }
   }
   return false;
-}
-
-std::string Mapping::remapped(const std::string& column, const std::string& value) const {
-  std::string out = value;
-  for (const auto& r : remaps) {
-    if (std::find(r.columns.begin(), r.columns.end(), column) == r.columns.end()) continue;
-    // The literals take the column's type, so '42' matches an integer or a uuid alike.
-    out = "CASE WHEN " + out + " = " + literal(r.from) + " THEN " + literal(r.to) + " ELSE " + out + " END";
-  }
-  return out;
 }
 
 void Mapping::require_row_selection_only(const std::string& command) const {

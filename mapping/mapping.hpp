@@ -12,6 +12,7 @@
 //         title: {from: name}             # a source column under another name
 //         email: {expr: "lower(email)"}   # SQL over the source row
 //         policy: {from: policy_type, map: {manufacturer: inverter_manufacturer}, else: keep}
+//         contact_ids: {from: contact_ids, references: crm.contacts}   # keys of a merged table
 //       drop: [legacy_notes]              # source columns not copied
 //       new_keys: sequence                # merging: keys above the target's, FKs follow
 //     crm.audit_log: skip
@@ -32,10 +33,10 @@ struct ColumnMapping {
   std::string expr;  // SQL over the source row
   std::vector<std::pair<std::string, std::string>> values;  // value map, in file order
   std::string otherwise = "keep";  // a value the map lacks: keep, null, error
+  // The merged table (schema.table, on the source) whose keys the column holds: a key, or an
+  // array of keys, rewritten through that table's new keys ("" : its foreign keys decide).
+  std::string references;
   std::string where;               // file:line:col, for messages
-
-  // The SELECT expression for this column, over the source row.
-  std::string select_sql(const std::string& target_column) const;
 };
 
 struct TableMapping {
@@ -74,9 +75,6 @@ struct Mapping {
   std::vector<TableMapping> tables;
   std::optional<Scope> scope;
   std::vector<Remap> remaps;
-  // `value` (SQL for the column's value) with every remap of `column` applied; `value` itself
-  // when none applies.
-  std::string remapped(const std::string& column, const std::string& value) const;
   bool remaps_column(const std::string& column) const;
   // Throws a usage error naming the first entry that shapes rows for a target (a target name,
   // columns, drops, new keys, a remap): `command` keeps the source's tables and columns and

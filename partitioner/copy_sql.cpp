@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "partitioner/sql_render.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::partitioner {
@@ -28,11 +29,8 @@ partitioner::CopyFormat format_from_name(std::string_view name) {
 
 std::string copy_out_sql(const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
                          partitioner::CopyFormat format) {
-  // A mapped table: its expressions, and its filter beside the chunk's range.
-  std::string select = table.select_list.empty() ? column_list(table) : fmt::format("{}", fmt::join(table.select_list, ", "));
-  return fmt::format("COPY (SELECT {} FROM ONLY {}{}) TO STDOUT (FORMAT {})", select, table.source,
-                     where(pg::sql_and(chunk.predicate, table.filter)),
-                     format_name(format));
+  // A mapped table: its rules, and its filter beside the chunk's range.
+  return fmt::format("COPY ({}) TO STDOUT (FORMAT {})", source_rows_sql(table, chunk.predicate), format_name(format));
 }
 
 std::string copy_in_sql(const partitioner::TableCopy& table, partitioner::CopyFormat format) {

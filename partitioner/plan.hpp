@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "mapping/rules.hpp"
+
 namespace pgblit::partitioner {
 
 enum class CopyFormat { Binary, Text };
@@ -23,14 +25,6 @@ struct Rescale {
   std::string column;      // the target column
   std::string expression;  // its value on the source, before the cast
   std::string type;        // the target's type with its modifier, e.g. numeric(14,2)
-};
-
-// Where a target column's value comes from, when it is a source column carried unchanged
-// (passed through or renamed, perhaps cast): what rewrites such a column (a merge's new keys
-// and the foreign keys that follow them) finds it by, whatever the target calls it.
-struct ColumnSource {
-  std::string column;  // the source column; "" when the value is computed (expr, map, remap)
-  std::string cast;    // the type select_list casts it to; "" for none
 };
 
 struct TableCopy {
@@ -56,17 +50,17 @@ struct TableCopy {
   bool key_mapped = false;           // a mapping renamed, computed or remapped the key: its ranges do
                                      // not name the same rows on the target
   std::string chunking;              // "whole", "histogram", "sample", "ctid"
-  // With a mapping (--mapping): the SELECT expression of each of `columns` over the source row
-  // (empty: the columns themselves), and the rows kept (empty: all).
-  std::vector<std::string> select_list{};
+  // With a mapping (--mapping) or rescaled columns: where each of `columns` takes its value
+  // from on the source row (empty: the columns themselves), rendered by sql_render.hpp; and the
+  // rows kept (empty: all).
+  std::vector<mapping::TargetColumn> column_rules{};
   std::string filter{};
   std::string filter_reason{};  // why the filter is what it is (a where, the scope, a foreign key path)
-  // Merging (new_keys): how the key's old values became new ones, kept with the plan in the run
-  // catalog: {"column", "kind": "sequence", "source_min", "base", "span", "sequence"} (new =
-  // old - source_min + base) or {"column", "kind": "uuid", "salt"} (new = md5(salt || old)).
-  std::string key_remap{};  // JSON, "" when the keys are kept
-  std::vector<Rescale> rescaled{};
-  std::vector<ColumnSource> column_sources{};  // one per column
+  // Merging (new_keys): how the key's old values become new ones (kind "" when the keys are kept).
+  mapping::NewKeys new_keys{};
+  bool merged() const { return !new_keys.kind.empty(); }
+  bool mapped() const { return !column_rules.empty(); }
+  bool operator==(const TableCopy&) const = default;
 };
 
 struct Chunk {
@@ -78,6 +72,7 @@ struct Chunk {
   std::vector<std::string> lower{};
   std::vector<std::string> upper{};
   bool null_keys = false;
+  bool operator==(const Chunk&) const = default;
 };
 
 struct Plan {
@@ -91,11 +86,11 @@ struct Plan {
   int64_t estimated_bytes() const;
 };
 
-// The new key, as SQL, of a row whose old key is the SQL `old`, by a table's key_remap rule.
-std::string new_key_sql(const std::string& key_remap, const std::string& old);
-
 nlohmann::json to_json(const Plan& plan);
 // The plan as to_json wrote it (a run catalog keeps it, so a resumed run executes the same chunks).
+// A plan written by an older pgblit (its mapping kept as SQL text) is refused.
 Plan plan_from_json(const nlohmann::json& json);
+// The plan format to_json writes; a run catalog's plan of another version is not resumed.
+constexpr int kPlanVersion = 2;
 
 }  // namespace pgblit::partitioner

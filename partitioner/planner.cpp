@@ -9,7 +9,6 @@
 #include <optional>
 #include <random>
 
-#include <nlohmann/json.hpp>
 #include <map>
 #include <set>
 
@@ -17,6 +16,8 @@
 #include "partitioner/chunking.hpp"
 #include "partitioner/dependencies.hpp"
 #include "partitioner/keys.hpp"
+#include "partitioner/new_keys.hpp"
+#include "partitioner/sql_render.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::partitioner {
@@ -64,14 +65,16 @@ bool rounds_to_modifier(const Column& target) {
   return kRounding.contains(target.type) && target.display_type.find('(') != std::string::npos;
 }
 
-// With rescaled columns, every column gets its SELECT entry (see Rescale in plan.hpp).
-void select_rescaled(TableCopy& copy) {
-  if (copy.rescaled.empty()) return;
+// With rescaled columns, every column gets its rule (see TargetColumn::rescaled).
+void rule_rescaled(TableCopy& copy, const std::map<std::string, std::string>& rescaled) {
+  if (rescaled.empty()) return;
   for (const auto& name : copy.columns) {
-    auto r = std::find_if(copy.rescaled.begin(), copy.rescaled.end(), [&](const auto& x) { return x.column == name; });
-    copy.select_list.push_back(r == copy.rescaled.end()
-                                   ? pg::quote_ident(name)
-                                   : fmt::format("({})::{} AS {}", r->expression, r->type, pg::quote_ident(name)));
+    auto r = rescaled.find(name);
+    if (r == rescaled.end()) {
+      copy.column_rules.push_back({name, mapping::PassThrough{name}});
+    } else {
+      copy.column_rules.push_back({name, mapping::Cast{name, r->second}, true});
+    }
   }
 }
 
@@ -79,6 +82,7 @@ void select_rescaled(TableCopy& copy) {
 // text. Columns are listed in the target's order.
 void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, Problems& problems,
                    std::vector<std::string>& warnings) {
+  std::map<std::string, std::string> rescaled;  // column: the type with its modifier
   for (const auto& c : src.columns) {
     const Column* tc = dest.column(c.name);
     if (!tc && !c.generated) {
@@ -108,14 +112,20 @@ void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, P
                                      c->display_type, tc.display_type);
       warnings.push_back(fmt::format("{}: {}; copied as text", src.qualified(), copy.text_reason));
     } else if (c->display_type != tc.display_type && rounds_to_modifier(tc)) {
-      copy.rescaled.push_back({tc.name, pg::quote_ident(tc.name), tc.display_type});
+      rescaled[tc.name] = tc.display_type;
     }
     copy.columns.push_back(tc.name);
-    copy.column_sources.push_back({tc.name, copy.rescaled.empty() || copy.rescaled.back().column != tc.name
-                                                ? ""
-                                                : tc.display_type});
   }
-  select_rescaled(copy);
+  rule_rescaled(copy, rescaled);
+}
+
+// Every constant remap of the columns named `column`, in file order.
+std::vector<mapping::ConstantRemap> remaps_of(const mapping::Mapping& all, const std::string& column) {
+  std::vector<mapping::ConstantRemap> out;
+  for (const auto& r : all.remaps) {
+    if (std::find(r.columns.begin(), r.columns.end(), column) != r.columns.end()) out.push_back({r.from, r.to});
+  }
+  return out;
 }
 
 // With a mapping entry: each target column's value from the mapping, else from the source
@@ -139,11 +149,15 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
   for (const auto& tc : dest.columns) {
     if (tc.generated) continue;
     auto mapped = m.columns.find(tc.name);
-    std::string value;
-    std::string carried;  // the source column carried unchanged, if the value is one
+    bool built_in = tc.type.starts_with("pg_catalog.");
+    // The type without its modifier where a cast would cut silently (varchar(n)): the target
+    // applies its own and refuses what does not fit. Where the target rounds (numeric(p,s)),
+    // the value is read as it will be stored, and verification counts what the rounding changes.
+    bool rounds = built_in && rounds_to_modifier(tc);
+    std::string type = !built_in ? "text" : rounds ? tc.display_type : tc.type;
+    mapping::ColumnSource rule;
     if (mapped != m.columns.end()) {
       const auto& cm = mapped->second;
-      value = cm.select_sql(tc.name);
       if (!cm.from.empty()) taken.insert(cm.from);
       // A remap reaches a renamed column under either name; a column with an expression or a
       // value map of its own would be ambiguous, so the plan refuses rather than skip it.
@@ -153,21 +167,21 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
                                  "it: write the remap into its expression or map, or take the column out of the "
                                  "remap's columns",
                                  cm.where, tc.name));
-      } else if (named) {
-        value = all.remapped(all.remaps_column(tc.name) ? tc.name : cm.from, value);
       }
-      if (!named && cm.expr.empty() && cm.values.empty()) carried = cm.from;
+      if (!cm.values.empty()) {
+        rule = mapping::ValueMap{cm.from, cm.expr, cm.values, cm.otherwise, tc.name, type};
+      } else if (!cm.expr.empty()) {
+        rule = mapping::Expression{cm.expr, type};
+      } else {
+        rule = mapping::Cast{cm.from, type, remaps_of(all, all.remaps_column(tc.name) ? tc.name : cm.from)};
+      }
     } else if (const Column* c = src.column(tc.name); c && !taken.contains(tc.name)) {
-      taken.insert(tc.name);
       if (c->type == tc.type && !all.remaps_column(tc.name) &&
           (c->display_type == tc.display_type || !rounds_to_modifier(tc))) {  // as it is: its binary form is the target's
-        copy.columns.push_back(tc.name);
-        copy.select_list.push_back(pg::quote_ident(tc.name));
-        copy.column_sources.push_back({tc.name, ""});
-        continue;
+        rule = mapping::PassThrough{tc.name};
+      } else {
+        rule = mapping::Cast{tc.name, type, remaps_of(all, tc.name)};
       }
-      value = all.remapped(tc.name, pg::quote_ident(tc.name));
-      if (!all.remaps_column(tc.name)) carried = tc.name;
     } else {
       if (tc.not_null && !tc.has_default && !tc.identity) {
         problems.add(fmt::format("{}: column \"{}\" of {} on the target is NOT NULL without a default, and the mapping "
@@ -177,22 +191,13 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
       continue;
     }
     taken.insert(tc.name);
-    bool built_in = tc.type.starts_with("pg_catalog.");
-    if (!built_in) {
+    if (!built_in && !std::holds_alternative<mapping::PassThrough>(rule)) {
       copy.format = CopyFormat::Text;
       copy.text_reason = fmt::format("mapped column \"{}\" is of the user-defined type {}", tc.name, tc.display_type);
     }
+    bool rescaled = rounds && !std::holds_alternative<mapping::PassThrough>(rule);
     copy.columns.push_back(tc.name);
-    // The type without its modifier where a cast would cut silently (varchar(n)): the target
-    // applies its own and refuses what does not fit. Where the target rounds (numeric(p,s)),
-    // the value is read as it will be stored, and verification counts what the rounding changes.
-    std::string type = built_in ? tc.type : "text";
-    if (built_in && rounds_to_modifier(tc)) {
-      type = tc.display_type;
-      copy.rescaled.push_back({tc.name, value, type});
-    }
-    copy.select_list.push_back(fmt::format("({})::{} AS {}", value, type, pg::quote_ident(tc.name)));
-    copy.column_sources.push_back({carried, type});
+    copy.column_rules.push_back({tc.name, std::move(rule), rescaled});
   }
   for (const auto& c : src.columns) {
     if (!taken.contains(c.name) && !c.generated) {
@@ -209,22 +214,15 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
 // not in the middle of the night. One statement (the extended protocol), in the snapshot's
 // read-only transaction.
 void try_mapped_select(pg::Connection& source, const TableCopy& copy, Problems& problems) {
-  std::vector<std::string> select = copy.select_list;
-  if (select.empty()) {
-    for (const auto& c : copy.columns) select.push_back(pg::quote_ident(c));
-  }
   source.exec("SAVEPOINT pgblit_mapping");
   try {
-    source.exec_one(fmt::format("SELECT {} FROM ONLY {}{} LIMIT 0", fmt::join(select, ", "), copy.source,
-                                copy.filter.empty() ? "" : " WHERE " + copy.filter),
-                    copy.source);
+    source.exec_one(source_rows_sql(copy) + " LIMIT 0", copy.source);
     source.exec("RELEASE SAVEPOINT pgblit_mapping");
   } catch (const Error& e) {
     source.exec("ROLLBACK TO SAVEPOINT pgblit_mapping");
     problems.add(fmt::format("the mapping of {} does not run on the source: {}", copy.source, e.what()));
   }
 }
-
 
 // A scope whose column no selected table has scopes nothing: every tenant's rows would be
 // copied. Refused, naming the nearest column name there is (orgid for org_id).
@@ -306,93 +304,6 @@ FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = ANY ($1::oid[]) AND 
     }
     table.filter_reason = table.filter.empty() ? scope_filter->second : "its where, and " + scope_filter->second;
     table.filter = table.filter.empty() ? scope_filter->first : "(" + table.filter + ") AND " + scope_filter->first;
-  }
-}
-
-// Merging (new_keys): the copied rows of a table take keys that cannot collide with the
-// target's, and every foreign-key column in the run that references them (on the source) takes
-// the same rewrite. Integer keys move by an offset above the target's largest key and its
-// sequence (new = old - source_min + base, a block the copy reserves in the sequence when it
-// starts); uuid keys become md5(salt || old). The rule is kept with the plan in the run catalog,
-// so a resumed run rewrites alike and the old -> new map can be recomputed for the audit.
-void apply_new_keys(pg::Connection& source, pg::Connection& target, const mapping::Mapping& mapping,
-                    const std::vector<const Relation*>& sources, Plan& plan, Problems& problems) {
-  std::map<size_t, std::pair<std::string, std::function<std::string(const std::string&)>>> rules;
-  for (size_t i = 0; i < plan.tables.size(); ++i) {
-    const auto* m = mapping.find(sources[i]->schema, sources[i]->name);
-    if (!m || m->new_keys.empty()) continue;
-    auto pk = source.exec_params(
-        "SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
-        "WHERE c.conrelid = $1::oid AND c.contype = 'p' AND cardinality(c.conkey) = 1",
-        {std::to_string(sources[i]->oid)}, plan.tables[i].source);
-    if (pk.rows() == 0) {
-      problems.add(fmt::format("{}: new_keys needs a single-column primary key on {}", m->location, plan.tables[i].source));
-      continue;
-    }
-    std::string column = pk.text(0, 0), col = pg::quote_ident(column);
-    if (m->columns.contains(column)) {
-      problems.add(fmt::format("{}: new_keys gives \"{}\" its values; it cannot have a mapping of its own", m->location, column));
-      continue;
-    }
-    nlohmann::json remap = {{"column", column}, {"kind", m->new_keys}};
-    if (m->new_keys == "uuid") {
-      std::random_device random;
-      remap["salt"] = fmt::format("{:08x}{:08x}", random(), random());
-    } else {
-      const auto& filter = plan.tables[i].filter;  // the rows the run copies
-      auto range = source.exec_one(fmt::format("SELECT min({0})::text, (max({0}) - min({0}) + 1)::text FROM ONLY {1}{2}", col,
-                                           plan.tables[i].source, filter.empty() ? "" : " WHERE " + filter),
-                               plan.tables[i].source);
-      if (range.is_null(0, 0)) continue;  // no rows: no keys to move
-      auto sequence = target.exec_params("SELECT pg_get_serial_sequence($1, $2)", {plan.tables[i].target, column},
-                                         plan.tables[i].target);
-      std::string seq = sequence.is_null(0, 0) ? "" : sequence.text(0, 0);
-      auto base = target.exec(fmt::format("SELECT (GREATEST(COALESCE((SELECT max({}) FROM {}), 0), {}) + 1)::text", col,
-                                          plan.tables[i].target, seq.empty() ? "0" : "(SELECT last_value FROM " + seq + ")"),
-                              plan.tables[i].target).text(0, 0);
-      std::string min = range.text(0, 0);
-      remap.update({{"source_min", min}, {"base", base}, {"span", range.text(0, 1)}, {"sequence", seq}});
-    }
-    plan.tables[i].key_remap = remap.dump();
-    rules[i] = {column, [rule = remap.dump()](const std::string& v) { return new_key_sql(rule, v); }};
-  }
-  if (rules.empty()) return;
-  // A pass-through column's value rewritten (a column with a mapping of its own keeps it).
-  // Every target column that carries source column `column` unchanged, whatever the target
-  // calls it and whatever its type there, gets the rewritten value (a column with a mapping of
-  // its own, an expression or a value map, keeps it).
-  auto rewrite = [&](TableCopy& table, const std::string& column, const auto& apply) {
-    for (size_t i = 0; i < table.columns.size() && i < table.column_sources.size(); ++i) {
-      auto& source = table.column_sources[i];
-      if (source.column != column) continue;
-      if (table.select_list.empty()) {
-        for (const auto& c : table.columns) table.select_list.push_back(pg::quote_ident(c));
-      }
-      std::string value = apply(pg::quote_ident(column));
-      table.select_list[i] = fmt::format("{} AS {}", source.cast.empty() ? value : "(" + value + ")::" + source.cast,
-                                         pg::quote_ident(table.columns[i]));
-      source.column.clear();  // computed now
-    }
-  };
-  std::map<Oid, size_t> index_of;
-  std::vector<std::string> oids;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    index_of[sources[i]->oid] = i;
-    oids.push_back(std::to_string(sources[i]->oid));
-  }
-  auto fks = source.exec_params(R"(
-SELECT c.conrelid::int8, c.confrelid::int8, a.attname, p.attname
-FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-JOIN pg_attribute p ON p.attrelid = c.confrelid AND p.attnum = c.confkey[1]
-WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND c.conrelid = ANY ($1::oid[]) AND c.confrelid = ANY ($1::oid[]))",
-                                {pg::text_array_literal(oids)}, "foreign keys");
-  for (auto& [i, rule] : rules) rewrite(plan.tables[i], rule.first, rule.second);
-  for (int r = 0; r < fks.rows(); ++r) {
-    size_t child = index_of.at(static_cast<Oid>(fks.int64(r, 0)));
-    auto parent = rules.find(index_of.at(static_cast<Oid>(fks.int64(r, 1))));
-    if (parent == rules.end() || fks.text(r, 3) != parent->second.first) continue;
-    if (child == parent->first && fks.text(r, 2) == parent->second.first) continue;
-    rewrite(plan.tables[child], fks.text(r, 2), parent->second.second);
   }
 }
 
@@ -513,7 +424,13 @@ void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Place
       table.key_nullable = table_key->nullable;
       table.key_index = table_key->index;
       for (const auto& k : table.key) {
-        auto at = std::find(table.columns.begin(), table.columns.end(), k);
+        // Where the row carries the key: the column that takes it, whatever the target calls it
+        // (task_id: {from: id}), else the target column of its name (id: {expr: "9001"}).
+        auto at = table.columns.end();
+        for (size_t c = 0; c < table.column_rules.size() && at == table.columns.end(); ++c) {
+          if (mapping::carried_column(table.column_rules[c].source) == k) at = table.columns.begin() + static_cast<long>(c);
+        }
+        if (at == table.columns.end()) at = std::find(table.columns.begin(), table.columns.end(), k);
         table.key_fields.push_back(at == table.columns.end() ? -1 : static_cast<int>(at - table.columns.begin()));
       }
     }
@@ -521,16 +438,18 @@ void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Place
                                placement.self_referencing.count(i) ? "its target has a self-referencing foreign key" : "");
     table.chunking = chunked.method;
     bool whole = chunked.chunks.size() == 1 && chunked.chunks[0].predicate.empty();
-    // A mapped key (renamed or computed) means other values on the target: compare whole tables.
+    // A mapped key (renamed, computed or given new values) means other values, or other names,
+    // on the target: compare whole tables.
     bool key_mapped = false;
-    for (size_t k = 0; k < table.key.size() && !table.select_list.empty(); ++k) {
+    for (size_t k = 0; k < table.key.size() && table.mapped(); ++k) {
       if (table.key_fields[k] < 0) {
         key_mapped = true;
         continue;
       }
-      const auto& entry = table.select_list[static_cast<size_t>(table.key_fields[k])];
-      auto column = pg::quote_ident(table.key[k]);  // passed through, or only cast
-      key_mapped |= entry != column && !entry.starts_with("(" + column + ")::");
+      const auto& rule = table.column_rules[static_cast<size_t>(table.key_fields[k])];
+      const auto* same = std::get_if<mapping::PassThrough>(&rule.source);
+      const auto* cast = std::get_if<mapping::Cast>(&rule.source);  // read as the target's type, same values
+      key_mapped |= !(same && same->column == table.key[k]) && !(cast && cast->column == table.key[k] && cast->remaps.empty());
     }
     table.key_mapped = key_mapped;
     table.verify_by_chunk = !chunked.by_ctid && !key_mapped &&
@@ -577,6 +496,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   std::set<std::string> schemas;
   std::vector<const Relation*> table_sources;  // beside plan.tables
   std::vector<Oid> table_destinations;         // beside plan.tables
+  std::vector<const Relation*> table_dest_relations;  // beside plan.tables
   std::deque<mapping::TableMapping> passthrough;  // entries for tables only the remaps touch
   for (const auto& src : sources) {
     const auto* table_mapping = mapped(src);
@@ -619,6 +539,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     plan.tables.push_back(std::move(copy));
     table_sources.push_back(&src);
     table_destinations.push_back(dest->oid);
+    table_dest_relations.push_back(dest);
   }
   if (mapping) {  // every table the mapping names must be among the selected source tables
     for (const auto& m : mapping->tables) {
@@ -634,10 +555,10 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   }
   if (mapping) {
     for (const auto& t : plan.tables) {
-      if (!t.select_list.empty() || !t.filter.empty()) try_mapped_select(source, t, problems);
+      if (t.mapped() || !t.filter.empty()) try_mapped_select(source, t, problems);
     }
     problems.throw_if_any();
-    apply_new_keys(source, target, *mapping, table_sources, plan, problems);
+    apply_new_keys(source, target, *mapping, table_sources, table_dest_relations, plan, problems.lines);
     problems.throw_if_any();
   }
   for (auto& t : plan.tables) {

@@ -14,13 +14,16 @@ namespace pgblit::source {
 
 std::string reshaping(const partitioner::TableCopy& t) {
   if (t.source != t.target) return fmt::format("its rows load into {}", t.target);
-  if (!t.key_remap.empty()) return "its keys are given new values";
-  if (!t.rescaled.empty()) return fmt::format("column {} is rescaled", t.rescaled[0].column);
-  for (size_t i = 0; i < t.column_sources.size() && i < t.columns.size(); ++i) {
-    if (t.column_sources[i].column != t.columns[i]) {
-      return fmt::format("column {} is {}", t.columns[i],
-                         t.column_sources[i].column.empty() ? "computed" : "renamed from " + t.column_sources[i].column);
+  if (t.merged()) return "its keys are given new values";
+  for (const auto& column : t.column_rules) {
+    if (column.rescaled) return fmt::format("column {} is rescaled", column.name);
+    if (std::holds_alternative<mapping::PassThrough>(column.source) &&
+        mapping::carried_column(column.source) == column.name) {
+      continue;
     }
+    auto from = mapping::carried_column(column.source);
+    return fmt::format("column {} is {}", column.name,
+                       from.empty() ? "computed" : from == column.name ? "cast or remapped" : "renamed from " + from);
   }
   return "";
 }

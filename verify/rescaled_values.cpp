@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "partitioner/sql_render.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::verify {
@@ -30,13 +31,13 @@ std::string refused_by(const partitioner::Rescale& r) {
 std::vector<ChangedValues> values_changed_by_target(pg::Connection& source, const partitioner::Plan& plan) {
   std::vector<ChangedValues> out;
   for (const auto& table : plan.tables) {
-    for (const auto& r : table.rescaled) {
+    for (const auto& r : partitioner::rescaled(table)) {
       // CASE, not AND: only CASE keeps the cast off a value it would fail on.
       std::string changed = fmt::format("CASE WHEN {2} THEN false ELSE ({0})::{1} IS DISTINCT FROM ({0}) END",
                                         r.expression, r.type, refused_by(r));
       auto result = source.exec(
-          fmt::format("SELECT count(*), min(({0})::text || ' -> ' || (({0})::{1})::text) FROM ONLY {2} WHERE {3}",
-                      r.expression, r.type, table.source, pg::sql_and(table.filter, changed)),
+          partitioner::source_select_sql(
+              table, fmt::format("count(*), min(({0})::text || ' -> ' || (({0})::{1})::text)", r.expression, r.type), changed),
           table.source);
       if (result.int64(0, 0) == 0) continue;
       out.push_back({table.target, r.column, r.type, result.int64(0, 0), result.text(0, 1)});

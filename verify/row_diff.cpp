@@ -9,6 +9,7 @@
 
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
+#include "partitioner/sql_render.hpp"
 #include "partitioner/chunking.hpp"
 #include "pg/sql.hpp"
 
@@ -73,9 +74,9 @@ class Bisection {
   // A mapped table's source side is its mapped rows, under the target's column names (its key
   // is not mapped, or it would not be compared by chunk).
   std::string relation(bool on_source) const {
-    if (on_source && (!table_.select_list.empty() || !table_.filter.empty())) {
-      std::vector<std::string> select = table_.select_list;
-      if (select.empty()) {  // filtered only: the columns themselves (and the key, which may not be copied)
+    if (on_source && (table_.mapped() || !table_.filter.empty())) {
+      std::vector<std::string> select = partitioner::select_list(table_);
+      if (!table_.mapped()) {  // filtered only: the columns themselves (and the key, which may not be copied)
         for (const auto& c : table_.columns) select.push_back(pg::quote_ident(c));
         for (const auto& k : table_.key) {
           if (std::find(table_.columns.begin(), table_.columns.end(), k) == table_.columns.end()) {
@@ -83,8 +84,7 @@ class Bisection {
           }
         }
       }
-      return fmt::format("(SELECT {} FROM ONLY {}{}) s", fmt::join(select, ", "), table_.source,
-                         table_.filter.empty() ? "" : " WHERE " + table_.filter);
+      return fmt::format("({}) s", partitioner::source_select_sql(table_, fmt::format("{}", fmt::join(select, ", "))));
     }
     if (on_source) return "ONLY " + table_.source;
     std::string target = (table_.target_partitioned ? "" : "ONLY ") + table_.target;
@@ -113,7 +113,7 @@ class Bisection {
     std::string sql;
     if (!on_source) {
       sql = partitioner::target_copy_out_sql(table_, pg::sql_and(range.predicate, target_rows_), format_);
-    } else if (table_.select_list.empty() && table_.filter.empty()) {
+    } else if (!table_.mapped() && table_.filter.empty()) {
       sql = partitioner::copy_out_sql(table_, range, format_);
     } else {  // the range is over the mapped rows' key (a new key is not the source's)
       std::vector<std::string> columns;
