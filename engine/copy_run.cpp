@@ -364,15 +364,17 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
                             Events& events) {
   RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
+  // The rebuilds first: they may ride out a target restart, after which the coordinator's own
+  // session is reopened before anything else uses it.
+  if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
+  size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
+  reconnect_target_if_lost(cancellation);
   auto records = catalog.chunks(run_id_, plan.chunks.size());
   record_end_state(cancellation);  // every row is in: what `pgblit rollback` compares with
   for (const auto& r : records) summary.rejected += r.rejected;
   summary.rejects_dir = options_.rejects_dir;
   write_spool_manifest(true, records);  // every chunk's file is on disk: the spool is complete
   record_key_map(catalog, run_id_, plan, *run_.coordinator, *run_.target, cancellation);
-  if (rebuild_ && rebuild_->pending() > 0) phase(events, "rebuild");
-  size_t not_rebuilt = rebuild_ ? rebuild_->finish(*run_.target) : 0;
-  reconnect_target_if_lost(cancellation);  // the rebuilds may have ridden out a restart
   // Before the verdict: whatever verification finds, the rows are in, and the application's
   // next insert must not collide with them.
   phase(events, "sequences");

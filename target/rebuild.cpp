@@ -108,7 +108,8 @@ Rebuilder::Rebuilder(std::vector<DeferredObject> objects, std::vector<bool> pend
     if (!pending[i]) state_[i] = kDone;
   }
   builds_ = std::make_unique<WorkerPool>(jobs);
-  for (int i = 0; i < builds_->workers(); ++i) builds_->run([this] { work(); });
+  workers_ = builds_->workers();  // read by the workers: builds_ is null while it is being destroyed
+  for (int i = 0; i < workers_; ++i) builds_->run([this] { work(); });
 }
 
 Rebuilder::~Rebuilder() {
@@ -253,7 +254,7 @@ void Rebuilder::open_session(std::optional<pg::Connection>& session) {
   session.emplace(pg::open_session(conninfo_, "target"));
   if (memory_kb_ == 0) {
     int64_t server = session->exec("SELECT setting::int8 FROM pg_settings WHERE name = 'maintenance_work_mem'").int64(0, 0);
-    memory_kb_ = std::clamp<int64_t>(4 * server / static_cast<int64_t>(builds_->workers()), 64 << 10, 2 << 20);
+    memory_kb_ = std::clamp<int64_t>(4 * server / static_cast<int64_t>(workers_), 64 << 10, 2 << 20);
   }
   session->exec(fmt::format("SET maintenance_work_mem = '{}kB'", memory_kb_.load()));
 }

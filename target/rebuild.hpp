@@ -86,6 +86,7 @@ class Rebuilder {
   pg::Cancellation& cancellation_;
   double retry_timeout_;
   std::atomic<int64_t> memory_kb_{0};
+  int workers_ = 0;  // how many builds run at once
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -135,7 +135,8 @@ TEST_F(RebuildRestartTest, a_rebuild_gives_up_after_the_retry_timeout_and_the_re
   reconnect();
   EXPECT_EQ(result.exit_code, 1) << result.output;
   EXPECT_LT(waited, 100) << "the rebuild waited past --retry-timeout 3: " << result.output;
-  EXPECT_TRUE(mentions(result, "index \"t_gated\" on \"public\".\"t\" could not be rebuilt")) << result.output;
+  // Which of the two builds gives up first is the scheduler's: either names itself.
+  EXPECT_TRUE(mentions(result, "on \"public\".\"t\" could not be rebuilt")) << result.output;
   EXPECT_NE(target_value("SELECT count(*) FROM pgblit.objects WHERE status = 'dropped'"), "0");
   auto resumed = DatabasePair::copy({"--resume"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
