@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <vector>
 
@@ -41,9 +43,7 @@ void reject_unknown_command(const CLI::App& app, int argc, char** argv) {
                             word, "pgblit --help lists the commands");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_command(int argc, char** argv) {
   using namespace pgblit;
   CLI::App app{"pgblit: move PostgreSQL table data between servers, fast and verified", "pgblit"};
   app.require_subcommand(1);
@@ -102,4 +102,19 @@ int main(int argc, char** argv) {
     spdlog::error("unexpected failure: {}", e.what());
     return exit_code(ErrorKind::Runtime);
   }
+}
+
+}  // namespace
+
+// Every object of the command is gone when run_command returns; what is left are the
+// libraries' own finalizers. Under load a finished copy aborted in one of them (libpq's
+// Kerberos library found its global mutex torn down: exit 134 after "done"). Nothing of
+// pgblit's needs them, so flush what was written and leave without running them.
+int main(int argc, char** argv) {
+  int code = run_command(argc, argv);
+  spdlog::shutdown();
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(code);
 }

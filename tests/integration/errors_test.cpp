@@ -72,8 +72,7 @@ TEST_F(ErrorsTest, wrong_password_exits_2_and_never_prints_the_password) {
   close_gate();
   PgblitProcess held({"copy", "--source", source_url(), "--target", good, "--on-existing", "truncate", "--yes"});
   ASSERT_TRUE(a_lane_waits_at_the_gate()) << held.output_so_far();
-  std::ifstream cmdline("/proc/" + std::to_string(held.pid()) + "/cmdline");
-  std::string arguments((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  std::string arguments = slurp("/proc/" + std::to_string(held.pid()) + "/cmdline");
   EXPECT_EQ(arguments.find("Right-Horse-42"), std::string::npos) << arguments;
   EXPECT_NE(arguments.find("password=**************"), std::string::npos) << arguments;
   open_gate();

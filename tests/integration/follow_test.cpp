@@ -211,7 +211,7 @@ TEST_F(FollowTest, AKilledCutoverIsFinishedByRunningItAgain) {
   source_sql("INSERT INTO t SELECT g, g FROM generate_series(1, 1000) g");
   int64_t run = follow();
   // The target stops applying: the cutover waits for the catch-up, and is killed there.
-  target_sql("DO $$ DECLARE s text; BEGIN SELECT subname INTO s FROM pg_subscription; "
+  target_sql("DO $$ DECLARE s text; BEGIN SELECT subname INTO s FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()); "
              "EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', s); END $$");
   source_sql("UPDATE t SET v = -v WHERE id % 3 = 0; DELETE FROM t WHERE id % 7 = 0; INSERT INTO t VALUES (2000, 1)");
   PgblitProcess cutting({"cutover", std::to_string(run), "--source", source_url(), "--target", target_url()});
@@ -224,7 +224,7 @@ TEST_F(FollowTest, AKilledCutoverIsFinishedByRunningItAgain) {
   auto clean = run_pgblit({"clean", std::to_string(run), "--target", target_url(), "--yes"});
   EXPECT_EQ(clean.exit_code, 2) << clean.output;
   EXPECT_TRUE(mentions(clean, "unfollow")) << clean.output;
-  target_sql("DO $$ DECLARE s text; BEGIN SELECT subname INTO s FROM pg_subscription; "
+  target_sql("DO $$ DECLARE s text; BEGIN SELECT subname INTO s FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()); "
              "EXECUTE format('ALTER SUBSCRIPTION %I ENABLE', s); END $$");
   auto cut = cutover(run);
   ASSERT_EQ(cut.exit_code, 0) << cut.output;

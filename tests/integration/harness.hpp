@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ RunResult run_pgblit(const std::vector<std::string>& args);
 bool mentions(const RunResult& run, const std::string& text);
 // What a shell command prints on stdout (pg_dump, chromium, script...).
 std::string shell_output(const std::string& command);
+// A file's whole text ("" when it cannot be read), and how often `what` occurs in a text.
+std::string slurp(const std::filesystem::path& file);
+size_t count(const std::string& text, const std::string& what);
 
 // pgblit as a background process, for tests that kill it or act on the servers meanwhile.
 class PgblitProcess {

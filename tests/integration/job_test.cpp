@@ -75,8 +75,7 @@ TEST_F(JobTest, a_copy_from_a_job_file_alone_moves_the_selection_and_records_the
   expect_same_contents("sales.orders");
   EXPECT_EQ(target_value("SELECT count(*) FROM sales.audit_log"), "0") << "excluded by the file's selection";
   EXPECT_GT(std::stoi(target_value("SELECT count(*) FROM pgblit.chunks")), 2) << "the file's 64kB chunks";
-  std::ifstream in(job, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = slurp(job);
   EXPECT_EQ(target_value("SELECT options -> 'audit' -> 'job' ->> 'digest' FROM pgblit.runs"),
             fmt::format("{:016x}", XXH3_64bits(bytes.data(), bytes.size())));
   EXPECT_EQ(target_value("SELECT options -> 'audit' -> 'job' ->> 'file' FROM pgblit.runs"), job);

@@ -398,8 +398,7 @@ TEST_F(MappingTest, rows_an_expression_fails_on_are_named_or_set_aside) {
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.opportunities"), "1996");  // ids 1000, 2000, 3000, 4000 left out
   std::string rejects;
   for (const auto& f : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(f.path());
-    rejects += std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    rejects += slurp(f.path());
   }
   for (const char* key : {"key 1000)", "key 2000)", "key 3000)", "key 4000)"}) {
     EXPECT_NE(rejects.find(key), std::string::npos) << key << " in " << rejects;

@@ -123,8 +123,7 @@ TEST_F(SafetyTest, passwords_in_unparsable_connection_strings_reach_neither_outp
     auto run = run_pgblit({"copy", "--source", bad, "--target", target_url(), "--log-file", log, "--log-level", "debug"});
     EXPECT_EQ(run.exit_code, 2) << run.output;
     EXPECT_TRUE(mentions(run, "source connection string is not valid")) << run.output;
-    std::ifstream in(log);
-    std::string logged((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string logged = slurp(log);
     EXPECT_TRUE(logged.find("not valid") != std::string::npos) << "the log holds the error too";
     for (const char* part : {"Hunter", "Qx9"}) {
       EXPECT_FALSE(mentions(run, part)) << bad << " leaked in the output: " << run.output;
