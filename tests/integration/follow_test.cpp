@@ -56,7 +56,10 @@ class FollowTest : public DatabasePair {
   // The subscription's apply worker runs (the copy is over and the target follows).
   bool apply_worker_running() {
     return eventually([&] {
-      return target_value("SELECT count(*) FROM pg_stat_subscription WHERE pid IS NOT NULL AND relid IS NULL") == "1";
+      // pg_stat_subscription lists every database's subscriptions: only this test's count.
+      return target_value("SELECT count(*) FROM pg_stat_subscription st JOIN pg_subscription s ON s.oid = st.subid "
+                          "WHERE st.pid IS NOT NULL AND st.relid IS NULL AND s.subdbid = "
+                          "(SELECT oid FROM pg_database WHERE datname = current_database())") == "1";
     });
   }
 
