@@ -16,7 +16,7 @@
 #include "engine/run_setup.hpp"
 #include "engine/spool_catalog.hpp"
 #include "engine/spool_setup.hpp"
-#include "engine/test_moment.hpp"
+#include "core/test_moment.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "partitioner/planner.hpp"
 #include "pg/session.hpp"
@@ -123,7 +123,7 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
         std::lock_guard lock(mutex);
         chunks[c] = entry;
       }
-      chunk_committed(cancellation);
+      core::chunk_committed(cancellation);
     }
   });
 

@@ -12,7 +12,7 @@
 #include "verify/copy_digest.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "engine/run_catalog.hpp"
-#include "engine/test_moment.hpp"
+#include "core/test_moment.hpp"
 #include "engine/unmappable_rows.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
@@ -208,7 +208,7 @@ void Lane::load_chunk(size_t chunk_index, const partitioner::Chunk& chunk, const
     recover_after_failure();
     throw;
   }
-  chunk_committed(cancellation_);
+  core::chunk_committed(cancellation_);
   outcome.rows = loaded.rows;
   outcome.bytes = loaded.bytes;
   outcome.format = loaded.format;

@@ -20,7 +20,7 @@
 #include "engine/spool_catalog.hpp"
 #include "engine/run_catalog.hpp"
 #include "engine/target_claims.hpp"
-#include "engine/test_moment.hpp"
+#include "core/test_moment.hpp"
 #include "target/sequences.hpp"
 #include "partitioner/copy_sql.hpp"
 #include "target/deferred.hpp"
@@ -417,7 +417,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       pg::rollback_quietly(target);
       throw;
     }
-    chunk_committed(cancellation_);
+    core::chunk_committed(cancellation_);
   }
 
   const RestoreOptions& options_;

@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "core/defaults.hpp"
+#include "core/test_moment.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
@@ -229,6 +230,7 @@ void Rebuilder::work() {
         }
       }
       ok = true;
+      core::object_rebuilt(cancellation_);
     } catch (const Error& e) {
       error = fmt::format("{} could not be rebuilt: {}", objects_[next].describe(), e.what());
       if (session && session->alive() && !cancellation_.requested()) {
