@@ -27,7 +27,7 @@ Cancellation::Watch::Watch(Cancellation& owner, const pg::Connection& conn) : ow
 
 Cancellation::Watch::~Watch() {
   std::lock_guard lock(owner_.mutex_);
-  owner_.watched_.erase(&conn_);
+  owner_.watched_.erase(owner_.watched_.find(&conn_));  // this watch's entry alone
 }
 
 Cancellation::Link::Link(Cancellation& parent, Cancellation& child) : parent_(parent), child_(child) {

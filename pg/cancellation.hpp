@@ -21,7 +21,8 @@ class Cancellation {
   // The failure that ends work stopped by a request: "cancelled: <reason>".
   Error error(std::string object = {}) const;
 
-  // While a Watch lives, a request cancels what `conn` is running.
+  // While a Watch lives, a request cancels what `conn` is running. Watches of one connection
+  // nest: the connection stays watched until the outermost ends.
   class Watch {
    public:
     Watch(Cancellation& owner, const pg::Connection& conn);
@@ -52,7 +53,7 @@ class Cancellation {
   std::atomic<bool> requested_{false};
   mutable std::mutex mutex_;
   std::string reason_;
-  std::set<const pg::Connection*> watched_;
+  std::multiset<const pg::Connection*> watched_;
   std::set<Cancellation*> children_;
 };
 
