@@ -12,8 +12,8 @@
 #include "cli/confirmation.hpp"
 #include "core/defaults.hpp"
 #include "cli/interrupts.hpp"
-#include "engine/deferred_rebuild.hpp"
-#include "engine/run_catalog.hpp"
+#include "mover/deferred_rebuild.hpp"
+#include "mover/run_catalog.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::cli {
@@ -31,14 +31,14 @@ struct CleanFlags {
 
 // A run that dropped indexes or constraints still pending: rebuild them first, or (--force)
 // give them up, after writing each definition to the log.
-void settle_pending_objects(const CleanFlags& flags, engine::RunCatalog& catalog, pg::Connection& target,
-                            const std::vector<engine::RunSummary>& runs) {
+void settle_pending_objects(const CleanFlags& flags, mover::RunCatalog& catalog, pg::Connection& target,
+                            const std::vector<mover::RunSummary>& runs) {
   pg::Cancellation cancellation;
   if (flags.restore_objects) route_interrupts_to(cancellation);
   for (const auto& r : runs) {
     if (r.objects_pending == 0) continue;
     if (flags.restore_objects) {
-      engine::DeferredRebuild rebuild(catalog, r.id, partitioner::Plan{}, flags.connections.target, 1, cancellation);
+      mover::DeferredRebuild rebuild(catalog, r.id, plan::Plan{}, flags.connections.target, 1, cancellation);
       if (rebuild.finish(target) > 0) {
         throw Error(ErrorKind::Runtime, fmt::format("run {}: some indexes or constraints could not be rebuilt; nothing "
                                                     "dropped", r.id),
@@ -57,7 +57,7 @@ void settle_pending_objects(const CleanFlags& flags, engine::RunCatalog& catalog
   }
 }
 
-std::string describe(const engine::RunSummary& r) {
+std::string describe(const mover::RunSummary& r) {
   return fmt::format("run {} ({}, started {}, {} of {} chunks done)", r.id, r.status, r.started_at, r.chunks_done,
                      r.chunks);
 }
@@ -69,7 +69,7 @@ int run_clean(CleanFlags& flags) {
   }
   require_target(flags.connections);
   auto target = pg::open_session(flags.connections.target, "target");
-  engine::RunCatalog catalog(target, flags.catalog_schema);
+  mover::RunCatalog catalog(target, flags.catalog_schema);
   std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
   auto runs = catalog.runs_to_clean(run);
   for (const auto& r : runs) {

@@ -48,7 +48,7 @@ void add_connection_flags(CLI::App& command, ConnectionFlags& flags) {
                      "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
 }
 
-void add_selection_flags(CLI::App& command, partitioner::Selection& selection) {
+void add_selection_flags(CLI::App& command, plan::Selection& selection) {
   command.add_option("-n,--schema", selection.schemas, "copy the tables of schemas matching this pattern (repeatable)");
   command.add_option("-t,--table", selection.tables,
                      "copy tables matching this pattern, [schema.]table, * and ? wildcards (repeatable)");

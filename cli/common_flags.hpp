@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "partitioner/selection.hpp"
+#include "plan/selection.hpp"
 
 namespace pgblit::cli {
 
@@ -21,7 +21,7 @@ struct LogFlags {
 };
 
 void add_connection_flags(CLI::App& command, ConnectionFlags& flags);
-void add_selection_flags(CLI::App& command, partitioner::Selection& selection);
+void add_selection_flags(CLI::App& command, plan::Selection& selection);
 void add_log_flags(CLI::App& app, LogFlags& flags);
 // --chunk-size: bytes with an optional unit (128MB, 1GiB; kB = 1024 bytes), at least 64 kB.
 void add_chunk_size_flag(CLI::App& command, int64_t& chunk_bytes);

@@ -18,7 +18,7 @@
 #include "cli/job_file.hpp"
 #include "core/events.hpp"
 #include "core/units.hpp"
-#include "engine/copy_run.hpp"
+#include "mover/copy_run.hpp"
 #include "report/console.hpp"
 #include "report/hooks.hpp"
 #include "report/metrics.hpp"
@@ -31,7 +31,7 @@ namespace {
 
 struct CopyFlags {
   ConnectionFlags connections;
-  partitioner::Selection selection;
+  plan::Selection selection;
   int jobs = default_jobs();
   std::string on_existing = "error";
   bool disable_triggers = false;
@@ -94,7 +94,7 @@ std::optional<int64_t> run_id(const std::string& text) {
 // What the copy will change, shown before it does: the target, the tables, the estimate, what
 // is emptied, what is dropped for the load. On a terminal it waits for a yes; without one it
 // needs --yes (a script must say so).
-bool confirmed(engine::CopyRun& run, const CopyFlags& flags) {
+bool confirmed(mover::CopyRun& run, const CopyFlags& flags) {
   // A table never analyzed has no row estimate: "about 0 rows" would understate the copy.
   int64_t rows = 0;
   bool uncounted = false;
@@ -152,7 +152,7 @@ int run_copy(CopyFlags& flags) {
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   require_connections(flags.connections);
-  engine::CopyOptions options;
+  mover::CopyOptions options;
   options.source = flags.connections.source;
   options.target = flags.connections.target;
   options.selection = flags.selection;
@@ -214,7 +214,7 @@ int run_copy(CopyFlags& flags) {
   options.command_line = command_line();
   if (flags.job_file) options.job = {flags.job_file->path, flags.job_file->digest};
 
-  engine::CopyRun run(options);
+  mover::CopyRun run(options);
   if (!flags.resume && !run.joining() && !flags.create_schema && !confirmed(run, flags)) {
     spdlog::info("nothing copied: not confirmed");
     return exit_code(ErrorKind::Usage);
@@ -226,7 +226,7 @@ int run_copy(CopyFlags& flags) {
   if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
   if (flags.metrics) events.subscribe(flags.metrics);
   events.subscribe(std::make_shared<report::RunRecord>(flags.connections.target, flags.catalog_schema));
-  engine::CopySummary summary;
+  mover::CopySummary summary;
   try {
     summary = run.execute(cancellation, events);
   } catch (const Error& e) {

@@ -1,4 +1,4 @@
-// `pgblit copy`: flags -> engine::CopyOptions -> engine::CopyRun.
+// `pgblit copy`: flags -> mover::CopyOptions -> mover::CopyRun.
 #pragma once
 
 #include <CLI/CLI.hpp>

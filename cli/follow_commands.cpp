@@ -11,7 +11,7 @@
 #include "core/defaults.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "engine/follow_run.hpp"
+#include "mover/follow_run.hpp"
 
 namespace pgblit::cli {
 
@@ -47,7 +47,7 @@ std::function<int()> add_cutover_command(CLI::App& app) {
     require_connections(flags->connections);
     pg::Cancellation cancellation;
     route_interrupts_to(cancellation);
-    auto result = engine::cutover({flags->connections.source, flags->connections.target, flags->catalog_schema,
+    auto result = mover::cutover({flags->connections.source, flags->connections.target, flags->catalog_schema,
                                    flags->run, flags->check, flags->timeout, flags->jobs, flags->fence_revoke,
                                    flags->run_dir},
                                   cancellation);
@@ -77,7 +77,7 @@ std::function<int()> add_unfollow_command(CLI::App& app) {
                         "pgblit status lists the runs");
     }
     require_connections(flags->connections);
-    auto runs = engine::unfollow(flags->connections.source, flags->connections.target, flags->catalog_schema,
+    auto runs = mover::unfollow(flags->connections.source, flags->connections.target, flags->catalog_schema,
                                  flags->all ? std::nullopt : std::optional<int64_t>(flags->run));
     fmt::print("{}\n", runs.empty() ? std::string("nothing follows: no slot, publication or subscription to drop")
                                     : fmt::format("unfollowed {} run{}", runs.size(), runs.size() == 1 ? "" : "s"));

@@ -14,8 +14,8 @@
 #include "cli/job_file.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "checks/dry_run.hpp"
-#include "engine/run_setup.hpp"
+#include "dryrun/dry_run.hpp"
+#include "mover/run_setup.hpp"
 #include "target/deferred.hpp"
 #include "target/target_prep.hpp"
 
@@ -23,12 +23,12 @@ namespace pgblit::cli {
 namespace {
 
 
-void print_findings(const checks::DryRun& dry_run) {
-  for (auto severity : {checks::Severity::Error, checks::Severity::Warning, checks::Severity::Info}) {
+void print_findings(const dryrun::DryRun& dry_run) {
+  for (auto severity : {dryrun::Severity::Error, dryrun::Severity::Warning, dryrun::Severity::Info}) {
     size_t n = 0;
     for (const auto& f : dry_run.findings) n += f.severity == severity;
     if (n == 0) continue;
-    fmt::print("\n{} {}{}:\n", n, checks::to_string(severity), n == 1 ? "" : "s");
+    fmt::print("\n{} {}{}:\n", n, dryrun::to_string(severity), n == 1 ? "" : "s");
     for (const auto& f : dry_run.findings) {
       if (f.severity != severity) continue;
       fmt::print("  [{}] {}: {}{}{}{}\n", f.check, printable(f.object), printable(f.message),
@@ -37,7 +37,7 @@ void print_findings(const checks::DryRun& dry_run) {
     }
   }
   fmt::print("\nEstimate:\n");
-  for (const auto& line : checks::describe(dry_run.estimate)) fmt::print("  {}\n", line);
+  for (const auto& line : dryrun::describe(dry_run.estimate)) fmt::print("  {}\n", line);
   fmt::print("\n{}\n", dry_run.verdict);
 }
 
@@ -61,7 +61,7 @@ void print_deferral(const target::Deferral& deferral) {
   }
 }
 
-void print_table(const partitioner::Plan& plan) {
+void print_table(const plan::Plan& plan) {
   std::vector<size_t> chunks(plan.tables.size());
   for (const auto& c : plan.chunks) ++chunks[c.table];
   fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", "table", "key", "method", "est. rows", "size",
@@ -79,7 +79,7 @@ void print_table(const partitioner::Plan& plan) {
     fmt::print("{:<40} {:<24} {:<10} {:>12} {:>10} {:>6}  {}\n", printable(t.source), printable(key), method,
                t.estimated_rows < 0 ? "?" : std::to_string(t.estimated_rows),
                human_bytes(static_cast<double>(t.estimated_bytes)), chunks[i],
-               t.format == partitioner::CopyFormat::Binary ? "binary" : "text");
+               t.format == plan::CopyFormat::Binary ? "binary" : "text");
   }
   fmt::print("{} tables, {} chunks, about {}\n", plan.tables.size(), plan.chunks.size(),
              human_bytes(static_cast<double>(plan.estimated_bytes())));
@@ -102,29 +102,29 @@ int run_plan(PlanFlags& flags) {
   std::optional<Error> planning_failure;
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  partitioner::PlanOptions planning{flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer",
+  plan::PlanOptions planning{flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer",
                                     mapping ? &*mapping : nullptr};
   planning.foreign_keys_deferred = flags.indexes == "defer";
-  auto run = engine::open_run(flags.connections.source, flags.connections.target, planning, &planning_failure);
+  auto run = mover::open_run(flags.connections.source, flags.connections.target, planning, &planning_failure);
   target::Deferral deferral;  // what `copy` would defer, if the target tables are empty now
   if (!planning_failure && flags.indexes == "defer") {
     auto filled = target::target_tables_with_rows(*run.target, run.plan);
     try {
-      deferral = engine::defer_for_load(run, planning, std::set<std::string>(filled.begin(), filled.end()));
+      deferral = mover::defer_for_load(run, planning, std::set<std::string>(filled.begin(), filled.end()));
     } catch (const Error& e) {  // a cycle of foreign keys kept in place
       planning_failure = e;
     }
   }
   if (planning_failure) {
-    auto dry_run = checks::failed_plan(*planning_failure);
+    auto dry_run = dryrun::failed_plan(*planning_failure);
     if (flags.json) {
-      std::cout << nlohmann::json{{"dry_run", checks::to_json(dry_run)}}.dump(2) << "\n";
+      std::cout << nlohmann::json{{"dry_run", dryrun::to_json(dry_run)}}.dump(2) << "\n";
     } else {
       print_findings(dry_run);
     }
     return exit_code(ErrorKind::NoGo);
   }
-  checks::DryRunOptions options;
+  dryrun::DryRunOptions options;
   options.source = flags.connections.source;
   options.target = flags.connections.target;
   options.max_warning_ratio = flags.dry.max_warning_ratio;
@@ -142,18 +142,18 @@ int run_plan(PlanFlags& flags) {
   options.check_timeout = flags.dry.check_timeout;
   options.estimate_seconds = flags.dry.estimate_seconds;
   options.mapping = mapping ? &*mapping : nullptr;
-  auto dry_run = checks::dry_run(run, deferral, options);
+  auto dry_run = dryrun::dry_run(run, deferral, options);
   nlohmann::json follow_json = nlohmann::json::array();
   std::vector<source::FollowFinding> follow;
   if (flags.follow) follow = source::follow_checks(*run.coordinator, *run.target, run.plan);
   bool follow_go = !flags.follow || report_follow_findings(follow, flags.json ? &follow_json : nullptr);
   if (flags.json) {
-    auto json = partitioner::to_json(run.plan);
+    auto json = plan::to_json(run.plan);
     json["deferred"] = nlohmann::json::array();
     for (const auto& o : deferral.objects) json["deferred"].push_back(target::to_json(o));
     json["kept"] = nlohmann::json::array();
     for (const auto& k : deferral.kept) json["kept"].push_back({{"table", k.table}, {"what", k.what}, {"why", k.why}});
-    json["dry_run"] = checks::to_json(dry_run);
+    json["dry_run"] = dryrun::to_json(dry_run);
     if (flags.follow) json["follow"] = follow_json;
     std::cout << json.dump(2) << "\n";
   } else {

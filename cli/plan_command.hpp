@@ -25,7 +25,7 @@ void add_dry_run_flags(CLI::App& cmd, DryRunFlags& flags, const std::string& pre
 
 struct PlanFlags {
   ConnectionFlags connections;
-  partitioner::Selection selection;
+  plan::Selection selection;
   int64_t chunk_bytes = kDefaultChunkBytes;
   bool disable_triggers = false;
   std::string indexes = "defer";

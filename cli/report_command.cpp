@@ -9,7 +9,7 @@
 #include "cli/common_flags.hpp"
 #include "core/defaults.hpp"
 #include "core/error.hpp"
-#include "engine/run_catalog.hpp"
+#include "mover/run_catalog.hpp"
 #include "pg/session.hpp"
 #include "report/history.hpp"
 #include "report/report.hpp"
@@ -72,7 +72,7 @@ std::function<int()> add_report_command(CLI::App& app) {
       require_target(flags->connections);
       auto target = pg::open_session(flags->connections.target, "target");
       report::ReportBuilder builder;
-      for (const auto& event : engine::RunCatalog(target, flags->catalog_schema).events_of(std::stoll(flags->input))) {
+      for (const auto& event : mover::RunCatalog(target, flags->catalog_schema).events_of(std::stoll(flags->input))) {
         builder.on_event(event);
       }
       std::string output = flags->output.empty() ? "report-" + flags->input + ".html" : flags->output;

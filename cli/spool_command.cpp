@@ -11,9 +11,9 @@
 #include "cli/interrupts.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "engine/backup_run.hpp"
-#include "engine/restore_run.hpp"
-#include "engine/rollback_run.hpp"
+#include "mover/backup_run.hpp"
+#include "mover/restore_run.hpp"
+#include "mover/rollback_run.hpp"
 #include "cli/confirmation.hpp"
 #include "spool/spool_folder.hpp"
 
@@ -22,7 +22,7 @@ namespace {
 
 struct BackupFlags {
   ConnectionFlags connections;  // the source only
-  partitioner::Selection selection;
+  plan::Selection selection;
   std::string spool;
   int level = 3;
   std::string keep;
@@ -38,10 +38,10 @@ int run_backup(BackupFlags& flags) {
   route_interrupts_to(cancellation);
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  engine::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
+  mover::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
                                 flags.keep.empty() ? 0 : spool::parse_duration(flags.keep), flags.jobs,
                                 flags.chunk_bytes, flags.resume, mapping ? &*mapping : nullptr};
-  auto s = engine::backup(options, cancellation);
+  auto s = mover::backup(options, cancellation);
   spdlog::info("done: backed up {} tables ({} rows, {} of COPY streams in {} compressed) in {} chunks to {} in "
                "{:.2f} s; the schema is in its schema.dump",
                s.tables, s.rows, human_bytes(static_cast<double>(s.raw_bytes)),
@@ -65,12 +65,12 @@ int run_restore(RestoreFlags& flags) {
   require_target(flags.connections);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  engine::RestoreOptions options{flags.spool, flags.connections.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
+  mover::RestoreOptions options{flags.spool, flags.connections.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
                                 flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
   // As copy: emptying tables that hold rows is shown first and needs a yes (--yes without a terminal).
   options.confirm = [&flags](const std::string& what) { return confirm(what, flags.yes, WithoutTerminal::Refuse); };
   options.retry_timeout = flags.retry_timeout;
-  auto s = engine::restore(options, cancellation);
+  auto s = mover::restore(options, cancellation);
   spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
                "its manifest digest",
                s.chunks, s.tables, s.rows, human_bytes(static_cast<double>(s.bytes)), flags.spool, s.seconds,
@@ -90,12 +90,12 @@ struct RollbackFlags {
 
 int run_rollback(RollbackFlags& flags) {
   require_target(flags.connections);
-  engine::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs, flags.force,
+  mover::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs, flags.force,
                                   flags.retry_timeout};
-  if (!confirm(engine::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
+  if (!confirm(mover::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  auto s = engine::rollback(options, cancellation);
+  auto s = mover::rollback(options, cancellation);
   spdlog::info("rolled back run {}: {} tables emptied, {} of them reloaded from the backup ({} rows), {} sequences "
                "set back",
                flags.run, s.emptied, s.reloaded, s.rows_reloaded, s.sequences);

@@ -1,7 +1,7 @@
 // See status_command.hpp.
 #include "cli/status_command.hpp"
 #include "cli/follow_commands.hpp"
-#include "engine/follow_run.hpp"
+#include "mover/follow_run.hpp"
 
 #include <fmt/format.h>
 
@@ -14,8 +14,8 @@
 #include "core/defaults.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "engine/run_catalog.hpp"
-#include "engine/target_claims.hpp"
+#include "mover/run_catalog.hpp"
+#include "mover/target_claims.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::cli {
@@ -75,18 +75,18 @@ void print(const nlohmann::json& s) {
 int run_status(StatusFlags& flags) {
   require_target(flags.connections);
   auto target = pg::open_session(flags.connections.target, "target");
-  engine::RunCatalog catalog(target, flags.catalog_schema);
+  mover::RunCatalog catalog(target, flags.catalog_schema);
   std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
   for (;;) {
     auto status = catalog.status(run);
     // Whatever the run shown: every index and constraint any run left dropped on this target.
     auto dropped = nlohmann::json::array();
-    for (const auto& p : engine::pending_objects(target)) {
+    for (const auto& p : mover::pending_objects(target)) {
       dropped.push_back({{"catalog", p.catalog}, {"run_id", p.run}, {"tables", p.tables}, {"objects", p.names},
-                         {"to_finish", engine::how_to_finish(p)}});
+                         {"to_finish", mover::how_to_finish(p)}});
     }
     status["dropped_on_target"] = dropped;
-    if (auto follow = engine::follow_status(target, flags.catalog_schema, status["run_id"].get<int64_t>(),
+    if (auto follow = mover::follow_status(target, flags.catalog_schema, status["run_id"].get<int64_t>(),
                                             flags.connections.source);
         !follow.is_null()) {
       status["follow"] = follow;

@@ -9,17 +9,17 @@
 #include <memory>
 
 #include "cli/common_flags.hpp"
-#include "engine/spool_verify.hpp"
+#include "mover/spool_verify.hpp"
 #include "core/printable.hpp"
 #include "cli/interrupts.hpp"
-#include "engine/verify_run.hpp"
+#include "mover/verify_run.hpp"
 
 namespace pgblit::cli {
 namespace {
 
 struct VerifyFlags {
   ConnectionFlags connections;
-  partitioner::Selection selection;
+  plan::Selection selection;
   int jobs = default_jobs();
   int64_t chunk_bytes = kDefaultChunkBytes;
   size_t max_differences = 100;
@@ -33,7 +33,7 @@ struct VerifyFlags {
 // --spool: the target against a spool; no source.
 int verify_against_spool(VerifyFlags& flags, pg::Cancellation& cancellation) {
   require_target(flags.connections);
-  auto report = engine::verify_spool({flags.spool, flags.connections.target, flags.jobs}, cancellation);
+  auto report = mover::verify_spool({flags.spool, flags.connections.target, flags.jobs}, cancellation);
   for (const auto& d : report.differences) {
     fmt::print("differs: {}: spool {} rows, target {} rows\n", printable(d.what), d.spool_rows, d.target_rows);
   }
@@ -71,7 +71,7 @@ int run(VerifyFlags& flags) {
   require_connections(flags.connections);
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  engine::VerifyOptions options{.source = flags.connections.source,
+  mover::VerifyOptions options{.source = flags.connections.source,
                                 .target = flags.connections.target,
                                 .selection = flags.selection,
                                 .jobs = flags.jobs,
@@ -80,7 +80,7 @@ int run(VerifyFlags& flags) {
                                 .mapping = mapping ? &*mapping : nullptr,
                                 .run_id = flags.run > 0 ? std::optional<int64_t>(flags.run) : std::nullopt,
                                 .catalog_schema = flags.catalog_schema};
-  auto report = engine::run_verify(options, cancellation);
+  auto report = mover::run_verify(options, cancellation);
   if (flags.json) {
     std::cout << verify::to_json(report).dump(2) << "\n";
   } else {

@@ -20,7 +20,7 @@ inline constexpr int kMaxJobs = 256;
 inline int default_jobs() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }
 
 // The comment on every table of a run catalog (and the fence records beside it): what marks a
-// table as pgblit's own, so `clean` drops nothing else (engine/run_catalog_owner.cpp).
+// table as pgblit's own, so `clean` drops nothing else (mover/run_catalog_owner.cpp).
 inline constexpr const char* kCatalogTableMarker = "pgblit run catalog: made by pgblit, dropped by pgblit clean --all";
 
 }  // namespace pgblit

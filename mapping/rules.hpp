@@ -1,7 +1,7 @@
 // The mapping as typed rules: for each target column of a copied table, where its value comes
 // from on the source row; for a merged table, how its keys become new ones. The planner builds
 // them from the mapping file and both catalogs; the plan (and so the run catalog) keeps them as
-// they are; one renderer (partitioner/sql_render.hpp) turns them into SQL. Nothing here is SQL
+// they are; one renderer (plan/sql_render.hpp) turns them into SQL. Nothing here is SQL
 // text except what the user wrote (an expression), so nothing reads SQL back to learn a rule.
 #pragma once
 

@@ -7,7 +7,7 @@
 
 namespace pgblit::source {
 
-std::vector<FollowFinding> follow_checks(pg::Connection& source, pg::Connection& target, const partitioner::Plan& plan) {
+std::vector<FollowFinding> follow_checks(pg::Connection& source, pg::Connection& target, const plan::Plan& plan) {
   std::vector<FollowFinding> out;
   auto s = source.exec(R"(
 SELECT current_setting('wal_level'), current_setting('max_replication_slots')::int,

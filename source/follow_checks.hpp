@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::source {
@@ -16,6 +16,6 @@ struct FollowFinding {
   std::string fix;
 };
 
-std::vector<FollowFinding> follow_checks(pg::Connection& source, pg::Connection& target, const partitioner::Plan& plan);
+std::vector<FollowFinding> follow_checks(pg::Connection& source, pg::Connection& target, const plan::Plan& plan);
 
 }  // namespace pgblit::source

@@ -12,7 +12,7 @@
 
 namespace pgblit::source {
 
-std::string reshaping(const partitioner::TableCopy& t) {
+std::string reshaping(const plan::TableCopy& t) {
   if (t.source != t.target) return fmt::format("its rows load into {}", t.target);
   if (t.merged()) return "its keys are given new values";
   for (const auto& column : t.column_rules) {
@@ -30,7 +30,7 @@ std::string reshaping(const partitioner::TableCopy& t) {
 
 namespace {
 
-std::string published_table(const partitioner::TableCopy& t, bool column_lists) {
+std::string published_table(const plan::TableCopy& t, bool column_lists) {
   std::string out = t.source;
   if (column_lists && !t.columns.empty()) {
     out += " (";
@@ -44,7 +44,7 @@ std::string published_table(const partitioner::TableCopy& t, bool column_lists) 
 // UPDATE and DELETE that touch no row still check the published table's replica identity
 // (CheckCmdReplicaIdentity runs when the statement starts), so the application's next UPDATE
 // is known to work before the publication is committed.
-void require_writable_once_published(pg::Connection& source, const partitioner::TableCopy& t) {
+void require_writable_once_published(pg::Connection& source, const plan::TableCopy& t) {
   if (t.columns.empty()) return;
   auto column = pg::quote_ident(t.columns[0]);
   for (const auto& sql : {fmt::format("UPDATE ONLY {} SET {} = {} WHERE false", t.source, column, column),
@@ -73,7 +73,7 @@ void require_writable_once_published(pg::Connection& source, const partitioner::
 
 }  // namespace
 
-void create_publication(pg::Connection& source, const std::string& name, const partitioner::Plan& plan, bool commit) {
+void create_publication(pg::Connection& source, const std::string& name, const plan::Plan& plan, bool commit) {
   bool column_lists = source.server_version() >= 150000;
   bool filters = false;
   std::string tables;

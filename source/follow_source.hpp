@@ -13,14 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::source {
 
 // Why a table of the plan cannot be followed by native replication (it reshapes rows: another
 // target name, renamed or computed columns, new keys, rescaled values); "" when it can.
-std::string reshaping(const partitioner::TableCopy& table);
+std::string reshaping(const plan::TableCopy& table);
 
 // Creates the publication for the plan's tables (each with its mapping filter as a row filter,
 // and its copied columns as the column list, on PostgreSQL 15+), and proves in the same
@@ -28,7 +28,7 @@ std::string reshaping(const partitioner::TableCopy& table);
 // a replica identity, or a row filter on columns outside it, would make the application's own
 // UPDATEs fail). Throws a usage error naming the table and the fix; nothing is left then.
 // `commit` false: all of it in a transaction rolled back (the check before anything is written).
-void create_publication(pg::Connection& source, const std::string& name, const partitioner::Plan& plan,
+void create_publication(pg::Connection& source, const std::string& name, const plan::Plan& plan,
                         bool commit = true);
 void drop_publication(pg::Connection& source, const std::string& name);
 

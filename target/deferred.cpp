@@ -223,7 +223,7 @@ DeferredObject object_from_json(const nlohmann::json& j) {
   return o;
 }
 
-Deferral plan_deferral(pg::Connection& target, const partitioner::Plan& plan, const std::set<std::string>& prefilled) {
+Deferral plan_deferral(pg::Connection& target, const plan::Plan& plan, const std::set<std::string>& prefilled) {
   auto names = plan.target_tables();
   auto facts = read_table_facts(target, names);
   for (const auto& t : plan.tables) {
@@ -286,7 +286,7 @@ std::string drop_sql(const DeferredObject& o) {
   return fmt::format("ALTER TABLE {} DROP CONSTRAINT {}", o.table, o.name);
 }
 
-void apply_deferral(const Deferral& deferral, partitioner::Plan& plan) {
+void apply_deferral(const Deferral& deferral, plan::Plan& plan) {
   std::set<std::string> indexes_gone;
   std::set<std::pair<std::string, std::string>> links_gone;
   for (const auto& o : deferral.objects) {

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::target {
@@ -74,13 +74,13 @@ struct Deferral {
 
 // Which objects of the plan's target tables to defer, and which to keep with the reason.
 // `prefilled`: target tables that hold rows (their objects stay). Reads only.
-Deferral plan_deferral(pg::Connection& target, const partitioner::Plan& plan, const std::set<std::string>& prefilled);
+Deferral plan_deferral(pg::Connection& target, const plan::Plan& plan, const std::set<std::string>& prefilled);
 
 // The statement that drops an object.
 std::string drop_sql(const DeferredObject& object);
 
 // Adjusts a plan to objects deferred on its target: tables whose index a chunk read-back
 // relied on are verified whole, and load order no longer follows deferred foreign keys.
-void apply_deferral(const Deferral& deferral, partitioner::Plan& plan);
+void apply_deferral(const Deferral& deferral, plan::Plan& plan);
 
 }  // namespace pgblit::target

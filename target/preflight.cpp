@@ -30,7 +30,7 @@ void check_writable(pg::Connection& target, Problems& problems) {
   }
 }
 
-void check_table_privileges(pg::Connection& target, const partitioner::Plan& plan, const PreflightOptions& options,
+void check_table_privileges(pg::Connection& target, const plan::Plan& plan, const PreflightOptions& options,
                             Problems& problems) {
   std::set<std::string> names;
   for (const auto& t : plan.tables) names.insert(t.target);
@@ -49,7 +49,7 @@ WHERE NOT has_table_privilege(t::regclass, p) ORDER BY p, t)",
   }
 }
 
-void check_catalog_schema(pg::Connection& target, const partitioner::Plan& plan, const PreflightOptions& options,
+void check_catalog_schema(pg::Connection& target, const plan::Plan& plan, const PreflightOptions& options,
                           Problems& problems) {
   std::string quoted = pg::quote_ident(options.catalog_schema);
   for (const auto& t : plan.tables) {
@@ -130,7 +130,7 @@ int target_connections_needed(int jobs, int index_jobs) { return 2 * jobs + 3 + 
 int source_connections_needed(int jobs) { return jobs + 1; }
 
 std::vector<TargetProblem> target_problems(pg::Connection& target, pg::Connection& source,
-                                           const partitioner::Plan& plan, const PreflightOptions& options) {
+                                           const plan::Plan& plan, const PreflightOptions& options) {
   Problems problems;
   check_writable(target, problems);
   check_table_privileges(target, plan, options, problems);
@@ -143,7 +143,7 @@ std::vector<TargetProblem> target_problems(pg::Connection& target, pg::Connectio
   return problems.found;
 }
 
-void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,
+void check_target(pg::Connection& target, pg::Connection& source, const plan::Plan& plan,
                   const PreflightOptions& options) {
   auto problems = target_problems(target, source, plan, options);
   if (problems.empty()) return;

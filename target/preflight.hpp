@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::target {
@@ -37,10 +37,10 @@ struct TargetProblem {
   std::string fix;
 };
 std::vector<TargetProblem> target_problems(pg::Connection& target, pg::Connection& source,
-                                           const partitioner::Plan& plan, const PreflightOptions& options);
+                                           const plan::Plan& plan, const PreflightOptions& options);
 
 // The same, thrown as one usage error listing them all (copy refuses to start).
-void check_target(pg::Connection& target, pg::Connection& source, const partitioner::Plan& plan,
+void check_target(pg::Connection& target, pg::Connection& source, const plan::Plan& plan,
                   const PreflightOptions& options);
 
 }  // namespace pgblit::target

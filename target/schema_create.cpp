@@ -253,7 +253,7 @@ std::string create_schema(const SchemaCreateOptions& options) {
   return any ? sql : "";
 }
 
-void dump_schema(const std::string& source, const partitioner::Selection& selection, const std::string& snapshot_id,
+void dump_schema(const std::string& source, const plan::Selection& selection, const std::string& snapshot_id,
                  const std::string& file) {
   auto tool = for_tool(source);
   fs::path dir = fs::temp_directory_path() / fmt::format("pgblit-schema-{}", getpid());

@@ -15,14 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/selection.hpp"
+#include "plan/selection.hpp"
 
 namespace pgblit::target {
 
 struct SchemaCreateOptions {
   std::string source;  // connection strings
   std::string target;
-  partitioner::Selection selection;
+  plan::Selection selection;
   bool no_owner = false;  // pg_restore --no-owner
   bool no_acl = false;    // pg_restore --no-acl
 };
@@ -36,7 +36,7 @@ std::string create_schema(const SchemaCreateOptions& options);
 // The selected tables' schema (with the extensions, types and sequences they use) as a
 // pg_dump custom-format archive at `file`, read in `snapshot_id` so it matches the data beside
 // it (`pgblit backup`); `pg_restore -d TARGET FILE` creates it. Throws naming pg_dump's error.
-void dump_schema(const std::string& source, const partitioner::Selection& selection, const std::string& snapshot_id,
+void dump_schema(const std::string& source, const plan::Selection& selection, const std::string& snapshot_id,
                  const std::string& file);
 
 }  // namespace pgblit::target

@@ -11,7 +11,7 @@ namespace pgblit::target {
 namespace {
 
 // target table -> is it partitioned (then ONLY would skip its rows, which live in partitions)
-std::map<std::string, bool> target_tables(const partitioner::Plan& plan) {
+std::map<std::string, bool> target_tables(const plan::Plan& plan) {
   std::map<std::string, bool> out;
   for (const auto& t : plan.tables) out[t.target] = t.target_partitioned;
   return out;
@@ -27,7 +27,7 @@ void require_superuser_for_disable_triggers(pg::Connection& target) {
                     "in foreign-key order");
 }
 
-std::vector<std::string> target_tables_with_rows(pg::Connection& target, const partitioner::Plan& plan) {
+std::vector<std::string> target_tables_with_rows(pg::Connection& target, const plan::Plan& plan) {
   std::vector<std::string> out;
   std::vector<std::string> probes;
   auto run = [&] {
@@ -45,7 +45,7 @@ std::vector<std::string> target_tables_with_rows(pg::Connection& target, const p
   return out;
 }
 
-void truncate_target_tables(pg::Connection& target, const partitioner::Plan& plan) {
+void truncate_target_tables(pg::Connection& target, const plan::Plan& plan) {
   std::vector<std::string> names;
   for (const auto& [name, partitioned] : target_tables(plan)) names.push_back((partitioned ? "" : "ONLY ") + name);
   try {
@@ -59,7 +59,7 @@ void truncate_target_tables(pg::Connection& target, const partitioner::Plan& pla
   }
 }
 
-size_t analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan,
+size_t analyze_target_tables(pg::Connection& target, const plan::Plan& plan,
                              const std::set<std::string>& already) {
   std::vector<std::string> names;
   for (const auto& [name, _] : target_tables(plan)) {

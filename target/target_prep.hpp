@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::target {
@@ -16,14 +16,14 @@ enum class OnExisting { Error, Truncate, Append };
 void require_superuser_for_disable_triggers(pg::Connection& target);
 
 // The target tables of the plan that already hold rows.
-std::vector<std::string> target_tables_with_rows(pg::Connection& target, const partitioner::Plan& plan);
+std::vector<std::string> target_tables_with_rows(pg::Connection& target, const plan::Plan& plan);
 
 // Empties every target table of the plan in one statement (partitioned tables with their partitions).
-void truncate_target_tables(pg::Connection& target, const partitioner::Plan& plan);
+void truncate_target_tables(pg::Connection& target, const plan::Plan& plan);
 
 // ANALYZE the loaded tables but those `already` analyzed, so the planner has statistics on
 // the first query after the move. Returns how many it analyzed.
-size_t analyze_target_tables(pg::Connection& target, const partitioner::Plan& plan,
+size_t analyze_target_tables(pg::Connection& target, const plan::Plan& plan,
                              const std::set<std::string>& already = {});
 
 }  // namespace pgblit::target

@@ -8,25 +8,25 @@
 #include <mutex>
 
 #include "core/worker_pool.hpp"
-#include "partitioner/copy_sql.hpp"
+#include "plan/copy_sql.hpp"
 #include "pg/session.hpp"
-#include "partitioner/chunking.hpp"
+#include "plan/chunking.hpp"
 #include "pg/copy.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::verify {
 
-checksums::StreamFormat stream_format(partitioner::CopyFormat format) {
-  return format == partitioner::CopyFormat::Binary ? checksums::StreamFormat::Binary : checksums::StreamFormat::Text;
+checksums::StreamFormat stream_format(plan::CopyFormat format) {
+  return format == plan::CopyFormat::Binary ? checksums::StreamFormat::Binary : checksums::StreamFormat::Text;
 }
 
-void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, partitioner::CopyFormat format,
+void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, plan::CopyFormat format,
                          int expected_fields, const std::string& object, pg::Cancellation& cancellation,
                          const std::function<void(const checksums::RowView&)>& on_row) {
   pg::Cancellation::Watch watch(cancellation, conn);
   pg::CopyOut stream(conn, copy_out_sql, object);
   checksums::CopyFramer framer(stream_format(format),
-                               format == partitioner::CopyFormat::Binary ? expected_fields : -1);
+                               format == plan::CopyFormat::Binary ? expected_fields : -1);
   std::optional<Error> framing_error;
   for (auto row = stream.next(); !row.empty(); row = stream.next()) {
     if (framing_error) continue;  // keep draining so the connection ends the COPY cleanly
@@ -43,13 +43,13 @@ void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, 
   framer.finish();
 }
 
-checksums::RowDigester stream_digester(const partitioner::TableCopy& table, partitioner::CopyFormat format) {
-  int fields = format == partitioner::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
+checksums::RowDigester stream_digester(const plan::TableCopy& table, plan::CopyFormat format) {
+  int fields = format == plan::CopyFormat::Binary ? static_cast<int>(table.columns.size()) : -1;
   return checksums::RowDigester(stream_format(format), table.key_fields, fields);
 }
 
 checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& copy_out_sql,
-                                       const partitioner::TableCopy& table, partitioner::CopyFormat format,
+                                       const plan::TableCopy& table, plan::CopyFormat format,
                                        pg::Cancellation& cancellation) {
   int fields = static_cast<int>(table.columns.size());
   checksums::RowDigester digester(stream_format(format), table.key_fields, fields);
@@ -108,9 +108,9 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   auto read = [&](pg::Connection& session, const PageRange& range) {
     const auto& w = tables[range.table];
     std::string predicate =
-        range.first < 0 && range.end < 0 ? "" : partitioner::ctid_range_predicate(range.first, range.end);
-    std::string sql = source ? partitioner::copy_out_sql(*w.table, partitioner::Chunk{.predicate = predicate}, w.format)
-                             : partitioner::target_copy_out_sql(*w.table, predicate, w.format);
+        range.first < 0 && range.end < 0 ? "" : plan::ctid_range_predicate(range.first, range.end);
+    std::string sql = source ? plan::copy_out_sql(*w.table, plan::Chunk{.predicate = predicate}, w.format)
+                             : plan::target_copy_out_sql(*w.table, predicate, w.format);
     return digest_copy_out(session, sql, *w.table, w.format, cancellation);
   };
   std::vector<checksums::ChunkDigest> digests(tables.size());

@@ -8,32 +8,32 @@
 
 #include "checksums/copy_framer.hpp"
 #include "pg/cancellation.hpp"
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::verify {
 
-checksums::StreamFormat stream_format(partitioner::CopyFormat format);
+checksums::StreamFormat stream_format(plan::CopyFormat format);
 // The digester of `table`'s COPY stream in `format`, fed as the stream arrives: the one way
 // every writer of a chunk (a lane, a backup, a restore) takes the digest verification compares.
-checksums::RowDigester stream_digester(const partitioner::TableCopy& table, partitioner::CopyFormat format);
+checksums::RowDigester stream_digester(const plan::TableCopy& table, plan::CopyFormat format);
 
 // Runs `copy_out_sql` on `conn` and hands every framed row to `on_row`. `expected_fields`
 // (binary; -1: any) guards against a stream of another shape. Leaves the connection idle.
-void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, partitioner::CopyFormat format,
+void for_each_copied_row(pg::Connection& conn, const std::string& copy_out_sql, plan::CopyFormat format,
                          int expected_fields, const std::string& object, pg::Cancellation& cancellation,
                          const std::function<void(const checksums::RowView&)>& on_row);
 
 // Runs `copy_out_sql` on `conn` and folds every row into a digest keyed as `table` says.
 checksums::ChunkDigest digest_copy_out(pg::Connection& conn, const std::string& copy_out_sql,
-                                       const partitioner::TableCopy& table, partitioner::CopyFormat format,
+                                       const plan::TableCopy& table, plan::CopyFormat format,
                                        pg::Cancellation& cancellation);
 
 enum class Side { Source, Target };
 
 struct WholeTable {
-  const partitioner::TableCopy* table = nullptr;
-  partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+  const plan::TableCopy* table = nullptr;
+  plan::CopyFormat format = plan::CopyFormat::Binary;
 };
 
 // The digests of whole tables on one side, in order. Each table is cut into ctid page ranges

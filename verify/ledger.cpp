@@ -5,11 +5,11 @@
 
 #include <algorithm>
 
-#include "partitioner/copy_sql.hpp"
+#include "plan/copy_sql.hpp"
 
 namespace pgblit::verify {
 
-Ledger::Ledger(const partitioner::Plan& plan, std::set<std::string> prefilled)
+Ledger::Ledger(const plan::Plan& plan, std::set<std::string> prefilled)
     : plan_(plan), prefilled_(std::move(prefilled)), chunks_(plan.chunks.size()) {
   for (const auto& t : plan.tables) ++sources_per_target_[t.target];
 }
@@ -39,21 +39,21 @@ void Ledger::set_copied_rows(const std::string& target, const std::string& condi
   tables_[target].copied_rows = condition;
 }
 
-void Ledger::add_whole_source(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format) {
+void Ledger::add_whole_source(size_t table, const checksums::ChunkDigest& digest, plan::CopyFormat format) {
   auto& sides = tables_[plan_.tables[table].target];
   sides.source += digest;
   sides.formats.insert(format);
   sides.tables.insert(table);
 }
 
-void Ledger::add_source_chunk(size_t chunk, const checksums::ChunkDigest& digest, partitioner::CopyFormat format) {
+void Ledger::add_source_chunk(size_t chunk, const checksums::ChunkDigest& digest, plan::CopyFormat format) {
   chunks_[chunk].source = digest;
   chunks_[chunk].format = format;
   size_t table = plan_.chunks[chunk].table;
   if (summed_per_table(table)) add_whole_source(table, digest, format);
 }
 
-void Ledger::add_source_table(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format) {
+void Ledger::add_source_table(size_t table, const checksums::ChunkDigest& digest, plan::CopyFormat format) {
   if (summed_per_table(table)) add_whole_source(table, digest, format);
 }
 
@@ -140,7 +140,7 @@ void read_target_side(Ledger& ledger, pg::Connection& target, const std::string&
     const auto& chunk = ledger.plan().chunks[c];
     const auto& table = ledger.plan().tables[chunk.table];
     auto format = ledger.chunk_format(c);
-    ledger.set_target_chunk(c, digest_copy_out(target, partitioner::target_copy_out_sql(table, chunk.predicate, format),
+    ledger.set_target_chunk(c, digest_copy_out(target, plan::target_copy_out_sql(table, chunk.predicate, format),
                                                table, format, cancellation));
   }
   // The target tables not read yet, read together (their ranges share the sessions).
@@ -152,7 +152,7 @@ void read_target_side(Ledger& ledger, pg::Connection& target, const std::string&
     }
     // The copied rows: through the temporary table of their keys, which only `target` sees.
     const auto& table = *read.table.table;
-    auto sql = partitioner::target_copy_out_sql(table, read.condition, read.table.format);
+    auto sql = plan::target_copy_out_sql(table, read.condition, read.table.format);
     ledger.set_target_table(read.name,
                             {read.table.format, digest_copy_out(target, sql, table, read.table.format, cancellation)});
   }

@@ -2,7 +2,7 @@
 // and per target table, and the one rule for how each target table is compared.
 //
 // The rule (method()): a target table that held rows before the copy (an append, a merge) is
-// compared on the rows the copy wrote, selected by their keys (engine/copied_rows), when one
+// compared on the rows the copy wrote, selected by their keys (mover/copied_rows), when one
 // source table with a copied key loads into it, and is not compared otherwise; a table the plan verifies chunk by chunk (a key range the
 // target can read by index) compares each chunk's source digest with the digest of the same
 // range read back on the target; every other target table is compared whole: the sum of its
@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "checksums/chunk_digest.hpp"
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/cancellation.hpp"
 #include "verify/copy_digest.hpp"
 #include "verify/row_diff.hpp"
@@ -37,7 +37,7 @@ enum class Method { ByChunk, Whole, CopiedRows, NotCompared };
 
 // A target table read whole, in the form its rows travelled.
 struct TableDigest {
-  partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+  plan::CopyFormat format = plan::CopyFormat::Binary;
   checksums::ChunkDigest digest;
 };
 using TableDigests = std::map<std::string, TableDigest>;  // by target table
@@ -69,15 +69,15 @@ nlohmann::json to_json(const Report& report);
 class Ledger {
  public:
   // `prefilled`: target tables that held rows before the copy, so hold more than the source's.
-  explicit Ledger(const partitioner::Plan& plan, std::set<std::string> prefilled = {});
+  explicit Ledger(const plan::Plan& plan, std::set<std::string> prefilled = {});
 
   Method method(size_t table) const;  // for plan.tables[table]
   // Its source digests add up to one per target table (compared whole, or on its copied rows).
   bool summed_per_table(size_t table) const;
 
   // The source side: a chunk's digest as it travelled, or (verify) a whole source table's.
-  void add_source_chunk(size_t chunk, const checksums::ChunkDigest& digest, partitioner::CopyFormat format);
-  void add_source_table(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format);
+  void add_source_chunk(size_t chunk, const checksums::ChunkDigest& digest, plan::CopyFormat format);
+  void add_source_table(size_t table, const checksums::ChunkDigest& digest, plan::CopyFormat format);
   // The target side: a chunk's range read back, or a whole target table.
   void set_target_chunk(size_t chunk, const checksums::ChunkDigest& digest);
   void set_target_table(const std::string& target, const TableDigest& digest);
@@ -97,27 +97,27 @@ class Ledger {
     std::string condition;  // the copied rows only ("": all of it)
   };
   std::vector<TargetRead> tables_to_read() const;
-  partitioner::CopyFormat chunk_format(size_t chunk) const { return chunks_[chunk].format; }
-  const partitioner::Plan& plan() const { return plan_; }
+  plan::CopyFormat chunk_format(size_t chunk) const { return chunks_[chunk].format; }
+  const plan::Plan& plan() const { return plan_; }
 
   Report compare() const;
 
  private:
   struct ChunkSides {
     std::optional<checksums::ChunkDigest> source;
-    partitioner::CopyFormat format = partitioner::CopyFormat::Binary;
+    plan::CopyFormat format = plan::CopyFormat::Binary;
     std::optional<checksums::ChunkDigest> target;
   };
   struct TableSides {  // a target table compared whole
     checksums::ChunkDigest source;
-    std::set<partitioner::CopyFormat> formats;
+    std::set<plan::CopyFormat> formats;
     std::set<size_t> tables;  // the source tables loading into it
     std::optional<TableDigest> target;
     std::string copied_rows;  // CopiedRows: the condition selecting them on the target
   };
-  void add_whole_source(size_t table, const checksums::ChunkDigest& digest, partitioner::CopyFormat format);
+  void add_whole_source(size_t table, const checksums::ChunkDigest& digest, plan::CopyFormat format);
 
-  const partitioner::Plan& plan_;
+  const plan::Plan& plan_;
   std::set<std::string> prefilled_;
   std::map<std::string, size_t> sources_per_target_;
   std::vector<ChunkSides> chunks_;

@@ -5,7 +5,7 @@
 
 #include <cstdio>
 
-#include "partitioner/sql_render.hpp"
+#include "plan/sql_render.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::verify {
@@ -19,7 +19,7 @@ namespace {
 
 // Whether the target refuses the value outright (beyond a numeric(p,s)): such a row was set
 // aside by --max-rejects, not changed, and the cast would fail the query on the source.
-std::string refused_by(const partitioner::Rescale& r) {
+std::string refused_by(const plan::Rescale& r) {
   int precision = 0, scale = 0;
   if (std::sscanf(r.type.c_str(), "numeric(%d,%d)", &precision, &scale) != 2) return "false";
   return fmt::format("({0})::numeric <> 'NaN' AND round(abs(({0})::numeric), {1}) >= 1e{2}", r.expression, scale,
@@ -28,15 +28,15 @@ std::string refused_by(const partitioner::Rescale& r) {
 
 }  // namespace
 
-std::vector<ChangedValues> values_changed_by_target(pg::Connection& source, const partitioner::Plan& plan) {
+std::vector<ChangedValues> values_changed_by_target(pg::Connection& source, const plan::Plan& plan) {
   std::vector<ChangedValues> out;
   for (const auto& table : plan.tables) {
-    for (const auto& r : partitioner::rescaled(table)) {
+    for (const auto& r : plan::rescaled(table)) {
       // CASE, not AND: only CASE keeps the cast off a value it would fail on.
       std::string changed = fmt::format("CASE WHEN {2} THEN false ELSE ({0})::{1} IS DISTINCT FROM ({0}) END",
                                         r.expression, r.type, refused_by(r));
       auto result = source.exec(
-          partitioner::source_select_sql(
+          plan::source_select_sql(
               table, fmt::format("count(*), min(({0})::text || ' -> ' || (({0})::{1})::text)", r.expression, r.type), changed),
           table.source);
       if (result.int64(0, 0) == 0) continue;

@@ -1,6 +1,6 @@
 // Values the target changes as it stores them: a column whose modifier the source value lacks
 // (numeric scale, fractional seconds) is read on the source as the target stores it
-// (partitioner::Rescale), so a mere rescale (37.1 -> 37.10, the same number) verifies clean.
+// (plan::Rescale), so a mere rescale (37.1 -> 37.10, the same number) verifies clean.
 // A value the cast changes (2.675 -> 2.68 in numeric(14,2)) is a difference all the same: the
 // target does not hold what the source held. They are counted here, on the source, per column.
 #pragma once
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::verify {
@@ -24,6 +24,6 @@ struct ChangedValues {
 };
 
 // `source`: inside the run's snapshot where there is one (the rows the copy read).
-std::vector<ChangedValues> values_changed_by_target(pg::Connection& source, const partitioner::Plan& plan);
+std::vector<ChangedValues> values_changed_by_target(pg::Connection& source, const plan::Plan& plan);
 
 }  // namespace pgblit::verify

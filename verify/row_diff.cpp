@@ -8,17 +8,17 @@
 #include <set>
 
 #include "verify/copy_digest.hpp"
-#include "partitioner/copy_sql.hpp"
-#include "partitioner/sql_render.hpp"
-#include "partitioner/chunking.hpp"
+#include "plan/copy_sql.hpp"
+#include "plan/sql_render.hpp"
+#include "plan/chunking.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::verify {
 namespace {
 
-using partitioner::Chunk;
-using partitioner::CopyFormat;
-using partitioner::TableCopy;
+using plan::Chunk;
+using plan::CopyFormat;
+using plan::TableCopy;
 
 constexpr int64_t kLeafRows = 1000;  // at most this many rows a side: match them directly
 constexpr int kMaxDepth = 64;
@@ -66,8 +66,8 @@ class Bisection {
     Chunk c;
     c.lower = std::move(lower);
     c.upper = std::move(upper);
-    c.predicate = partitioner::key_range_predicate(key_, c.lower, c.upper) +
-                  (key_.nullable ? " AND NOT " + partitioner::null_key_predicate(key_) : "");
+    c.predicate = plan::key_range_predicate(key_, c.lower, c.upper) +
+                  (key_.nullable ? " AND NOT " + plan::null_key_predicate(key_) : "");
     return c;
   }
 
@@ -75,7 +75,7 @@ class Bisection {
   // is not mapped, or it would not be compared by chunk).
   std::string relation(bool on_source) const {
     if (on_source && (table_.mapped() || !table_.filter.empty())) {
-      std::vector<std::string> select = partitioner::select_list(table_);
+      std::vector<std::string> select = plan::select_list(table_);
       if (!table_.mapped()) {  // filtered only: the columns themselves (and the key, which may not be copied)
         for (const auto& c : table_.columns) select.push_back(pg::quote_ident(c));
         for (const auto& k : table_.key) {
@@ -84,7 +84,7 @@ class Bisection {
           }
         }
       }
-      return fmt::format("({}) s", partitioner::source_select_sql(table_, fmt::format("{}", fmt::join(select, ", "))));
+      return fmt::format("({}) s", plan::source_select_sql(table_, fmt::format("{}", fmt::join(select, ", "))));
     }
     if (on_source) return "ONLY " + table_.source;
     std::string target = (table_.target_partitioned ? "" : "ONLY ") + table_.target;
@@ -112,14 +112,14 @@ class Bisection {
   checksums::ChunkDigest digest(pg::Connection& conn, const Chunk& range, bool on_source) {
     std::string sql;
     if (!on_source) {
-      sql = partitioner::target_copy_out_sql(table_, pg::sql_and(range.predicate, target_rows_), format_);
+      sql = plan::target_copy_out_sql(table_, pg::sql_and(range.predicate, target_rows_), format_);
     } else if (!table_.mapped() && table_.filter.empty()) {
-      sql = partitioner::copy_out_sql(table_, range, format_);
+      sql = plan::copy_out_sql(table_, range, format_);
     } else {  // the range is over the mapped rows' key (a new key is not the source's)
       std::vector<std::string> columns;
       for (const auto& c : table_.columns) columns.push_back(pg::quote_ident(c));
       sql = fmt::format("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT (FORMAT {})", fmt::join(columns, ", "),
-                        relation(true), where(range), partitioner::format_name(format_));
+                        relation(true), where(range), plan::format_name(format_));
     }
     return digest_copy_out(conn, sql, table_, format_, cancellation_);
   }
@@ -189,7 +189,7 @@ class Bisection {
   size_t max_;
   pg::Cancellation& cancellation_;
   std::string target_rows_;
-  partitioner::TableKey key_;
+  plan::TableKey key_;
   std::vector<std::string> key_columns_;
 };
 

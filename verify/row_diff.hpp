@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "pg/cancellation.hpp"
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::verify {
@@ -29,8 +29,8 @@ struct RowDifference {
 // `target_rows` is a condition the target's rows are taken under (the rows a copy wrote into a
 // table that held others).
 std::vector<RowDifference> find_row_differences(pg::Connection& source, pg::Connection& target,
-                                                const partitioner::TableCopy& table, const partitioner::Chunk& chunk,
-                                                partitioner::CopyFormat format, size_t max_differences,
+                                                const plan::TableCopy& table, const plan::Chunk& chunk,
+                                                plan::CopyFormat format, size_t max_differences,
                                                 pg::Cancellation& cancellation, const std::string& target_rows = "");
 
 }  // namespace pgblit::verify

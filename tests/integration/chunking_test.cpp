@@ -1,4 +1,4 @@
-// Property tests of the partitioner on real tables: over skewed, sparse, composite,
+// Property tests of the planner on real tables: over skewed, sparse, composite,
 // collated text, uuid, NULL-bearing, keyless and key-scattered tables, the chunks of `pgblit plan` cover
 // every row exactly once and are balanced; and a copy through those chunks is exact.
 #include <nlohmann/json.hpp>

@@ -2,15 +2,15 @@
 
 #include <algorithm>
 
-#include "engine/chunk_scheduler.hpp"
+#include "mover/chunk_scheduler.hpp"
 
-namespace pgblit::engine {
+namespace pgblit::mover {
 namespace {
 
-partitioner::Plan plan_of(std::vector<std::vector<size_t>> depends_on, std::vector<size_t> chunk_tables) {
-  partitioner::Plan plan;
+plan::Plan plan_of(std::vector<std::vector<size_t>> depends_on, std::vector<size_t> chunk_tables) {
+  plan::Plan plan;
   for (auto& d : depends_on) {
-    partitioner::TableCopy t;
+    plan::TableCopy t;
     t.depends_on = std::move(d);
     plan.tables.push_back(t);
   }
@@ -38,4 +38,4 @@ TEST(ChunkScheduler, self_references_do_not_block_a_table) {
 }
 
 }  // namespace
-}  // namespace pgblit::engine
+}  // namespace pgblit::mover

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "partitioner/chunking.hpp"
+#include "plan/chunking.hpp"
 
-namespace pgblit::partitioner {
+namespace pgblit::plan {
 namespace {
 
 TableKey key_of(std::vector<std::string> columns, std::vector<std::string> types, bool nullable = false) {
@@ -47,11 +47,11 @@ TEST(Chunking, histogram_boundaries_are_evenly_spaced_quantiles) {
 }
 
 }  // namespace
-}  // namespace pgblit::partitioner
+}  // namespace pgblit::plan
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 
-namespace pgblit::partitioner {
+namespace pgblit::plan {
 namespace {
 
 TEST(Plan, round_trips_through_json_unchanged) {
@@ -74,4 +74,4 @@ TEST(Plan, round_trips_through_json_unchanged) {
 }
 
 }  // namespace
-}  // namespace pgblit::partitioner
+}  // namespace pgblit::plan

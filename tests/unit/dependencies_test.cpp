@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "partitioner/dependencies.hpp"
+#include "plan/dependencies.hpp"
 
-namespace pgblit::partitioner {
+namespace pgblit::plan {
 namespace {
 
 TEST(Dependencies, a_chain_and_a_diamond_have_no_cycle) {
@@ -21,4 +21,4 @@ TEST(Dependencies, two_tables_referencing_each_other) {
 }
 
 }  // namespace
-}  // namespace pgblit::partitioner
+}  // namespace pgblit::plan

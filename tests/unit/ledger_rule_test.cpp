@@ -3,17 +3,17 @@
 // the verdict names.
 #include <gtest/gtest.h>
 
-#include "partitioner/plan.hpp"
+#include "plan/plan.hpp"
 #include "verify/ledger.hpp"
 
 namespace pgblit::verify {
 namespace {
 
 using checksums::ChunkDigest;
-using partitioner::CopyFormat;
+using plan::CopyFormat;
 
-partitioner::TableCopy table(const std::string& source, const std::string& target, bool by_chunk) {
-  partitioner::TableCopy t;
+plan::TableCopy table(const std::string& source, const std::string& target, bool by_chunk) {
+  plan::TableCopy t;
   t.source = source;
   t.target = target;
   t.columns = {"id", "v"};
@@ -24,8 +24,8 @@ partitioner::TableCopy table(const std::string& source, const std::string& targe
 }
 
 // Two partitions into one target table (whole), and a table verified chunk by chunk.
-partitioner::Plan sample_plan() {
-  partitioner::Plan plan;
+plan::Plan sample_plan() {
+  plan::Plan plan;
   plan.tables = {table("\"s\".\"p1\"", "\"s\".\"p\"", false), table("\"s\".\"p2\"", "\"s\".\"p\"", false),
                  table("\"s\".\"big\"", "\"s\".\"big\"", true)};
   plan.chunks = {{0}, {1}, {2, "\"id\" < 10"}, {2, "\"id\" >= 10"}};
@@ -72,7 +72,7 @@ TEST(LedgerRuleTest, a_chunk_without_its_target_read_is_a_difference_not_a_pass)
 }
 
 TEST(LedgerRuleTest, a_target_that_held_rows_is_compared_on_the_copied_rows_or_said_not_compared) {
-  partitioner::Plan plan;
+  plan::Plan plan;
   plan.tables = {table("\"s\".\"a\"", "\"s\".\"merged\"", true), table("\"s\".\"b1\"", "\"s\".\"two\"", false),
                  table("\"s\".\"b2\"", "\"s\".\"two\"", false)};
   plan.chunks = {{0}, {1}, {2}};

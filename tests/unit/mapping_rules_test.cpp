@@ -7,11 +7,11 @@
 
 #include "core/error.hpp"
 #include "mapping/mapping.hpp"
-#include "partitioner/copy_sql.hpp"
-#include "partitioner/plan.hpp"
-#include "partitioner/sql_render.hpp"
+#include "plan/copy_sql.hpp"
+#include "plan/plan.hpp"
+#include "plan/sql_render.hpp"
 
-namespace pgblit::partitioner {
+namespace pgblit::plan {
 namespace {
 
 mapping::Mapping load(const std::string& yaml) {
@@ -136,4 +136,4 @@ TEST(MappingRules, a_plan_without_its_version_is_refused_not_resumed) {
 }
 
 }  // namespace
-}  // namespace pgblit::partitioner
+}  // namespace pgblit::plan

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "partitioner/selection.hpp"
+#include "plan/selection.hpp"
 
-namespace pgblit::partitioner {
+namespace pgblit::plan {
 namespace {
 
 Relation table(Oid oid, std::string schema, std::string name, char kind = 'r', std::vector<Oid> ancestors = {}) {
@@ -79,4 +79,4 @@ TEST(Selection, excluding_everything_is_an_error) {
 }
 
 }  // namespace
-}  // namespace pgblit::partitioner
+}  // namespace pgblit::plan

@@ -1,0 +1,230 @@
+// See new_keys.hpp.
+//
+// Integer keys are dense: the moved rows take exactly as many keys as rows move, in source key
+// order, from a block above the target's largest key and its sequence (the copy reserves the
+// block in the sequence when the run starts, in the transaction that records the run). The old
+// keys are read once here, in the run's snapshot, as runs of consecutive values; a run of old
+// keys maps onto consecutive new ones, so the rule is small when the source is dense and exact
+// when it is not. A key the run does not move maps to NULL: a reference to a row left behind
+// is not pointed at some other row. uuid keys become md5(salt || old). The rules are kept with
+// the plan in the run catalog, so a resumed run rewrites alike and the key map is recomputed
+// from them.
+#include "plan/new_keys.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <random>
+
+#include "plan/sql_render.hpp"
+#include "pg/sql.hpp"
+
+namespace pgblit::plan {
+namespace {
+
+bool integer_type(const std::string& type) {
+  return type == "pg_catalog.int2" || type == "pg_catalog.int4" || type == "pg_catalog.int8";
+}
+
+// A table loaded as it is gets a rule per column, so one of them can be rewritten.
+void spell_out_rules(TableCopy& table) {
+  if (!table.column_rules.empty()) return;
+  for (const auto& c : table.columns) table.column_rules.push_back({c, mapping::PassThrough{c}});
+}
+
+// The type a rewritten column is read as: its rule's, or the target column's for a pass-through.
+std::string target_type(const mapping::TargetColumn& rule, const Relation& destination) {
+  std::string type = mapping::read_type(rule.source);
+  if (!type.empty()) return type;
+  const Column* c = destination.column(rule.name);
+  return c && c->type.starts_with("pg_catalog.") ? c->type : "text";
+}
+
+// The old keys the run moves, as runs of consecutive values, and the new keys they take.
+void dense_runs(pg::Connection& source, const TableCopy& table, const std::string& column, mapping::NewKeys& keys) {
+  auto runs = source.exec_one(
+      fmt::format("SELECT min(k), count(*) FROM (SELECT k, k - row_number() OVER (ORDER BY k) AS g FROM ({}) s) r "
+                  "GROUP BY g ORDER BY 1",
+                  source_select_sql(table, pg::quote_ident(column) + "::int8 AS k", pg::quote_ident(column) + " IS NOT NULL")),
+      table.source);
+  int64_t next = keys.first;
+  for (int r = 0; r < runs.rows(); ++r) {
+    mapping::KeyRun run{runs.int64(r, 0), runs.int64(r, 1), next};
+    next += run.count;
+    keys.runs.push_back(run);
+  }
+  keys.count = next - keys.first;
+}
+
+std::string single_column_key(pg::Connection& source, const Relation& relation) {
+  auto pk = source.exec_params(
+      "SELECT a.attname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+      "WHERE c.conrelid = $1::oid AND c.contype = 'p' AND cardinality(c.conkey) = 1",
+      {std::to_string(relation.oid)}, relation.qualified());
+  return pk.rows() == 0 ? "" : pk.text(0, 0);
+}
+
+// The key rule of merged table `i`, its key column's rule made NewKey; false with a problem.
+bool plan_new_keys(pg::Connection& source, pg::Connection& target, const mapping::TableMapping& m,
+                   const Relation& src, const Relation& dest, TableCopy& table, std::vector<std::string>& problems) {
+  std::string column = single_column_key(source, src);
+  if (column.empty()) {
+    problems.push_back(fmt::format("{}: new_keys needs a single-column primary key on {}", m.location, table.source));
+    return false;
+  }
+  spell_out_rules(table);
+  auto rule = std::find_if(table.column_rules.begin(), table.column_rules.end(),
+                           [&](const auto& r) { return mapping::carried_column(r.source) == column; });
+  if (rule == table.column_rules.end()) {
+    problems.push_back(fmt::format("{}: new_keys gives the key \"{}\" its values; no target column may take it by an "
+                                   "expression, a value map or a remap (write {{from: {}}} or leave it out of 'columns')",
+                                   m.location, column, column));
+    return false;
+  }
+  mapping::NewKeys keys{.kind = m.new_keys, .source_table = table.source, .target_table = table.target,
+                        .source_column = column, .target_column = rule->name};
+  if (m.new_keys == "uuid") {
+    std::random_device random;
+    keys.salt = fmt::format("{:08x}{:08x}", random(), random());
+  } else {
+    const Column* c = src.column(column);
+    if (!c || !integer_type(c->type)) {
+      problems.push_back(fmt::format("{}: new_keys: sequence needs an integer key; \"{}\" of {} is {}", m.location, column,
+                                     table.source, c ? c->display_type : "?"));
+      return false;
+    }
+    auto sequence = target.exec_params("SELECT pg_get_serial_sequence($1, $2)", {table.target, rule->name}, table.target);
+    keys.sequence = sequence.is_null(0, 0) ? "" : sequence.text(0, 0);
+    keys.first = target
+                     .exec_one(fmt::format("SELECT GREATEST(COALESCE((SELECT max({})::int8 FROM {}), 0), {}) + 1",
+                                           pg::quote_ident(rule->name), table.target,
+                                           keys.sequence.empty() ? "0" : "(SELECT last_value FROM " + keys.sequence + ")"),
+                               table.target)
+                     .int64(0, 0);
+    dense_runs(source, table, column, keys);
+    // The block must fit the column it lands in (an int4 key on the target ends at 2147483647).
+    const Column* landing = dest.column(rule->name);
+    int64_t top = !landing                                  ? INT64_MAX
+                  : landing->type == "pg_catalog.int4"       ? int64_t{INT32_MAX}
+                  : landing->type == "pg_catalog.int2"       ? int64_t{INT16_MAX}
+                                                             : INT64_MAX;
+    if (keys.count > 0 && keys.first - 1 > top - keys.count) {
+      problems.push_back(fmt::format("{}: new_keys: the {} moved rows of {} need keys {} to {}, past the largest {} \"{}\" "
+                                     "of {} holds",
+                                     m.location, keys.count, table.source, keys.first, keys.first + keys.count - 1,
+                                     top, rule->name, table.target));
+      return false;
+    }
+  }
+  rule->source = mapping::NewKey{column, target_type(*rule, dest)};
+  table.new_keys = std::move(keys);
+  return true;
+}
+
+// Every target column of `table` carrying source column `column` becomes a reference through
+// `parent` (an array of them when the source column is an array).
+void rewrite_references(TableCopy& table, const Relation& src, const Relation& dest, const std::string& column,
+                        const mapping::NewKeys& parent) {
+  for (auto& rule : table.column_rules) {
+    if (mapping::carried_column(rule.source) != column || std::holds_alternative<mapping::NewKey>(rule.source)) continue;
+    std::string type = target_type(rule, dest);
+    const Column* c = src.column(column);
+    if (c && c->category == 'A') {
+      rule.source = mapping::ReferenceArray{column, type, parent};
+    } else {
+      rule.source = mapping::Reference{column, type, parent};
+    }
+  }
+}
+
+// A column of a merged run whose name or type says it may hold keys, and that nothing rewrites.
+// A foreign key column (`foreign_keys`: table index, column) is the source's own declaration.
+void warn_undeclared(const Plan& plan, const std::vector<const Relation*>& sources,
+                     const std::set<std::pair<size_t, std::string>>& foreign_keys, std::vector<std::string>& warnings) {
+  std::set<std::string> key_types;
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    if (!plan.tables[i].merged()) continue;
+    if (const Column* k = sources[i]->column(plan.tables[i].new_keys.source_column)) key_types.insert(k->type);
+  }
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    for (const auto& rule : plan.tables[i].column_rules) {
+      const auto* carried = std::get_if<mapping::Cast>(&rule.source);
+      const auto* same = std::get_if<mapping::PassThrough>(&rule.source);
+      if ((!carried || !carried->remaps.empty()) && !same) continue;
+      std::string column = carried ? carried->column : same->column;
+      if (foreign_keys.contains({i, column})) continue;
+      const Column* c = sources[i]->column(column);
+      bool named = column.ends_with("_id") || column.ends_with("_ids") || rule.name.ends_with("_id") ||
+                   rule.name.ends_with("_ids");
+      // An array of the merged keys' type: pg_catalog._int8 holds pg_catalog.int8.
+      bool typed = c && c->category == 'A' && c->type.starts_with("pg_catalog._") &&
+                   key_types.contains("pg_catalog." + c->type.substr(12));
+      if (!named && !typed) continue;
+      warnings.push_back(fmt::format(
+          "{}.{} looks like a reference ({}) but no foreign key or 'references' says what it references: it is copied "
+          "unchanged while this run gives merged tables new keys. If it holds keys of a merged table, declare it in "
+          "the mapping: {}: {{from: {}, references: schema.table}}",
+          plan.tables[i].target, pg::quote_ident(rule.name), named ? "its name" : "an array of the merged keys' type",
+          rule.name, column));
+    }
+  }
+}
+
+}  // namespace
+
+void apply_new_keys(pg::Connection& source, pg::Connection& target, const mapping::Mapping& mapping,
+                    const std::vector<const Relation*>& sources, const std::vector<const Relation*>& destinations,
+                    Plan& plan, std::vector<std::string>& problems) {
+  std::map<std::pair<std::string, std::string>, size_t> index_of_name;
+  std::map<Oid, size_t> index_of;
+  std::vector<std::string> oids;
+  bool merging = false;
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    index_of[sources[i]->oid] = i;
+    index_of_name[{sources[i]->schema, sources[i]->name}] = i;
+    oids.push_back(std::to_string(sources[i]->oid));
+    const auto* m = mapping.find(sources[i]->schema, sources[i]->name);
+    if (!m || m->new_keys.empty()) continue;
+    merging |= plan_new_keys(source, target, *m, *sources[i], *destinations[i], plan.tables[i], problems);
+  }
+  if (!merging) return;
+  // The source's foreign keys say which columns hold a merged table's keys.
+  auto fks = source.exec_params(R"(
+SELECT c.conrelid::int8, c.confrelid::int8, a.attname, p.attname
+FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+JOIN pg_attribute p ON p.attrelid = c.confrelid AND p.attnum = c.confkey[1]
+WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND c.conrelid = ANY ($1::oid[]) AND c.confrelid = ANY ($1::oid[]))",
+                                {pg::text_array_literal(oids)}, "foreign keys");
+  std::set<std::pair<size_t, std::string>> foreign_keys;
+  for (int r = 0; r < fks.rows(); ++r) {
+    size_t child = index_of.at(static_cast<Oid>(fks.int64(r, 0)));
+    foreign_keys.insert({child, fks.text(r, 2)});
+    const auto& parent = plan.tables[index_of.at(static_cast<Oid>(fks.int64(r, 1)))];
+    if (!parent.merged() || fks.text(r, 3) != parent.new_keys.source_column) continue;
+    spell_out_rules(plan.tables[child]);
+    rewrite_references(plan.tables[child], *sources[child], *destinations[child], fks.text(r, 2), parent.new_keys);
+  }
+  // And the mapping's `references` say it where no foreign key can (arrays of keys).
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    const auto* m = mapping.find(sources[i]->schema, sources[i]->name);
+    if (!m) continue;
+    for (const auto& [name, cm] : m->columns) {
+      if (cm.references.empty()) continue;
+      auto parent = index_of_name.find(mapping::split_name(cm.references));
+      if (parent == index_of_name.end() || !plan.tables[parent->second].merged()) {
+        problems.push_back(fmt::format("{}: 'references' names {}, which this run does not give new keys (add new_keys "
+                                       "to its entry, or leave 'references' out: its values are then copied unchanged)",
+                                       cm.where, cm.references));
+        continue;
+      }
+      rewrite_references(plan.tables[i], *sources[i], *destinations[i], cm.from, plan.tables[parent->second].new_keys);
+      foreign_keys.insert({i, cm.from});
+    }
+  }
+  warn_undeclared(plan, sources, foreign_keys, plan.warnings);
+}
+
+}  // namespace pgblit::plan
