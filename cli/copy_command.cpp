@@ -18,7 +18,7 @@
 #include "cli/job_file.hpp"
 #include "core/events.hpp"
 #include "core/units.hpp"
-#include "mover/copy_run.hpp"
+#include "runs/copy_run.hpp"
 #include "report/console.hpp"
 #include "report/hooks.hpp"
 #include "report/metrics.hpp"

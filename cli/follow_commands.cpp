@@ -11,7 +11,7 @@
 #include "core/defaults.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "mover/follow_run.hpp"
+#include "runs/follow_run.hpp"
 
 namespace pgblit::cli {
 

@@ -11,9 +11,9 @@
 #include "cli/interrupts.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "mover/backup_run.hpp"
-#include "mover/restore_run.hpp"
-#include "mover/rollback_run.hpp"
+#include "runs/backup_run.hpp"
+#include "runs/restore_run.hpp"
+#include "runs/rollback_run.hpp"
 #include "cli/confirmation.hpp"
 #include "spool/spool_folder.hpp"
 

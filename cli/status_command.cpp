@@ -1,7 +1,7 @@
 // See status_command.hpp.
 #include "cli/status_command.hpp"
 #include "cli/follow_commands.hpp"
-#include "mover/follow_run.hpp"
+#include "runs/follow_run.hpp"
 
 #include <fmt/format.h>
 

@@ -9,10 +9,10 @@
 #include <memory>
 
 #include "cli/common_flags.hpp"
-#include "mover/spool_verify.hpp"
+#include "runs/spool_verify.hpp"
 #include "core/printable.hpp"
 #include "cli/interrupts.hpp"
-#include "mover/verify_run.hpp"
+#include "runs/verify_run.hpp"
 
 namespace pgblit::cli {
 namespace {

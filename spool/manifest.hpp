@@ -6,7 +6,7 @@
 // A spool is a file that travels: whoever reads a manifest treats it as untrusted input. It
 // holds no SQL: a chunk's rows are a typed key range (bound values of named key columns, or
 // ctid page numbers), which readers render into SQL only after checking the names against the
-// catalog of the server they use (mover/spool_catalog.hpp). read_manifest refuses a manifest
+// catalog of the server they use (runs/spool_catalog.hpp). read_manifest refuses a manifest
 // whose fields are missing, of the wrong type or out of range, naming the field.
 #pragma once
 

@@ -2,7 +2,7 @@
 // and per target table, and the one rule for how each target table is compared.
 //
 // The rule (method()): a target table that held rows before the copy (an append, a merge) is
-// compared on the rows the copy wrote, selected by their keys (mover/copied_rows), when one
+// compared on the rows the copy wrote, selected by their keys (runs/copied_rows), when one
 // source table with a copied key loads into it, and is not compared otherwise; a table the plan verifies chunk by chunk (a key range the
 // target can read by index) compares each chunk's source digest with the digest of the same
 // range read back on the target; every other target table is compared whole: the sum of its

@@ -1,5 +1,5 @@
 // See copied_rows.hpp.
-#include "mover/copied_rows.hpp"
+#include "runs/copied_rows.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

@@ -1,5 +1,5 @@
 // See spool_verify.hpp.
-#include "mover/spool_verify.hpp"
+#include "runs/spool_verify.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "mover/copy_pump.hpp"
 #include "mover/parallel.hpp"
-#include "mover/spool_catalog.hpp"
+#include "runs/spool_catalog.hpp"
 #include "plan/copy_sql.hpp"
 #include "pg/session.hpp"
 #include "spool/manifest.hpp"

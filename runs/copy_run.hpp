@@ -104,7 +104,7 @@ class CopyRun {
   void copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
                    pg::Cancellation& cancellation, Events& events);
   void prepare_rejects_dir();
-  void prepare_spool();                   // run_spool.cpp
+  void prepare_spool();                   // copy_spool.cpp
   void fence_source();
   void reserve_new_keys();
   void record_prior_state();              // rollback_record.cpp: what `pgblit rollback` puts back

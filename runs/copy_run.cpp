@@ -1,7 +1,7 @@
-// See copy_run.hpp. Starting a run (checks, plan, recording it) is in run_start.cpp; here
+// See copy_run.hpp. Starting a run (checks, plan, recording it) is in copy_start.cpp; here
 // is what execute() does: the chunks through the lanes, the rebuild, the verdict, sequences,
 // ANALYZE.
-#include "mover/copy_run.hpp"
+#include "runs/copy_run.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -12,10 +12,10 @@
 #include <thread>
 
 #include "core/units.hpp"
-#include "mover/copied_rows.hpp"
+#include "runs/copied_rows.hpp"
 #include "mover/copy_graph.hpp"
-#include "mover/follow_run.hpp"
-#include "mover/key_map.hpp"
+#include "runs/follow_run.hpp"
+#include "runs/key_map.hpp"
 #include "mover/run_catalog.hpp"
 #include "mover/target_claims.hpp"
 #include "pg/retry.hpp"

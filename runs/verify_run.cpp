@@ -1,5 +1,5 @@
 // See verify_run.hpp.
-#include "mover/verify_run.hpp"
+#include "runs/verify_run.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -8,7 +8,7 @@
 #include <functional>
 #include <map>
 
-#include "mover/copied_rows.hpp"
+#include "runs/copied_rows.hpp"
 #include "mover/copy_graph.hpp"
 #include "mover/run_catalog.hpp"
 #include "core/worker_pool.hpp"

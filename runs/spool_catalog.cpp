@@ -1,5 +1,5 @@
 // See spool_catalog.hpp.
-#include "mover/spool_catalog.hpp"
+#include "runs/spool_catalog.hpp"
 
 #include <fmt/format.h>
 

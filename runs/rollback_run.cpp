@@ -1,6 +1,6 @@
 // See rollback_run.hpp. What it reads was recorded by the copy run (rollback_record.cpp); what
 // it checks before it changes anything is in rollback_checks.cpp.
-#include "mover/rollback_run.hpp"
+#include "runs/rollback_run.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -9,11 +9,11 @@
 #include <set>
 
 #include "mover/deferred_rebuild.hpp"
-#include "mover/restore_run.hpp"
-#include "mover/rollback_checks.hpp"
+#include "runs/restore_run.hpp"
+#include "runs/rollback_checks.hpp"
 #include "mover/run_catalog.hpp"
 #include "mover/target_claims.hpp"
-#include "mover/table_state.hpp"
+#include "runs/table_state.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"

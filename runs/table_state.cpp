@@ -1,5 +1,5 @@
 // See table_state.hpp.
-#include "mover/table_state.hpp"
+#include "runs/table_state.hpp"
 
 #include <fmt/format.h>
 

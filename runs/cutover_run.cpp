@@ -12,9 +12,9 @@
 #include <thread>
 
 #include "core/private_files.hpp"
-#include "mover/follow_run.hpp"
+#include "runs/follow_run.hpp"
 #include "mover/run_catalog.hpp"
-#include "mover/verify_run.hpp"
+#include "runs/verify_run.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 #include "source/follow_source.hpp"

@@ -14,10 +14,10 @@
 #include <map>
 
 #include "core/private_files.hpp"
-#include "mover/copy_run.hpp"
-#include "mover/follow_run.hpp"
+#include "runs/copy_run.hpp"
+#include "runs/follow_run.hpp"
 #include "mover/target_claims.hpp"
-#include "mover/mapping_preflight.hpp"
+#include "runs/mapping_preflight.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"

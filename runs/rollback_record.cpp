@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <set>
 
-#include "mover/backup_run.hpp"
-#include "mover/copy_run.hpp"
+#include "runs/backup_run.hpp"
+#include "runs/copy_run.hpp"
 #include "mover/run_catalog.hpp"
-#include "mover/table_state.hpp"
+#include "runs/table_state.hpp"
 #include "pg/sql.hpp"
 #include "target/target_prep.hpp"
 

@@ -1,5 +1,5 @@
 // See key_map.hpp.
-#include "mover/key_map.hpp"
+#include "runs/key_map.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

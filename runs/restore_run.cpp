@@ -1,5 +1,5 @@
 // See restore_run.hpp.
-#include "mover/restore_run.hpp"
+#include "runs/restore_run.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -16,8 +16,8 @@
 #include "mover/deferred_rebuild.hpp"
 #include "mover/parallel.hpp"
 #include "mover/copy_pump.hpp"
-#include "mover/copy_run.hpp"
-#include "mover/spool_catalog.hpp"
+#include "runs/copy_run.hpp"
+#include "runs/spool_catalog.hpp"
 #include "mover/run_catalog.hpp"
 #include "mover/target_claims.hpp"
 #include "core/test_moment.hpp"

@@ -1,5 +1,5 @@
 // See mapping_preflight.hpp.
-#include "mover/mapping_preflight.hpp"
+#include "runs/mapping_preflight.hpp"
 
 #include <fmt/format.h>
 

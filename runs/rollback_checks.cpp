@@ -1,5 +1,5 @@
 // See rollback_checks.hpp.
-#include "mover/rollback_checks.hpp"
+#include "runs/rollback_checks.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "mover/parallel.hpp"
-#include "mover/spool_setup.hpp"
+#include "runs/spool_setup.hpp"
 #include "plan/copy_sql.hpp"
 #include "pg/sql.hpp"
 #include "spool/chunk_file.hpp"

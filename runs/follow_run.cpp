@@ -1,5 +1,5 @@
 // See follow_run.hpp. The cutover and unfollow are in cutover_run.cpp.
-#include "mover/follow_run.hpp"
+#include "runs/follow_run.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

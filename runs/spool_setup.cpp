@@ -1,5 +1,5 @@
 // See spool_setup.hpp.
-#include "mover/spool_setup.hpp"
+#include "runs/spool_setup.hpp"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>

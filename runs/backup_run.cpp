@@ -1,5 +1,5 @@
 // See backup_run.hpp.
-#include "mover/backup_run.hpp"
+#include "runs/backup_run.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -14,8 +14,8 @@
 #include "mover/copy_pump.hpp"
 #include "mover/parallel.hpp"
 #include "mover/run_setup.hpp"
-#include "mover/spool_catalog.hpp"
-#include "mover/spool_setup.hpp"
+#include "runs/spool_catalog.hpp"
+#include "runs/spool_setup.hpp"
 #include "core/test_moment.hpp"
 #include "plan/copy_sql.hpp"
 #include "plan/planner.hpp"

@@ -4,8 +4,8 @@
 // so a resumed run finds every committed chunk's file in place.
 #include <spdlog/spdlog.h>
 
-#include "mover/copy_run.hpp"
-#include "mover/spool_setup.hpp"
+#include "runs/copy_run.hpp"
+#include "runs/spool_setup.hpp"
 
 namespace pgblit::mover {
 
