@@ -12,6 +12,7 @@
 #include "runs/spool_verify.hpp"
 #include "core/printable.hpp"
 #include "cli/interrupts.hpp"
+#include "pg/sql.hpp"
 #include "runs/verify_run.hpp"
 
 namespace pgblit::cli {
@@ -46,7 +47,11 @@ int verify_against_spool(VerifyFlags& flags, pg::Cancellation& cancellation) {
 void print_report(const verify::Report& report) {
   for (const auto& d : report.differences) {
     fmt::print("differs: {}: source {} rows, target {} rows\n", printable(d.what), d.source.rows, d.target.rows);
-    for (const auto& r : d.rows) fmt::print("  {}: {}\n", verify::to_string(r.kind), printable(r.key));
+    for (const auto& r : d.rows) {
+      std::string columns;
+      for (const auto& c : r.columns) columns += (columns.empty() ? " (column " : ", ") + pg::quote_ident(c);
+      fmt::print("  {}: {}{}\n", verify::to_string(r.kind), printable(r.key), columns.empty() ? "" : printable(columns) + ")");
+    }
   }
   for (const auto& c : report.changed_values) fmt::print("differs: {}\n", printable(c));
   for (const auto& why : report.not_compared) fmt::print("not compared: {}\n", printable(why));

@@ -39,12 +39,14 @@ void from_json(const nlohmann::json& json, ColumnSource& source) {
 
 void to_json(nlohmann::json& json, const TargetColumn& column) {
   json = {{"name", column.name}, {"source", column.source}, {"rescaled", column.rescaled}};
+  if (column.padded_to > 0) json["padded_to"] = column.padded_to;
 }
 
 void from_json(const nlohmann::json& json, TargetColumn& column) {
   column.name = json.at("name").get<std::string>();
   column.source = json.at("source").get<ColumnSource>();
   column.rescaled = json.at("rescaled").get<bool>();
+  column.padded_to = json.value("padded_to", 0);  // absent from plans before char(n) was padded
 }
 
 std::string carried_column(const ColumnSource& source) {

@@ -124,6 +124,10 @@ struct TargetColumn {
   // The target rounds values to its modifier (numeric(14,2)): the source reads them as the
   // target stores them, and verification counts the values the rounding changes.
   bool rescaled = false;
+  // The target is char(n), which keeps a value padded with spaces to n characters (its
+  // trailing spaces are insignificant): the source reads the value padded as the target stores
+  // it, so a correct copy verifies clean and any other difference still shows. 0: not padded.
+  int padded_to = 0;
   bool operator==(const TargetColumn&) const = default;
 };
 

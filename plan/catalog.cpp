@@ -122,7 +122,8 @@ void read_columns(pg::Connection& conn, std::vector<Relation>& relations) {
   }
   auto r = conn.exec_params(R"(
 SELECT a.attrelid::int8, a.attname, tn.nspname || '.' || t.typname, format_type(a.atttypid, a.atttypmod),
-       t.typcategory::text, a.attnotnull, a.atthasdef, a.attidentity <> '', a.attgenerated <> ''
+       t.typcategory::text, a.attnotnull, a.atthasdef, a.attidentity <> '', a.attgenerated <> '',
+       CASE WHEN a.atttypid = 'pg_catalog.bpchar'::regtype AND a.atttypmod > 4 THEN a.atttypmod - 4 ELSE 0 END
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_namespace tn ON tn.oid = t.typnamespace
@@ -131,7 +132,7 @@ ORDER BY a.attrelid, a.attnum)",
                             {oid_array_literal(oids)}, "columns");
   for (int i = 0; i < r.rows(); ++i) {
     Column c{r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4)[0],
-             r.boolean(i, 5), r.boolean(i, 6), r.boolean(i, 7), r.boolean(i, 8)};
+             r.boolean(i, 5), r.boolean(i, 6), r.boolean(i, 7), r.boolean(i, 8), static_cast<int>(r.int64(i, 9))};
     by_oid.at(r.int64(i, 0))->columns.push_back(std::move(c));
   }
 }

@@ -25,6 +25,7 @@ struct Column {
   bool has_default = false;
   bool identity = false;
   bool generated = false;
+  int padded_chars = 0;      // char(n): the n it pads values to with spaces; 0 for any other type
 };
 
 struct Relation {

@@ -65,15 +65,28 @@ bool rounds_to_modifier(const Column& target) {
   return kRounding.contains(target.type) && target.display_type.find('(') != std::string::npos;
 }
 
-// With rescaled columns, every column gets its rule (see TargetColumn::rescaled).
-void rule_rescaled(TableCopy& copy, const std::map<std::string, std::string>& rescaled) {
-  if (rescaled.empty()) return;
+// A char(n) target pads to n a value the source does not keep so (a varchar, a text, a char
+// of another length): the n the source reads it padded to (TargetColumn::padded_to), or 0.
+int pads_to(const Column& source, const Column& target) {
+  return target.padded_chars > 0 && source.display_type != target.display_type ? target.padded_chars : 0;
+}
+
+// How the target stores a column's value otherwise than the source holds it.
+struct StoredAs {
+  std::string type;  // read on the source as this type
+  bool rescaled = false;
+  int padded_to = 0;
+};
+
+// With rescaled or padded columns, every column gets its rule (see TargetColumn::rescaled).
+void rule_stored_as(TableCopy& copy, const std::map<std::string, StoredAs>& stored) {
+  if (stored.empty()) return;
   for (const auto& name : copy.columns) {
-    auto r = rescaled.find(name);
-    if (r == rescaled.end()) {
+    auto r = stored.find(name);
+    if (r == stored.end()) {
       copy.column_rules.push_back({name, mapping::PassThrough{name}});
     } else {
-      copy.column_rules.push_back({name, mapping::Cast{name, r->second}, true});
+      copy.column_rules.push_back({name, mapping::Cast{name, r->second.type}, r->second.rescaled, r->second.padded_to});
     }
   }
 }
@@ -82,7 +95,7 @@ void rule_rescaled(TableCopy& copy, const std::map<std::string, std::string>& re
 // text. Columns are listed in the target's order.
 void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, Problems& problems,
                    std::vector<std::string>& warnings) {
-  std::map<std::string, std::string> rescaled;  // column: the type with its modifier
+  std::map<std::string, StoredAs> stored;  // by column
   for (const auto& c : src.columns) {
     const Column* tc = dest.column(c.name);
     if (!tc && !c.generated) {
@@ -112,11 +125,12 @@ void match_columns(const Relation& src, const Relation& dest, TableCopy& copy, P
                                      c->display_type, tc.display_type);
       warnings.push_back(fmt::format("{}: {}; copied as text", src.qualified(), copy.text_reason));
     } else if (c->display_type != tc.display_type && rounds_to_modifier(tc)) {
-      rescaled[tc.name] = tc.display_type;
+      stored[tc.name] = {tc.display_type, true};
     }
+    if (int n = pads_to(*c, tc)) stored[tc.name] = {tc.type, false, n};
     copy.columns.push_back(tc.name);
   }
-  rule_rescaled(copy, rescaled);
+  rule_stored_as(copy, stored);
 }
 
 // Every constant remap of the columns named `column`, in file order.
@@ -176,7 +190,7 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
         rule = mapping::Cast{cm.from, type, remaps_of(all, all.remaps_column(tc.name) ? tc.name : cm.from)};
       }
     } else if (const Column* c = src.column(tc.name); c && !taken.contains(tc.name)) {
-      if (c->type == tc.type && !all.remaps_column(tc.name) &&
+      if (c->type == tc.type && !all.remaps_column(tc.name) && !pads_to(*c, tc) &&
           (c->display_type == tc.display_type || !rounds_to_modifier(tc))) {  // as it is: its binary form is the target's
         rule = mapping::PassThrough{tc.name};
       } else {
@@ -195,9 +209,11 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
       copy.format = CopyFormat::Text;
       copy.text_reason = fmt::format("mapped column \"{}\" is of the user-defined type {}", tc.name, tc.display_type);
     }
-    bool rescaled = rounds && !std::holds_alternative<mapping::PassThrough>(rule);
+    bool computed = !std::holds_alternative<mapping::PassThrough>(rule);
+    bool rescaled = rounds && computed;
+    int padded_to = computed ? tc.padded_chars : 0;
     copy.columns.push_back(tc.name);
-    copy.column_rules.push_back({tc.name, std::move(rule), rescaled});
+    copy.column_rules.push_back({tc.name, std::move(rule), rescaled, padded_to});
   }
   for (const auto& c : src.columns) {
     if (!taken.contains(c.name) && !c.generated) {

@@ -81,19 +81,34 @@ std::string value_sql(const ColumnSource& source) { return std::visit(Render{kNo
 namespace {
 std::string value_in(const TableCopy& table, const ColumnSource& source) { return std::visit(Render{table.new_keys}, source); }
 
+// The value as the target's char(n) stores it: padded with spaces to n characters, trailing
+// spaces beyond n dropped (char(n) holds them insignificant and cuts them too). A value that
+// does not fit even so goes as it is, longer than n, for the target to refuse; read back, it
+// differs from whatever the target holds.
+std::string padded(const std::string& value, int n) {
+  std::string text = fmt::format("({})::text", value);
+  return fmt::format("rpad({0}, greatest({1}, char_length(rtrim({0}))))::pg_catalog.bpchar", text, n);
+}
+
+// The column's value over the source row as the target stores it, without its name.
+std::string stored_value(const TableCopy& table, const TargetColumn& column) {
+  std::string value = cast(value_in(table, column.source), read_type(column.source));
+  return column.padded_to > 0 ? padded(value, column.padded_to) : value;
+}
+
 std::string entry_in(const TableCopy& table, const TargetColumn& column) {
-  if (const auto* same = std::get_if<PassThrough>(&column.source)) {
+  const auto* same = std::get_if<PassThrough>(&column.source);
+  if (same && column.padded_to == 0) {
     return same->column == column.name ? pg::quote_ident(column.name)
                                        : fmt::format("{} AS {}", pg::quote_ident(same->column), pg::quote_ident(column.name));
   }
-  return fmt::format("{} AS {}", cast(value_in(table, column.source), read_type(column.source)), pg::quote_ident(column.name));
+  return fmt::format("{} AS {}", stored_value(table, column), pg::quote_ident(column.name));
 }
 }  // namespace
 
 std::string column_value_sql(const TableCopy& table, size_t i) {
   if (table.column_rules.empty()) return pg::quote_ident(table.columns[i]);
-  const auto& rule = table.column_rules[i].source;
-  return cast(value_in(table, rule), read_type(rule));
+  return stored_value(table, table.column_rules[i]);
 }
 
 std::string select_entry(const TargetColumn& column) { return entry_in(TableCopy{}, column); }

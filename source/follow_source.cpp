@@ -17,7 +17,10 @@ std::string reshaping(const plan::TableCopy& t) {
   if (t.merged()) return "its keys are given new values";
   for (const auto& column : t.column_rules) {
     if (column.rescaled) return fmt::format("column {} is rescaled", column.name);
-    if (std::holds_alternative<mapping::PassThrough>(column.source) &&
+    // Padded to a char(n) (TargetColumn::padded_to): the target's own input pads a replicated
+    // value the same way.
+    bool padded_only = column.padded_to > 0 && std::holds_alternative<mapping::Cast>(column.source);
+    if ((std::holds_alternative<mapping::PassThrough>(column.source) || padded_only) &&
         mapping::carried_column(column.source) == column.name) {
       continue;
     }

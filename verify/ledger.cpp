@@ -166,7 +166,10 @@ nlohmann::json to_json(const Report& report) {
   nlohmann::json differences = nlohmann::json::array();
   for (const auto& d : report.differences) {
     nlohmann::json rows = nlohmann::json::array();
-    for (const auto& r : d.rows) rows.push_back({{"kind", to_string(r.kind)}, {"key", r.key}});
+    for (const auto& r : d.rows) {
+      rows.push_back({{"kind", to_string(r.kind)}, {"key", r.key}});
+      if (!r.columns.empty()) rows.back()["columns"] = r.columns;
+    }
     differences.push_back({{"what", d.what},
                            {"source", {{"rows", d.source.rows}, {"digest", d.source.to_string()}}},
                            {"target", {{"rows", d.target.rows}, {"digest", d.target.to_string()}}},

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "verify/copy_digest.hpp"
 #include "plan/copy_sql.hpp"
@@ -124,23 +123,38 @@ class Bisection {
     return digest_copy_out(conn, sql, table_, format_, cancellation_);
   }
 
+  // A row as read for matching: its bytes' hash, and each copied column's (to name the ones
+  // that differ).
+  struct KeyedRow {
+    uint64_t hash = 0;
+    std::vector<uint64_t> fields;
+  };
+
+  std::vector<std::string> differing_columns(const KeyedRow& a, const KeyedRow& b) const {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < table_.columns.size() && i < a.fields.size() && i < b.fields.size(); ++i) {
+      if (a.fields[i] != b.fields[i]) out.push_back(table_.columns[i]);
+    }
+    return out;
+  }
+
   // Reads both sides' rows of a small range with their keys and matches them.
   void match_rows(const Chunk& range) {
     auto source_rows = keyed_rows(source_, range, true);
     auto target_rows = keyed_rows(target_, range, false);
-    auto report = [&](RowDifferenceKind kind, const std::string& key) {
-      if (differences.size() < max_) differences.push_back({kind, key});
+    auto report = [&](RowDifferenceKind kind, const std::string& key, std::vector<std::string> columns = {}) {
+      if (differences.size() < max_) differences.push_back({kind, key, std::move(columns)});
     };
-    for (auto& [key, hashes] : source_rows) {
+    for (auto& [key, rows] : source_rows) {
       auto other = target_rows.find(key);
-      std::multiset<uint64_t> theirs = other == target_rows.end() ? std::multiset<uint64_t>{} : other->second;
-      for (uint64_t h : hashes) {
-        auto same = theirs.find(h);
+      std::vector<KeyedRow> theirs = other == target_rows.end() ? std::vector<KeyedRow>{} : other->second;
+      for (const auto& row : rows) {
+        auto same = std::find_if(theirs.begin(), theirs.end(), [&](const KeyedRow& t) { return t.hash == row.hash; });
         if (same != theirs.end()) {
           theirs.erase(same);
         } else if (!theirs.empty()) {
+          report(RowDifferenceKind::Changed, key, differing_columns(row, theirs.front()));
           theirs.erase(theirs.begin());
-          report(RowDifferenceKind::Changed, key);
         } else {
           report(RowDifferenceKind::MissingInTarget, key);
         }
@@ -148,26 +162,31 @@ class Bisection {
       for (size_t i = 0; i < theirs.size(); ++i) report(RowDifferenceKind::ExtraInTarget, key);
       if (other != target_rows.end()) target_rows.erase(other);
     }
-    for (auto& [key, hashes] : target_rows) {
-      for (size_t i = 0; i < hashes.size(); ++i) report(RowDifferenceKind::ExtraInTarget, key);
+    for (auto& [key, rows] : target_rows) {
+      for (size_t i = 0; i < rows.size(); ++i) report(RowDifferenceKind::ExtraInTarget, key);
     }
   }
 
-  std::map<std::string, std::multiset<uint64_t>> keyed_rows(pg::Connection& conn, const Chunk& range, bool on_source) {
+  std::map<std::string, std::vector<KeyedRow>> keyed_rows(pg::Connection& conn, const Chunk& range, bool on_source) {
     std::vector<std::string> select;
     for (const auto& k : key_columns_) select.push_back(k + "::text");
     for (const auto& c : table_.columns) select.push_back(pg::quote_ident(c));
     std::string sql = fmt::format("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT (FORMAT {})", fmt::join(select, ", "),
                                   relation(on_source), where(range),
                                   format_ == CopyFormat::Binary ? "binary" : "text");
-    std::map<std::string, std::multiset<uint64_t>> rows;
+    std::map<std::string, std::vector<KeyedRow>> rows;
     size_t key_count = key_columns_.size();
     for_each_copied_row(conn, sql, format_, static_cast<int>(select.size()), table_.source, cancellation_,
                         [&](const checksums::RowView& row) {
                           std::vector<std::string> values;
                           for (size_t i = 0; i < key_count && i < row.fields.size(); ++i) values.push_back(field_text(row, i));
                           std::string key = values.size() == 1 ? values[0] : "(" + fmt::format("{}", fmt::join(values, ", ")) + ")";
-                          rows[key].insert(checksums::RowDigester::row_hash(row.bytes));
+                          KeyedRow keyed{checksums::RowDigester::row_hash(row.bytes), {}};
+                          for (size_t i = key_count; i < row.fields.size(); ++i) {
+                            auto [offset, size] = row.fields[i];
+                            keyed.fields.push_back(checksums::RowDigester::row_hash(row.bytes.substr(offset, size)));
+                          }
+                          rows[key].push_back(std::move(keyed));
                         });
     return rows;
   }

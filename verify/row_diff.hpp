@@ -23,6 +23,7 @@ const char* to_string(RowDifferenceKind kind);
 struct RowDifference {
   RowDifferenceKind kind;
   std::string key;  // the key's values as text: "42" or "(7, abc)"
+  std::vector<std::string> columns{};  // Changed: the target columns whose values differ
 };
 
 // `source` must be inside the run's snapshot. Stops after `max_differences`. A non-empty

@@ -102,7 +102,7 @@ TEST(MappingRules, the_plan_keeps_every_rule_through_its_json) {
   t.chunking = "histogram";
   t.column_rules = {{"a", mapping::NewKey{"id", "pg_catalog.int8"}, true},
                     {"b", mapping::PassThrough{"b"}},
-                    {"c", mapping::Cast{"c0", "pg_catalog.int4", {{"1", "2"}}}},
+                    {"c", mapping::Cast{"c0", "pg_catalog.bpchar", {{"1", "2"}}}, false, 5},
                     {"d", mapping::Expression{"lower(d)", "pg_catalog.text"}},
                     {"e", mapping::ValueMap{"", "e || ''", {{"x", "y"}}, "error", "e", "pg_catalog.text"}},
                     {"f", mapping::Reference{"f", "pg_catalog.int4", dense_keys()}},
@@ -122,6 +122,20 @@ TEST(MappingRules, the_plan_keeps_every_rule_through_its_json) {
   EXPECT_TRUE(back.chunks[0] == plan.chunks[0]);
   EXPECT_EQ(back.warnings, plan.warnings);
   EXPECT_EQ(back.schemas, plan.schemas);
+}
+
+// A char(n) target: the value read padded to n as the target stores it, never cut (a longer one
+// goes as it is, for the target to refuse); not a rescale.
+TEST(MappingRules, a_char_n_column_is_read_padded_to_n) {
+  TableCopy t;
+  t.source = "\"public\".\"codes\"";
+  t.columns = {"id", "code"};
+  t.column_rules = {{"id", mapping::PassThrough{"id"}}, {"code", mapping::Cast{"code", "pg_catalog.bpchar"}, false, 5}};
+  std::string value = "((\"code\")::pg_catalog.bpchar)::text";
+  EXPECT_EQ(column_value_sql(t, 1),
+            "rpad(" + value + ", greatest(5, char_length(rtrim(" + value + "))))::pg_catalog.bpchar");
+  EXPECT_EQ(select_list(t)[1], column_value_sql(t, 1) + " AS \"code\"");
+  EXPECT_TRUE(rescaled(t).empty());
 }
 
 TEST(MappingRules, a_plan_without_its_version_is_refused_not_resumed) {
