@@ -125,7 +125,7 @@ TEST_F(DerivedTablesTest, a_junction_made_from_a_column_holds_each_contacts_orga
   EXPECT_EQ(target_value(kTargetPairs), source_value(kSourcePairs));
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.contact_organizations"), "400");
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.contacts"), "600");
-  expect_same_contents("(SELECT id, email, padding FROM crm.contacts) c", "crm.contacts");
+  expect_same_contents("(SELECT id, email, padding FROM crm.contacts)", "crm.contacts");
 
   auto clean = verify();
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
