@@ -91,7 +91,9 @@ JOIN pg_type ty ON ty.oid = a.atttypid)",
 std::map<std::pair<std::string, std::string>, std::string> read_source_types(pg::Connection& source,
                                                                             const plan::Plan& plan) {
   std::vector<std::string> tables;
-  for (const auto& t : plan.tables) tables.push_back(t.source);
+  for (const auto& t : plan.tables) {
+    if (!t.from_query()) tables.push_back(t.source);
+  }
   auto r = source.exec_params(R"(
 SELECT t, a.attname, format_type(a.atttypid, a.atttypmod)
 FROM unnest($1::text[]) t JOIN pg_attribute a ON a.attrelid = t::regclass AND a.attnum > 0 AND NOT a.attisdropped)",
@@ -336,7 +338,7 @@ class CheckBuilder {
   // " TABLESAMPLE ..." with --checks fast on a large table, and the scale to multiply counts by.
   std::pair<std::string, double> sample(const plan::TableCopy& t) const {
     double rows = static_cast<double>(t.estimated_rows);
-    if (!options_.fast || rows <= kFastSampleRows) return {"", 1.0};
+    if (!options_.fast || rows <= kFastSampleRows || t.from_query()) return {"", 1.0};  // a subquery has no TABLESAMPLE
     double percent = std::max(0.0001, 100 * kFastSampleRows / rows);
     return {fmt::format(" TABLESAMPLE SYSTEM ({:.6f})", percent), 100 / percent};
   }
@@ -377,9 +379,9 @@ class CheckBuilder {
     std::vector<std::string> where;
     if (!t.filter.empty()) where.push_back("(" + t.filter + ")");
     if (auto m = mappable_.find(&t); mappable_only && m != mappable_.end()) where.insert(where.end(), m->second.begin(), m->second.end());
-    if (!t.mapped() && where.empty()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
-    return {fmt::format("(SELECT {} FROM ONLY {}{}{}) {}", !t.mapped() ? "*" : fmt::format("{}", fmt::join(checked_values(t, only), ", ")),
-                        t.source, sample, where.empty() ? "" : fmt::format(" WHERE {}", fmt::join(where, " AND ")), alias),
+    if (!t.mapped() && where.empty() && !t.from_query()) return {fmt::format("ONLY {} {}{}", t.source, alias, sample), scale};
+    return {fmt::format("(SELECT {} FROM {}{}{}) {}", !t.mapped() ? "*" : fmt::format("{}", fmt::join(checked_values(t, only), ", ")),
+                        plan::source_relation(t), sample, where.empty() ? "" : fmt::format(" WHERE {}", fmt::join(where, " AND ")), alias),
             scale};
   }
 
@@ -387,10 +389,8 @@ class CheckBuilder {
   // the map covers.
   void mappable_rows(const mapping::Mapping& mapping) {
     for (const auto& t : run_.plan.tables) {
-      for (const auto& entry : mapping.tables) {
-        auto [schema, name] = mapping::split_name(entry.source);
-        if (pg::qualified_name(schema, name) != t.source) continue;
-        for (const auto& [column, cm] : entry.columns) {
+      if (const auto* entry = plan::entry_of(mapping, t)) {
+        for (const auto& [column, cm] : entry->columns) {
           if (cm.values.empty() || cm.otherwise != "error") continue;
           std::vector<std::string> covered;
           for (const auto& [from, to] : cm.values) covered.push_back(from);
@@ -819,11 +819,7 @@ class CheckBuilder {
         c.finds_a_row = true;
         checks_.push_back(std::move(c));
       }
-      const mapping::TableMapping* m = nullptr;
-      for (const auto& entry : mapping.tables) {
-        auto [schema, name] = mapping::split_name(entry.source);
-        if (pg::qualified_name(schema, name) == t.source) m = &entry;
-      }
+      const mapping::TableMapping* m = plan::entry_of(mapping, t);
       if (!m) continue;
       for (const auto& [column, cm] : m->columns) {
         if (cm.values.empty()) continue;

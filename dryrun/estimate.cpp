@@ -77,8 +77,15 @@ void size_resources(Estimate& e, const mover::RunSetup& run, const EstimateOptio
   auto mwm = run.target->exec("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))").int64(0, 0);
   e.server_memory = mwm * std::max(1, options.index_jobs);
   std::vector<std::string> sources;
-  for (const auto& t : run.plan.tables) sources.push_back(t.source);
-  e.target_disk = run.coordinator
+  int64_t queried = 0;  // a query's result, as the source's planner estimates it
+  for (const auto& t : run.plan.tables) {
+    if (t.from_query()) {
+      queried += t.estimated_bytes;
+    } else {
+      sources.push_back(t.source);
+    }
+  }
+  e.target_disk = queried + run.coordinator
                       ->exec_params("SELECT COALESCE(sum(pg_table_size(t::regclass) + pg_indexes_size(t::regclass)), 0)"
                                     "::bigint FROM unnest($1::text[]) t",
                                     {pg::text_array_literal(sources)})

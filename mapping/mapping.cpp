@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <set>
+#include <utility>
 
 #include "core/error.hpp"
 
@@ -94,6 +95,54 @@ class Reader {
       if (c.from.empty() || !c.values.empty()) fail(references, "'references' needs 'from' (a column of keys) and no 'map'");
     }
     return c;
+  }
+
+  // A source table's entries: one (settings or skip), or a list of settings, one per target
+  // table its rows feed (the table itself, a junction made of some of its columns, ...).
+  std::vector<TableMapping> entries(const YAML::Node& key, const YAML::Node& node) const {
+    if (!node.IsSequence()) return {table(key, node)};
+    if (node.size() == 0) fail(node, "a table's list of entries is empty (write 'skip' to leave the table out)");
+    std::vector<TableMapping> out;
+    std::set<std::string> targets;
+    bool merged = false;
+    for (const auto& entry : node) {
+      if (!entry.IsMap()) fail(entry, "an entry of a table's list is a mapping of settings (target, where, columns, ...)");
+      auto t = table(key, entry);
+      t.location = at(entry);
+      t.several = true;
+      if (entry["skip"]) fail(entry["skip"], "'skip' leaves a whole table out: write it instead of the list");
+      std::string target = t.target.empty() ? t.source : t.target;
+      if (!targets.insert(target).second) {
+        fail(entry, fmt::format("two entries of '{}' load into {}: give each entry a target of its own", t.source, target));
+      }
+      if (!t.new_keys.empty() && std::exchange(merged, true)) {
+        fail(entry["new_keys"], fmt::format("new_keys on two entries of '{}': its rows take one set of new keys, which "
+                                            "every entry's references follow; put new_keys on one entry",
+                                            t.source));
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  QueryMapping query(const YAML::Node& key, const YAML::Node& node) const {
+    QueryMapping q;
+    q.target = key.as<std::string>();
+    q.location = at(key);
+    if (q.target.find('.') == std::string::npos) fail(key, "name tables as schema.table: '" + q.target + "'");
+    only_keys(node, {"query", "key"}, "query '" + q.target + "'");
+    if (!node["query"]) fail(node, "query '" + q.target + "' needs 'query': the SELECT that fills it");
+    q.query = sql(node["query"], "'query'");
+    if (auto key_node = node["key"]) {
+      if (key_node.IsScalar()) {
+        q.key.push_back(text(key_node, "'key'"));
+      } else if (key_node.IsSequence() && key_node.size() > 0) {
+        for (const auto& k : key_node) q.key.push_back(text(k, "a 'key' column"));
+      } else {
+        fail(key_node, "'key' must be a column of the query's result, or a list of them");
+      }
+    }
+    return q;
   }
 
   TableMapping table(const YAML::Node& key, const YAML::Node& node) const {
@@ -231,6 +280,7 @@ void Mapping::require_row_selection_only(const std::string& command) const {
                       file, "spool the mapped rows with pgblit copy --mapping FILE --spool DIR instead");
   };
   if (!remaps.empty()) refuse(remaps.front().location, "'remap'");
+  if (!queries.empty()) refuse(queries.front().location, "'queries'");
   for (const auto& t : tables) {
     if (!t.target.empty()) refuse(t.location, "'target'");
     if (!t.columns.empty()) refuse(t.columns.begin()->second.where, "'columns'");
@@ -244,6 +294,14 @@ const TableMapping* Mapping::find(const std::string& schema, const std::string& 
     if (split_name(t.source) == std::pair{schema, name}) return &t;
   }
   return nullptr;
+}
+
+std::vector<const TableMapping*> Mapping::entries_of(const std::string& schema, const std::string& name) const {
+  std::vector<const TableMapping*> out;
+  for (const auto& t : tables) {
+    if (split_name(t.source) == std::pair{schema, name}) out.push_back(&t);
+  }
+  return out;
 }
 
 std::pair<std::string, std::string> split_name(const std::string& qualified) {
@@ -262,7 +320,7 @@ Mapping load_mapping(const std::string& file) {
     throw usage_error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), file, kHint);
   }
   Reader reader(file);
-  reader.only_keys(root, {"version", "tables", "scope", "remap"}, "the mapping file");
+  reader.only_keys(root, {"version", "tables", "scope", "remap", "queries"}, "the mapping file");
   if (!root["version"] || reader.text(root["version"], "'version'") != "1") {
     reader.fail(root["version"] ? root["version"] : root, "'version: 1' is required (the only version there is)");
   }
@@ -290,9 +348,16 @@ Mapping load_mapping(const std::string& file) {
       m.remaps.push_back(std::move(remap));
     }
   }
+  if (auto queries = root["queries"]) {
+    if (!queries.IsMap()) reader.fail(queries, "'queries' must map target tables to {query, key}");
+    reader.unique_keys(queries, "'queries'");
+    for (const auto& kv : queries) m.queries.push_back(reader.query(kv.first, kv.second));
+  }
   try {
     reader.unique_keys(tables, "'tables'");
-    for (const auto& kv : tables) m.tables.push_back(reader.table(kv.first, kv.second));
+    for (const auto& kv : tables) {
+      for (auto& entry : reader.entries(kv.first, kv.second)) m.tables.push_back(std::move(entry));
+    }
   } catch (const YAML::Exception& e) {
     throw usage_error(fmt::format("{}:{}:{}: {}", file, e.mark.line + 1, e.mark.column + 1, e.msg), file, kHint);
   }

@@ -15,9 +15,16 @@
 //         contact_ids: {from: contact_ids, references: crm.contacts}   # keys of a merged table
 //       drop: [legacy_notes]              # source columns not copied
 //       new_keys: sequence                # merging: keys above the target's, FKs follow
+//     crm.contacts:                      # several target tables from one source table: a list
+//       - {new_keys: sequence}            # contacts itself
+//       - target: crm.contact_organizations
+//         where: "company_id IS NOT NULL"
+//         columns: {contact_id: {from: id}, organization_id: {from: company_id}, is_primary: {expr: "true"}}
 //     crm.audit_log: skip
 //   scope: {column: organization_id, value: "42"}   # the whole run: one tenant's rows
 //   remap: [{columns: [organization_id, org_id], from: "42", to: "7"}]   # its new id, everywhere
+//   queries:                              # target tables filled from a SELECT over source tables
+//     crm.deal_contacts: {query: "SELECT d.id AS deal_id, c.email FROM crm.deals d JOIN ...", key: [deal_id]}
 #pragma once
 
 #include <map>
@@ -51,6 +58,9 @@ struct TableMapping {
   // foreign key in the run that references them follows. "" keeps the keys.
   std::string new_keys;
   std::string location;   // file:line:col of its entry
+  // One of a list of entries for its source table (several target tables from one source):
+  // a source column need not go somewhere in each entry, only in one of them.
+  bool several = false;
 };
 
 // A run-wide tenant scope: rows of tables with `column` equal to `value`, and rows of tables
@@ -69,19 +79,34 @@ struct Remap {
   std::string location;
 };
 
+// A target table filled from a SELECT over source tables (the mapping's `queries`), where a
+// join is the only honest way to say what its rows are. Its result's columns load into the
+// target's columns of their names.
+struct QueryMapping {
+  std::string target;  // schema.table on the target
+  std::string query;   // the SELECT, one statement
+  // Columns of the result that are unique and never NULL: the chunks are ranges of them, and
+  // verification names a differing row by them. Empty: the table loads in one chunk.
+  std::vector<std::string> key;
+  std::string location;  // file:line:col of its entry
+};
+
 struct Mapping {
   std::string file;
   std::string digest;  // XXH3 of the file's bytes: a run records it, so `verify --mapping` finds the run it made
   std::vector<TableMapping> tables;
   std::optional<Scope> scope;
   std::vector<Remap> remaps;
+  std::vector<QueryMapping> queries;
   bool remaps_column(const std::string& column) const;
   // Throws a usage error naming the first entry that shapes rows for a target (a target name,
   // columns, drops, new keys, a remap): `command` keeps the source's tables and columns and
   // takes only which rows (skip, where, scope).
   void require_row_selection_only(const std::string& command) const;
-  // The entry for a source table (schema, name), if any.
+  // The (first) entry for a source table (schema, name), if any.
   const TableMapping* find(const std::string& schema, const std::string& name) const;
+  // Every entry for a source table, in file order: one, or one per target table of a list.
+  std::vector<const TableMapping*> entries_of(const std::string& schema, const std::string& name) const;
 };
 
 // Throws pgblit::Error (usage) naming file:line:col for any problem in the file.

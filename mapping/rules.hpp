@@ -39,10 +39,13 @@ struct NewKeys {
   int64_t count = 0;
   std::vector<KeyRun> runs{};
   std::string salt{};  // uuid
+  // The rows the run moves (the table's row filter on the source, "" for all): a uuid reference
+  // to a row outside them becomes NULL, as an integer one does (its old key has no run).
+  std::string filter{};
   bool operator==(const NewKeys&) const = default;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(NewKeys, kind, source_table, target_table, source_column, target_column, sequence,
-                                   first, count, runs, salt)
+                                   first, count, runs, salt, filter)
 
 // A constant remap of one column (the mapping's `remap`): `from` becomes `to`.
 struct ConstantRemap {

@@ -323,7 +323,9 @@ checksums::ChunkDigest parse_digest(const std::string& text) {
 
 nlohmann::json source_state(pg::Connection& source, const plan::Plan& plan) {
   std::vector<std::string> names;
-  for (const auto& t : plan.tables) names.push_back(t.source);
+  for (const auto& t : plan.tables) {
+    if (!t.from_query()) names.push_back(t.source);  // a query's tables are not named here (docs/mapping.md)
+  }
   auto r = source.exec_params(R"(
 SELECT s, COALESCE(st.n_tup_ins, 0) || '/' || COALESCE(st.n_tup_upd, 0) || '/' || COALESCE(st.n_tup_del, 0) || '/'
           || COALESCE(pg_relation_filenode(to_regclass(s)), 0)

@@ -84,12 +84,12 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
   for (size_t k = 0; k < key.size(); ++k) values.push_back(keys.text(first, static_cast<int>(k)));
   found.key = values.size() == 1 ? values[0] : fmt::format("({})", fmt::join(values, ", "));
   found.condition = fmt::format("ROW({}) = {}", fmt::join(key, ", "), literal(first));
-  found.row = source.exec_one(fmt::format("SELECT ROW(t.*)::text FROM ONLY {} t WHERE {}", table.source, found.condition),
+  found.row = source.exec_one(fmt::format("SELECT ROW(t.*)::text FROM {} WHERE {}", plan::source_relation(table, "t"), found.condition),
                           table.source).text(0, 0);
   for (size_t i = 0; i < table.columns.size(); ++i) {
     std::string value = plan::column_value_sql(table, i);
     bool ok = runs(source, [&] {
-      source.exec_one(fmt::format("SELECT {} FROM ONLY {} WHERE {}", value, table.source, found.condition), table.source);
+      source.exec_one(fmt::format("SELECT {} FROM {} WHERE {}", value, plan::source_relation(table), found.condition), table.source);
     }, &found.error);
     if (!ok) {
       found.expression = fmt::format("column \"{}\" = {}", table.columns[i], value);

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -89,6 +90,7 @@ bool plan_new_keys(pg::Connection& source, pg::Connection& target, const mapping
   if (m.new_keys == "uuid") {
     std::random_device random;
     keys.salt = fmt::format("{:08x}{:08x}", random(), random());
+    keys.filter = table.filter;
   } else {
     const Column* c = src.column(column);
     if (!c || !integer_type(c->type)) {
@@ -173,24 +175,105 @@ void warn_undeclared(const Plan& plan, const std::vector<const Relation*>& sourc
   }
 }
 
+// The names an expression reads: its words and quoted names outside string literals (a word
+// that is a function or a keyword reads nothing, and matches no column).
+std::set<std::string> names_read(const std::string& sql) {
+  std::set<std::string> out;
+  auto word_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$'; };
+  for (size_t i = 0; i < sql.size();) {
+    char c = sql[i];
+    if (c == '\'') {
+      for (++i; i < sql.size() && !(sql[i] == '\'' && (i + 1 >= sql.size() || sql[i + 1] != '\'')); ++i) {
+        if (sql[i] == '\'') ++i;
+      }
+      ++i;
+    } else if (c == '"') {
+      size_t end = sql.find('"', i + 1);
+      if (end == std::string::npos) break;
+      out.insert(sql.substr(i + 1, end - i - 1));
+      i = end + 1;
+    } else if (word_char(c)) {
+      size_t end = i;
+      while (end < sql.size() && word_char(sql[end])) ++end;
+      std::string word = sql.substr(i, end - i);
+      std::transform(word.begin(), word.end(), word.begin(), [](unsigned char ch) { return std::tolower(ch); });
+      out.insert(word);
+      i = end;
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+// An expression (or a value map's) that reads a merged key, or a column holding one, sees the
+// source's old keys: what it computes from them is not rewritten through the key map.
+void warn_expressions_reading_keys(const Plan& plan, const std::map<std::pair<size_t, std::string>, std::string>& merged_refs,
+                                   std::vector<std::string>& warnings) {
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    const auto& table = plan.tables[i];
+    for (const auto& rule : table.column_rules) {
+      std::string sql;
+      if (const auto* e = std::get_if<mapping::Expression>(&rule.source)) sql = e->sql;
+      if (const auto* m = std::get_if<mapping::ValueMap>(&rule.source)) sql = m->expression;
+      if (sql.empty()) continue;
+      for (const auto& name : names_read(sql)) {
+        std::string holds;
+        if (table.merged() && name == table.new_keys.source_column) {
+          holds = fmt::format("the key of {}, which this run gives new keys", table.source);
+        } else if (auto ref = merged_refs.find({i, name}); ref != merged_refs.end()) {
+          holds = fmt::format("keys of {}, which this run gives new keys", ref->second);
+        } else {
+          continue;
+        }
+        warnings.push_back(fmt::format(
+            "{}.{}: its expression reads \"{}\", which holds {}: the expression sees the source's old keys, and what "
+            "it computes from them is not rewritten. Take the key as it is with {{from: {}}} (it then follows the new "
+            "keys), or compute the value from columns that are not keys",
+            table.target, pg::quote_ident(rule.name), name, holds, name));
+      }
+    }
+  }
+}
+
 }  // namespace
 
-void apply_new_keys(pg::Connection& source, pg::Connection& target, const mapping::Mapping& mapping,
+void apply_new_keys(pg::Connection& source, pg::Connection& target, const std::vector<const mapping::TableMapping*>& entries,
                     const std::vector<const Relation*>& sources, const std::vector<const Relation*>& destinations,
                     Plan& plan, std::vector<std::string>& problems) {
-  std::map<std::pair<std::string, std::string>, size_t> index_of_name;
-  std::map<Oid, size_t> index_of;
+  // A source table may feed several plan tables (a list of entries); at most one of them merges
+  // (the mapping refuses two), and it is the one whose keys the others' references follow.
+  std::map<Oid, std::vector<size_t>> tables_of;
+  std::map<std::pair<std::string, std::string>, Oid> oid_of_name;
   std::vector<std::string> oids;
   bool merging = false;
   for (size_t i = 0; i < plan.tables.size(); ++i) {
-    index_of[sources[i]->oid] = i;
-    index_of_name[{sources[i]->schema, sources[i]->name}] = i;
-    oids.push_back(std::to_string(sources[i]->oid));
-    const auto* m = mapping.find(sources[i]->schema, sources[i]->name);
+    if (tables_of[sources[i]->oid].empty()) oids.push_back(std::to_string(sources[i]->oid));
+    tables_of[sources[i]->oid].push_back(i);
+    oid_of_name[{sources[i]->schema, sources[i]->name}] = sources[i]->oid;
+    const auto* m = entries[i];
     if (!m || m->new_keys.empty()) continue;
     merging |= plan_new_keys(source, target, *m, *sources[i], *destinations[i], plan.tables[i], problems);
   }
   if (!merging) return;
+  auto merged_table_of = [&](Oid oid) -> const TableCopy* {
+    for (size_t i : tables_of[oid]) {
+      if (plan.tables[i].merged()) return &plan.tables[i];
+    }
+    return nullptr;
+  };
+  std::set<std::pair<size_t, std::string>> foreign_keys;
+  std::map<std::pair<size_t, std::string>, std::string> merged_refs;  // (table, source column): the merged table
+  // The tables a merged table's source also feeds carry its key as a reference to its rows
+  // (contact_organizations' contact_id: {from: id} beside contacts with new_keys).
+  for (size_t i = 0; i < plan.tables.size(); ++i) {
+    const TableCopy* parent = merged_table_of(sources[i]->oid);
+    if (plan.tables[i].merged() || !parent) continue;
+    spell_out_rules(plan.tables[i]);
+    rewrite_references(plan.tables[i], *sources[i], *destinations[i], parent->new_keys.source_column, parent->new_keys);
+    foreign_keys.insert({i, parent->new_keys.source_column});
+    merged_refs[{i, parent->new_keys.source_column}] = parent->source;
+  }
   // The source's foreign keys say which columns hold a merged table's keys.
   auto fks = source.exec_params(R"(
 SELECT c.conrelid::int8, c.confrelid::int8, a.attname, p.attname
@@ -198,33 +281,37 @@ FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum
 JOIN pg_attribute p ON p.attrelid = c.confrelid AND p.attnum = c.confkey[1]
 WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND c.conrelid = ANY ($1::oid[]) AND c.confrelid = ANY ($1::oid[]))",
                                 {pg::text_array_literal(oids)}, "foreign keys");
-  std::set<std::pair<size_t, std::string>> foreign_keys;
   for (int r = 0; r < fks.rows(); ++r) {
-    size_t child = index_of.at(static_cast<Oid>(fks.int64(r, 0)));
-    foreign_keys.insert({child, fks.text(r, 2)});
-    const auto& parent = plan.tables[index_of.at(static_cast<Oid>(fks.int64(r, 1)))];
-    if (!parent.merged() || fks.text(r, 3) != parent.new_keys.source_column) continue;
-    spell_out_rules(plan.tables[child]);
-    rewrite_references(plan.tables[child], *sources[child], *destinations[child], fks.text(r, 2), parent.new_keys);
+    const TableCopy* parent = merged_table_of(static_cast<Oid>(fks.int64(r, 1)));
+    for (size_t child : tables_of[static_cast<Oid>(fks.int64(r, 0))]) {
+      foreign_keys.insert({child, fks.text(r, 2)});
+      if (!parent || fks.text(r, 3) != parent->new_keys.source_column) continue;
+      merged_refs[{child, fks.text(r, 2)}] = parent->source;
+      spell_out_rules(plan.tables[child]);
+      rewrite_references(plan.tables[child], *sources[child], *destinations[child], fks.text(r, 2), parent->new_keys);
+    }
   }
   // And the mapping's `references` say it where no foreign key can (arrays of keys).
   for (size_t i = 0; i < plan.tables.size(); ++i) {
-    const auto* m = mapping.find(sources[i]->schema, sources[i]->name);
+    const auto* m = entries[i];
     if (!m) continue;
     for (const auto& [name, cm] : m->columns) {
       if (cm.references.empty()) continue;
-      auto parent = index_of_name.find(mapping::split_name(cm.references));
-      if (parent == index_of_name.end() || !plan.tables[parent->second].merged()) {
+      auto parent_oid = oid_of_name.find(mapping::split_name(cm.references));
+      const TableCopy* parent = parent_oid == oid_of_name.end() ? nullptr : merged_table_of(parent_oid->second);
+      if (!parent) {
         problems.push_back(fmt::format("{}: 'references' names {}, which this run does not give new keys (add new_keys "
                                        "to its entry, or leave 'references' out: its values are then copied unchanged)",
                                        cm.where, cm.references));
         continue;
       }
-      rewrite_references(plan.tables[i], *sources[i], *destinations[i], cm.from, plan.tables[parent->second].new_keys);
+      rewrite_references(plan.tables[i], *sources[i], *destinations[i], cm.from, parent->new_keys);
       foreign_keys.insert({i, cm.from});
+      merged_refs[{i, cm.from}] = parent->source;
     }
   }
   warn_undeclared(plan, sources, foreign_keys, plan.warnings);
+  warn_expressions_reading_keys(plan, merged_refs, plan.warnings);
 }
 
 }  // namespace pgblit::plan

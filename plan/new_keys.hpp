@@ -13,9 +13,11 @@
 
 namespace pgblit::plan {
 
-// `sources` and `destinations` lie beside plan.tables. Problems (a merge it cannot do) are added
-// to `problems`; columns that look like references and are not rewritten to plan.warnings.
-void apply_new_keys(pg::Connection& source, pg::Connection& target, const mapping::Mapping& mapping,
+// `entries` (each table's mapping entry, or null), `sources` and `destinations` lie beside
+// plan.tables. Problems (a merge it cannot do) are added to `problems`; columns that look like
+// references and are not rewritten to plan.warnings. A table fed by the same source table as a
+// merged one (an entry of its list) carries that table's key as a reference: it follows too.
+void apply_new_keys(pg::Connection& source, pg::Connection& target, const std::vector<const mapping::TableMapping*>& entries,
                     const std::vector<const Relation*>& sources, const std::vector<const Relation*>& destinations,
                     Plan& plan, std::vector<std::string>& problems);
 

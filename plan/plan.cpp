@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "pg/sql.hpp"
 
 namespace pgblit::plan {
 
@@ -23,13 +24,28 @@ int64_t Plan::estimated_bytes() const {
   return total;
 }
 
+const mapping::TableMapping* entry_of(const mapping::Mapping& mapping, const TableCopy& table) {
+  const mapping::TableMapping* namesake = nullptr;
+  for (const auto& entry : mapping.tables) {
+    auto [schema, name] = mapping::split_name(entry.source);
+    if (pg::qualified_name(schema, name) != table.source) continue;
+    if (entry.target.empty()) {
+      if (!namesake) namesake = &entry;
+      continue;
+    }
+    auto [target_schema, target_name] = mapping::split_name(entry.target);
+    if (pg::qualified_name(target_schema, target_name) == table.target) return &entry;
+  }
+  return namesake;
+}
+
 // Every field named, and read back with at(): a field the plan gains and these lines forget is
 // a round trip that loses it, which the unit test catches.
 NLOHMANN_JSON_SERIALIZE_ENUM(CopyFormat, {{CopyFormat::Binary, "binary"}, {CopyFormat::Text, "text"}})
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TableCopy, source, target, target_partitioned, columns, format, text_reason,
                                    estimated_bytes, estimated_rows, depends_on, key, key_types, key_nullable,
                                    key_fields, key_index, verify_by_chunk, key_mapped, chunking, column_rules, filter,
-                                   filter_reason, new_keys)
+                                   filter_reason, new_keys, query)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Chunk, table, predicate, estimated_bytes, lower, upper, null_keys)
 
 nlohmann::json to_json(const Plan& plan) {

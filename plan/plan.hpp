@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mapping/mapping.hpp"
 #include "mapping/rules.hpp"
 
 namespace pgblit::plan {
@@ -58,6 +59,11 @@ struct TableCopy {
   std::string filter_reason{};  // why the filter is what it is (a where, the scope, a foreign key path)
   // Merging (new_keys): how the key's old values become new ones (kind "" when the keys are kept).
   mapping::NewKeys new_keys{};
+  // A table filled from a query (the mapping's `queries`): the user's SELECT, read as a subquery
+  // in the run's snapshot where a table is read FROM ONLY; `source` then names it for messages.
+  // Its key (if any) is columns of the query's result.
+  std::string query{};
+  bool from_query() const { return !query.empty(); }
   bool merged() const { return !new_keys.kind.empty(); }
   bool mapped() const { return !column_rules.empty(); }
   bool operator==(const TableCopy&) const = default;
@@ -85,6 +91,10 @@ struct Plan {
   std::vector<std::string> target_tables() const;
   int64_t estimated_bytes() const;
 };
+
+// The mapping entry a plan table was built from: its source table's entry whose target is the
+// table's, else the one without a target (a list has at most one); null when none.
+const mapping::TableMapping* entry_of(const mapping::Mapping& mapping, const TableCopy& table);
 
 nlohmann::json to_json(const Plan& plan);
 // The plan as to_json wrote it (a run catalog keeps it, so a resumed run executes the same chunks).

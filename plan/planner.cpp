@@ -17,6 +17,7 @@
 #include "plan/dependencies.hpp"
 #include "plan/keys.hpp"
 #include "plan/new_keys.hpp"
+#include "plan/query_tables.hpp"
 #include "plan/sql_render.hpp"
 #include "pg/sql.hpp"
 
@@ -146,8 +147,10 @@ std::vector<mapping::ConstantRemap> remaps_of(const mapping::Mapping& all, const
 // column of its name; every source column is taken by some target column or dropped. Each
 // value is cast to the target column's type on the source, so binary COPY stays usable (a
 // user-defined type travels as text, its name being the target's).
-void match_mapped_columns(const Relation& src, const Relation& dest, const mapping::TableMapping& m,
-                          const mapping::Mapping& all, TableCopy& copy, Problems& problems) {
+// Returns the source columns the entry takes or drops: one of several entries for a source
+// table (a list) need not take every column; the caller checks that one of them does.
+std::set<std::string> match_mapped_columns(const Relation& src, const Relation& dest, const mapping::TableMapping& m,
+                                           const mapping::Mapping& all, TableCopy& copy, Problems& problems) {
   std::set<std::string> taken(m.drop.begin(), m.drop.end());
   for (const auto& d : m.drop) {
     if (!src.column(d)) problems.add(fmt::format("{}: 'drop' names column \"{}\", which {} does not have", m.location, d, src.qualified()));
@@ -215,14 +218,21 @@ void match_mapped_columns(const Relation& src, const Relation& dest, const mappi
     copy.columns.push_back(tc.name);
     copy.column_rules.push_back({tc.name, std::move(rule), rescaled, padded_to});
   }
+  copy.filter = m.where;
+  return taken;
+}
+
+// Every source column goes somewhere (a target column takes it, or 'drop' lists it): in the
+// table's one entry, or in one of its list's entries.
+void require_every_column_taken(const Relation& src, const std::set<std::string>& taken, const std::string& location,
+                                bool several, Problems& problems) {
   for (const auto& c : src.columns) {
     if (!taken.contains(c.name) && !c.generated) {
-      problems.add(fmt::format("{}: column \"{}\" of {} goes nowhere: no target column takes it (by name or 'from'); "
+      problems.add(fmt::format("{}: column \"{}\" of {} goes nowhere: no target column {}takes it (by name or 'from'); "
                                "list it under 'drop' to leave it out",
-                               m.location, c.name, src.qualified()));
+                               location, c.name, src.qualified(), several ? "of any of its entries " : ""));
     }
   }
-  copy.filter = m.where;
 }
 
 // The mapped SELECT runs once on the source (no row) before anything is written, so a wrong
@@ -293,7 +303,7 @@ FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = ANY ($1::oid[]) AND 
     }
     std::vector<std::string> conditions, paths;
     for (int r = 0; r < fks.rows(); ++r) {
-      if (index_of.at(static_cast<Oid>(fks.int64(r, 0))) != i) continue;
+      if (static_cast<Oid>(fks.int64(r, 0)) != sources[i]->oid) continue;  // a source may feed several tables
       size_t parent = index_of.at(static_cast<Oid>(fks.int64(r, 1)));
       const auto& parent_filter = filter_of(parent);
       if (!parent_filter) continue;
@@ -365,7 +375,7 @@ std::set<size_t> order_by_foreign_keys(pg::Connection& target, const std::map<Oi
 // loaded.
 void require_readable(pg::Connection& source, const std::vector<const Relation*>& sources, const Plan& plan) {
   std::vector<std::pair<Oid, std::vector<std::string>>> reads;
-  for (size_t i = 0; i < plan.tables.size(); ++i) reads.emplace_back(sources[i]->oid, plan.tables[i].columns);
+  for (size_t i = 0; i < sources.size(); ++i) reads.emplace_back(sources[i]->oid, plan.tables[i].columns);
   auto unreadable = read_unreadable(source, reads);
   if (unreadable.empty()) return;
   std::vector<std::string> names;
@@ -424,13 +434,14 @@ void cut_into_chunks(pg::Connection& source, pg::Connection& target, const Place
   for (const Relation* s : placement.sources) source_oids.push_back(s->oid);
   auto keys = read_table_keys(source, source_oids);
   std::vector<std::pair<Oid, std::vector<std::string>>> target_keys;
-  for (size_t i = 0; i < plan.tables.size(); ++i) {
+  size_t tables = placement.sources.size();  // those of source tables (a query's are cut apart)
+  for (size_t i = 0; i < tables; ++i) {
     auto key = keys.find(placement.sources[i]->oid);
     target_keys.emplace_back(placement.destinations[i],
                              key == keys.end() ? std::vector<std::string>{} : key->second.columns);
   }
   std::vector<bool> target_indexed = read_key_indexed(target, target_keys);
-  for (size_t i = 0; i < plan.tables.size(); ++i) {
+  for (size_t i = 0; i < tables; ++i) {
     auto& table = plan.tables[i];
     auto key = keys.find(placement.sources[i]->oid);
     const TableKey* table_key = key == keys.end() ? nullptr : &key->second;
@@ -494,7 +505,13 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   for (const auto& s : sources) {
     wanted.emplace_back(s.schema, s.name);
     if (s.is_partition) wanted.emplace_back(s.root_schema, s.root_name);
-    if (auto m = mapped(s); m && !m->target.empty()) wanted.push_back(mapping::split_name(m->target));
+    if (!mapping) continue;
+    for (const auto* m : mapping->entries_of(s.schema, s.name)) {
+      if (!m->target.empty()) wanted.push_back(mapping::split_name(m->target));
+    }
+  }
+  if (mapping) {
+    for (const auto& q : mapping->queries) wanted.push_back(mapping::split_name(q.target));
   }
   std::vector<Relation> target_relations = read_tables_named(target, wanted);
   read_columns(target, target_relations);
@@ -514,16 +531,21 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
   std::vector<Oid> table_destinations;         // beside plan.tables
   std::vector<const Relation*> table_dest_relations;  // beside plan.tables
   std::deque<mapping::TableMapping> passthrough;  // entries for tables only the remaps touch
+  std::vector<const mapping::TableMapping*> table_entries;  // beside plan.tables
   for (const auto& src : sources) {
-    const auto* table_mapping = mapped(src);
+    std::vector<const mapping::TableMapping*> entries;
+    if (mapping) entries = mapping->entries_of(src.schema, src.name);
     // A table the mapping does not name still takes its remaps, through an empty entry.
-    if (!table_mapping && mapping && !mapping->remaps.empty() &&
+    if (entries.empty() && mapping && !mapping->remaps.empty() &&
         std::any_of(src.columns.begin(), src.columns.end(), [&](const Column& c) { return mapping->remaps_column(c.name); })) {
       auto& entry = passthrough.emplace_back();
       entry.source = fmt::format("{}.{}", src.schema, src.name);
       entry.location = mapping->file + " (remap)";
-      table_mapping = &entry;
+      entries.push_back(&entry);
     }
+    if (entries.empty()) entries.push_back(nullptr);
+    std::set<std::string> taken;  // over the entries of a list
+    for (const auto* table_mapping : entries) {
     const Relation* dest = resolve_destination(src, targets, table_mapping);
     if (!dest && table_mapping && !table_mapping->target.empty()) {
       problems.add(fmt::format("{}: target table {} does not exist on the target", table_mapping->location,
@@ -546,7 +568,8 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
       copy.text_reason = "its binary form holds user-defined type OIDs (arrays or composites) that differ between servers";
     }
     if (table_mapping) {
-      match_mapped_columns(src, *dest, *table_mapping, *mapping, copy, problems);
+      auto entry_taken = match_mapped_columns(src, *dest, *table_mapping, *mapping, copy, problems);
+      taken.insert(entry_taken.begin(), entry_taken.end());
     } else {
       match_columns(src, *dest, copy, problems, plan.warnings);
     }
@@ -556,6 +579,13 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
     table_sources.push_back(&src);
     table_destinations.push_back(dest->oid);
     table_dest_relations.push_back(dest);
+    table_entries.push_back(table_mapping);
+    }
+    if (entries.front()) {
+      require_every_column_taken(src, taken, entries.size() > 1 ? mapping->file + ": " + entries.front()->source
+                                                                : entries.front()->location,
+                                 entries.size() > 1, problems);
+    }
   }
   if (mapping) {  // every table the mapping names must be among the selected source tables
     for (const auto& m : mapping->tables) {
@@ -574,7 +604,11 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
       if (t.mapped() || !t.filter.empty()) try_mapped_select(source, t, problems);
     }
     problems.throw_if_any();
-    apply_new_keys(source, target, *mapping, table_sources, table_dest_relations, plan, problems.lines);
+    apply_new_keys(source, target, table_entries, table_sources, table_dest_relations, plan, problems.lines);
+    problems.throw_if_any();
+    add_query_tables(source, *mapping, targets, plan, tables_by_dest, problems.lines);
+    problems.throw_if_any();
+    for (size_t i = table_sources.size(); i < plan.tables.size(); ++i) try_mapped_select(source, plan.tables[i], problems);
     problems.throw_if_any();
   }
   for (auto& t : plan.tables) {
@@ -590,6 +624,7 @@ Plan build_plan(pg::Connection& source, pg::Connection& target, const PlanOption
 
   plan.schemas.assign(schemas.begin(), schemas.end());
   cut_into_chunks(source, target, {table_sources, table_destinations, tables_by_dest, self_referencing}, options, plan);
+  cut_query_tables(source, table_sources.size(), options.chunk_bytes, plan);
   return plan;
 }
 

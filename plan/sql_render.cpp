@@ -44,12 +44,12 @@ struct Render {
     return sql + " ELSE " + otherwise + " END";
   }
   std::string operator()(const NewKey& r) const { return new_key_sql(keys, pg::quote_ident(r.column)); }
-  std::string operator()(const Reference& r) const { return new_key_sql(r.parent, pg::quote_ident(r.column)); }
+  std::string operator()(const Reference& r) const { return new_key_sql(r.parent, pg::quote_ident(r.column), true); }
   std::string operator()(const ReferenceArray& r) const {
     std::string column = pg::quote_ident(r.column);
     return fmt::format("CASE WHEN {0} IS NULL THEN NULL ELSE ARRAY(SELECT {1} FROM unnest({0}) WITH ORDINALITY "
                        "AS pgblit_u(pgblit_e, pgblit_n) ORDER BY pgblit_n) END",
-                       column, new_key_sql(r.parent, "pgblit_u.pgblit_e"));
+                       column, new_key_sql(r.parent, "pgblit_u.pgblit_e", true));
   }
   const NewKeys& keys;
 };
@@ -59,8 +59,20 @@ const NewKeys kNoKeys{};
 
 }  // namespace
 
-std::string new_key_sql(const NewKeys& keys, const std::string& old) {
-  if (keys.kind == "uuid") return fmt::format("md5({} || ({})::text)::uuid", pg::quote_literal(keys.salt), old);
+std::string new_key_sql(const NewKeys& keys, const std::string& old, bool reference) {
+  if (keys.kind == "uuid") {
+    auto key = [&](const std::string& value) {
+      return fmt::format("md5({} || ({})::text)::uuid", pg::quote_literal(keys.salt), value);
+    };
+    if (!reference) return key(old);
+    // The salt's md5 would give any uuid a new key: a reference to a row the run does not move
+    // is NULL, as an integer one is, found among the moved rows (in the run's snapshot). The old
+    // value is read outside the lookup, where its name means the referencing row's column.
+    return fmt::format("(SELECT CASE WHEN EXISTS (SELECT 1 FROM ONLY {} pgblit_parent WHERE pgblit_parent.{} = "
+                       "pgblit_old.v{}) THEN {} END FROM (SELECT ({}) AS v) pgblit_old)",
+                       keys.source_table, pg::quote_ident(keys.source_column),
+                       keys.filter.empty() ? "" : " AND (" + keys.filter + ")", key("pgblit_old.v"), old);
+  }
   if (keys.runs.empty()) return "NULL::int8";
   if (keys.runs.size() == 1) {
     const auto& r = keys.runs[0];
@@ -136,8 +148,13 @@ std::string source_where(const TableCopy& table, const std::string& predicate) {
   return condition.empty() ? "" : " WHERE " + condition;
 }
 
+std::string source_relation(const TableCopy& table, const std::string& alias) {
+  if (table.from_query()) return fmt::format("({}) {}", table.query, alias.empty() ? "pgblit_query" : alias);
+  return alias.empty() ? "ONLY " + table.source : fmt::format("ONLY {} {}", table.source, alias);
+}
+
 std::string source_select_sql(const TableCopy& table, const std::string& select, const std::string& predicate) {
-  return fmt::format("SELECT {} FROM ONLY {}{}", select, table.source, source_where(table, predicate));
+  return fmt::format("SELECT {} FROM {}{}", select, source_relation(table), source_where(table, predicate));
 }
 
 std::string source_rows_sql(const TableCopy& table, const std::string& predicate) {

@@ -25,8 +25,13 @@ std::vector<std::string> select_list(const TableCopy& table);
 std::vector<Rescale> rescaled(const TableCopy& table);
 
 // The new key, as SQL, of a row whose old key is the SQL `old`; NULL for a key the run did not
-// move (a reference to a row left behind).
-std::string new_key_sql(const mapping::NewKeys& keys, const std::string& old);
+// move (a reference to a row left behind). `reference`: `old` is a reference to the table, not
+// its own key (a uuid one then looks the parent row up among the moved rows).
+std::string new_key_sql(const mapping::NewKeys& keys, const std::string& old, bool reference = false);
+
+// What a table's rows are read from on the source: ONLY "schema"."table", or the mapping's
+// query as a subquery; `alias` names it (required for a query, "" is pgblit_query).
+std::string source_relation(const TableCopy& table, const std::string& alias = "");
 
 // " WHERE <predicate> AND <the table's filter>", or "" when there is neither.
 std::string source_where(const TableCopy& table, const std::string& predicate = "");

@@ -340,8 +340,9 @@ int CopyRun::set_sequences() {
   std::map<std::string, std::vector<std::string>> columns;  // by target table
   for (const auto& t : plan.tables) {
     // Merged keys live above the target's own: the source's sequence says nothing of them.
-    if (!t.merged()) sources.push_back(t.source);
-    if (t.source != t.target) renamed[t.source] = t.target;
+    // (A query has no sequences of its own; its target's are found through the target's columns.)
+    if (!t.merged() && !t.from_query()) sources.push_back(t.source);
+    if (t.source != t.target && !t.from_query()) renamed[t.source] = t.target;
     auto& cols = columns[t.target];
     for (const auto& c : t.columns) {
       if (std::find(cols.begin(), cols.end(), c) == cols.end()) cols.push_back(c);

@@ -31,14 +31,6 @@ std::optional<Error> failure_of(pg::Connection& source, const std::string& sql, 
   }
 }
 
-const mapping::TableMapping* entry_of(const mapping::Mapping& mapping, const plan::TableCopy& table) {
-  for (const auto& entry : mapping.tables) {
-    auto [schema, name] = mapping::split_name(entry.source);
-    if (pg::qualified_name(schema, name) == table.source) return &entry;
-  }
-  return nullptr;
-}
-
 void require_rows_selected(pg::Connection& source, const plan::Plan& plan, const mapping::Mapping& mapping) {
   size_t filtered = 0;
   for (const auto& t : plan.tables) {
@@ -97,7 +89,7 @@ void check_mapping_before_writing(pg::Connection& source, const plan::Plan& plan
                         "a mapping's expressions run in a read-only transaction on the source: use functions that "
                         "only read, and grant the source role what they use");
     }
-    if (const auto* m = entry_of(mapping, t); m && max_rejects == 0) require_mapped_values(source, t, *m);
+    if (const auto* m = plan::entry_of(mapping, t); m && max_rejects == 0) require_mapped_values(source, t, *m);
   }
 }
 

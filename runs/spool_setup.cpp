@@ -152,12 +152,16 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
   m.level = start.level;
   m.tables.clear();
   for (const auto& t : plan.tables) {
-    auto r = source.exec_params(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-        {t.source}, t.source);
     std::map<std::string, std::string> type_of;
-    for (int i = 0; i < r.rows(); ++i) type_of[r.text(i, 0)] = r.text(i, 1);
+    if (t.from_query()) {  // a query's columns: the types they are read as
+      for (const auto& rule : t.column_rules) type_of[rule.name] = mapping::read_type(rule.source);
+    } else {
+      auto r = source.exec_params(
+          "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+          "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+          {t.source}, t.source);
+      for (int i = 0; i < r.rows(); ++i) type_of[r.text(i, 0)] = r.text(i, 1);
+    }
     std::vector<std::string> types;
     for (const auto& c : t.columns) types.push_back(type_of[c]);
     m.tables.push_back({t.source, t.target, t.columns, types, plan::format_name(t.format), t.key_fields,

@@ -96,7 +96,9 @@ std::vector<checksums::ChunkDigest> digest_whole_tables(pg::Connection& conn, Si
   if (conn.server_version() >= 140000 && !tables.empty()) {
     std::vector<std::string> names;
     for (const auto& w : tables) {
-      names.push_back(source ? w.table->source : w.table->target_partitioned ? "" : w.table->target);
+      // A query's result has no pages: it is read in one piece.
+      names.push_back(source ? (w.table->from_query() ? "" : w.table->source)
+                             : w.table->target_partitioned ? "" : w.table->target);
     }
     auto r = conn.exec_params("SELECT CASE WHEN n = '' THEN 0 ELSE pg_relation_size(n::regclass) / "
                               "current_setting('block_size')::int END FROM unnest($1::text[]) WITH ORDINALITY u(n, i) "

@@ -111,6 +111,8 @@ TEST(MappingRules, the_plan_keeps_every_rule_through_its_json) {
   t.filter_reason = "its where";
   t.new_keys = dense_keys();
   t.new_keys.salt = "abc";
+  t.new_keys.filter = "org_id = 1";
+  t.query = "SELECT 1 AS id";
   Plan plan;
   plan.tables = {t};
   plan.chunks = {Chunk{0, "p", 10, {"1"}, {"5"}, true}};
