@@ -16,6 +16,7 @@
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/printable.hpp"
+#include "core/units.hpp"
 #include "core/secrets.hpp"
 #include "pg/conninfo.hpp"
 #include "report/console.hpp"
@@ -74,6 +75,18 @@ void add_chunk_size_flag(CLI::App& command, int64_t& chunk_bytes) {
         return "";
       });
 }
+
+void add_window_flag(CLI::App& command, std::string& window) {
+  command.add_option("--window", window,
+                     "the downtime window the move must fit in (2h, 90m, 1h30m, 45s): plan says whether its "
+                     "estimate fits; copy's report and summary show the time used against it, flagged when over "
+                     "(default: none)")
+      ->check([](const std::string& text) -> std::string {
+        return parse_span(text) ? "" : "'" + text + "' is not a duration: write it as 2h, 90m, 1h30m or 45s";
+      });
+}
+
+double window_seconds(const std::string& window) { return parse_span(window).value_or(0); }
 
 void add_jobs_flag(CLI::App& command, int& jobs, const std::string& what) {
   command.add_option("-j,--jobs", jobs, what + " (default: the number of CPU cores, at least 2)")

@@ -39,6 +39,10 @@ CLI::Validator count_number();
 void add_yes_flag(CLI::App& command, bool& yes);
 // --mapping FILE: the YAML mapping (docs/mapping.md).
 void add_mapping_flag(CLI::App& command, std::string& file);
+// --window DURATION: the downtime the move may take (2h, 90m, 1h30m, 45s); `window_seconds`
+// reads a value the flag accepted.
+void add_window_flag(CLI::App& command, std::string& window);
+double window_seconds(const std::string& window);
 
 // Sends logs to stderr (sharing it with the progress bar) and, with --log-file, to that file
 // too, at --log-level; lines at debug level are kept until the run folder's log takes them.

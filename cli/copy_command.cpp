@@ -21,6 +21,7 @@
 #include "runs/copy_run.hpp"
 #include "report/console.hpp"
 #include "report/hooks.hpp"
+#include "report/kept_estimate.hpp"
 #include "report/metrics.hpp"
 #include "report/progress.hpp"
 #include "report/run_record.hpp"
@@ -72,6 +73,7 @@ struct CopyFlags {
   std::shared_ptr<report::MetricsFile> metrics;  // opened before anything connects (a bad path: exit 2)
   bool follow = false;
   std::string subscription_source;
+  std::string window;  // --window: the downtime the run may use
 };
 
 report::ProgressMode progress_mode(const std::string& mode) {
@@ -115,6 +117,26 @@ bool confirmed(mover::CopyRun& run, const CopyFlags& flags) {
   return confirm(what, flags.yes, WithoutTerminal::Refuse);
 }
 
+// The estimate of the latest dry run of this very selection into this target (pgblit plan
+// before the copy, report/kept_estimate.hpp), or null.
+nlohmann::json kept_estimate_for(mover::CopyRun& run, const std::string& run_dir) {
+  std::vector<std::string> tables;
+  for (const auto& t : run.plan().tables) tables.push_back(t.source + " -> " + t.target);
+  auto audit = run.audit();
+  auto side = [&](const char* name) {
+    return audit[name].value("cluster", "") + "/" + audit[name].value("database", "");
+  };
+  auto estimate = report::kept_estimate(run_dir, report::estimate_key(side("source") + " -> " + side("target"), tables));
+  if (estimate.is_null()) {
+    spdlog::info("no dry run of this selection in {} from the last 24 h: the report will have no estimate to compare "
+                 "with (run pgblit plan first)", run_dir);
+  } else {
+    spdlog::info("the dry run of {} estimated {:.1f} s: the report compares the run with it",
+                 estimate["planned_at"].get<std::string>(), estimate["seconds"].get<double>());
+  }
+  return estimate;
+}
+
 // Flags that would be silently ignored or contradict each other are refused before anything connects.
 void require_consistent_flags(const CopyFlags& flags) {
   if ((flags.no_owner || flags.no_acl) && !flags.create_schema) {
@@ -147,6 +169,8 @@ int run_copy(CopyFlags& flags) {
     plan.dry = flags.dry;
     plan.mapping = flags.mapping;
     plan.follow = flags.follow;
+    plan.run_dir = flags.run_dir;
+    plan.window = flags.window;
     return run_plan(plan);
   }
   pg::Cancellation cancellation;
@@ -213,8 +237,10 @@ int run_copy(CopyFlags& flags) {
 
   options.command_line = command_line();
   if (flags.job_file) options.job = {flags.job_file->path, flags.job_file->digest};
+  if (!flags.window.empty()) options.window_seconds = window_seconds(flags.window);
 
   mover::CopyRun run(options);
+  if (!flags.resume && !run.joining()) run.set_estimate(kept_estimate_for(run, flags.run_dir));
   if (!flags.resume && !run.joining() && !flags.create_schema && !confirmed(run, flags)) {
     spdlog::info("nothing copied: not confirmed");
     return exit_code(ErrorKind::Usage);
@@ -358,6 +384,7 @@ std::function<int()> add_copy_command(CLI::App& app) {
                   "write the run's figures (rows, bytes, chunks done and planned, rejects, phase durations, exit "
                   "code) to this file in the Prometheus text format, replaced whole every --progress-interval and "
                   "at the end (for node_exporter's textfile collector)");
+  add_window_flag(*cmd, flags->window);
   add_job_flag(*cmd, flags->job);
   cmd->callback([flags, resume] { flags->resume = resume->count() > 0; });
   return [flags, cmd] {

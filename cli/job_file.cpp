@@ -208,7 +208,7 @@ std::shared_ptr<JobFile> load_job_file(const std::string& path, const CLI::App& 
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
     static const std::set<std::string> kTop = {"version", "source", "target", "selection", "mapping",
-                                               "options", "go-no-go", "hooks"};
+                                               "options", "go-no-go", "hooks", "window"};
     if (!kTop.contains(key)) {
       reader.fail(kv.first, fmt::format("unknown key '{}' in the job file (allowed: {})", key, fmt::join(kTop, ", ")));
     }
@@ -224,6 +224,9 @@ std::shared_ptr<JobFile> load_job_file(const std::string& path, const CLI::App& 
   if (auto options = root["options"]) reader.section(job->settings, options, "options", nullptr);
   if (auto gate = root["go-no-go"]) reader.section(job->settings, gate, "go-no-go", &kGoNoGo);
   if (auto hooks = root["hooks"]) reader.section(job->settings, hooks, "hooks", &kHooks);
+  for (const auto& kv : root) {  // the downtime window: --window, for plan and copy alike
+    if (kv.first.as<std::string>() == "window") reader.add(job->settings, kv.first, kv.second);
+  }
   if (auto mapping = root["mapping"]) {
     std::filesystem::path file;
     if (mapping.IsScalar()) {  // a path, read beside the job file wherever pgblit runs from

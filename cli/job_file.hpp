@@ -10,6 +10,7 @@
 //   options: {jobs: 8, chunk-size: 256MB, on-existing: truncate, max-rejects: 100}
 //   go-no-go: {max-warning-ratio: 0.001}
 //   hooks: {on-event: "/usr/local/bin/notify-chat", on-event-timeout: 30}
+//   window: 2h                             # the downtime the move must fit in (--window)
 //
 // A flag given on the command line wins over the file. A password anywhere in the file is
 // refused, naming its line and column: the file is meant to be committed.

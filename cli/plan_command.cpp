@@ -4,6 +4,7 @@
 #include "cli/follow_commands.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "core/units.hpp"
 #include "dryrun/dry_run.hpp"
 #include "mover/run_setup.hpp"
+#include "report/kept_estimate.hpp"
 #include "target/deferred.hpp"
 #include "target/target_prep.hpp"
 
@@ -95,6 +97,31 @@ void print_table(const plan::Plan& plan) {
   }
 }
 
+// The estimate kept in the run folder for the copy of this selection that follows; whether it
+// fits the window. Never fails the dry run.
+void keep_for_the_copy(mover::RunSetup& run, const dryrun::Estimate& estimate, const PlanFlags& flags) {
+  if (auto window = window_seconds(flags.window); window > 0) {
+    bool fits = estimate.high <= window, might = estimate.seconds <= window;
+    spdlog::log(fits ? spdlog::level::info : spdlog::level::warn,
+                "the estimate ({:.0f} s, up to {:.0f} s) {} the {} window{}", estimate.seconds, estimate.high,
+                fits ? "fits" : might ? "may not fit" : "does not fit", human_duration(window),
+                fits ? "" : ": the copy would run over it");
+  }
+  try {
+    std::vector<std::string> tables;
+    for (const auto& t : run.plan.tables) tables.push_back(t.source + " -> " + t.target);
+    auto source = mover::identify(*run.coordinator), target = mover::identify(*run.target);
+    std::string databases = source.cluster + "/" + source.database + " -> " + target.cluster + "/" + target.database;
+    auto file = report::keep_estimate(flags.run_dir, report::estimate_key(databases, tables),
+                                      dryrun::to_json(estimate), flags.jobs,
+                                      flags.job.empty() ? "" : std::filesystem::absolute(flags.job).string());
+    spdlog::info("estimate kept in {}: a copy of this selection within 24 h compares its run with it", file.string());
+  } catch (const std::exception& e) {
+    spdlog::warn("the estimate could not be kept in {} ({}): the copy's report will have none to compare with",
+                 flags.run_dir, e.what());
+  }
+}
+
 }  // namespace
 
 int run_plan(PlanFlags& flags) {
@@ -143,6 +170,7 @@ int run_plan(PlanFlags& flags) {
   options.estimate_seconds = flags.dry.estimate_seconds;
   options.mapping = mapping ? &*mapping : nullptr;
   auto dry_run = dryrun::dry_run(run, deferral, options);
+  if (dry_run.estimate.measured) keep_for_the_copy(run, dry_run.estimate, flags);
   nlohmann::json follow_json = nlohmann::json::array();
   std::vector<source::FollowFinding> follow;
   if (flags.follow) follow = source::follow_checks(*run.coordinator, *run.target, run.plan);
@@ -188,7 +216,8 @@ void add_dry_run_flags(CLI::App& cmd, DryRunFlags& flags, const std::string& pre
 std::function<int()> add_plan_command(CLI::App& app) {
   auto flags = std::make_shared<PlanFlags>();
   auto* cmd = app.add_subcommand("plan", "the dry run: how a copy would split, order and defer, what it would meet "
-                                         "(findings counted on the rows) and go or no-go (exit 5); writes nothing");
+                                         "(findings counted on the rows) and go or no-go (exit 5); writes nothing on either server "
+                                         "(its estimate is kept in --run-dir for the copy that follows)");
   add_connection_flags(*cmd, flags->connections);
   add_selection_flags(*cmd, flags->selection);
   add_chunk_size_flag(*cmd, flags->chunk_bytes);
@@ -210,6 +239,10 @@ std::function<int()> add_plan_command(CLI::App& app) {
                 "also check what copy --follow needs: wal_level, free slots and WAL senders, replica identities, "
                 "REPLICATION, the subscription privilege");
   cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
+  cmd->add_option("--run-dir", flags->run_dir,
+                  "folder of run folders: the measured estimate is kept in estimates/ there, for the copy of the same "
+                  "selection that follows (default: pgblit-runs)");
+  add_window_flag(*cmd, flags->window);
   add_job_flag(*cmd, flags->job);
   return [flags, cmd, &app] {
     std::shared_ptr<JobFile> job;

@@ -1,6 +1,8 @@
 // `pgblit plan` (= `pgblit copy --dry-run`): the dry run. Connects to both servers, builds the
 // plan the copy would execute (the same code path), decides what it would defer, counts what
-// it would meet on the real rows, prints it all with a go/no-go; writes nothing.
+// it would meet on the real rows, prints it all with a go/no-go; writes nothing on either
+// server. Its measured estimate is kept in the run folder for the copy that follows
+// (report/kept_estimate.hpp), so that copy's report compares the night with it.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -40,6 +42,8 @@ struct PlanFlags {
   std::string mapping;
   std::string job;  // --job FILE, applied to these flags before run_plan
   bool follow = false;  // also check what copy --follow needs
+  std::string run_dir = kDefaultRunDir;  // the estimate is kept there for the copy that follows
+  std::string window;    // --window: whether the estimate fits it
 };
 
 std::function<int()> add_plan_command(CLI::App& app);

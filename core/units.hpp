@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <optional>
 #include <string>
 
 namespace pgblit {
@@ -26,6 +29,30 @@ inline std::string human_duration(double seconds) {
 
 inline std::string human_rate(double bytes, double seconds) {
   return human_bytes(seconds > 0 ? bytes / seconds : 0) + "/s";
+}
+
+// A span of time as a DBA writes one: "2h", "90m", "1h30m", "45s", "1.5h", or plain seconds;
+// nothing when the text is not one (or is not positive).
+inline std::optional<double> parse_span(const std::string& text) {
+  double total = 0;
+  const char* at = text.c_str();
+  if (*at == '\0') return std::nullopt;
+  while (*at != '\0') {
+    char* end = nullptr;
+    double value = std::strtod(at, &end);
+    if (end == at || !std::isfinite(value) || value < 0) return std::nullopt;
+    at = end;
+    double scale = *at == 'd' ? 86400 : *at == 'h' ? 3600 : *at == 'm' ? 60 : *at == 's' ? 1 : 0;
+    if (scale == 0) {
+      if (*at != '\0' || total > 0) return std::nullopt;  // plain seconds stand alone
+      scale = 1;
+    } else {
+      ++at;
+    }
+    total += value * scale;
+  }
+  if (total > 0) return total;
+  return std::nullopt;
 }
 
 }  // namespace pgblit

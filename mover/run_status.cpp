@@ -78,7 +78,8 @@ std::vector<nlohmann::json> RunCatalog::events_of(int64_t run) {
   auto r = target_.exec_params(fmt::format(R"(
 SELECT jsonb_build_object('event', 'run_started', 'at', extract(epoch FROM r.started_at), 'run_id', r.id,
                           'audit', r.options -> 'audit', 'chunks', jsonb_array_length(r.plan -> 'chunks'),
-                          'tables', jsonb_array_length(r.plan -> 'tables'), 'schema', 1)::text,
+                          'tables', jsonb_array_length(r.plan -> 'tables'), 'schema', 1,
+                          'estimate', r.options -> 'estimate', 'window_seconds', r.options -> 'window_seconds')::text,
        r.phases::text,
        (SELECT COALESCE(jsonb_agg(jsonb_build_object(
                  'chunk', c.chunk, 'lane', COALESCE(c.lane, 1), 'table', c.target_table, 'rows', COALESCE(c.rows, 0),

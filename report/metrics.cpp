@@ -93,6 +93,8 @@ void MetricsFile::on_event(const nlohmann::json& event) {
     planned_bytes_ = event.value("planned_bytes", int64_t{0});
     chunks_total_ = event.value("chunks", int64_t{0});
     chunks_done_ = event.value("chunks_done_before", int64_t{0});
+    if (event.value("estimate", nlohmann::json()).is_object()) estimate_seconds_ = event["estimate"].value("seconds", 0.0);
+    if (event.value("window_seconds", nlohmann::json()).is_number()) window_seconds_ = event["window_seconds"];
   } else if (type == "phase") {
     phase_seconds_[phase_] += at - phase_started_;
     phase_ = event["phase"];
@@ -164,6 +166,14 @@ std::string MetricsFile::render_locked(double now) const {
   double end = finished_at_.value_or(now);
   metric("pgblit_run_duration_seconds", "gauge", "Seconds from the command's start to its end, or to now.",
          fmt::format("{:.3f}", end - opened_));
+  if (estimate_seconds_ > 0) {
+    metric("pgblit_estimate_seconds", "gauge", "The dry run's estimate of the run's duration (pgblit plan before it).",
+           fmt::format("{:.3f}", estimate_seconds_));
+  }
+  if (window_seconds_ > 0) {
+    metric("pgblit_window_seconds", "gauge", "The downtime window the run was given (--window).",
+           fmt::format("{:.3f}", window_seconds_));
+  }
   metric("pgblit_jobs", "gauge", "Lanes (-j) of the run.", jobs_);
   metric("pgblit_tables", "gauge", "Tables the run copies.", tables_);
   metric("pgblit_planned_bytes", "gauge", "Estimated size of the selected tables (heap and TOAST), in bytes.",

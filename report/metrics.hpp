@@ -51,6 +51,8 @@ class MetricsFile : public EventSink {
   int jobs_ = 0;
   int64_t tables_ = 0;
   int64_t planned_bytes_ = 0;
+  double estimate_seconds_ = 0;  // the dry run's, 0: none
+  double window_seconds_ = 0;    // --window, 0: none
   int64_t chunks_total_ = 0;
   int64_t chunks_done_ = 0;
   int64_t chunks_failed_ = 0;

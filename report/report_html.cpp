@@ -1,11 +1,12 @@
 // report.html and summary.txt: what a DBA brings to the go/no-go meeting, from a report.json.
 // The page reads top-down as the meeting asks: the verdict first (done, verified, differs,
-// rejects, failed; the exit code; how long), then where the time went (a timeline with a time
-// axis: one row per lane, chunks coloured by table, then one band per phase, so the rebuild,
-// verification and ANALYZE after the load show as time of their own), throughput in MB/s,
-// each table's figures, and the audit as a readable table. One self-contained file: inline
-// CSS and SVG, no script, font or network. summary.txt says the same in plain text for mail
-// and chat.
+// rejects, failed; the exit code; how long; the downtime used against the window, flagged when
+// over; the dry run's estimate against the actual time), then where the time went (a timeline
+// with a time axis: one row per lane, chunks coloured by table, then one band per phase, so the
+// rebuild, verification and ANALYZE after the load show as time of their own), each phase's
+// estimated and actual time, throughput in MB/s, each table's figures, and the audit as a
+// readable table. One self-contained file: inline CSS and SVG, no script, font or network.
+// summary.txt says the same in plain text for mail and chat.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -16,6 +17,7 @@
 #include "core/printable.hpp"
 #include "core/units.hpp"
 #include "report/html_escape.hpp"
+#include "report/kept_estimate.hpp"
 #include "report/report.hpp"
 
 namespace pgblit::report {
@@ -86,6 +88,52 @@ std::pair<double, double> span_of(const nlohmann::json& report) {
   return {t0, std::max(t1, t0 + 0.001)};
 }
 
+// The downtime the run used against the window it was given (--window), or "" without one.
+struct WindowUse {
+  std::string sentence;
+  bool over = false;
+};
+WindowUse window_use(const nlohmann::json& run, double used) {
+  const auto window = run.value("window_seconds", nlohmann::json());
+  if (!window.is_number() || window.get<double>() <= 0) return {};
+  double w = window.get<double>();
+  if (used > w) {
+    return {fmt::format("Over the window: downtime used {} of a {} window, {} too long ({:.0f}% of it).", clock(used),
+                        clock(w), clock(used - w), used / w * 100),
+            true};
+  }
+  return {fmt::format("Within the window: downtime used {} of the {} window ({:.0f}%), {} to spare.", clock(used),
+                      clock(w), used / w * 100, clock(w - used)),
+          false};
+}
+
+// "+12%": how much longer (or, negative, shorter) the run was than the estimate.
+std::string signed_percent(double share) { return fmt::format("{:+.0f}%", share * 100); }
+
+// The dry run's estimate against the run's time, or "" when the copy had none.
+std::string estimate_sentence(const nlohmann::json& run, double used) {
+  const auto e = run.value("estimate", nlohmann::json());
+  if (!e.is_object()) {
+    return "No dry-run estimate to compare with: run pgblit plan (same job or selection, same --run-dir) before the "
+           "copy.";
+  }
+  double seconds = e["seconds"];
+  int jobs = e.value("jobs", 0), lanes = run.value("jobs", 0);
+  return fmt::format("The dry run of {} estimated {} ({} to {}); the run took {}: {} against the estimate{}.",
+                     e.value("planned_at", std::string("?")), clock(seconds), clock(e.value("low_seconds", 0.0)),
+                     clock(e.value("high_seconds", 0.0)), clock(used), signed_percent(estimate_error(seconds, used)),
+                     jobs != lanes && jobs > 0 ? fmt::format(" (measured for {} lanes; this run had {})", jobs, lanes) : "");
+}
+
+// Each phase's time beside the estimate's (where it has the phase): name, estimated (< 0:
+// none), actual.
+struct PhaseTimes {
+  std::string name;
+  double estimated, actual;
+  bool ran = true;  // false: estimated, but done while loading (every rebuild finished with its table)
+};
+std::vector<PhaseTimes> phase_times(const nlohmann::json& report, double end);
+
 // The audit's nested objects (source, target, job) flattened into dotted rows.
 void flatten(const nlohmann::json& value, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
   if (value.is_object()) {
@@ -93,6 +141,27 @@ void flatten(const nlohmann::json& value, const std::string& prefix, std::vector
   } else {
     out.emplace_back(prefix, value.is_string() ? value.get<std::string>() : value.dump());
   }
+}
+
+std::vector<PhaseTimes> phase_times(const nlohmann::json& report, double end) {
+  const auto e = report["run"].value("estimate", nlohmann::json());
+  std::vector<PhaseTimes> out;
+  for (const auto& p : phases_of(report, end)) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& o) { return o.name == p.name; });
+    if (it == out.end()) {
+      double estimated = e.is_object() && e["phases"].contains(p.name) ? e["phases"][p.name].get<double>() : -1;
+      out.push_back({p.name, estimated, 0});
+      it = std::prev(out.end());
+    }
+    it->actual += p.end - p.start;
+  }
+  if (e.is_object()) {  // a phase estimated but not run (nothing was deferred: no rebuild)
+    for (const auto& [name, seconds] : e["phases"].items()) {
+      bool ran = std::any_of(out.begin(), out.end(), [&](const auto& o) { return o.name == name; });
+      if (!ran && seconds.get<double>() > 0) out.push_back({name, seconds.get<double>(), 0, false});
+    }
+  }
+  return out;
 }
 
 std::string timeline(const nlohmann::json& report, const std::map<std::string, size_t>& table_index) {
@@ -198,9 +267,27 @@ std::string render_html(const nlohmann::json& report) {
         table_verification);
   }
   std::string phase_rows;
-  for (const auto& p : phases_of(report, t1)) {
-    phase_rows += fmt::format("<tr><td>{}</td><td>{}</td></tr>", html_escape(p.name), clock(p.end - p.start));
+  bool estimated = run.value("estimate", nlohmann::json()).is_object();
+  for (const auto& p : phase_times(report, t1)) {
+    phase_rows += fmt::format(
+        R"(<tr class="phase-row"><td>{}</td><td class="estimated">{}</td><td class="actual">{}</td><td>{}</td></tr>)",
+        html_escape(p.name), p.estimated < 0 ? (estimated ? "not estimated" : "") : clock(p.estimated),
+        p.ran ? clock(p.actual) : "during the load",
+        p.ran && p.estimated > 0 ? signed_percent(estimate_error(p.estimated, p.actual)) : "");
   }
+  if (estimated) {
+    const auto& e = run["estimate"];
+    phase_rows += fmt::format(
+        R"(<tr class="phase-total"><th>total</th><th class="estimated">{} ({} to {})</th><th class="actual">{}</th><th>{}</th></tr>)",
+        clock(e["seconds"].get<double>()), clock(e.value("low_seconds", 0.0)), clock(e.value("high_seconds", 0.0)),
+        clock(t1 - t0), signed_percent(estimate_error(e["seconds"].get<double>(), t1 - t0)));
+  }
+  auto window = window_use(run, t1 - t0);
+  std::string window_html =
+      window.sentence.empty() ? ""
+                              : fmt::format(R"(<p id="window" class="{}"><b>{}</b></p>)", window.over ? "bad over-window" : "ok",
+                                            html_escape(window.sentence));
+  if (window.over) verdict = {verdict.word + ", over the window", "bad"};  // the night would not fit
   std::vector<std::pair<std::string, std::string>> audit_fields;
   flatten(run.value("audit", nlohmann::json::object()), "", audit_fields);
   std::string audit;
@@ -223,13 +310,16 @@ svg {{ background: #fbfcfd; border: 1px solid #ddd; font-size: 11px; }}
 <h1>Run {0}: <span class="{1}">{2}</span></h1>
 <p><b>Exit code {3}</b>. {4} rows, {5} in {6} ({7}); {8} tables, {9} chunks, {10} lanes.</p>
 <p>{11} {12}</p>
+{19}
+<p id="estimate">{20}</p>
 </section>
 <h2>Where the time went</h2>
 <p>One row per lane, each chunk coloured by its table (hover for its figures); below, one band per phase.</p>
 <div>{13}</div>
 {14}
-<h2>Phases</h2>
-<table id="phases"><tr><th>phase</th><th>time</th></tr>{15}</table>
+<h2>Phases: the dry run's estimate and the run</h2>
+<p>The estimate adds its phases up; in the run, the rebuilds, verification and ANALYZE of tables finished early overlap the load, so part of them counts in the load's time: compare the totals first.</p>
+<table id="phases"><tr><th>phase</th><th>estimated</th><th>actual</th><th>against the estimate</th></tr>{15}</table>
 <h2>Throughput over time</h2>
 {16}
 <h2>Tables</h2>
@@ -242,7 +332,8 @@ svg {{ background: #fbfcfd; border: 1px solid #ddd; font-size: 11px; }}
                      finished.value("rows", int64_t{0}), human_bytes(finished.value("bytes", 0.0)), clock(t1 - t0),
                      human_rate(finished.value("bytes", 0.0), t1 - t0), report["tables"].size(), report["chunks"].size(),
                      run.value("jobs", 0), html_escape(finished.value("verdict", std::string())), message, legend,
-                     timeline(report, table_index), phase_rows, throughput(report), rows, audit);
+                     timeline(report, table_index), phase_rows, throughput(report), rows, audit, window_html,
+                     html_escape(estimate_sentence(run, t1 - t0)));
 }
 
 std::string render_summary(const nlohmann::json& report) {
@@ -250,7 +341,9 @@ std::string render_summary(const nlohmann::json& report) {
   const auto& finished = report["finished"];
   auto [t0, t1] = span_of(report);
   auto verdict = verdict_of(finished);
-  std::string out = fmt::format("pgblit run {}: {} (exit code {})\n", run.value("run_id", 0), verdict.word,
+  auto window = window_use(run, t1 - t0);
+  std::string out = fmt::format("pgblit run {}: {}{} (exit code {})\n", run.value("run_id", 0), verdict.word,
+                                window.over ? ", over the window" : "",
                                 finished.value("exit_code", -1));
   out += fmt::format("{} rows, {} in {} ({}); {} tables, {} chunks, {} lanes\n", finished.value("rows", int64_t{0}),
                      human_bytes(finished.value("bytes", 0.0)), clock(t1 - t0),
@@ -258,8 +351,14 @@ std::string render_summary(const nlohmann::json& report) {
                      report["chunks"].size(), run.value("jobs", 0));
   if (auto v = finished.value("verdict", std::string()); !v.empty()) out += v + "\n";
   if (auto m = finished.value("message", std::string()); !m.empty()) out += "Failure: " + m + "\n";
+  if (!window.sentence.empty()) out += window.sentence + "\n";
+  out += estimate_sentence(run, t1 - t0) + "\n";
   std::vector<std::string> phases;
-  for (const auto& p : phases_of(report, t1)) phases.push_back(p.name + " " + clock(p.end - p.start));
+  for (const auto& p : phase_times(report, t1)) {
+    phases.push_back(p.estimated < 0 ? p.name + " " + clock(p.actual)
+                                     : fmt::format("{} {} (estimated {})", p.name,
+                                                   p.ran ? clock(p.actual) : "during the load", clock(p.estimated)));
+  }
   if (!phases.empty()) out += fmt::format("Phases: {}\n", fmt::join(phases, ", "));
   out += "Tables:\n";
   for (const auto& t : report["tables"]) {

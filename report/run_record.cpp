@@ -8,6 +8,7 @@
 
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
+#include "report/kept_estimate.hpp"
 
 namespace pgblit::report {
 
@@ -28,7 +29,7 @@ nlohmann::json run_figures(const nlohmann::json& report) {
         {"rows", t["rows"]}, {"bytes", t["bytes"]},
         {"seconds", t["finished_at"].get<double>() - t["started_at"].get<double>()}};
   }
-  return {{"seconds", end - start},
+  nlohmann::json figures = {{"seconds", end - start},
           {"rows", finished.value("rows", int64_t{0})},
           {"bytes", finished.value("bytes", int64_t{0})},
           {"planned_bytes", run.value("planned_bytes", int64_t{0})},
@@ -37,6 +38,15 @@ nlohmann::json run_figures(const nlohmann::json& report) {
           {"jobs", run.value("jobs", 0)},
           {"phases", phases},
           {"tables", tables}};
+  // What the dry run said beforehand, and how far off it was; the window the run was given.
+  if (const auto& e = run.value("estimate", nlohmann::json()); e.is_object()) {
+    figures["estimate"] = {{"seconds", e["seconds"]}, {"low_seconds", e["low_seconds"]},
+                           {"high_seconds", e["high_seconds"]}, {"phases", e["phases"]},
+                           {"planned_at", e["planned_at"]}};
+    figures["estimate_error"] = estimate_error(e["seconds"].get<double>(), end - start);
+  }
+  if (run.value("window_seconds", nlohmann::json()).is_number()) figures["window_seconds"] = run["window_seconds"];
+  return figures;
 }
 
 RunRecord::RunRecord(std::string target, std::string catalog_schema)

@@ -27,7 +27,9 @@ class RunRecord : public EventSink {
 };
 
 // What the catalog keeps of a finished run's report (report.json): totals, each phase's
-// duration, each table's rows, bytes and seconds.
+// duration, each table's rows, bytes and seconds; with the dry run's estimate, that estimate
+// (total, range, phases) and `estimate_error` (report/kept_estimate.hpp); with --window, the
+// window's seconds.
 nlohmann::json run_figures(const nlohmann::json& report);
 
 // The runs whose figures the catalog keeps, oldest first (id, started_at, exit_code, job,

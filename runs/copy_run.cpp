@@ -154,6 +154,9 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
                               {"jobs", options_.jobs},
                               {"joining", joining()},
                               {"catalog_started_at", RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
+                              {"estimate", options_.estimate},
+                              {"window_seconds", options_.window_seconds > 0 ? nlohmann::json(options_.window_seconds)
+                                                                             : nlohmann::json()},
                               {"audit", audit()}});
   CopySummary summary;
   summary.run_id = run_id_;

@@ -60,6 +60,8 @@ struct CopyOptions {
   std::vector<std::string> fence_revoke;         // and CONNECT revoked from these roles
   bool follow = false;                           // --follow: read a slot's snapshot, then subscribe (follow_run.hpp)
   std::string subscription_conninfo;             // how the target reaches the source; "": `source`
+  nlohmann::json estimate;                       // the dry run's estimate (report/kept_estimate.hpp) or null
+  double window_seconds = 0;                     // --window: the downtime the run may use; 0: none given
 };
 
 struct CopySummary {
@@ -89,6 +91,8 @@ class CopyRun {
   std::string target_display() const { return run_.target ? run_.target->display() : ""; }
   size_t deferred_objects() const { return deferral_.objects.size(); }
   int index_jobs() const { return options_.index_jobs > 0 ? options_.index_jobs : options_.jobs; }
+  // The dry run's estimate this run is measured against (found once the plan says what moves).
+  void set_estimate(nlohmann::json estimate) { options_.estimate = std::move(estimate); }
   // Reports through `events` (run_started, phase, chunk_started, chunk_finished).
   CopySummary execute(pg::Cancellation& cancellation, Events& events);
   // Who runs what where: OS user, host, pgblit version, command line, both servers' versions,

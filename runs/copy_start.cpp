@@ -235,7 +235,9 @@ nlohmann::json CopyRun::options_json() {
                                                     : nlohmann::json{{"file", options_.mapping_file},
                                                                      {"digest", mapping_.digest}}},
           {"prefilled", prefilled_},
-          {"follow", options_.follow}};
+          {"follow", options_.follow},
+          {"estimate", options_.estimate},
+          {"window_seconds", options_.window_seconds > 0 ? nlohmann::json(options_.window_seconds) : nlohmann::json()}};
 }
 
 // Merging (new_keys): the block of keys the copied rows take is taken from the target's

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "harness.hpp"
 
@@ -37,7 +38,10 @@ class HistoryTest : public DatabasePair {
                            "  jobs: 2\n"
                            "  yes: true\n"
                            "  progress: off\n"
-                           "  run-dir: " << dir_ << "/runs\n";
+                           "  run-dir: " << dir_ << "/runs\n"
+                           "go-no-go:\n"
+                           "  estimate-seconds: 1\n"
+                           "window: 1h\n";
   }
   void TearDown() override { fs::remove_all(dir_); }
   std::string dir_, job_;
@@ -48,6 +52,9 @@ TEST_F(HistoryTest, five_rehearsals_show_side_by_side_and_name_the_growing_table
     // events grows by 40,000 rows a night; customers stays.
     source_sql(fmt::format("INSERT INTO events SELECT g, repeat(md5(g::text), 4) FROM generate_series({}, {}) g; ANALYZE",
                            (night - 1) * 40000 + 1, night * 40000));
+    // The rehearsal: its dry run (which keeps its estimate in the run folder), then the copy.
+    auto plan = run_pgblit({"plan", "--job", job_});
+    ASSERT_EQ(plan.exit_code, 0) << "night " << night << "\n" << plan.output;
     auto run = run_pgblit({"copy", "--job", job_});
     ASSERT_EQ(run.exit_code, 0) << "night " << night << "\n" << run.output;
   }
@@ -65,7 +72,15 @@ TEST_F(HistoryTest, five_rehearsals_show_side_by_side_and_name_the_growing_table
     EXPECT_EQ(rows - last_rows, last_rows == 0 ? 45000 : 40000) << r.dump();
     last_rows = rows;
     EXPECT_GT(r["figures"]["phases"]["load"].get<double>(), 0);
+    // Each night was estimated by its own dry run, and its error is kept.
+    double estimated = r["figures"]["estimate"]["seconds"], took = r["figures"]["seconds"];
+    EXPECT_GT(estimated, 0) << r.dump();
+    EXPECT_NEAR(r["figures"]["estimate_error"].get<double>(), (took - estimated) / estimated, 1e-9) << r.dump();
+    EXPECT_EQ(r["figures"]["window_seconds"], 3600.0);
   }
+  // The estimate grows with the table, as the nights do.
+  EXPECT_GT(history["runs"].back()["figures"]["estimate"]["phases"]["load"].get<double>(),
+            history["runs"].front()["figures"]["estimate"]["phases"]["load"].get<double>());
   EXPECT_EQ(history["runs"].back()["figures"]["tables"]["\"public\".\"events\""]["rows"], 200000) << history.dump(1);
   // Between two nights the table that moved the window is judged by time, which this shared
   // machine blurs; over all five (events grew from 40,000 to 200,000 rows) it is certain.
@@ -75,11 +90,31 @@ TEST_F(HistoryTest, five_rehearsals_show_side_by_side_and_name_the_growing_table
   auto text = run_pgblit({"report", "--history", "--job", job_, "-o", page, "--target", target_url()});
   ASSERT_EQ(text.exit_code, 0) << text.output;
   EXPECT_TRUE(mentions(text, "the table that moved it most is \"public\".\"events\"")) << text.output;
-  std::string html = slurp(page);
-  size_t rows = 0;
-  for (size_t at = html.find("class=\"run-row\""); at != std::string::npos; at = html.find("class=\"run-row\"", at + 1)) ++rows;
-  EXPECT_EQ(rows, 5u);
-  EXPECT_NE(html.find("id=\"trend\""), std::string::npos);
+  // The page as headless Chromium renders it: five runs side by side with their estimate
+  // errors, the trend chart (a bar per run split by phase, the estimate marked on each), and
+  // the sentence naming the growing table.
+  std::string chromium = "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                         "--disable-background-networking --disable-component-update --disable-sync "
+                         "--user-data-dir=" + dir_ + "/chromium ";
+  std::string dom = shell_output(chromium + "--dump-dom file://" + page + " 2>/dev/null");
+  ASSERT_FALSE(dom.empty()) << "headless Chromium rendered nothing";
+  EXPECT_EQ(count(dom, "class=\"run-row\""), 5u);
+  std::regex error_cell(R"re(<td class="estimate-error">[+-][0-9]+%</td>)re");
+  EXPECT_EQ(std::distance(std::sregex_iterator(dom.begin(), dom.end(), error_cell), std::sregex_iterator()), 5);
+  ASSERT_NE(dom.find("<svg id=\"trend\""), std::string::npos);
+  std::string trend = dom.substr(dom.find("<svg id=\"trend\""), dom.find("</svg>", dom.find("<svg id=\"trend\"")) - dom.find("<svg id=\"trend\""));
+  EXPECT_EQ(count(trend, "class=\"run-label\""), 5u);
+  EXPECT_EQ(count(trend, "class=\"estimate-mark\""), 5u);
+  EXPECT_GE(count(trend, "class=\"phase\""), 5u * 4) << "load, rebuild, sequences, verify, analyze: a band each";
+  size_t since_first = dom.find("id=\"since-first\"");
+  ASSERT_NE(since_first, std::string::npos);
+  std::string sentence = dom.substr(since_first, dom.find("</p>", since_first) - since_first);
+  EXPECT_NE(sentence.find("the table that moved it most is \"public\".\"events\" ("), std::string::npos) << sentence;
+  EXPECT_NE(sentence.find("rows 40000 → 200000"), std::string::npos) << sentence;
+  std::string png = dir_ + "/history.png";
+  shell_output(chromium + "--window-size=1100,800 --screenshot=" + png + " file://" + page + " 2>/dev/null");
+  ASSERT_TRUE(fs::exists(png));
+  EXPECT_GT(fs::file_size(png), 20000u) << "a screenshot of a rendered page, not a blank one";
 }
 
 }  // namespace
