@@ -75,8 +75,7 @@ class LinkedGenerator {
       t.role.assign(static_cast<size_t>(t.rows + 1), -1);
       // The clean rows hold ids 1..rows; where keeps those with id % 7 <> 3 (when filtered).
       t.filtered = mapped_ && !scoped_ && chance(25);
-      // new_keys: sequence with a composite foreign key into the table: see docs/dry-run.md (left).
-      t.new_keys = false;
+      t.new_keys = mapped_ && chance(30);
       t.prefilled = out.append && chance(60);
       std::string q = s_ + "." + t.name;
       std::string scols = "id int PRIMARY KEY, k int NOT NULL", tcols = scols;
