@@ -274,12 +274,17 @@ void apply_new_keys(pg::Connection& source, pg::Connection& target, const std::v
     foreign_keys.insert({i, parent->new_keys.source_column});
     merged_refs[{i, parent->new_keys.source_column}] = parent->source;
   }
-  // The source's foreign keys say which columns hold a merged table's keys.
+  // The source's foreign keys say which columns hold a merged table's keys: each column of a
+  // foreign key beside the parent column it references, composite keys too. A composite key's
+  // column that references the merged key is rewritten like a single one (its other columns
+  // keep their values, as the parent's do), so (new key, rest) finds the parent's moved row;
+  // left as it was, the old key would find no row, or another row that took it as its new key.
   auto fks = source.exec_params(R"(
 SELECT c.conrelid::int8, c.confrelid::int8, a.attname, p.attname
-FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
-JOIN pg_attribute p ON p.attrelid = c.confrelid AND p.attnum = c.confkey[1]
-WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 AND c.conrelid = ANY ($1::oid[]) AND c.confrelid = ANY ($1::oid[]))",
+FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey, c.confkey) k(child, parent)
+JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.child
+JOIN pg_attribute p ON p.attrelid = c.confrelid AND p.attnum = k.parent
+WHERE c.contype = 'f' AND c.conrelid = ANY ($1::oid[]) AND c.confrelid = ANY ($1::oid[]))",
                                 {pg::text_array_literal(oids)}, "foreign keys");
   for (int r = 0; r < fks.rows(); ++r) {
     const TableCopy* parent = merged_table_of(static_cast<Oid>(fks.int64(r, 1)));

@@ -32,15 +32,15 @@ struct Render {
   }
   std::string operator()(const Expression& r) const { return "(" + r.sql + ")"; }
   std::string operator()(const ValueMap& r) const {
-    std::string value = r.expression.empty() ? pg::quote_ident(r.column) : "(" + r.expression + ")";
-    std::string sql = "CASE (" + value + ")::text";
+    std::string value = value_map_input_sql(r);
+    std::string sql = "CASE " + value;
     for (const auto& [in, out] : r.values) sql += " WHEN " + pg::quote_literal(in) + " THEN " + pg::quote_literal(out);
     // An unmapped value under `else: error` fails the row with the value and the column named.
-    std::string otherwise = r.otherwise == "keep" ? "(" + value + ")::text"
-                            : r.otherwise == "null"
-                                ? "NULL"
-                                : "(('pgblit mapping: no value for ' || " + pg::quote_literal(r.target_column) +
-                                      " || ' maps ' || (" + value + ")::text))::int::text";
+    std::string otherwise = r.otherwise == "keep"                                    ? value
+                            : r.otherwise == "null" || unmapped == Unmapped::as_null ? "NULL"
+                                                                                     : "(('pgblit mapping: no value for ' || " +
+                                                                                           pg::quote_literal(r.target_column) +
+                                                                                           " || ' maps ' || " + value + "))::int::text";
     return sql + " ELSE " + otherwise + " END";
   }
   std::string operator()(const NewKey& r) const { return new_key_sql(keys, pg::quote_ident(r.column)); }
@@ -52,6 +52,7 @@ struct Render {
                        column, new_key_sql(r.parent, "pgblit_u.pgblit_e", true));
   }
   const NewKeys& keys;
+  Unmapped unmapped = Unmapped::fails;
 };
 
 // NewKey renders through the table's own rule, which the column rule does not carry.
@@ -90,8 +91,14 @@ std::string new_key_sql(const NewKeys& keys, const std::string& old, bool refere
 
 std::string value_sql(const ColumnSource& source) { return std::visit(Render{kNoKeys}, source); }
 
+std::string value_map_input_sql(const ValueMap& map) {
+  return "(" + (map.expression.empty() ? pg::quote_ident(map.column) : "(" + map.expression + ")") + ")::text";
+}
+
 namespace {
-std::string value_in(const TableCopy& table, const ColumnSource& source) { return std::visit(Render{table.new_keys}, source); }
+std::string value_in(const TableCopy& table, const ColumnSource& source, Unmapped unmapped = Unmapped::fails) {
+  return std::visit(Render{table.new_keys, unmapped}, source);
+}
 
 // The value as the target's char(n) stores it: padded with spaces to n characters, trailing
 // spaces beyond n dropped (char(n) holds them insignificant and cuts them too). A value that
@@ -103,18 +110,18 @@ std::string padded(const std::string& value, int n) {
 }
 
 // The column's value over the source row as the target stores it, without its name.
-std::string stored_value(const TableCopy& table, const TargetColumn& column) {
-  std::string value = cast(value_in(table, column.source), read_type(column.source));
+std::string stored_value(const TableCopy& table, const TargetColumn& column, Unmapped unmapped = Unmapped::fails) {
+  std::string value = cast(value_in(table, column.source, unmapped), read_type(column.source));
   return column.padded_to > 0 ? padded(value, column.padded_to) : value;
 }
 
-std::string entry_in(const TableCopy& table, const TargetColumn& column) {
+std::string entry_in(const TableCopy& table, const TargetColumn& column, Unmapped unmapped = Unmapped::fails) {
   const auto* same = std::get_if<PassThrough>(&column.source);
   if (same && column.padded_to == 0) {
     return same->column == column.name ? pg::quote_ident(column.name)
                                        : fmt::format("{} AS {}", pg::quote_ident(same->column), pg::quote_ident(column.name));
   }
-  return fmt::format("{} AS {}", stored_value(table, column), pg::quote_ident(column.name));
+  return fmt::format("{} AS {}", stored_value(table, column, unmapped), pg::quote_ident(column.name));
 }
 }  // namespace
 
@@ -125,13 +132,13 @@ std::string column_value_sql(const TableCopy& table, size_t i) {
 
 std::string select_entry(const TargetColumn& column) { return entry_in(TableCopy{}, column); }
 
-std::vector<std::string> select_list(const TableCopy& table) {
+std::vector<std::string> select_list(const TableCopy& table, Unmapped unmapped) {
   std::vector<std::string> out;
   if (table.column_rules.empty()) {
     for (const auto& c : table.columns) out.push_back(pg::quote_ident(c));
     return out;
   }
-  for (const auto& c : table.column_rules) out.push_back(entry_in(table, c));
+  for (const auto& c : table.column_rules) out.push_back(entry_in(table, c, unmapped));
   return out;
 }
 

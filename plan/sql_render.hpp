@@ -13,14 +13,22 @@
 
 namespace pgblit::plan {
 
+// What a value map's `else: error` renders as for a value the map lacks: the expression that
+// fails the row naming the value (what the copy runs), or NULL (the dry run's checks, which
+// leave such rows out, count them under `value map`, and must not fail on them whatever order
+// the server evaluates their conditions in).
+enum class Unmapped { fails, as_null };
+
 // A rule's value over the source row, before its cast to the target's type.
 std::string value_sql(const mapping::ColumnSource& source);
+// The value a value map looks up: its column or expression, as text.
+std::string value_map_input_sql(const mapping::ValueMap& map);
 // Its SELECT entry: the value read as the target's type, named as the target column.
 std::string select_entry(const mapping::TargetColumn& column);
 // Column `i`'s value over the source row as the target takes it, without its name.
 std::string column_value_sql(const TableCopy& table, size_t i);
 // The table's SELECT list over the source row, one entry per column in the plan's order.
-std::vector<std::string> select_list(const TableCopy& table);
+std::vector<std::string> select_list(const TableCopy& table, Unmapped unmapped = Unmapped::fails);
 // The columns whose values the target rounds to its modifier, with their value before the cast.
 std::vector<Rescale> rescaled(const TableCopy& table);
 

@@ -122,5 +122,36 @@ TEST_F(DryRunConstraintsTest, a_generated_column_is_checked_as_the_target_comput
   EXPECT_EQ(target_value("SELECT count(*) FROM item"), "95");
 }
 
+// The linked property's seed 20261208 (dry run 48 orphans, copy 41, in the session that found
+// it): new_keys renumbered a parent that a composite foreign key references, and only single
+// foreign keys were rewritten, so each child kept its old (p, pk): an orphan on the target, or
+// a link to another row that holds that key (here the target's own rows 1..10). The copy
+// rejected a row that also broke NOT NULL for that, where the dry run counted it under both.
+TEST_F(DryRunConstraintsTest, new_keys_rewrites_a_composite_foreign_key_so_children_keep_their_parents) {
+  both_sql("CREATE TABLE parent (id int PRIMARY KEY, k int NOT NULL, name text, UNIQUE (id, k));"
+           "CREATE TABLE child (id int PRIMARY KEY, p int, pk int, parent_name text, c int)");
+  source_sql("INSERT INTO parent SELECT g, g % 3, 'moved ' || g FROM generate_series(1, 20) g;"
+             "INSERT INTO child SELECT g, g % 20 + 1, (g % 20 + 1) % 3, 'moved ' || (g % 20 + 1), g"
+             " FROM generate_series(1, 30) g;"
+             "UPDATE child SET pk = (pk + 1) % 3 WHERE id IN (3, 4);"  // no such parent: 2 orphans
+             "UPDATE child SET c = NULL WHERE id IN (5, 6, 7);"        // 3 rows the target's NOT NULL refuses
+             "ALTER TABLE child ADD FOREIGN KEY (p, pk) REFERENCES parent (id, k) NOT VALID");  // new_keys follows it
+  target_sql("ALTER TABLE child ALTER c SET NOT NULL;"
+             "ALTER TABLE child ADD FOREIGN KEY (p, pk) REFERENCES parent (id, k);"
+             "INSERT INTO parent SELECT g, g % 3, 'already there' FROM generate_series(1, 10) g");
+  auto file = mapping("version: 1\ntables:\n  public.parent:\n    new_keys: sequence\n");
+  auto dry = dry_run({"--mapping", file, "--on-existing", "append"});
+  auto rows = rows_by_check(dry);
+  EXPECT_EQ(rows["foreign key"], 2) << last_.output;
+  EXPECT_EQ(rows["not null"], 3) << last_.output;
+  auto copied = copy_setting_aside({"--mapping", file, "--on-existing", "append"});
+  EXPECT_EQ(copied.exit_code, 4) << copied.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM child"), "25");
+  // Every child loaded points at the row its parent became, none at a row already there.
+  EXPECT_EQ(target_value("SELECT count(*) FROM child c JOIN parent p ON (p.id, p.k) = (c.p, c.pk)"
+                         " WHERE p.name = c.parent_name"),
+            "25");
+}
+
 }  // namespace
 }  // namespace pgblit::test

@@ -307,6 +307,9 @@ TEST_F(GatePropertyTest, the_dry_runs_warning_rows_are_the_rows_the_copy_rejects
     checked += static_cast<int>(batch.size());
     for (const auto& c : batch) with_warnings += warned[c.table] > 0 ? 1 : 0;
     if (HasFailure()) break;  // the first failing schema is the one to read
+    if (checked % 250 < static_cast<int>(batch.size())) {  // a long bench run shows its progress
+      std::printf("gate property: %d cases so far\n", checked), std::fflush(stdout);
+    }
   }
   std::filesystem::remove_all(std::filesystem::temp_directory_path() / ("pgblit-gate-runs-" + db_));
   std::printf("gate property: %d cases checked, %d with warnings, %d schemas without (copied with exit 0), %d storing "

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 
 namespace pgblit::test {
@@ -52,8 +53,15 @@ std::string cluster_url(int port, const std::string& db) {
   return "postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/" + db;
 }
 
+// The pgblit under test: the build's, or PGBLIT_TEST_BINARY (a long bench run tests a copy, so
+// a rebuild meanwhile does not change what it tests).
+const char* pgblit_binary() {
+  const char* binary = std::getenv("PGBLIT_TEST_BINARY");
+  return binary != nullptr && *binary != '\0' ? binary : PGBLIT_BINARY;
+}
+
 RunResult run_pgblit(const std::vector<std::string>& args) {
-  std::string command = PGBLIT_BINARY;
+  std::string command = shell_quote(pgblit_binary());
   for (const auto& a : args) command += " " + shell_quote(a);
   command += " 2>&1 </dev/null";
   RunResult result;
@@ -139,10 +147,10 @@ PgblitProcess::PgblitProcess(const std::vector<std::string>& args) {
     dup2(fd, 2);
     int null = open("/dev/null", O_RDONLY);
     dup2(null, 0);
-    std::vector<char*> argv{const_cast<char*>(PGBLIT_BINARY)};
+    std::vector<char*> argv{const_cast<char*>(pgblit_binary())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(PGBLIT_BINARY, argv.data());
+    execv(pgblit_binary(), argv.data());
     _exit(127);
   }
 }

@@ -81,6 +81,21 @@ TEST(MappingRules, each_rule_renders_into_the_copy_statement) {
 
 // Every field set to something other than its default: a field the JSON forgets comes back
 // as its default, and the comparison fails.
+// The dry run reads a value map's `else: error` as NULL (it leaves those rows out and counts
+// them apart); the copy's statement fails the row, naming the value.
+TEST(MappingRules, a_value_maps_failing_branch_renders_as_null_for_the_checks) {
+  TableCopy t;
+  t.source = "\"crm\".\"deals\"";
+  t.columns = {"stage"};
+  t.column_rules = {{"stage", mapping::ValueMap{"", "lower(stage)", {{"open", "active"}}, "error", "stage", "pg_catalog.text"}}};
+  auto copied = select_list(t);
+  auto checked = select_list(t, Unmapped::as_null);
+  ASSERT_EQ(checked.size(), 1u);
+  EXPECT_NE(copied[0].find("'pgblit mapping: no value for '"), std::string::npos) << copied[0];
+  EXPECT_EQ(checked[0], "(CASE ((lower(stage)))::text WHEN 'open' THEN 'active' ELSE NULL END)::pg_catalog.text AS \"stage\"");
+  EXPECT_EQ(value_map_input_sql(std::get<mapping::ValueMap>(t.column_rules[0].source)), "((lower(stage)))::text");
+}
+
 TEST(MappingRules, the_plan_keeps_every_rule_through_its_json) {
   TableCopy t;
   t.source = "\"crm\".\"deals\"";
