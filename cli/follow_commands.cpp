@@ -20,7 +20,7 @@ std::function<int()> add_cutover_command(CLI::App& app) {
     ConnectionFlags connections;
     std::string catalog_schema = kDefaultCatalogSchema;
     int64_t run = 0;
-    std::string check = "counts";
+    std::string check = "changes";
     double timeout = 600;
     int jobs = default_jobs();
     std::vector<std::string> fence_revoke;
@@ -33,9 +33,10 @@ std::function<int()> add_cutover_command(CLI::App& app) {
   add_connection_flags(*cmd, flags->connections);
   add_catalog_schema_flag(*cmd, flags->catalog_schema);
   cmd->add_option("--check", flags->check,
-                  "what is compared once caught up: counts (row counts of every table, the default) or full "
-                  "(digests of every row, as pgblit verify)")
-      ->check(CLI::IsMember({"counts", "full"}));
+                  "what is compared once caught up: changes (the digests of the rows changed since the copy's "
+                  "snapshot, source against target; the default), counts (row counts of every table: a full scan "
+                  "of each) or full (digests of every row, as pgblit verify)")
+      ->check(CLI::IsMember({"changes", "counts", "full"}));
   cmd->add_option("--catch-up-timeout", flags->timeout,
                   "seconds to wait for the target to apply the source's changes up to the fence (default: 600)")
       ->check(CLI::Range(1.0, 86400.0));
@@ -51,8 +52,11 @@ std::function<int()> add_cutover_command(CLI::App& app) {
                                    flags->run, flags->check, flags->timeout, flags->jobs, flags->fence_revoke,
                                    flags->run_dir},
                                   cancellation);
-    fmt::print("cut over run {}: downtime {:.2f} s (fence to target ready), {} tables checked ({}), {} sequences set\n",
-               flags->run, result.downtime_seconds, result.tables_checked, flags->check, result.sequences);
+    fmt::print("cut over run {}: downtime {:.2f} s (fence to target ready), {} tables checked ({}{}), {} sequences "
+               "set\n",
+               flags->run, result.downtime_seconds, result.tables_checked, result.check,
+               result.check == "changes" ? fmt::format(": {} changed rows", result.rows_compared) : "",
+               result.sequences);
     return 0;
   };
 }

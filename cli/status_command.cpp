@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "cli/common_flags.hpp"
+#include "core/events.hpp"
+#include "report/hooks.hpp"
 #include "core/defaults.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
@@ -28,6 +30,8 @@ struct StatusFlags {
   bool watch = false;
   double interval = 2;
   bool json = false;
+  std::string on_event;
+  double on_event_timeout = 30;
 };
 
 void print(const nlohmann::json& s) {
@@ -77,6 +81,8 @@ int run_status(StatusFlags& flags) {
   auto target = pg::open_session(flags.connections.target, "target");
   mover::RunCatalog catalog(target, flags.catalog_schema);
   std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
+  Events events;
+  if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
   for (;;) {
     auto status = catalog.status(run);
     // Whatever the run shown: every index and constraint any run left dropped on this target.
@@ -90,6 +96,9 @@ int run_status(StatusFlags& flags) {
                                             flags.connections.source);
         !follow.is_null()) {
       status["follow"] = follow;
+      if (follow["state"] == "following" || follow["state"] == "cutover") {
+        mover::emit_follow_lag(events, follow, status["run_id"].get<int64_t>());
+      }
     }
     if (flags.json) {
       std::cout << status.dump() << std::endl;
@@ -97,7 +106,11 @@ int run_status(StatusFlags& flags) {
       print(status);
       if (status.contains("follow")) print_follow_status(status["follow"]);
     }
-    if (!flags.watch || status["status"] != "running") return 0;
+    // A following run is watched too: its lag until the cutover.
+    if (!flags.watch || (status["status"] != "running" && status["status"] != "following" &&
+                         status["status"] != "cutover")) {
+      return 0;
+    }
     std::this_thread::sleep_for(std::chrono::duration<double>(flags.interval));
     if (!flags.json) fmt::print("\n");
   }
@@ -118,6 +131,12 @@ std::function<int()> add_status_command(CLI::App& app) {
   cmd->add_option("--interval", flags->interval, "seconds between --watch refreshes (default: 2)")
       ->check(CLI::Range(0.2, 3600.0));
   cmd->add_flag("--json", flags->json, "print it as JSON (one object a line with --watch)");
+  cmd->add_option("--on-event", flags->on_event,
+                  "for a following run, run this shell command at every refresh with the follow_lag event as JSON "
+                  "on its standard input (PGBLIT_EVENT, PGBLIT_RUN_ID set); with --watch, a periodic lag report");
+  cmd->add_option("--on-event-timeout", flags->on_event_timeout,
+                  "seconds a hook may run before it is stopped (default: 30)")
+      ->check(CLI::Range(0.1, 3600.0));
   return [flags] { return run_status(*flags); };
 }
 

@@ -58,7 +58,7 @@ Hooks::~Hooks() {
 
 void Hooks::on_event(const nlohmann::json& event) {
   const std::string& type = event["event"];
-  if (type != "run_started" && type != "phase" && type != "run_finished") return;
+  if (type != "run_started" && type != "phase" && type != "run_finished" && type != "follow_lag") return;
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(event);
@@ -92,6 +92,10 @@ void Hooks::run(const nlohmann::json& event) {
   const std::string& type = event["event"];
   if (type == "run_started") run_id_ = event["run_id"];
   if (type == "phase") phase_ = event["phase"];
+  if (type == "follow_lag") {  // from pgblit status --watch too, which has no run_started
+    run_id_ = event["run_id"];
+    phase_ = "following";
+  }
   std::vector<std::string> env = hook_environment(environ);
   env.push_back("PGBLIT_EVENT=" + type);
   env.push_back(fmt::format("PGBLIT_RUN_ID={}", run_id_));

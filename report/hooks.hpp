@@ -1,5 +1,5 @@
 // --on-event CMD: a team's own notifications (chat, pager, dashboard). On run_started, every
-// phase change and run_finished, CMD runs through /bin/sh with the event in the environment
+// phase change, run_finished and follow_lag (a following run's lag), CMD runs through /bin/sh with the event in the environment
 // (PGBLIT_EVENT, PGBLIT_RUN_ID, PGBLIT_PHASE, PGBLIT_EXIT_CODE) and as JSON on its standard
 // input. Hooks run one at a time on a thread of their own, so a slow hook never slows the
 // copy; one that fails is logged, one that runs past its timeout is killed and logged, and

@@ -416,6 +416,7 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
     begin_following(*run_.target, options_.subscription_conninfo.empty() ? options_.source : options_.subscription_conninfo,
                     options_.catalog_schema, run_id_);
     catalog.set_run_status(run_id_, "following");
+    emit_follow_lag(events, follow_status(*run_.target, options_.catalog_schema, run_id_, options_.source), run_id_);
   } else {
     catalog.set_run_status(run_id_, "done");
   }

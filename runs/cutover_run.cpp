@@ -12,11 +12,13 @@
 #include <thread>
 
 #include "core/private_files.hpp"
+#include "runs/changed_rows_check.hpp"
 #include "runs/follow_run.hpp"
 #include "mover/run_catalog.hpp"
 #include "runs/verify_run.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
+#include "source/changed_keys.hpp"
 #include "source/follow_source.hpp"
 #include "target/fence.hpp"
 #include "target/sequences.hpp"
@@ -99,10 +101,38 @@ int set_sequences(pg::Connection& source, pg::Connection& target, const plan::Pl
   return advanced.set;
 }
 
-void drop_everything(pg::Connection& source, pg::Connection& target, const FollowRecord& f) {
+void drop_everything(pg::Connection& source, pg::Connection& target, const FollowRecord& f, const std::string& catalog) {
   target::drop_subscription(target, f.subscription);
   source::drop_slot(source, f.slot);
+  if (!f.key_slot.empty()) source::drop_slot(source, f.key_slot);
   source::drop_publication(source, f.publication);
+  forget_changed_keys(target, catalog, f.run_id);
+}
+
+// Reads the key slot up to `upto`, storing the keys on the target as it goes.
+int64_t drain_keys(pg::Connection& source, pg::Connection& target, const std::string& catalog, const FollowRecord& f,
+                   const plan::Plan& plan, const std::string& upto, bool advance) {
+  return source::drain_key_slot(source, f.key_slot, f.publication, plan, upto, advance, [&](const source::ChangedKeys& keys) {
+    store_changed_keys(target, catalog, f.run_id, keys);
+  });
+}
+
+void check_changes(pg::Connection& source, pg::Connection& target, const CutoverOptions& o, const plan::Plan& plan,
+                   CutoverResult& result) {
+  auto started = Clock::now();
+  auto checked = check_changed_rows(source, target, o.catalog, o.run, plan);
+  result.tables_checked = checked.tables;
+  result.rows_compared = checked.rows;
+  spdlog::info("{} changed rows compared in {} tables ({} compared whole) in {:.2f} s; the {} other tables are "
+               "unchanged since the verified copy",
+               checked.rows, checked.tables, checked.whole_tables, since(started), plan.tables.size() - checked.tables);
+  if (!checked.differences.empty()) {
+    for (const auto& d : checked.differences) spdlog::error("differs: {}", d);
+    throw Error(ErrorKind::Verification,
+                fmt::format("rows changed during the catch-up differ on the target ({})", checked.differences.front()),
+                "", "the source stays fenced and the subscription in place: look into it, then pgblit cutover again "
+                    "or pgblit unfollow");
+  }
 }
 
 void write_cutover_file(const CutoverOptions& o, const CutoverResult& r) {
@@ -113,7 +143,9 @@ void write_cutover_file(const CutoverOptions& o, const CutoverResult& r) {
   std::ofstream(dir / "cutover.json") << nlohmann::json{{"run_id", o.run},
                                                         {"downtime_seconds", r.downtime_seconds},
                                                         {"catch_up_seconds", r.catch_up_seconds},
-                                                        {"check", o.check},
+                                                        {"check", r.check},
+                                                        {"key_slot_read_before_fence_seconds", r.drain_seconds},
+                                                        {"rows_compared", r.rows_compared},
                                                         {"check_seconds", r.check_seconds},
                                                         {"tables_checked", r.tables_checked},
                                                         {"fence_lsn", r.fence_lsn},
@@ -140,6 +172,38 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   follows.set(o.run, "state", "cutover");
   catalog.set_run_status(o.run, "cutover");
   CutoverResult result;
+  result.check = o.check;
+  if (o.check == "changes" && f->key_slot.empty()) {
+    spdlog::warn("run {} has no key slot (its copy predates it): its cutover checks row counts", o.run);
+    result.check = "counts";
+  }
+  if (result.check == "changes" && !run.options.value("verify", true)) {
+    spdlog::warn("run {} was copied without verification: --check changes compares only the rows changed since; "
+                 "--check full compares every row", o.run);
+  }
+  if (result.check == "changes") {
+    // While the application still writes: the keys changed so far are read before the fence,
+    // so the downtime reads only those of the last moments.
+    // Decoding restarts at the slot's restart_lsn, which moves only to a running-transactions
+    // record (the server logs one about every 15 s while it is written to): reading on until
+    // one lies past the first read leaves the fence's read seconds of WAL, not up to 15 s worth.
+    auto drain_started = Clock::now();
+    auto flushed = [&] { return source.exec("SELECT pg_current_wal_flush_lsn()::text").text(0, 0); };
+    auto first = flushed();
+    int64_t read = drain_keys(source, target, o.catalog, *f, plan, first, /*advance=*/true);
+    bool fenced = fence_in_place(source, target, o.catalog);  // a rerun: the wait would be downtime
+    while (!fenced && since(drain_started) < 20 &&
+           source.exec_params("SELECT restart_lsn < $2::pg_lsn AND pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) "
+                              "> 65536 FROM pg_replication_slots WHERE slot_name = $1",
+                              {f->key_slot, first}, f->key_slot).boolean(0, 0)) {
+      if (cancellation.requested()) throw cancellation.error(f->key_slot);
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));  // polling the fact: restart_lsn moved
+      read += drain_keys(source, target, o.catalog, *f, plan, flushed(), /*advance=*/true);
+    }
+    result.drain_seconds = since(drain_started);
+    spdlog::info("{} changes since the snapshot read from the key slot in {:.2f} s, before the fence", read,
+                 result.drain_seconds);
+  }
   auto fence_started = Clock::now();
   if (fence_in_place(source, target, o.catalog)) {
     spdlog::info("the source is already fenced (an earlier cutover of run {}): kept", o.run);
@@ -155,7 +219,11 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   result.catch_up_seconds = since(fence_started);
   spdlog::info("caught up in {:.2f} s after the fence", result.catch_up_seconds);
   auto check_started = Clock::now();
-  if (o.check == "full") {
+  if (result.check == "changes") {
+    auto read = drain_keys(source, target, o.catalog, *f, plan, result.fence_lsn, /*advance=*/false);
+    spdlog::info("{} more changes read from the key slot up to the fence in {:.2f} s", read, since(check_started));
+    check_changes(source, target, o, plan, result);
+  } else if (result.check == "full") {
     VerifyOptions verify;
     verify.source = o.source;
     verify.target = o.target;
@@ -178,15 +246,19 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   }
   result.check_seconds = since(check_started);
   result.sequences = set_sequences(source, target, plan);
-  drop_everything(source, target, *f);
-  follows.set(o.run, "state", "done");
+  // The target is ready once nothing applies to it any more: the source's slots and
+  // publication are dropped after that (outside the downtime), and the run is done only then,
+  // so a crash in between leaves a run that cutover or unfollow finishes.
+  target::drop_subscription(target, f->subscription);
   follows.set(o.run, "ready_at", "now");
-  catalog.set_run_status(o.run, "done");
   result.downtime_seconds = since(fence_started);
+  drop_everything(source, target, *f, o.catalog);
+  follows.set(o.run, "state", "done");
+  catalog.set_run_status(o.run, "done");
   spdlog::info("cutover of run {}: downtime {:.2f} s from the fence to the target ready (catch-up {:.2f} s, {} check "
                "{:.2f} s, {} sequences set); subscription, slot and publication dropped. The source stays fenced: "
                "pgblit unfence lifts it",
-               o.run, result.downtime_seconds, result.catch_up_seconds, o.check, result.check_seconds, result.sequences);
+               o.run, result.downtime_seconds, result.catch_up_seconds, result.check, result.check_seconds, result.sequences);
   write_cutover_file(o, result);
   return result;
 }
@@ -210,7 +282,7 @@ std::vector<int64_t> unfollow(const std::string& source_conninfo, const std::str
   RunCatalog runs(target, catalog);
   std::vector<int64_t> out;
   for (const auto& f : todo) {
-    drop_everything(source, target, f);
+    drop_everything(source, target, f, catalog);
     follows.set(f.run_id, "state", "unfollowed");
     runs.set_run_status(f.run_id, "unfollowed");
     spdlog::info("run {}: subscription {}, slot {} and publication {} dropped; the target keeps the rows as of the "

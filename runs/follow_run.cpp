@@ -7,10 +7,12 @@
 #include <random>
 
 #include "core/defaults.hpp"
+#include "runs/changed_rows_check.hpp"
 #include "pg/replication.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 #include "source/follow_checks.hpp"
+#include "source/changed_keys.hpp"
 #include "source/follow_source.hpp"
 #include "target/subscription.hpp"
 
@@ -36,6 +38,10 @@ void FollowCatalog::create_table() {
                            table_),
                table_);
   if (!existed) target_.exec(fmt::format("COMMENT ON TABLE {} IS {}", table_, pg::quote_literal(kCatalogTableMarker)), table_);
+  // The key slot (changed_keys.hpp): on the source, dropped with the others. Catalogs made
+  // before it have none, and their cutover checks counts.
+  target_.exec(fmt::format("ALTER TABLE {} ADD COLUMN IF NOT EXISTS key_slot text", table_), table_);
+  create_changed_keys_table(target_, schema_);
 }
 
 bool FollowCatalog::exists() {
@@ -45,20 +51,21 @@ bool FollowCatalog::exists() {
 FollowRecord FollowCatalog::add(int64_t run) {
   std::random_device random;
   std::string tag = fmt::format("pgblit_{}_{:08x}", run, random());
-  FollowRecord r{run, tag, tag, tag, "starting", "", ""};
-  target_.exec_params(fmt::format("INSERT INTO {} (run_id, slot, publication, subscription, state) "
-                                  "VALUES ($1, $2, $3, $4, $5)",
+  FollowRecord r{run, tag, tag, tag, "starting", "", "", tag + "_keys"};
+  target_.exec_params(fmt::format("INSERT INTO {} (run_id, slot, publication, subscription, state, key_slot) "
+                                  "VALUES ($1, $2, $3, $4, $5, $6)",
                                   table_),
-                      {std::to_string(run), r.slot, r.publication, r.subscription, r.state}, table_);
+                      {std::to_string(run), r.slot, r.publication, r.subscription, r.state, r.key_slot}, table_);
   return r;
 }
 
 namespace {
 FollowRecord record_of(const pg::Result& r, int i) {
-  return {r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), r.text(i, 6)};
+  return {r.int64(i, 0), r.text(i, 1), r.text(i, 2), r.text(i, 3), r.text(i, 4), r.text(i, 5), r.text(i, 6),
+          r.text(i, 7)};
 }
 constexpr const char* kColumns = "run_id, slot, publication, subscription, state, COALESCE(snapshot_lsn, ''), "
-                                 "COALESCE(fence_lsn, '')";
+                                 "COALESCE(fence_lsn, ''), COALESCE(key_slot, '')";
 }  // namespace
 
 std::optional<FollowRecord> FollowCatalog::load(int64_t run) {
@@ -110,6 +117,9 @@ std::string start_follow(pg::Connection& coordinator, pg::Connection& target, co
     // Before the slot: pgoutput looks the publication up as of each change it decodes.
     auto session = pg::open_session(source_conninfo, "source");
     source::create_publication(session, record.publication, plan);
+    // Before the subscription's slot: its changes are then a superset of what the subscription
+    // applies (a transaction committed between the two is compared needlessly, never missed).
+    source::create_key_slot(session, record.key_slot);
   }
   pg::ReplicationConnection replication(source_conninfo);  // open until the coordinator imported its snapshot
   auto slot = replication.create_logical_slot(record.slot);
@@ -167,6 +177,16 @@ nlohmann::json follow_status(pg::Connection& target, const std::string& catalog,
     }
   }
   return out;
+}
+
+void emit_follow_lag(Events& events, const nlohmann::json& status, int64_t run) {
+  if (status.is_null()) return;
+  nlohmann::json fields{{"run_id", run}, {"state", status["state"]},
+                        {"apply_worker_running", status.value("apply_worker_running", false)},
+                        {"lag_seconds", status.value("lag_seconds", nlohmann::json())},
+                        {"lag_bytes", status.value("lag_bytes", nlohmann::json())},
+                        {"slot_retained_bytes", status.value("slot_retained_bytes", nlohmann::json())}};
+  events.emit("follow_lag", fields);
 }
 
 }  // namespace pgblit::mover

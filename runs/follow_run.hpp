@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/events.hpp"
 #include "plan/plan.hpp"
 #include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
@@ -26,6 +27,7 @@ struct FollowRecord {
   std::string state;         // starting, copying, following, cutover, done, unfollowed
   std::string snapshot_lsn;  // the slot's consistent point: the copy's rows are exactly those before it
   std::string fence_lsn;     // the source's WAL position once fenced (cutover)
+  std::string key_slot;      // the slot the cutover reads changed keys from ("" in older catalogs)
 };
 
 // <catalog>.follows on the target.
@@ -67,11 +69,15 @@ void begin_following(pg::Connection& target, const std::string& subscription_con
 nlohmann::json follow_status(pg::Connection& target, const std::string& catalog, int64_t run,
                              const std::string& source_conninfo);
 
+// The follow_lag event (docs/events.md) from a follow_status: copy --follow emits it once it
+// follows, pgblit status --watch at every refresh of a following run.
+void emit_follow_lag(Events& events, const nlohmann::json& status, int64_t run);
+
 struct CutoverOptions {
   std::string source, target;
   std::string catalog;
   int64_t run = 0;
-  std::string check = "counts";  // counts | full
+  std::string check = "changes";  // changes | counts | full
   double timeout = 600;          // seconds to wait for the target to catch up
   int jobs = 2;                  // --check full
   std::vector<std::string> fence_revoke;
@@ -81,7 +87,10 @@ struct CutoverOptions {
 struct CutoverResult {
   double downtime_seconds = 0;  // fence -> target ready
   double catch_up_seconds = 0;  // fence -> everything applied
-  double check_seconds = 0;
+  double drain_seconds = 0;     // reading the key slot before the fence (not downtime)
+  double check_seconds = 0;     // reading the last keys and comparing, after the fence
+  int64_t rows_compared = 0;    // --check changes: changed rows compared
+  std::string check;            // the check made
   std::string fence_lsn;
   int sequences = 0;
   size_t tables_checked = 0;

@@ -20,8 +20,9 @@ SELECT current_setting('wal_level'), current_setting('max_replication_slots')::i
                    "ALTER SYSTEM SET wal_level = logical and restart the source (managed services: the logical "
                    "replication parameter, e.g. rds.logical_replication = 1)"});
   }
-  if (s.int64(0, 2) >= s.int64(0, 1)) {
-    out.push_back({true, fmt::format("no free replication slot on the source ({} of {} in use)", s.int64(0, 2), s.int64(0, 1)),
+  // Two slots: the subscription's, and the one the cutover reads the changed rows' keys from.
+  if (s.int64(0, 2) + 2 > s.int64(0, 1)) {
+    out.push_back({true, fmt::format("fewer than two free replication slots on the source ({} of {} in use)", s.int64(0, 2), s.int64(0, 1)),
                    "raise max_replication_slots (restart), or drop an unused slot"});
   }
   if (s.int64(0, 4) >= s.int64(0, 3)) {

@@ -3,8 +3,10 @@
 // writes commit in, through idle stretches, cascades and TRUNCATE, a killed cutover, and
 // nothing (slot, publication, subscription) is left behind. Every wait is on a fact.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -40,9 +42,11 @@ void drop_leftover_replication(const std::string& db) {
 class FollowTest : public DatabasePair {
  protected:
   void SetUp() override {
-    auto name = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::string db = name;
-    std::transform(db.begin(), db.end(), db.begin(), [](unsigned char c) { return std::isalnum(c) ? std::tolower(c) : '_'; });
+    // The database DatabasePair::SetUp names (suite_test, long names shortened by a hash).
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string db = std::string(info->test_suite_name()) + "_" + info->name();
+    std::transform(db.begin(), db.end(), db.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (db.size() > 60) db = db.substr(0, 50) + "_" + std::to_string(std::hash<std::string>{}(db) % 1000000000);
     drop_leftover_replication(db);
     DatabasePair::SetUp();
   }
@@ -68,8 +72,9 @@ class FollowTest : public DatabasePair {
   bool caught_up() {
     std::string lsn = source_value("SELECT pg_current_wal_lsn()");
     return eventually([&] {
+      // The subscription's slot (the key slot is read by the cutover alone).
       return source_value(fmt::format("SELECT confirmed_flush_lsn >= '{}' FROM pg_replication_slots WHERE database = "
-                                      "current_database()", lsn)) == "t";
+                                      "current_database() AND slot_name NOT LIKE '%\\_keys'", lsn)) == "t";
     });
   }
 
@@ -300,13 +305,82 @@ TEST_F(FollowTest, ACopyKilledMidwayIsRefusedToResumeAndUnfollowLeavesNothing) {
   open_gate();
   int64_t run = latest_run();
   EXPECT_EQ(follow_state(run), "copying");
-  EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "1");
+  // The subscription's slot and the key slot.
+  EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "2");
   // Its slot's snapshot died with it: chunks read in another snapshot would get changes applied twice.
   auto resumed = copy({"--resume", std::to_string(run)});
   EXPECT_EQ(resumed.exit_code, 2) << resumed.output;
   EXPECT_TRUE(mentions(resumed, "pgblit unfollow")) << resumed.output;
   auto r = run_pgblit({"unfollow", std::to_string(run), "--source", source_url(), "--target", target_url()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_nothing_left();
+}
+
+// The default check compares the rows changed since the snapshot, and only those: a writer
+// updates and deletes rows through the catch-up; a row planted on the target (a changed row
+// altered, a deleted row put back) fails the cutover with exit 3 and leaves the source fenced
+// and everything in place; once the target is mended the cutover passes and leaves nothing.
+TEST_F(FollowTest, TheChangedRowsCheckCatchesAPlantedDivergence) {
+  both_sql("CREATE TABLE items (id bigserial PRIMARY KEY, n int NOT NULL, note text); "
+           "CREATE TABLE quiet (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO items (n, note) SELECT g, 'x' FROM generate_series(1, 20000) g; "
+             "INSERT INTO quiet SELECT g, 'q' FROM generate_series(1, 100) g; ANALYZE items");
+  int64_t run = follow();
+  // The lag as an event, for a team's hook: pgblit status --on-event while it follows.
+  std::string events = "/tmp/pgblit-follow-lag-" + db_ + ".jsonl";
+  std::remove(events.c_str());
+  auto status = run_pgblit({"status", std::to_string(run), "--target", target_url(), "--source", source_url(),
+                            "--on-event", "cat >> " + events});
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  {
+    std::ifstream in(events);
+    auto event = nlohmann::json::parse(in);
+    EXPECT_EQ(event["event"], "follow_lag");
+    EXPECT_EQ(event["run_id"], run);
+    EXPECT_EQ(event["state"], "following");
+    EXPECT_TRUE(event["lag_bytes"].is_number()) << event.dump();
+  }
+  std::remove(events.c_str());
+  {
+    Writer writer(source_url());
+    int64_t before = writer.writes();
+    ASSERT_TRUE(eventually([&] { return writer.writes() > before + 300; }));
+  }
+  // Keys the writer never picks: one row inserted and changed, one inserted and deleted.
+  source_sql("INSERT INTO items VALUES (900001, 1, 'new'), (900002, 1, 'gone'); "
+             "UPDATE items SET note = 'known' WHERE id = 900001; DELETE FROM items WHERE id = 900002");
+  ASSERT_TRUE(caught_up());
+  target_sql("UPDATE items SET note = 'planted' WHERE id = 900001; INSERT INTO items VALUES (900002, 0, 'back')");
+  auto failed = cutover(run);
+  EXPECT_EQ(failed.exit_code, 3) << failed.output;
+  EXPECT_TRUE(mentions(failed, "key (900001): differs")) << failed.output;
+  EXPECT_TRUE(mentions(failed, "key (900002): deleted on the source, still on the target")) << failed.output;
+  EXPECT_EQ(follow_state(run), "cutover");
+  EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "2");
+  target_sql("UPDATE items SET note = 'known' WHERE id = 900001; DELETE FROM items WHERE id = 900002");
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_TRUE(mentions(cut, "changed rows")) << cut.output;
+  EXPECT_TRUE(mentions(cut, "1 tables checked")) << cut.output;  // quiet had no change
+  expect_same_contents("items");
+  expect_same_contents("quiet");
+  expect_nothing_left();
+  EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.follow_changes"), "0");
+}
+
+// One transaction of some 60,000 changes: applied by the subscription at its commit, read from
+// the key slot past its batch size in one piece, compared in several batches of keys.
+TEST_F(FollowTest, ALargeTransactionIsAppliedAndChecked) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g");
+  int64_t run = follow();
+  source_sql("BEGIN; INSERT INTO t SELECT g, 'big' FROM generate_series(1001, 60000) g; "
+             "UPDATE t SET v = 'u' WHERE id <= 500; DELETE FROM t WHERE id BETWEEN 501 AND 600; COMMIT");
+  ASSERT_TRUE(caught_up());
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  EXPECT_TRUE(mentions(cut, "59600 changed rows")) << cut.output;
+  expect_same_contents("t");
   expect_nothing_left();
 }
 
