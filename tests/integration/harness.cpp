@@ -25,6 +25,13 @@ std::string slurp(const std::filesystem::path& file) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+void keep_screenshot(const std::filesystem::path& png) {
+  if (const char* dir = std::getenv("PGBLIT_SCREENSHOT_DIR")) {
+    std::filesystem::copy_file(png, std::filesystem::path(dir) / png.filename(),
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+}
+
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;

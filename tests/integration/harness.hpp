@@ -28,6 +28,8 @@ std::string shell_output(const std::string& command);
 // A file's whole text ("" when it cannot be read), and how often `what` occurs in a text.
 std::string slurp(const std::filesystem::path& file);
 size_t count(const std::string& text, const std::string& what);
+// A screenshot a test took, copied to $PGBLIT_SCREENSHOT_DIR when set (how docs/images are made).
+void keep_screenshot(const std::filesystem::path& png);
 
 // pgblit as a background process, for tests that kill it or act on the servers meanwhile.
 class PgblitProcess {

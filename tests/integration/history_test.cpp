@@ -115,6 +115,7 @@ TEST_F(HistoryTest, five_rehearsals_show_side_by_side_and_name_the_growing_table
   shell_output(chromium + "--window-size=1100,800 --screenshot=" + png + " file://" + page + " 2>/dev/null");
   ASSERT_TRUE(fs::exists(png));
   EXPECT_GT(fs::file_size(png), 20000u) << "a screenshot of a rendered page, not a blank one";
+  keep_screenshot(png);
 }
 
 }  // namespace

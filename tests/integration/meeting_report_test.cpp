@@ -94,6 +94,7 @@ TEST_F(MeetingReportTest, the_report_answers_go_or_no_go_and_where_the_time_went
                " 2>/dev/null");
   ASSERT_TRUE(fs::exists(png));
   EXPECT_GT(fs::file_size(png), 20000u) << "a screenshot of a rendered page, not a blank one";
+  keep_screenshot(png);
 }
 
 // plan measures the estimate and keeps it in the run folder; the copy of the same selection
