@@ -108,15 +108,19 @@ class DerivedTablesTest : public DatabasePair {
     out.insert(out.end(), extra.begin(), extra.end());
     return out;
   }
-  RunResult verify() {
-    return run_pgblit({"verify", "--source", source_url(), "--target", target_url(), "--mapping", file_, "-n", "crm"});
+  // `pgblit COMMAND` (plan, verify) of this mapping and schema.
+  RunResult with_mapping(const std::string& command, std::vector<std::string> extra = {}) {
+    std::vector<std::string> a{command, "--source", source_url(), "--target", target_url(), "--mapping", file_, "-n", "crm"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run_pgblit(a);
   }
+  RunResult verify() { return with_mapping("verify"); }
   std::string file_;
 };
 
 TEST_F(DerivedTablesTest, a_junction_made_from_a_column_holds_each_contacts_organization) {
   write_mapping(kMapping);
-  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "--mapping", file_, "-n", "crm"});
+  auto plan = with_mapping("plan");
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
   auto run = run_pgblit(args());
   ASSERT_EQ(run.exit_code, 0) << run.output;
@@ -142,7 +146,7 @@ TEST_F(DerivedTablesTest, the_dry_run_checks_a_junctions_rows_against_its_constr
   std::string without_where = kMapping;
   without_where.erase(without_where.find("      where: "), std::string("      where: \"company_id IS NOT NULL\"\n").size());
   write_mapping(without_where.c_str());
-  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "--mapping", file_, "-n", "crm"});
+  auto plan = with_mapping("plan");
   EXPECT_EQ(plan.exit_code, 5) << plan.output;
   EXPECT_TRUE(mentions(plan, "[not null] \"crm\".\"contact_organizations\".\"organization_id\"")) << plan.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM crm.contacts"), "0");
@@ -154,12 +158,12 @@ TEST_F(DerivedTablesTest, a_table_filled_from_a_join_is_chunked_copied_and_verif
   std::string left = kQueryMapping;
   left.replace(left.find(" JOIN "), 6, " LEFT JOIN ");
   write_mapping(left.c_str());
-  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "--mapping", file_, "-n", "crm"});
+  auto plan = with_mapping("plan");
   EXPECT_EQ(plan.exit_code, 5) << plan.output;
   EXPECT_TRUE(mentions(plan, "[not null] \"crm\".\"contact_directory\".\"organization\"")) << plan.output;
 
   write_mapping(kQueryMapping);
-  plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "--mapping", file_, "-n", "crm"});
+  plan = with_mapping("plan");
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
   auto run = run_pgblit(args());
   ASSERT_EQ(run.exit_code, 0) << run.output;
@@ -186,8 +190,7 @@ TEST_F(DerivedTablesTest, a_merge_killed_after_its_third_chunk_resumes_to_exactl
   std::string reads_key = kMergeMapping;
   reads_key.replace(reads_key.find("{expr: \"true\"}"), std::string("{expr: \"true\"}").size(), "{expr: \"id > 0\"}");
   write_mapping(reads_key.c_str());
-  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "--mapping", file_, "-n", "crm",
-                          "--on-existing", "append"});
+  auto plan = with_mapping("plan", {"--on-existing", "append"});
   EXPECT_TRUE(mentions(plan, "\"is_primary\": its expression reads \"id\", which holds keys of \"crm\".\"contacts\""))
       << plan.output;
   EXPECT_TRUE(mentions(plan, "{from: id}")) << plan.output;
