@@ -6,7 +6,6 @@
 
 #include <array>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
 
 #include "harness.hpp"
@@ -130,13 +129,10 @@ TEST_F(DeferredTest, sigkill_at_ten_moments_over_load_and_rebuild_then_resume_re
     int before = loading ? chunks_done() : rebuilt();
     auto a = copy_args(args({"-j", "1", "--index-jobs", "1", "--log-level", "warn"}));
     if (i > 0) a.push_back("--resume");
-    setenv(loading ? "PGBLIT_HOLD_AFTER_CHUNKS" : "PGBLIT_HOLD_AFTER_REBUILDS", "1", 1);
-    PgblitProcess copy(a);
-    unsetenv("PGBLIT_HOLD_AFTER_CHUNKS");
-    unsetenv("PGBLIT_HOLD_AFTER_REBUILDS");
-    ASSERT_TRUE(eventually([&] { return (loading ? chunks_done() : rebuilt()) > before; })) << copy.output_so_far();
-    copy.kill_now();
-    auto result = copy.wait();
+    auto copy = holding_after(loading ? kAfterChunks : kAfterRebuilds, 1, a);
+    ASSERT_TRUE(eventually([&] { return (loading ? chunks_done() : rebuilt()) > before; })) << copy->output_so_far();
+    copy->kill_now();
+    auto result = copy->wait();
     ASSERT_EQ(result.exit_code, 128 + SIGKILL) << "moment " << i << ": " << result.output;
   }
   EXPECT_NE(target_value("SELECT count(*) FROM pgblit.objects WHERE status <> 'rebuilt'"), "0")

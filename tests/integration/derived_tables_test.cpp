@@ -196,17 +196,15 @@ TEST_F(DerivedTablesTest, a_merge_killed_after_its_third_chunk_resumes_to_exactl
   EXPECT_TRUE(mentions(plan, "{from: id}")) << plan.output;
 
   write_mapping(kMergeMapping);
-  setenv("PGBLIT_HOLD_AFTER_CHUNKS", "3", 1);
-  PgblitProcess killed(args({"--on-existing", "append"}));
-  unsetenv("PGBLIT_HOLD_AFTER_CHUNKS");
+  auto killed = holding_after(kAfterChunks, 3, args({"--on-existing", "append"}));
   // The fact: three chunks committed (the run catalog appears once the run is recorded).
   ASSERT_TRUE(eventually([&] {
     return target_value("SELECT to_regclass('pgblit.chunks') IS NOT NULL") == "t" &&
            target_value("SELECT count(*) FROM pgblit.chunks WHERE status = 'done'") == "3";
   }))
-      << killed.output_so_far();
-  killed.kill_now();
-  ASSERT_EQ(killed.wait().exit_code, 128 + SIGKILL);
+      << killed->output_so_far();
+  killed->kill_now();
+  ASSERT_EQ(killed->wait().exit_code, 128 + SIGKILL);
   ASSERT_TRUE(eventually([&] {
     return target_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND backend_type = 'client backend' AND pid <> pg_backend_pid()") == "0";

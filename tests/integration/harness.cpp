@@ -144,6 +144,13 @@ std::vector<std::string> DatabasePair::copy_args(const std::vector<std::string>&
 
 RunResult DatabasePair::copy(const std::vector<std::string>& args) { return run_pgblit(copy_args(args)); }
 
+std::unique_ptr<PgblitProcess> holding_after(const char* moment, int k, const std::vector<std::string>& args) {
+  setenv(moment, std::to_string(k).c_str(), 1);
+  auto process = std::make_unique<PgblitProcess>(args);
+  unsetenv(moment);
+  return process;
+}
+
 PgblitProcess::PgblitProcess(const std::vector<std::string>& args) {
   static int counter = 0;
   log_ = "/tmp/pgblit-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".log";

@@ -45,13 +45,6 @@ ANALYZE)");
   std::vector<std::string> restore_args() const {
     return {"restore", "--spool", spool_.string(), "--target", target_url(), "-j", "1"};
   }
-  // pgblit in the background, holding once `k` chunks are in.
-  static std::unique_ptr<PgblitProcess> holding_after(int k, const std::vector<std::string>& args) {
-    setenv("PGBLIT_HOLD_AFTER_CHUNKS", std::to_string(k).c_str(), 1);
-    auto process = std::make_unique<PgblitProcess>(args);
-    unsetenv("PGBLIT_HOLD_AFTER_CHUNKS");
-    return process;
-  }
   size_t chunk_files() const {
     size_t n = 0;
     if (!fs::is_directory(spool_ / "data")) return 0;
@@ -67,7 +60,7 @@ ANALYZE)");
 };
 
 TEST_F(MoverResumeTest, a_backup_killed_after_its_second_chunk_is_completed_by_resume) {
-  auto running = holding_after(2, backup_args());
+  auto running = holding_after(kAfterChunks, 2, backup_args());
   ASSERT_TRUE(eventually([&] { return chunk_files() == 2; })) << running->output_so_far();
   running->kill_now();
   auto killed = running->wait();
@@ -91,7 +84,7 @@ TEST_F(MoverResumeTest, a_restore_killed_after_its_second_chunk_is_finished_by_r
   size_t chunks = chunk_files();
   ASSERT_GE(chunks, 4u) << "the spool must have several chunks to be killed between them";
 
-  auto running = holding_after(2, restore_args());
+  auto running = holding_after(kAfterChunks, 2, restore_args());
   // The restore is this database's only run: its chunks alone, one relation locked at a time
   // while the restore creates the catalog and drops the tables' keys.
   std::string done_sql = "SELECT count(*) FROM pgblit.chunks WHERE status = 'done'";
