@@ -96,7 +96,7 @@ std::optional<int64_t> run_id(const std::string& text) {
 // What the copy will change, shown before it does: the target, the tables, the estimate, what
 // is emptied, what is dropped for the load. On a terminal it waits for a yes; without one it
 // needs --yes (a script must say so).
-bool confirmed(mover::CopyRun& run, const CopyFlags& flags) {
+bool confirmed(runs::CopyRun& run, const CopyFlags& flags) {
   // A table never analyzed has no row estimate: "about 0 rows" would understate the copy.
   int64_t rows = 0;
   bool uncounted = false;
@@ -119,7 +119,7 @@ bool confirmed(mover::CopyRun& run, const CopyFlags& flags) {
 
 // The estimate of the latest dry run of this very selection into this target (pgblit plan
 // before the copy, report/kept_estimate.hpp), or null.
-nlohmann::json kept_estimate_for(mover::CopyRun& run, const std::string& run_dir) {
+nlohmann::json kept_estimate_for(runs::CopyRun& run, const std::string& run_dir) {
   std::vector<std::string> tables;
   for (const auto& t : run.plan().tables) tables.push_back(t.source + " -> " + t.target);
   auto audit = run.audit();
@@ -176,7 +176,7 @@ int run_copy(CopyFlags& flags) {
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   require_connections(flags.connections);
-  mover::CopyOptions options;
+  runs::CopyOptions options;
   options.source = flags.connections.source;
   options.target = flags.connections.target;
   options.selection = flags.selection;
@@ -239,7 +239,7 @@ int run_copy(CopyFlags& flags) {
   if (flags.job_file) options.job = {flags.job_file->path, flags.job_file->digest};
   if (!flags.window.empty()) options.window_seconds = window_seconds(flags.window);
 
-  mover::CopyRun run(options);
+  runs::CopyRun run(options);
   if (!flags.resume && !run.joining()) run.set_estimate(kept_estimate_for(run, flags.run_dir));
   if (!flags.resume && !run.joining() && !flags.create_schema && !confirmed(run, flags)) {
     spdlog::info("nothing copied: not confirmed");
@@ -252,7 +252,7 @@ int run_copy(CopyFlags& flags) {
   if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
   if (flags.metrics) events.subscribe(flags.metrics);
   events.subscribe(std::make_shared<report::RunRecord>(flags.connections.target, flags.catalog_schema));
-  mover::CopySummary summary;
+  runs::CopySummary summary;
   try {
     summary = run.execute(cancellation, events);
   } catch (const Error& e) {

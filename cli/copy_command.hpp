@@ -1,4 +1,4 @@
-// `pgblit copy`: flags -> mover::CopyOptions -> mover::CopyRun.
+// `pgblit copy`: flags -> runs::CopyOptions -> runs::CopyRun.
 #pragma once
 
 #include <CLI/CLI.hpp>

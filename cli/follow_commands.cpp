@@ -48,7 +48,7 @@ std::function<int()> add_cutover_command(CLI::App& app) {
     require_connections(flags->connections);
     pg::Cancellation cancellation;
     route_interrupts_to(cancellation);
-    auto result = mover::cutover({flags->connections.source, flags->connections.target, flags->catalog_schema,
+    auto result = runs::cutover({flags->connections.source, flags->connections.target, flags->catalog_schema,
                                    flags->run, flags->check, flags->timeout, flags->jobs, flags->fence_revoke,
                                    flags->run_dir},
                                   cancellation);
@@ -81,7 +81,7 @@ std::function<int()> add_unfollow_command(CLI::App& app) {
                         "pgblit status lists the runs");
     }
     require_connections(flags->connections);
-    auto runs = mover::unfollow(flags->connections.source, flags->connections.target, flags->catalog_schema,
+    auto runs = runs::unfollow(flags->connections.source, flags->connections.target, flags->catalog_schema,
                                  flags->all ? std::nullopt : std::optional<int64_t>(flags->run));
     fmt::print("{}\n", runs.empty() ? std::string("nothing follows: no slot, publication or subscription to drop")
                                     : fmt::format("unfollowed {} run{}", runs.size(), runs.size() == 1 ? "" : "s"));

@@ -38,10 +38,10 @@ int run_backup(BackupFlags& flags) {
   route_interrupts_to(cancellation);
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  mover::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
+  runs::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
                                 flags.keep.empty() ? 0 : spool::parse_duration(flags.keep), flags.jobs,
                                 flags.chunk_bytes, flags.resume, mapping ? &*mapping : nullptr};
-  auto s = mover::backup(options, cancellation);
+  auto s = runs::backup(options, cancellation);
   spdlog::info("done: backed up {} tables ({} rows, {} of COPY streams in {} compressed) in {} chunks to {} in "
                "{:.2f} s; the schema is in its schema.dump",
                s.tables, s.rows, human_bytes(static_cast<double>(s.raw_bytes)),
@@ -65,12 +65,12 @@ int run_restore(RestoreFlags& flags) {
   require_target(flags.connections);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  mover::RestoreOptions options{flags.spool, flags.connections.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
+  runs::RestoreOptions options{flags.spool, flags.connections.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
                                 flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
   // As copy: emptying tables that hold rows is shown first and needs a yes (--yes without a terminal).
   options.confirm = [&flags](const std::string& what) { return confirm(what, flags.yes, WithoutTerminal::Refuse); };
   options.retry_timeout = flags.retry_timeout;
-  auto s = mover::restore(options, cancellation);
+  auto s = runs::restore(options, cancellation);
   spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
                "its manifest digest",
                s.chunks, s.tables, s.rows, human_bytes(static_cast<double>(s.bytes)), flags.spool, s.seconds,
@@ -90,12 +90,12 @@ struct RollbackFlags {
 
 int run_rollback(RollbackFlags& flags) {
   require_target(flags.connections);
-  mover::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs, flags.force,
+  runs::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs, flags.force,
                                   flags.retry_timeout};
-  if (!confirm(mover::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
+  if (!confirm(runs::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  auto s = mover::rollback(options, cancellation);
+  auto s = runs::rollback(options, cancellation);
   spdlog::info("rolled back run {}: {} tables emptied, {} of them reloaded from the backup ({} rows), {} sequences "
                "set back",
                flags.run, s.emptied, s.reloaded, s.rows_reloaded, s.sequences);

@@ -92,12 +92,12 @@ int run_status(StatusFlags& flags) {
                          {"to_finish", mover::how_to_finish(p)}});
     }
     status["dropped_on_target"] = dropped;
-    if (auto follow = mover::follow_status(target, flags.catalog_schema, status["run_id"].get<int64_t>(),
+    if (auto follow = runs::follow_status(target, flags.catalog_schema, status["run_id"].get<int64_t>(),
                                             flags.connections.source);
         !follow.is_null()) {
       status["follow"] = follow;
       if (follow["state"] == "following" || follow["state"] == "cutover") {
-        mover::emit_follow_lag(events, follow, status["run_id"].get<int64_t>());
+        runs::emit_follow_lag(events, follow, status["run_id"].get<int64_t>());
       }
     }
     if (flags.json) {

@@ -34,7 +34,7 @@ struct VerifyFlags {
 // --spool: the target against a spool; no source.
 int verify_against_spool(VerifyFlags& flags, pg::Cancellation& cancellation) {
   require_target(flags.connections);
-  auto report = mover::verify_spool({flags.spool, flags.connections.target, flags.jobs}, cancellation);
+  auto report = runs::verify_spool({flags.spool, flags.connections.target, flags.jobs}, cancellation);
   for (const auto& d : report.differences) {
     fmt::print("differs: {}: spool {} rows, target {} rows\n", printable(d.what), d.spool_rows, d.target_rows);
   }
@@ -76,7 +76,7 @@ int run(VerifyFlags& flags) {
   require_connections(flags.connections);
   std::optional<mapping::Mapping> mapping;
   if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  mover::VerifyOptions options{.source = flags.connections.source,
+  runs::VerifyOptions options{.source = flags.connections.source,
                                 .target = flags.connections.target,
                                 .selection = flags.selection,
                                 .jobs = flags.jobs,
@@ -85,7 +85,7 @@ int run(VerifyFlags& flags) {
                                 .mapping = mapping ? &*mapping : nullptr,
                                 .run_id = flags.run > 0 ? std::optional<int64_t>(flags.run) : std::nullopt,
                                 .catalog_schema = flags.catalog_schema};
-  auto report = mover::run_verify(options, cancellation);
+  auto report = runs::run_verify(options, cancellation);
   if (flags.json) {
     std::cout << verify::to_json(report).dump(2) << "\n";
   } else {

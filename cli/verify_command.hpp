@@ -1,4 +1,4 @@
-// `pgblit verify`: flags -> mover::VerifyOptions -> mover::run_verify, and the report.
+// `pgblit verify`: flags -> runs::VerifyOptions -> runs::run_verify, and the report.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -92,6 +92,8 @@ class Connection {
   const std::string& role() const { return role_; }
   const std::string& display() const { return display_; }
   int server_version() const { return PQserverVersion(conn_.get()); }
+  // The server process serving this session (pg_stat_activity.pid), e.g. for a fence to spare.
+  int backend_pid() const { return PQbackendPID(conn_.get()); }
 
  private:
   Connection() = default;

@@ -3,9 +3,12 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <string_view>
 
+#include "core/error.hpp"
 #include "core/secrets.hpp"
 
 namespace pgblit::pg {
@@ -115,16 +118,22 @@ std::string redact_conninfo(const std::string& conninfo) {
   return out;
 }
 
-std::string without_password(const std::string& conninfo) {
+namespace {
+// Every setting of `conninfo` as key='value' pairs (libpq's order), but those named in `drop`;
+// `password` receives the one dropped under that name. nullopt when libpq cannot parse it.
+std::optional<std::string> pairs_without(const std::string& conninfo, std::initializer_list<std::string_view> drop,
+                                         std::string* password) {
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
   if (!options) {
     PQfreemem(error);
-    return "";
+    return std::nullopt;
   }
   std::string out;
   for (PQconninfoOption* o = options; o->keyword; ++o) {
-    if (!o->val || !*o->val || (std::string_view(o->keyword) == "password" || std::string_view(o->keyword) == "sslpassword")) continue;
+    if (!o->val || !*o->val) continue;
+    if (password && std::string_view(o->keyword) == "password") *password = o->val;
+    if (std::find(drop.begin(), drop.end(), std::string_view(o->keyword)) != drop.end()) continue;
     std::string value;
     for (const char* c = o->val; *c; ++c) {
       if (*c == '\\' || *c == '\'') value += '\\';
@@ -133,6 +142,19 @@ std::string without_password(const std::string& conninfo) {
     out += fmt_pair(o->keyword, value, out.empty());
   }
   PQconninfoFree(options);
+  return out;
+}
+}  // namespace
+
+std::string without_password(const std::string& conninfo) {
+  return pairs_without(conninfo, {"password", "sslpassword"}, nullptr).value_or("");
+}
+
+ToolConnection for_tool(const std::string& conninfo) {
+  ToolConnection out;
+  auto pairs = pairs_without(conninfo, {"password"}, &out.password);
+  if (!pairs) throw usage_error("a connection string is not valid", redact_conninfo(conninfo));
+  out.conninfo = *pairs;
   return out;
 }
 

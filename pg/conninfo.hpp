@@ -17,6 +17,15 @@ std::string redact_conninfo(const std::string& conninfo);
 // cannot parse it.
 std::string without_password(const std::string& conninfo);
 
+// A connection string for a client tool run as a child process (pg_dump, psql): every setting
+// but the password, which goes to the tool as PGPASSWORD, never on a command line others can
+// read. Throws a usage error for a string libpq cannot parse.
+struct ToolConnection {
+  std::string conninfo;
+  std::string password;
+};
+ToolConnection for_tool(const std::string& conninfo);
+
 // Every text in `conninfo` that may be a password, found by reading the text itself, so it
 // works on strings libpq cannot parse ("postgresql://u:pw%zz@h/db", an unterminated quote):
 // the URI's user-info password (raw and percent-decoded), `password` query parameters and

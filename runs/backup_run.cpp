@@ -24,7 +24,7 @@
 #include "target/schema_create.hpp"
 #include "verify/copy_digest.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // A finished chunk file of an interrupted backup, read back for its manifest entry.
 spool::SpoolChunk entry_from_file(const std::filesystem::path& dir, const plan::Plan& plan, size_t c) {
@@ -59,7 +59,7 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
                         manifest.run_id ? fmt::format("a copy's spool is completed by pgblit copy --resume {}", manifest.run_id)
                                         : "start a new backup in a new folder");
     }
-    if (identify(coordinator).cluster != manifest.source_system_identifier) {
+    if (mover::identify(coordinator).cluster != manifest.source_system_identifier) {
       throw usage_error("this is not the source the backup began on", dir.string(), "give the backup's own --source");
     }
     if (!manifest.typed_ranges()) {
@@ -105,17 +105,17 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
 
   std::atomic<size_t> next{0};
   std::mutex mutex;
-  run_in_parallel(options.jobs, cancellation, [&] {
+  mover::run_in_parallel(options.jobs, cancellation, [&] {
     auto source = pg::open_session(options.source, "source");
     pg::Cancellation::Watch lane_watch(cancellation, source);
     pg::join_snapshot(source, snapshot.id());
-    BlockPool blocks;
+    mover::BlockPool blocks;
     for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
       if (chunks[c]) continue;  // kept from before a resume
       const auto& table = plan.tables[plan.chunks[c].table];
       auto digester = verify::stream_digester(table, table.format);
-      SpoolFileSink file(dir / spool::chunk_file_name(c), options.level, 1);
-      CopyOutSource read(source, plan::copy_out_sql(table, plan.chunks[c], table.format), table.source);
+      mover::SpoolFileSink file(dir / spool::chunk_file_name(c), options.level, 1);
+      mover::CopyOutSource read(source, plan::copy_out_sql(table, plan.chunks[c], table.format), table.source);
       pump_chunk(read, {&file}, blocks, &digester, cancellation, table.source);
       auto entry = spool_chunk(dir, plan, c, static_cast<int64_t>(digester.digest().rows), file.raw_bytes(),
                                table.format, digester.digest());
@@ -143,4 +143,4 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
   return summary;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

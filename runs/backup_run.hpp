@@ -16,7 +16,7 @@
 #include "plan/selection.hpp"
 #include "pg/cancellation.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 struct BackupOptions {
   std::string source;  // connection string
@@ -38,4 +38,4 @@ struct BackupSummary {
 
 BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellation);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -10,7 +10,7 @@
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 std::string keys_table(const std::string& catalog) { return pg::quote_ident(catalog) + ".follow_changes"; }
@@ -176,4 +176,4 @@ ChangedRowsCheck check_changed_rows(pg::Connection& source, pg::Connection& targ
   return out;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

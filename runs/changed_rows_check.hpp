@@ -18,7 +18,7 @@
 #include "pg/connection.hpp"
 #include "source/changed_keys.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // <catalog>.follow_changes on the target: each changed row's key by run and table; the key {}
 // marks a table compared whole.
@@ -38,4 +38,4 @@ struct ChangedRowsCheck {
 ChangedRowsCheck check_changed_rows(pg::Connection& source, pg::Connection& target, const std::string& catalog,
                                     int64_t run, const plan::Plan& plan);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -11,7 +11,7 @@
 #include "plan/sql_render.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 // The copied rows' keys of one table into pg_temp.pgblit_copied_keys_N; returns the condition.
@@ -47,7 +47,7 @@ std::string rejected_keys(const std::filesystem::path& dir, const plan::TableCop
 }
 
 std::string load_keys(pg::Connection& source, pg::Connection& target, const plan::TableCopy& table, size_t n,
-                      BlockPool& pool, pg::Cancellation& cancellation, const std::filesystem::path& rejects_dir) {
+                      mover::BlockPool& pool, pg::Cancellation& cancellation, const std::filesystem::path& rejects_dir) {
   std::vector<std::string> names, values;  // the key under the target's names; its values over the source row
   auto select = plan::select_list(table);
   for (int field : table.key_fields) {
@@ -62,7 +62,7 @@ std::string load_keys(pg::Connection& source, pg::Connection& target, const plan
               table.target);
   std::string read = fmt::format("COPY ({}) TO STDOUT",
                                  plan::source_select_sql(table, fmt::format("{}", fmt::join(values, ", "))));
-  auto loaded = pump_copy(source, target, read, fmt::format("COPY {} FROM STDIN", keys), pool, nullptr, cancellation,
+  auto loaded = mover::pump_copy(source, target, read, fmt::format("COPY {} FROM STDIN", keys), pool, nullptr, cancellation,
                           table.target);
   if (auto rejected = rejected_keys(rejects_dir, table); !rejected.empty()) {
     // As text: a key the target refused need not be a value of its type.
@@ -92,11 +92,11 @@ void load_copied_keys(verify::Ledger& ledger, pg::Connection& source, pg::Connec
                       pg::Cancellation& cancellation, const std::filesystem::path& rejects_dir) {
   auto tables = ledger.compared_on_copied_rows();
   if (tables.empty()) return;
-  BlockPool pool;
+  mover::BlockPool pool;
   for (size_t t : tables) {
     const auto& table = ledger.plan().tables[t];
     ledger.set_copied_rows(table.target, load_keys(source, target, table, t, pool, cancellation, rejects_dir));
   }
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -17,7 +17,7 @@
 #include "pg/connection.hpp"
 #include "verify/ledger.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // Loads, for every table the ledger compares on its copied rows, the copied keys into a
 // temporary table on `target` (which must do the target side's reads afterwards) and hands
@@ -26,4 +26,4 @@ namespace pgblit::mover {
 void load_copied_keys(verify::Ledger& ledger, pg::Connection& source, pg::Connection& target,
                       pg::Cancellation& cancellation, const std::filesystem::path& rejects_dir = {});
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

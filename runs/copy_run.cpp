@@ -23,7 +23,7 @@
 #include "target/sequences.hpp"
 #include "verify/rescaled_values.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -32,13 +32,13 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::vector<bool> done_flags(const std::vector<ChunkRecord>& records) {
+std::vector<bool> done_flags(const std::vector<mover::ChunkRecord>& records) {
   std::vector<bool> done;
   for (const auto& r : records) done.push_back(r.done);
   return done;
 }
 
-size_t count_done(const std::vector<ChunkRecord>& records) {
+size_t count_done(const std::vector<mover::ChunkRecord>& records) {
   size_t n = 0;
   for (const auto& r : records) n += r.done;
   return n;
@@ -53,7 +53,7 @@ class TableTally {
     }
   }
 
-  void add(const ChunkOutcome& outcome) {
+  void add(const mover::ChunkOutcome& outcome) {
     if (outcome.error || outcome.skipped) return;
     size_t t = plan_.chunks[outcome.chunk].table;
     auto& tally = tables_[t];
@@ -103,9 +103,9 @@ void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
       if (!retry.again(e, "the coordinator's target session")) throw;
       try {
         *run_.target = pg::open_session(options_.target, "target");
-        RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
-        RunCatalog(*run_.target, options_.catalog_schema).hold_worker(worker_name());
-        if (!joining()) lock_target_tables(*run_.target, run_.plan.target_tables());
+        mover::RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
+        mover::RunCatalog(*run_.target, options_.catalog_schema).hold_worker(worker_name());
+        if (!joining()) mover::lock_target_tables(*run_.target, run_.plan.target_tables());
       } catch (const Error& reconnect) {
         if (!reconnect.transient()) throw;
       }
@@ -118,7 +118,7 @@ void CopyRun::phase(Events& events, const std::string& name) {
   events.emit("phase", {{"phase", name}});
   if (joining()) return;
   try {
-    RunCatalog(*run_.target, options_.catalog_schema).record_phase(run_id_, name);
+    mover::RunCatalog(*run_.target, options_.catalog_schema).record_phase(run_id_, name);
   } catch (const Error& e) {  // the audit line is not worth failing the run for
     spdlog::warn("phase {} not recorded in the run catalog: {}", name, e.what());
   }
@@ -140,7 +140,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
         run_.snapshot_id = start_follow(*run_.coordinator, *run_.target, options_.source, options_.catalog_schema,
                                         run_id_, plan);
       } catch (...) {  // nothing copied yet: what was dropped for the load comes back; unfollow drops the rest
-        RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
+        mover::RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
         report_dropped_objects(cancellation);
         throw;
       }
@@ -153,7 +153,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
                               {"planned_bytes", plan.estimated_bytes()},
                               {"jobs", options_.jobs},
                               {"joining", joining()},
-                              {"catalog_started_at", RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
+                              {"catalog_started_at", mover::RunCatalog(*run_.target, options_.catalog_schema).started_at(run_id_)},
                               {"estimate", options_.estimate},
                               {"window_seconds", options_.window_seconds > 0 ? nlohmann::json(options_.window_seconds)
                                                                              : nlohmann::json()},
@@ -165,17 +165,17 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
                plan.tables.size(), plan.chunks.size(), summary.chunks_done_before,
                human_bytes(static_cast<double>(plan.estimated_bytes())), options_.jobs);
   TableTally tally(plan, done_flags(records));
-  std::optional<TableFinisher> finisher;  // the coordinator finishes tables as they complete
+  std::optional<mover::TableFinisher> finisher;  // the coordinator finishes tables as they complete
   if (!joining() && (options_.verify || options_.analyze)) {
     finisher.emplace(plan, done_flags(records),
-                     FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
+                     mover::FinisherOptions{options_.target, options_.jobs, options_.verify, options_.analyze, prefilled_},
                      cancellation);
   }
   // The coordinator rebuilds deferred objects as their tables' last chunks come in.
   std::map<std::string, size_t> chunks_left;  // by target table
   if (!joining()) {
-    RunCatalog catalog(*run_.target, options_.catalog_schema);
-    rebuild_ = std::make_unique<DeferredRebuild>(catalog, run_id_, plan, options_.target,
+    mover::RunCatalog catalog(*run_.target, options_.catalog_schema);
+    rebuild_ = std::make_unique<mover::DeferredRebuild>(catalog, run_id_, plan, options_.target,
                                                  index_jobs(), cancellation, options_.retry_timeout);
     for (const auto& t : plan.target_tables()) chunks_left[t] = 0;
     for (size_t c = 0; c < plan.chunks.size(); ++c) chunks_left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
@@ -185,7 +185,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
   }
   phase(events, "load");
   try {
-    copy_chunks(records, [&](const ChunkOutcome& outcome) {
+    copy_chunks(records, [&](const mover::ChunkOutcome& outcome) {
       tally.add(outcome);
       if (finisher) finisher->chunk_finished(outcome);
       const auto& table = plan.tables[plan.chunks[outcome.chunk].table].target;
@@ -209,7 +209,7 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
       spdlog::info("run {}: no chunk left to claim; the coordinator finishes the run", run_id_);
       return summary;
     }
-    summary = finish(summary, finisher ? finisher->wait() : TableFinisher::Results{}, cancellation, events);
+    summary = finish(summary, finisher ? finisher->wait() : mover::TableFinisher::Results{}, cancellation, events);
   } catch (...) {
     if (!joining()) report_dropped_objects(cancellation);
     throw;
@@ -224,7 +224,7 @@ void CopyRun::report_dropped_objects(const pg::Cancellation& cancellation) noexc
   try {
     const auto& plan = run_.plan;
     auto target = pg::open_session(options_.target, "target");
-    auto records = RunCatalog(target, options_.catalog_schema).chunks(run_id_, plan.chunks.size());
+    auto records = mover::RunCatalog(target, options_.catalog_schema).chunks(run_id_, plan.chunks.size());
     std::map<std::string, size_t> left;
     for (size_t c = 0; c < plan.chunks.size(); ++c) left[plan.tables[plan.chunks[c].table].target] += !records[c].done;
     for (const auto& [table, chunks] : left) {
@@ -232,25 +232,25 @@ void CopyRun::report_dropped_objects(const pg::Cancellation& cancellation) noexc
     }
   } catch (const std::exception&) {  // the target may be what failed: nothing is rebuilt then
   }
-  settle_after_failure(options_.target, options_.catalog_schema, run_id_, run_.plan, loaded, index_jobs(),
+  mover::settle_after_failure(options_.target, options_.catalog_schema, run_id_, run_.plan, loaded, index_jobs(),
                        cancellation, options_.retry_timeout);
 }
 
 // Every chunk not done, through the lanes, in rounds: chunks held by other workers are
 // skipped; once they finish (or their worker dies and releases them) the next round sees
 // them done (or takes them over). A joiner leaves when nothing is left to claim.
-void CopyRun::copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
+void CopyRun::copy_chunks(std::vector<mover::ChunkRecord>& records, const std::function<void(const mover::ChunkOutcome&)>& on_outcome,
                           pg::Cancellation& cancellation, Events& events) {
   const auto& plan = run_.plan;
-  RunCatalog catalog(*run_.target, options_.catalog_schema);
-  RejectSink rejects(options_.rejects_dir, options_.max_rejects);
-  LaneConfig lanes{options_.source,         options_.target, run_.snapshot_id,      options_.disable_triggers,
+  mover::RunCatalog catalog(*run_.target, options_.catalog_schema);
+  mover::RejectSink rejects(options_.rejects_dir, options_.max_rejects);
+  mover::LaneConfig lanes{options_.source,         options_.target, run_.snapshot_id,      options_.disable_triggers,
                    options_.catalog_schema, run_id_,         worker_name(),         options_.retry_timeout,
                    &rejects,                options_.verify, options_.spool_dir,    options_.spool_level};
   // Per table: planned as text, or switched to text when the target refused the binary form.
   std::vector<std::atomic<bool>> as_text(plan.tables.size());
   for (size_t t = 0; t < plan.tables.size(); ++t) as_text[t] = plan.tables[t].format == plan::CopyFormat::Text;
-  ChunkWork copy_chunk = [&](Lane& lane, size_t c) {
+  mover::ChunkWork copy_chunk = [&](mover::Lane& lane, size_t c) {
     const auto& chunk = plan.chunks[c];
     const auto& table = plan.tables[chunk.table];
     auto format = as_text[chunk.table] ? plan::CopyFormat::Text : plan::CopyFormat::Binary;
@@ -267,8 +267,8 @@ void CopyRun::copy_chunks(std::vector<ChunkRecord>& records, const std::function
     size_t done_before = count_done(records);
     if (done_before == plan.chunks.size()) return;
     size_t copied = 0;
-    auto failure = run_chunk_graph(plan, lanes, options_.jobs, !options_.disable_triggers, done_flags(records),
-                                   cancellation, copy_chunk, [&](const ChunkOutcome& outcome) {
+    auto failure = mover::run_chunk_graph(plan, lanes, options_.jobs, !options_.disable_triggers, done_flags(records),
+                                   cancellation, copy_chunk, [&](const mover::ChunkOutcome& outcome) {
                                      on_outcome(outcome);
                                      copied += !outcome.error && !outcome.skipped;
                                    });
@@ -295,7 +295,7 @@ void CopyRun::copy_chunks(std::vector<ChunkRecord>& records, const std::function
 
 // The run's verdict: the digests the catalog holds (chunks copied by any worker or earlier
 // process), the tables read back while the copy went on, and what is still missing, read now.
-verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,
+verify::Report CopyRun::verify_run(const std::vector<mover::ChunkRecord>& records, const verify::TableDigests& read,
                                    pg::Cancellation& cancellation) {
   const auto& plan = run_.plan;
   verify::Ledger ledger(plan, prefilled_);
@@ -321,7 +321,7 @@ verify::Report CopyRun::verify_run(const std::vector<ChunkRecord>& records, cons
                   d.target.rows, d.target.to_string());
   }
   if (!report.ok()) {
-    RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
+    mover::RunCatalog(*run_.target, options_.catalog_schema).set_run_status(run_id_, "failed");
     throw Error(ErrorKind::Verification,
                 report.differences.empty()
                     ? fmt::format("verification found values the target changed in {} columns",
@@ -364,9 +364,9 @@ int CopyRun::set_sequences() {
 // After every chunk is done: verify from the catalog's digests (which cover chunks copied by
 // any worker or earlier process) and the tables read back while the copy went on, reset
 // sequences, analyze what was not analyzed yet, and mark the run done.
-CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
+CopySummary CopyRun::finish(CopySummary summary, const mover::TableFinisher::Results& finished, pg::Cancellation& cancellation,
                             Events& events) {
-  RunCatalog catalog(*run_.target, options_.catalog_schema);
+  mover::RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   // The rebuilds first: they may ride out a target restart, after which the coordinator's own
   // session is reopened before anything else uses it.
@@ -428,4 +428,4 @@ CopySummary CopyRun::finish(CopySummary summary, const TableFinisher::Results& f
   return summary;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -24,7 +24,7 @@
 #include "target/lock_waits.hpp"
 #include "target/target_prep.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 struct CopyOptions {
   std::string source;  // libpq connection strings
@@ -104,8 +104,8 @@ class CopyRun {
   nlohmann::json options_json();
   void continue_run();
   void phase(Events& events, const std::string& name);
-  std::vector<ChunkRecord> start_run();
-  void copy_chunks(std::vector<ChunkRecord>& records, const std::function<void(const ChunkOutcome&)>& on_outcome,
+  std::vector<mover::ChunkRecord> start_run();
+  void copy_chunks(std::vector<mover::ChunkRecord>& records, const std::function<void(const mover::ChunkOutcome&)>& on_outcome,
                    pg::Cancellation& cancellation, Events& events);
   void prepare_rejects_dir();
   void prepare_spool();                   // copy_spool.cpp
@@ -113,10 +113,10 @@ class CopyRun {
   void reserve_new_keys();
   void record_prior_state();              // rollback_record.cpp: what `pgblit rollback` puts back
   void record_end_state(pg::Cancellation& cancellation);  // rollback_record.cpp: what the run left
-  void write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records);
-  CopySummary finish(CopySummary summary, const TableFinisher::Results& finished, pg::Cancellation& cancellation,
+  void write_spool_manifest(bool complete, const std::vector<mover::ChunkRecord>& records);
+  CopySummary finish(CopySummary summary, const mover::TableFinisher::Results& finished, pg::Cancellation& cancellation,
                      Events& events);
-  verify::Report verify_run(const std::vector<ChunkRecord>& records, const verify::TableDigests& read,
+  verify::Report verify_run(const std::vector<mover::ChunkRecord>& records, const verify::TableDigests& read,
                             pg::Cancellation& cancellation);
   void reconnect_target_if_lost(pg::Cancellation& cancellation);
   // After a failure: which of the run's indexes and constraints stay dropped, and how to get
@@ -125,12 +125,12 @@ class CopyRun {
   int set_sequences();  // how many moved
 
   target::LockWaitReporter lock_waits_;  // from the first statement on: says what a wait is for
-  RunSetup run_;
+  mover::RunSetup run_;
   int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
   bool continued_ = false;  // --resume or --join: the run began in an earlier process
   std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
   target::Deferral deferral_;        // a fresh run's objects to drop now and rebuild after loading
-  std::unique_ptr<DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
+  std::unique_ptr<mover::DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects
   nlohmann::json audit_;                      // filled once by audit()
   std::unique_ptr<target::Fence> fence_;      // --fence: lifted when the run ends, however it ends
   spool::SpoolLock spool_lock_;               // --spool: held while this process writes it (prune skips it)
@@ -138,4 +138,4 @@ class CopyRun {
   nlohmann::json prior_state_;                // the target before the run, for `pgblit rollback`
 };
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -7,7 +7,7 @@
 #include "runs/copy_run.hpp"
 #include "runs/spool_setup.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 void CopyRun::prepare_spool() {
   if (options_.spool_dir.empty()) return;
@@ -21,7 +21,7 @@ void CopyRun::prepare_spool() {
   require_spool_room(options_.spool_dir, options_.source, run_.snapshot_id, run_.plan, options_.spool_level);
 }
 
-void CopyRun::write_spool_manifest(bool complete, const std::vector<ChunkRecord>& records) {
+void CopyRun::write_spool_manifest(bool complete, const std::vector<mover::ChunkRecord>& records) {
   if (options_.spool_dir.empty() || joining()) return;
   std::filesystem::path dir(options_.spool_dir);
   auto m = start_manifest(dir, *run_.coordinator, run_.plan,
@@ -35,4 +35,4 @@ void CopyRun::write_spool_manifest(bool complete, const std::vector<ChunkRecord>
   if (complete) spdlog::info("spool: {} chunks in {} (manifest.json)", m.chunks.size(), dir.string());
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -24,7 +24,7 @@
 #include "target/preflight.hpp"
 #include "target/schema_create.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 std::string worker_name() {
   char host[256] = {};
@@ -46,8 +46,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     {
       auto source = pg::open_session(options_.source, "source");
       auto target = pg::open_session(options_.target, "target");
-      require_distinct_databases(source, target);
-      RunCatalog(target, options_.catalog_schema).require_own_tables();  // before any table is created
+      mover::require_distinct_databases(source, target);
+      mover::RunCatalog(target, options_.catalog_schema).require_own_tables();  // before any table is created
     }
     after_load_sql = target::create_schema(
         {options_.source, options_.target, options_.selection, options_.no_owner, options_.no_acl});
@@ -56,13 +56,13 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   plan::PlanOptions planning{options_.selection, options_.disable_triggers, options_.chunk_bytes,
                                     options_.defer_indexes, mapping};
   planning.foreign_keys_deferred = options_.defer_indexes;
-  run_ = open_run(options_.source, options_.target, planning);
+  run_ = mover::open_run(options_.source, options_.target, planning);
   if (options_.follow) require_followable(*run_.coordinator, *run_.target, options_.source, run_.plan);
   if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
-  RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
-  lock_target_tables(*run_.target, run_.plan.target_tables());
-  refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, {}, "copy");
-  RunCatalog(*run_.target, options_.catalog_schema).require_own_tables();  // before anything is written
+  mover::RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
+  mover::lock_target_tables(*run_.target, run_.plan.target_tables());
+  mover::refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, {}, "copy");
+  mover::RunCatalog(*run_.target, options_.catalog_schema).require_own_tables();  // before anything is written
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
                {options_.jobs, index_jobs(), options_.on_existing == target::OnExisting::Truncate, options_.verify,
@@ -76,7 +76,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     }
   }
   if (options_.defer_indexes) {
-    deferral_ = defer_for_load(run_, planning, prefilled_);
+    deferral_ = mover::defer_for_load(run_, planning, prefilled_);
     for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
   }
   prepare_spool();
@@ -97,7 +97,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
 // plan's first and last ranges are open-ended, so new keys still fall in a chunk).
 void CopyRun::fence_source() {
   fence_ = std::make_unique<target::Fence>(options_.source, options_.target, options_.catalog_schema,
-                                           options_.fence_revoke, std::vector<int>{PQbackendPID(run_.coordinator->raw())});
+                                           options_.fence_revoke, std::vector<int>{run_.coordinator->backend_pid()});
   pg::rollback_quietly(*run_.coordinator);
   run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
 }
@@ -106,7 +106,7 @@ void CopyRun::fence_source() {
 // run again (it would report a verification it did not do and set sequences back).
 void CopyRun::continue_run() {
   run_.target = std::make_unique<pg::Connection>(pg::open_session(options_.target, "target"));
-  RunCatalog catalog(*run_.target, options_.catalog_schema);
+  mover::RunCatalog catalog(*run_.target, options_.catalog_schema);
   auto record = catalog.load_run(options_.join_run ? options_.join_run : options_.resume_run);
   run_id_ = record.id;
   continued_ = true;
@@ -129,7 +129,7 @@ void CopyRun::continue_run() {
   options_.follow = record.options.value("follow", false);
   if (options_.follow && !options_.join_run) {
     auto chunks = catalog.chunks(record.id, run_.plan.chunks.size());
-    if (std::any_of(chunks.begin(), chunks.end(), [](const ChunkRecord& c) { return !c.done; })) {
+    if (std::any_of(chunks.begin(), chunks.end(), [](const mover::ChunkRecord& c) { return !c.done; })) {
       // Chunks read in a new snapshot would get the slot's changes applied over rows that already have them.
       throw usage_error(fmt::format("run {} follows the source and its slot's snapshot is gone: its missing chunks "
                                     "cannot be copied consistently", record.id),
@@ -162,15 +162,15 @@ void CopyRun::continue_run() {
   }
   catalog.lock_coordinator();
   auto tables = run_.plan.target_tables();
-  lock_target_tables(*run_.target, tables);
-  refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, {run_id_}, "copy --resume");
-  refuse_resume_over_later_runs(*run_.target, tables, options_.catalog_schema, run_id_, catalog.started_at(run_id_));
+  mover::lock_target_tables(*run_.target, tables);
+  mover::refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, {run_id_}, "copy --resume");
+  mover::refuse_resume_over_later_runs(*run_.target, tables, options_.catalog_schema, run_id_, catalog.started_at(run_id_));
   run_.coordinator = std::make_unique<pg::Connection>(pg::open_session(options_.source, "source"));
-  run_.same_cluster = require_distinct_databases(*run_.coordinator, *run_.target);
+  run_.same_cluster = mover::require_distinct_databases(*run_.coordinator, *run_.target);
   catalog.hold_run(run_id_);
   catalog.hold_worker(worker_name());
   run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
-  auto changed = changed_tables(record.source_state, source_state(*run_.coordinator, run_.plan));
+  auto changed = mover::changed_tables(record.source_state, mover::source_state(*run_.coordinator, run_.plan));
   if (!changed.empty()) {
     std::string list = fmt::format("{}", fmt::join(changed, ", "));
     if (!options_.allow_source_changes) {
@@ -257,8 +257,8 @@ void CopyRun::reserve_new_keys() {
 
 // Records a new run (emptying the target tables first with --on-existing truncate), or marks
 // a resumed one running again; returns its chunks' records.
-std::vector<ChunkRecord> CopyRun::start_run() {
-  RunCatalog catalog(*run_.target, options_.catalog_schema);
+std::vector<mover::ChunkRecord> CopyRun::start_run() {
+  mover::RunCatalog catalog(*run_.target, options_.catalog_schema);
   const auto& plan = run_.plan;
   if (run_id_ == 0) {
     if (options_.on_existing == target::OnExisting::Truncate) {
@@ -268,8 +268,8 @@ std::vector<ChunkRecord> CopyRun::start_run() {
     // One transaction: a catalog exists only with its run in it.
     run_.target->exec("BEGIN", options_.catalog_schema);
     catalog.create_schema();
-    run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, source_state(*run_.coordinator, plan));
-    DeferredRebuild::record_and_drop(catalog, *run_.target, run_id_, deferral_);
+    run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, mover::source_state(*run_.coordinator, plan));
+    mover::DeferredRebuild::record_and_drop(catalog, *run_.target, run_id_, deferral_);
     reserve_new_keys();
     run_.target->exec("COMMIT", options_.catalog_schema);
     catalog.hold_run(run_id_);
@@ -289,7 +289,7 @@ std::vector<ChunkRecord> CopyRun::start_run() {
 nlohmann::json CopyRun::audit() {
   if (!audit_.is_null()) return audit_;
   auto side = [](pg::Connection& conn) {
-    auto id = identify(conn);
+    auto id = mover::identify(conn);
     return nlohmann::json{{"server", conn.display()},       {"version", id.server_version},
                           {"cluster", id.cluster},          {"database", id.database},
                           {"role", conn.exec("SELECT current_user").text(0, 0)}};
@@ -306,4 +306,4 @@ nlohmann::json CopyRun::audit() {
   return audit_;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -24,7 +24,7 @@
 #include "target/sequences.hpp"
 #include "target/subscription.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -159,7 +159,7 @@ void write_cutover_file(const CutoverOptions& o, const CutoverResult& r) {
 CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   auto target = pg::open_session(o.target, "target");
   auto source = pg::open_session(o.source, "source");
-  RunCatalog catalog(target, o.catalog);
+  mover::RunCatalog catalog(target, o.catalog);
   auto run = catalog.load_run(o.run);
   FollowCatalog follows(target, o.catalog);
   auto f = follows.load(o.run);
@@ -208,7 +208,7 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   if (fence_in_place(source, target, o.catalog)) {
     spdlog::info("the source is already fenced (an earlier cutover of run {}): kept", o.run);
   } else {
-    target::Fence fence(o.source, o.target, o.catalog, o.fence_revoke, {PQbackendPID(source.raw())});
+    target::Fence fence(o.source, o.target, o.catalog, o.fence_revoke, {source.backend_pid()});
     fence.leave_in_place();
   }
   result.fence_lsn = source::current_lsn(source);
@@ -279,7 +279,7 @@ std::vector<int64_t> unfollow(const std::string& source_conninfo, const std::str
   } else {
     todo = follows.open_follows();
   }
-  RunCatalog runs(target, catalog);
+  mover::RunCatalog runs(target, catalog);
   std::vector<int64_t> out;
   for (const auto& f : todo) {
     drop_everything(source, target, f, catalog);
@@ -292,4 +292,4 @@ std::vector<int64_t> unfollow(const std::string& source_conninfo, const std::str
   return out;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -16,7 +16,7 @@
 #include "source/follow_source.hpp"
 #include "target/subscription.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 FollowCatalog::FollowCatalog(pg::Connection& target, std::string schema)
     : target_(target), schema_(std::move(schema)), table_(pg::quote_ident(schema_) + ".follows") {}
@@ -189,4 +189,4 @@ void emit_follow_lag(Events& events, const nlohmann::json& status, int64_t run) 
   events.emit("follow_lag", fields);
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -19,7 +19,7 @@
 #include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 struct FollowRecord {
   int64_t run_id = 0;
@@ -103,4 +103,4 @@ CutoverResult cutover(const CutoverOptions& options, pg::Cancellation& cancellat
 std::vector<int64_t> unfollow(const std::string& source, const std::string& target, const std::string& catalog,
                               std::optional<int64_t> run);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -9,11 +9,11 @@
 #include "plan/sql_render.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
-void record_key_map(RunCatalog& catalog, int64_t run, const plan::Plan& plan, pg::Connection& source,
+void record_key_map(mover::RunCatalog& catalog, int64_t run, const plan::Plan& plan, pg::Connection& source,
                     pg::Connection& target, pg::Cancellation& cancellation) {
-  std::optional<BlockPool> pool;
+  std::optional<mover::BlockPool> pool;
   std::string key_map = pg::quote_ident(catalog.schema()) + ".key_map";
   for (const auto& t : plan.tables) {
     if (!t.merged()) continue;
@@ -27,7 +27,7 @@ void record_key_map(RunCatalog& catalog, int64_t run, const plan::Plan& plan, pg
     try {
       target.exec_params(fmt::format("DELETE FROM {} WHERE run_id = $1 AND target_table = $2", key_map),
                          {std::to_string(run), t.target}, key_map);
-      auto written = pump_copy(source, target, read,
+      auto written = mover::pump_copy(source, target, read,
                                fmt::format("COPY {} (run_id, target_table, old_key, new_key) FROM STDIN", key_map),
                                *pool, nullptr, cancellation, key_map);
       target.exec("COMMIT", key_map);
@@ -39,4 +39,4 @@ void record_key_map(RunCatalog& catalog, int64_t run, const plan::Plan& plan, pg
   }
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -10,10 +10,10 @@
 #include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // `source` is in the run's snapshot.
-void record_key_map(RunCatalog& catalog, int64_t run, const plan::Plan& plan, pg::Connection& source,
+void record_key_map(mover::RunCatalog& catalog, int64_t run, const plan::Plan& plan, pg::Connection& source,
                     pg::Connection& target, pg::Cancellation& cancellation);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

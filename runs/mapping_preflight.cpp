@@ -8,7 +8,7 @@
 #include "plan/sql_render.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 // A failure of a row's values (a data exception, a raised error), which --max-rejects may set
@@ -93,4 +93,4 @@ void check_mapping_before_writing(pg::Connection& source, const plan::Plan& plan
   }
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -16,10 +16,10 @@
 #include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // Throws a usage error (nothing written) naming the table, the column or the mapping file.
 void check_mapping_before_writing(pg::Connection& source, const plan::Plan& plan,
                                   const mapping::Mapping& mapping, int64_t max_rejects);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

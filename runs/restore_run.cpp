@@ -31,7 +31,7 @@
 #include "pg/sql.hpp"
 #include "spool/manifest.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 using spool::Manifest;
@@ -70,20 +70,20 @@ class Restore {
     auto levels = load_levels(target, tables);  // a cycle is refused before anything is written
     const auto& plan = spooled_.plan;
     // One command per target table at a time, and none over indexes another run left dropped.
-    if (!options_.tables_locked_by_caller) lock_target_tables(target, plan.target_tables());
+    if (!options_.tables_locked_by_caller) mover::lock_target_tables(target, plan.target_tables());
     // An earlier restore of these tables from this spool is resumed: its run numbers the
     // chunks, and says which are in already.
-    RunCatalog earlier(target, options_.catalog_schema);
+    mover::RunCatalog earlier(target, options_.catalog_schema);
     int64_t run_id = restore_run_id(target, earlier, tables);
     std::vector<size_t> run_tables(tables.begin(), tables.end());
     if (run_id != 0) run_tables = earlier.load_run(run_id).options.value("spool_tables", run_tables);
     number_run_chunks(run_tables);
     std::set<size_t> already = restored_before(earlier, run_id);
-    refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema, {run_id}, "restore");
+    mover::refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema, {run_id}, "restore");
     // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
     // both before anything is written.
     bool empty_first = already.empty() && refuse_or_confirm_filled(target, plan);
-    RunCatalog(target, options_.catalog_schema).create_schema();  // refuses others' tables of its names
+    mover::RunCatalog(target, options_.catalog_schema).create_schema();  // refuses others' tables of its names
     for (const auto& c : manifest_.chunks) {
       if (tables.contains(c.table) && !already.contains(c.index)) todo_.push_back(&c);
     }
@@ -94,7 +94,7 @@ class Restore {
       target::truncate_target_tables(target, plan);
       spdlog::info("truncated {} target tables", plan.tables.size());
     }
-    RunCatalog catalog(target, options_.catalog_schema);
+    mover::RunCatalog catalog(target, options_.catalog_schema);
     if (run_id == 0) {
       // The copy's deferral: indexes and constraints dropped (their definitions recorded in the
       // run catalog in the same transaction), rebuilt in parallel as tables complete.
@@ -105,7 +105,7 @@ class Restore {
                                   {{"kind", "restore"}, {"restore_of", manifest_.id}, {"spool", dir_.string()},
                                    {"spool_tables", run_tables}},
                                   "", nlohmann::json::object());
-      DeferredRebuild::record_and_drop(catalog, target, run_id, deferral);
+      mover::DeferredRebuild::record_and_drop(catalog, target, run_id, deferral);
       target.exec("COMMIT", options_.catalog_schema);
       if (!deferral.objects.empty()) {
         spdlog::info("deferred {} indexes and constraints until their tables are restored", deferral.objects.size());
@@ -116,7 +116,7 @@ class Restore {
     }
     catalog.hold_run(run_id);
     run_id_ = run_id;
-    DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_, options_.retry_timeout);
+    mover::DeferredRebuild rebuild(catalog, run_id, plan, options_.target, options_.jobs, cancellation_, options_.retry_timeout);
     // Parents before children, wave by wave: the target's foreign keys check every restored row.
     std::vector<const SpoolChunk*> all = std::move(todo_);
     std::vector<std::string> loaded;  // tables whose every chunk is in
@@ -127,7 +127,7 @@ class Restore {
         for (const auto* c : all) {
           if (levels[level].contains(c->table)) todo_.push_back(c);
         }
-        run_in_parallel(options_.jobs, cancellation_, [this] { lane(); });
+        mover::run_in_parallel(options_.jobs, cancellation_, [this] { lane(); });
         for (size_t t : levels[level]) {
           rebuild.table_loaded(target_name(t));
           loaded.push_back(target_name(t));
@@ -143,7 +143,7 @@ class Restore {
             if (!retry.again(e, "the restore's own target session")) throw;
           }
         }
-        if (!options_.tables_locked_by_caller) lock_target_tables(target, plan.target_tables());
+        if (!options_.tables_locked_by_caller) mover::lock_target_tables(target, plan.target_tables());
         catalog.hold_run(run_id);
       }
     } catch (...) {
@@ -153,7 +153,7 @@ class Restore {
       } catch (const std::exception&) {
       }
       rebuild.stop();
-      settle_after_failure(options_.target, options_.catalog_schema, run_id, plan, loaded, options_.jobs,
+      mover::settle_after_failure(options_.target, options_.catalog_schema, run_id, plan, loaded, options_.jobs,
                            cancellation_, options_.retry_timeout);
       throw;
     }
@@ -275,7 +275,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   // (at least) the selected tables, or 0. Each table of a spool is restored by one run, so
   // its chunks are claimed in one place: a selection that only partly overlaps an earlier
   // run's tables is refused.
-  int64_t restore_run_id(pg::Connection& target, RunCatalog& catalog, const std::set<size_t>& tables) const {
+  int64_t restore_run_id(pg::Connection& target, mover::RunCatalog& catalog, const std::set<size_t>& tables) const {
     if (!catalog.exists()) return 0;
     auto r = target.exec_params(fmt::format("SELECT id, options -> 'spool_tables' FROM {}.runs WHERE "
                                             "options->>'restore_of' = $1 ORDER BY id DESC",
@@ -299,7 +299,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
 
   // The chunks of this spool the restore run `run` committed, by manifest chunk (none for a
   // first start): the run catalog's chunks, claimed and marked in each chunk's transaction.
-  std::set<size_t> restored_before(RunCatalog& catalog, int64_t run) {
+  std::set<size_t> restored_before(mover::RunCatalog& catalog, int64_t run) {
     std::set<size_t> out;
     if (run == 0) return out;
     auto records = catalog.chunks(run, run_chunk_.size());
@@ -333,13 +333,13 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
   void lane() {
     auto target = pg::open_session(options_.target, "target");
     pg::Cancellation::Watch watch(cancellation_, target);
-    BlockPool blocks;
+    mover::BlockPool blocks;
     for (size_t i = next_++; i < todo_.size() && !cancellation_.requested(); i = next_++) {
       pg::Retry retry(options_.retry_timeout, cancellation_);
       for (;;) {
         try {
           if (!target.alive()) target = pg::open_session(options_.target, "target");
-          RunCatalog catalog(target, options_.catalog_schema);
+          mover::RunCatalog catalog(target, options_.catalog_schema);
           load(target, catalog, blocks, *todo_[i]);
           break;
         } catch (const Error& e) {
@@ -368,14 +368,14 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
     auto c = run_chunk_.find(chunk.index);
     if (c == run_chunk_.end() || !target.alive()) return;
     try {
-      RunCatalog(target, options_.catalog_schema).record_failure(run_id_, c->second, error, worker_name());
+      mover::RunCatalog(target, options_.catalog_schema).record_failure(run_id_, c->second, error, worker_name());
     } catch (const std::exception&) {
     }
   }
 
   // One chunk, one transaction: claimed in the run catalog (as copy's chunks), streamed with its digest taken,
   // committed only when the file was whole and the digest is the manifest's.
-  void load(pg::Connection& target, RunCatalog& catalog, BlockPool& blocks, const SpoolChunk& chunk) {
+  void load(pg::Connection& target, mover::RunCatalog& catalog, mover::BlockPool& blocks, const SpoolChunk& chunk) {
     auto started = Clock::now();
     const auto& table = spooled_.plan.tables[plan_table_.at(chunk.table)];
     auto format = plan::format_from_name(chunk.format);
@@ -390,8 +390,8 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
       auto digester = verify::stream_digester(table, format);
       int64_t bytes = 0;
       {
-        TargetCopyIn load(target, plan::copy_in_sql(table, format), table.target);
-        SpoolFileSource file(path);  // a damaged file's failure names it
+        mover::TargetCopyIn load(target, plan::copy_in_sql(table, format), table.target);
+        mover::SpoolFileSource file(path);  // a damaged file's failure names it
         bytes = pump_chunk(file, {&load}, blocks, &digester, cancellation_, table.target).bytes;
       }
       if (!(digester.digest() == chunk.digest)) {
@@ -401,7 +401,7 @@ JOIN unnest($1::text[]) p(name) ON k.confrelid = p.name::regclass AND p.name <> 
                                 path.string(), digester.digest().rows, chunk.digest.rows),
                     path.string(), "nothing of this chunk was committed; use another copy of the spool, or copy again");
       }
-      ChunkDone done;
+      mover::ChunkDone done;
       done.rows = chunk.rows;
       done.bytes = bytes;
       done.source_digest = chunk.digest;
@@ -439,4 +439,4 @@ RestoreSummary restore(const RestoreOptions& options, pg::Cancellation& cancella
   return Restore(options, cancellation).run();
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

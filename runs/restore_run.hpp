@@ -25,7 +25,7 @@
 #include "core/defaults.hpp"
 #include "pg/cancellation.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 struct RestoreOptions {
   std::string spool_dir;
@@ -52,4 +52,4 @@ struct RestoreSummary {
 
 RestoreSummary restore(const RestoreOptions& options, pg::Cancellation& cancellation);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -16,7 +16,7 @@
 #include "spool/manifest.hpp"
 #include "verify/copy_digest.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 const char* kUnchanged = "nothing changed";
@@ -98,7 +98,7 @@ void check_backup(const std::string& dir_text, const std::vector<std::string>& t
     if (wanted.contains(c.table)) chunks.push_back(&c);
   }
   std::atomic<size_t> next{0};
-  run_in_parallel(jobs, cancellation, [&] {
+  mover::run_in_parallel(jobs, cancellation, [&] {
     for (size_t i = next++; i < chunks.size() && !cancellation.requested(); i = next++) {
       check_chunk_file(dir, manifest, *chunks[i]);
     }
@@ -149,4 +149,4 @@ ORDER BY r.id)",
   return out;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

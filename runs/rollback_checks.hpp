@@ -10,7 +10,7 @@
 #include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // The backup spool at `dir` holds every one of `tables` and is whole: its folder and complete
 // manifest exist and every chunk file of those tables is there, decompresses and digests
@@ -30,4 +30,4 @@ void require_rollback_privileges(pg::Connection& target, const std::vector<std::
 std::map<std::string, std::vector<std::string>> later_runs(pg::Connection& target, const std::string& catalog_schema,
                                                            int64_t run, const std::vector<std::string>& tables);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

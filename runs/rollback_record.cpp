@@ -15,7 +15,7 @@
 #include "pg/sql.hpp"
 #include "target/target_prep.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 void CopyRun::record_prior_state() {
   auto tables = run_.plan.target_tables();
@@ -35,7 +35,7 @@ void CopyRun::record_prior_state() {
         {pg::text_array_literal(filled)});
     for (int i = 0; i < names.rows(); ++i) selection.tables.push_back(names.text(i, 0));
     pg::Cancellation cancellation;
-    auto made = mover::backup({options_.target, selection, options_.backup_target_dir, 3, 0, options_.jobs,
+    auto made = runs::backup({options_.target, selection, options_.backup_target_dir, 3, 0, options_.jobs,
                                 options_.chunk_bytes},
                                cancellation);
     backup = std::filesystem::absolute(options_.backup_target_dir).string();
@@ -58,7 +58,7 @@ void CopyRun::record_end_state(pg::Cancellation& cancellation) {
   pg::Cancellation::Link link(cancellation, own);
   try {
     auto state = table_states(options_.target, run_.plan.target_tables(), options_.jobs, own);
-    RunCatalog(*run_.target, options_.catalog_schema).record_end_state(run_id_, state);
+    mover::RunCatalog(*run_.target, options_.catalog_schema).record_end_state(run_id_, state);
   } catch (const Error& e) {
     if (cancellation.requested()) throw;
     spdlog::warn("run {}: what it left in its tables was not recorded ({}); pgblit rollback {} could not tell whether "
@@ -67,4 +67,4 @@ void CopyRun::record_end_state(pg::Cancellation& cancellation) {
   }
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

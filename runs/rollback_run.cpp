@@ -18,7 +18,7 @@
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 std::vector<std::string> strings(const nlohmann::json& array) {
@@ -40,7 +40,7 @@ struct Prior {
   }
 };
 
-Prior prior_of(const RunRecord& record, const std::string& catalog) {
+Prior prior_of(const mover::RunRecord& record, const std::string& catalog) {
   auto state = record.options.value("prior_state", nlohmann::json());
   if (!state.is_object()) {
     throw usage_error(fmt::format("run {} recorded nothing of the target before it (it predates rollback)", record.id),
@@ -105,7 +105,7 @@ std::vector<std::string> changes_since_end(pg::Connection& target, const Rollbac
 // Everything that can be checked without changing anything; then, in one transaction that
 // keeps writers out of the run's tables, the comparison with what the run left, the emptying
 // and the status "rolling back".
-void check_and_empty(pg::Connection& target, RunCatalog& catalog, const RunRecord& record, const Prior& prior,
+void check_and_empty(pg::Connection& target, mover::RunCatalog& catalog, const mover::RunRecord& record, const Prior& prior,
                      const nlohmann::json& sequences, const RollbackOptions& options, pg::Cancellation& cancellation) {
   auto all = prior.all();
   if (!prior.filled.empty()) check_backup(prior.backup, prior.filled, record.id, options.jobs, cancellation);
@@ -160,7 +160,7 @@ Error after_failed_reload(const Error& failure, const RollbackOptions& options, 
   std::string still_dropped = "none";
   try {
     auto target = pg::open_session(options.target, "target");
-    RunCatalog catalog(target, options.catalog_schema);
+    mover::RunCatalog catalog(target, options.catalog_schema);
     auto r = target.exec_params(fmt::format("SELECT id FROM {}.runs WHERE options ->> 'spool' = $1 AND "
                                             "options ->> 'kind' = 'restore' ORDER BY id DESC LIMIT 1",
                                             pg::quote_ident(options.catalog_schema)),
@@ -170,7 +170,7 @@ Error after_failed_reload(const Error& failure, const RollbackOptions& options, 
       if (rebuild_now) {
         auto plan = plan::plan_from_json(catalog.load_run(restore_run).plan);
         pg::Cancellation own;
-        DeferredRebuild rebuild(catalog, restore_run, plan, options.target, options.jobs, own, options.retry_timeout);
+        mover::DeferredRebuild rebuild(catalog, restore_run, plan, options.target, options.jobs, own, options.retry_timeout);
         if (rebuild.pending() > 0) {
           for (const auto& t : plan.target_tables()) rebuild.table_loaded(t);
           rebuild.finish(target);
@@ -200,7 +200,7 @@ Error after_failed_reload(const Error& failure, const RollbackOptions& options, 
 Error explain_failure(const Error& failure, const RollbackOptions& options, bool interrupted) {
   try {
     auto target = pg::open_session(options.target, "target");
-    auto record = RunCatalog(target, options.catalog_schema).load_run(options.run_id);
+    auto record = mover::RunCatalog(target, options.catalog_schema).load_run(options.run_id);
     if (record.status != "rolling back") return failure;  // nothing changed
     auto prior = prior_of(record, options.catalog_schema);
     if (!prior.filled.empty()) return after_failed_reload(failure, options, prior, !interrupted);
@@ -214,7 +214,7 @@ Error explain_failure(const Error& failure, const RollbackOptions& options, bool
 
 // `emptied` turns true once the run's tables are emptied (now, or by an earlier attempt).
 // The run rolled back and the restores that reload its backup (an earlier rollback's, killed).
-std::vector<int64_t> own_runs(pg::Connection& target, const RollbackOptions& options, const RunRecord& record,
+std::vector<int64_t> own_runs(pg::Connection& target, const RollbackOptions& options, const mover::RunRecord& record,
                               const Prior& prior) {
   std::vector<int64_t> runs{record.id};
   if (prior.backup.empty()) return runs;
@@ -229,7 +229,7 @@ std::vector<int64_t> own_runs(pg::Connection& target, const RollbackOptions& opt
 RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& cancellation, bool& emptied) {
   auto target = pg::open_session(options.target, "target");
   pg::Cancellation::Watch watch(cancellation, target);
-  RunCatalog catalog(target, options.catalog_schema);
+  mover::RunCatalog catalog(target, options.catalog_schema);
   auto record = catalog.load_run(options.run_id);
   auto prior = prior_of(record, options.catalog_schema);
   if (record.status == "rolled back") {
@@ -242,8 +242,8 @@ RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& 
                       prior.filled[0], "restore them from your own backup");
   }
   // One command per target table at a time, and none over indexes another run left dropped.
-  lock_target_tables(target, prior.all());
-  refuse_pending_objects_of_other_runs(target, prior.all(), options.catalog_schema, own_runs(target, options, record, prior),
+  mover::lock_target_tables(target, prior.all());
+  mover::refuse_pending_objects_of_other_runs(target, prior.all(), options.catalog_schema, own_runs(target, options, record, prior),
                                        "rollback");
   nlohmann::json sequences = record.options.value("rollback_sequences", nlohmann::json());
   if (record.status != "rolling back" || !sequences.is_array()) sequences = sequences_to_set_back(target, prior);
@@ -283,7 +283,7 @@ RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& 
 
 std::string describe_rollback(const RollbackOptions& options) {
   auto target = pg::open_session(options.target, "target");
-  auto record = RunCatalog(target, options.catalog_schema).load_run(options.run_id);
+  auto record = mover::RunCatalog(target, options.catalog_schema).load_run(options.run_id);
   auto prior = prior_of(record, options.catalog_schema);
   return fmt::format("About to roll back run {} on {}: emptying {} tables{} and setting the sequences of their columns "
                      "back.",
@@ -311,4 +311,4 @@ RollbackSummary rollback(const RollbackOptions& options, pg::Cancellation& cance
   }
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

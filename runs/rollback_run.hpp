@@ -23,7 +23,7 @@
 #include "core/defaults.hpp"
 #include "pg/cancellation.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 struct RollbackOptions {
   std::string target;  // connection string
@@ -43,4 +43,4 @@ struct RollbackSummary {
 std::string describe_rollback(const RollbackOptions& options);
 RollbackSummary rollback(const RollbackOptions& options, pg::Cancellation& cancellation);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

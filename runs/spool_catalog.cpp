@@ -11,7 +11,7 @@
 #include "plan/copy_sql.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 const char* side_name(SpoolSide side) { return side == SpoolSide::Source ? "source" : "target"; }
@@ -133,4 +133,4 @@ SpoolPlan spool_plan(pg::Connection& conn, const spool::Manifest& manifest, cons
   return out;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -17,7 +17,7 @@
 #include "pg/connection.hpp"
 #include "spool/manifest.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 enum class SpoolSide { Source, Target };
 
@@ -35,4 +35,4 @@ struct SpoolPlan {
 SpoolPlan spool_plan(pg::Connection& conn, const spool::Manifest& manifest, const std::set<size_t>& tables,
                      SpoolSide side);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -21,7 +21,7 @@
 #include "plan/copy_sql.hpp"
 #include "pg/conninfo.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 constexpr size_t kSampleBytes = 8 << 20;  // of the streams, in all, to measure what a spool takes
@@ -145,7 +145,7 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
   m.complete = false;
   m.pgblit_version = PGBLIT_VERSION;
   m.source = pg::redact_conninfo(start.source);
-  auto id = identify(source);
+  auto id = mover::identify(source);
   m.source_system_identifier = id.cluster;
   m.source_server_version = id.server_version;
   m.run_id = start.run_id;
@@ -201,4 +201,4 @@ spool::SpoolChunk planned_chunk(const plan::Plan& plan, size_t c, int64_t rows, 
           plan::format_name(format), digest, chunk.lower, chunk.upper, chunk.null_keys};
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

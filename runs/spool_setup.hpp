@@ -12,7 +12,7 @@
 #include "spool/manifest.hpp"
 #include "spool/spool_lock.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // The folder, absolute, with its data/ folder created (0700 where pgblit creates them), and
 // held for writing (spool_lock.hpp) for as long as `lock` lives; refuses one that holds a spool
@@ -51,4 +51,4 @@ spool::SpoolChunk planned_chunk(const plan::Plan& plan, size_t c, int64_t rows, 
                                 int64_t compressed_bytes, plan::CopyFormat format,
                                 const checksums::ChunkDigest& digest);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -15,7 +15,7 @@
 #include "spool/manifest.hpp"
 #include "verify/copy_digest.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellation& cancellation) {
   auto started = std::chrono::steady_clock::now();
@@ -43,10 +43,10 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
   SpoolVerifyReport report;
   std::mutex mutex;
   std::atomic<size_t> next{0};
-  run_in_parallel(options.jobs, cancellation, [&] {
+  mover::run_in_parallel(options.jobs, cancellation, [&] {
     auto target = pg::open_session(options.target, "target");
     pg::Cancellation::Watch watch(cancellation, target);
-    BlockPool blocks;
+    mover::BlockPool blocks;
     for (size_t c = next++; c < plan.chunks.size() && !cancellation.requested(); c = next++) {
       const auto& chunk = plan.chunks[c];
       if (!spooled.by_range[chunk.table]) continue;  // compared whole, below
@@ -54,7 +54,7 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
       const auto& spooled_chunk = manifest.chunks[spooled.chunk_of[c]];
       auto format = plan::format_from_name(spooled_chunk.format);
       auto digester = verify::stream_digester(table, format);
-      CopyOutSource read(target, plan::target_copy_out_sql(table, chunk.predicate, format), table.target);
+      mover::CopyOutSource read(target, plan::target_copy_out_sql(table, chunk.predicate, format), table.target);
       pump_chunk(read, {}, blocks, &digester, cancellation, table.target);
       auto digest = digester.digest();
       std::lock_guard lock(mutex);
@@ -95,4 +95,4 @@ SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellati
   return report;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -13,7 +13,7 @@
 
 #include "pg/cancellation.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 struct SpoolVerifyOptions {
   std::string spool_dir;
@@ -34,4 +34,4 @@ struct SpoolVerifyReport {
 
 SpoolVerifyReport verify_spool(const SpoolVerifyOptions& options, pg::Cancellation& cancellation);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -11,7 +11,7 @@
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 namespace {
 
@@ -40,7 +40,7 @@ nlohmann::json table_states(const std::string& target, const std::vector<std::st
   auto then = same_as.is_object() ? same_as.value("tables", nlohmann::json::object()) : nlohmann::json::object();
   std::mutex mutex;
   std::atomic<size_t> next{0};
-  run_in_parallel(std::min<int>(jobs, static_cast<int>(std::max<size_t>(tables.size(), 1))), cancellation, [&] {
+  mover::run_in_parallel(std::min<int>(jobs, static_cast<int>(std::max<size_t>(tables.size(), 1))), cancellation, [&] {
     auto conn = pg::open_session(target, "target");
     pg::Cancellation::Watch watch(cancellation, conn);
     // The text form of a value depends on these: the same rows must give the same text.
@@ -102,4 +102,4 @@ std::vector<std::pair<std::string, std::string>> changed_table_states(const nloh
   return changed;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -25,7 +25,7 @@
 #include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 // {"tables": {"\"s\".\"t\"": {"rows": N, "digest": "...", "method": "record"}}} for `tables`
 // ("schema"."table"). With `same_as` (an earlier result), each table is digested by the method
@@ -40,4 +40,4 @@ nlohmann::json schema_sequences(pg::Connection& target, const std::vector<std::s
 std::vector<std::pair<std::string, std::string>> changed_table_states(const nlohmann::json& before,
                                                                       const nlohmann::json& now);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

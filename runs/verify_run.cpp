@@ -17,7 +17,7 @@
 #include "pg/sql.hpp"
 #include "verify/rescaled_values.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 namespace {
 
 // Reads both sides at once, two workers of the one pool. A failure on either cancels the
@@ -30,14 +30,14 @@ void on_both_sides(const std::function<void()>& source_side, const std::function
 
 // The tables verified chunk by chunk: lanes read each chunk on both sides at once, and bisect
 // a chunk that differs down to its rows. Returns those rows, by chunk.
-std::vector<std::vector<verify::RowDifference>> compare_chunks(const RunSetup& run, const VerifyOptions& options,
+std::vector<std::vector<verify::RowDifference>> compare_chunks(const mover::RunSetup& run, const VerifyOptions& options,
                                                                verify::Ledger& ledger, pg::Cancellation& cancellation) {
   const auto& plan = run.plan;
   std::vector<std::vector<verify::RowDifference>> chunk_rows(plan.chunks.size());  // each written by one lane only
-  ChunkWork verify_chunk = [&](Lane& lane, size_t c) {
+  mover::ChunkWork verify_chunk = [&](mover::Lane& lane, size_t c) {
     const auto& chunk = plan.chunks[c];
     const auto& table = plan.tables[chunk.table];
-    ChunkOutcome outcome;
+    mover::ChunkOutcome outcome;
     outcome.format = table.format;
     try {
       on_both_sides(
@@ -64,9 +64,9 @@ std::vector<std::vector<verify::RowDifference>> compare_chunks(const RunSetup& r
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     not_by_chunk[c] = ledger.method(plan.chunks[c].table) != verify::Method::ByChunk;
   }
-  LaneConfig lanes{options.source, options.target, run.snapshot_id};
-  auto failure = run_chunk_graph(plan, lanes, options.jobs, false, not_by_chunk, cancellation, verify_chunk,
-                                 [&](const ChunkOutcome& o) {
+  mover::LaneConfig lanes{options.source, options.target, run.snapshot_id};
+  auto failure = mover::run_chunk_graph(plan, lanes, options.jobs, false, not_by_chunk, cancellation, verify_chunk,
+                                 [&](const mover::ChunkOutcome& o) {
                                    if (o.error) return;
                                    ledger.add_source_chunk(o.chunk, o.source_digest, o.format);
                                    if (o.target_digest) ledger.set_target_chunk(o.chunk, *o.target_digest);
@@ -77,7 +77,7 @@ std::vector<std::vector<verify::RowDifference>> compare_chunks(const RunSetup& r
 
 // The tables compared whole: read as page ranges in parallel (sequential scans, cheaper than
 // their chunks' key ranges), the source here while a helper reads the target, both at once.
-void compare_whole_tables(const RunSetup& run, const VerifyOptions& options, verify::Ledger& ledger,
+void compare_whole_tables(const mover::RunSetup& run, const VerifyOptions& options, verify::Ledger& ledger,
                           pg::Cancellation& cancellation) {
   const auto& plan = run.plan;
   std::vector<size_t> whole;
@@ -106,8 +106,8 @@ struct Compared {
 };
 
 // The plan to compare by: a copy run's own (see VerifyOptions::run_id), or a new one.
-Compared plan_verification(RunSetup& run, const VerifyOptions& options) {
-  RunCatalog catalog(*run.target, options.catalog_schema);
+Compared plan_verification(mover::RunSetup& run, const VerifyOptions& options) {
+  mover::RunCatalog catalog(*run.target, options.catalog_schema);
   auto run_id = options.run_id;
   if (!run_id && options.mapping) run_id = catalog.run_with_mapping(options.mapping->digest);
   if (!run_id) {
@@ -121,7 +121,7 @@ Compared plan_verification(RunSetup& run, const VerifyOptions& options) {
     }
     run.plan = plan::build_plan(*run.coordinator, *run.target,
                                        {options.selection, false, options.chunk_bytes, false, options.mapping});
-    log_plan(run.plan);
+    mover::log_plan(run.plan);
     return {};
   }
   auto record = catalog.load_run(*run_id);
@@ -159,7 +159,7 @@ void name_source_keys(pg::Connection& target, const std::string& catalog_schema,
 
 verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancellation) {
   auto started = std::chrono::steady_clock::now();
-  RunSetup run = open_sessions(options.source, options.target);
+  mover::RunSetup run = mover::open_sessions(options.source, options.target);
   auto compared = plan_verification(run, options);
   const auto& plan = run.plan;
   spdlog::info("verifying {} tables ({} chunks) with {} jobs", plan.tables.size(), plan.chunks.size(), options.jobs);
@@ -186,4 +186,4 @@ verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancel
   return report;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

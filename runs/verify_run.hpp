@@ -14,7 +14,7 @@
 #include "mapping/mapping.hpp"
 #include "plan/selection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
 struct VerifyOptions {
   std::string source;  // libpq connection strings
@@ -34,4 +34,4 @@ struct VerifyOptions {
 // The report names each differing chunk or table and, where the table has a key, its rows.
 verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancellation);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

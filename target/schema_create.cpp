@@ -2,7 +2,6 @@
 #include "target/schema_create.hpp"
 
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,35 +26,6 @@ namespace pgblit::target {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A connection string without its password (which goes to the tool as PGPASSWORD, never on a
-// command line others can read).
-struct ToolConnection {
-  std::string conninfo;
-  std::string password;
-};
-
-ToolConnection for_tool(const std::string& conninfo) {
-  ToolConnection out;
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
-  if (!options) {
-    PQfreemem(error);
-    throw usage_error("a connection string is not valid", pg::redact_conninfo(conninfo));
-  }
-  for (PQconninfoOption* o = options; o->keyword; ++o) {
-    if (!o->val || !*o->val) continue;
-    if (std::string(o->keyword) == "password") {
-      out.password = o->val;
-    } else {
-      std::string value = "'";  // a conninfo value: backslash before ' and \ (not SQL's quoting)
-      for (const char* c = o->val; *c; ++c) value += (*c == '\'' || *c == '\\' ? "\\" : "") + std::string(1, *c);
-      out.conninfo += fmt::format("{}={}' ", o->keyword, value);
-    }
-  }
-  PQconninfoFree(options);
-  return out;
-}
 
 struct ToolRun {
   int status = -1;
@@ -156,8 +126,8 @@ std::string toc_type(const std::string& line) {
 }  // namespace
 
 std::string create_schema(const SchemaCreateOptions& options) {
-  auto source = for_tool(options.source);
-  auto target = for_tool(options.target);
+  auto source = pg::for_tool(options.source);
+  auto target = pg::for_tool(options.target);
   auto source_session = pg::Connection::open(options.source, "source");
   int server_major = source_session.server_version() / 10000;
   fs::path dir = fs::temp_directory_path() / fmt::format("pgblit-schema-{}", getpid());
@@ -255,7 +225,7 @@ std::string create_schema(const SchemaCreateOptions& options) {
 
 void dump_schema(const std::string& source, const plan::Selection& selection, const std::string& snapshot_id,
                  const std::string& file) {
-  auto tool = for_tool(source);
+  auto tool = pg::for_tool(source);
   fs::path dir = fs::temp_directory_path() / fmt::format("pgblit-schema-{}", getpid());
   fs::create_directories(dir);
   std::vector<std::string> dump{"pg_dump", "--schema-only", "-Fc", "-e", "*", "--snapshot", snapshot_id,
