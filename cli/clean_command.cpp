@@ -14,6 +14,7 @@
 #include "cli/interrupts.hpp"
 #include "mover/deferred_rebuild.hpp"
 #include "mover/run_catalog.hpp"
+#include "runs/clean_run.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::cli {
@@ -32,7 +33,7 @@ struct CleanFlags {
 // A run that dropped indexes or constraints still pending: rebuild them first, or (--force)
 // give them up, after writing each definition to the log.
 void settle_pending_objects(const CleanFlags& flags, mover::RunCatalog& catalog, pg::Connection& target,
-                            const std::vector<mover::RunSummary>& runs) {
+                            const std::vector<runs::RunSummary>& runs) {
   pg::Cancellation cancellation;
   if (flags.restore_objects) route_interrupts_to(cancellation);
   for (const auto& r : runs) {
@@ -52,12 +53,12 @@ void settle_pending_objects(const CleanFlags& flags, mover::RunCatalog& catalog,
         spdlog::warn("giving up {} (--force); its definition: {}", o.describe(),
                      o.index_definition.empty() ? o.constraint_definition : o.index_definition);
       }
-      catalog.abandon_objects(r.id);
+      runs::abandon_objects(catalog, r.id);
     }
   }
 }
 
-std::string describe(const mover::RunSummary& r) {
+std::string describe(const runs::RunSummary& r) {
   return fmt::format("run {} ({}, started {}, {} of {} chunks done)", r.id, r.status, r.started_at, r.chunks_done,
                      r.chunks);
 }
@@ -71,7 +72,7 @@ int run_clean(CleanFlags& flags) {
   auto target = pg::open_session(flags.connections.target, "target");
   mover::RunCatalog catalog(target, flags.catalog_schema);
   std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
-  auto runs = catalog.runs_to_clean(run);
+  auto runs = runs::runs_to_clean(catalog, run);
   for (const auto& r : runs) {
     if (r.alive) {
       throw usage_error(fmt::format("run {} is in progress: nothing dropped", r.id), flags.catalog_schema,
@@ -87,7 +88,7 @@ int run_clean(CleanFlags& flags) {
     spdlog::info("nothing dropped: not confirmed");
     return exit_code(ErrorKind::Usage);
   }
-  auto result = catalog.clean(run);
+  auto result = runs::clean_catalog(catalog, run);
   if (run) {
     spdlog::info("dropped {} from the catalog {}", describe(runs[0]), flags.catalog_schema);
     return 0;

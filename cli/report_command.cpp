@@ -10,6 +10,7 @@
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "mover/run_catalog.hpp"
+#include "runs/status_run.hpp"
 #include "pg/session.hpp"
 #include "report/history.hpp"
 #include "report/report.hpp"
@@ -71,8 +72,9 @@ std::function<int()> add_report_command(CLI::App& app) {
     if (!flags->input.empty() && flags->input.find_first_not_of("0123456789") == std::string::npos) {
       require_target(flags->connections);
       auto target = pg::open_session(flags->connections.target, "target");
+      mover::RunCatalog catalog(target, flags->catalog_schema);
       report::ReportBuilder builder;
-      for (const auto& event : mover::RunCatalog(target, flags->catalog_schema).events_of(std::stoll(flags->input))) {
+      for (const auto& event : runs::run_events(catalog, std::stoll(flags->input))) {
         builder.on_event(event);
       }
       std::string output = flags->output.empty() ? "report-" + flags->input + ".html" : flags->output;

@@ -17,6 +17,7 @@
 #include "core/printable.hpp"
 #include "core/units.hpp"
 #include "mover/run_catalog.hpp"
+#include "runs/status_run.hpp"
 #include "mover/target_claims.hpp"
 #include "pg/session.hpp"
 
@@ -84,7 +85,7 @@ int run_status(StatusFlags& flags) {
   Events events;
   if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
   for (;;) {
-    auto status = catalog.status(run);
+    auto status = runs::run_status(catalog, run);
     // Whatever the run shown: every index and constraint any run left dropped on this target.
     auto dropped = nlohmann::json::array();
     for (const auto& p : mover::pending_objects(target)) {

@@ -344,4 +344,11 @@ std::vector<std::string> changed_tables(const nlohmann::json& before, const nloh
   return changed;
 }
 
+bool RunCatalog::has_table(const std::string& table) {
+  return target_.exec_params("SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                             "WHERE n.nspname = $1 AND c.relname = $2)",
+                             {schema_, table}, schema_)
+      .boolean(0, 0);
+}
+
 }  // namespace pgblit::mover

@@ -46,17 +46,6 @@ struct RunRecord {
   std::string finished_at;      // when it ended (done or failed), "" while running
 };
 
-// One run as `pgblit clean` shows it before dropping it.
-struct RunSummary {
-  int64_t id = 0;
-  std::string status;
-  std::string started_at;
-  int64_t chunks = 0;
-  int64_t chunks_done = 0;
-  int64_t objects_pending = 0;  // deferred indexes and constraints not rebuilt yet
-  bool alive = false;  // a process still works on it
-};
-
 // A deferred index or constraint as the catalog holds it.
 struct DeferredRecord {
   nlohmann::json definition;
@@ -70,15 +59,6 @@ struct CatalogTableOwner {
   bool pgblits = false;        // made by pgblit: marked, or a pre-marker catalog's table
   bool marked = false;         // carries pgblit's marker comment
   bool owned_by_role = false;  // the current role may comment on it
-};
-
-// What `pgblit clean` dropped, to say exactly that.
-struct CleanResult {
-  std::vector<int64_t> runs;
-  std::vector<std::string> tables;  // pgblit's own catalog tables, when the whole catalog went
-  std::vector<std::string> not_pgblits;  // tables of a catalog table's name that pgblit did not make: kept
-  bool schema_dropped = false;
-  std::string schema_kept;          // why the schema stayed, when its tables went
 };
 
 struct ChunkRecord {
@@ -108,6 +88,8 @@ class RunCatalog {
   RunCatalog(pg::Connection& target, std::string schema);
 
   const std::string& schema() const { return schema_; }
+  const std::string& quoted() const { return quoted_; }  // the schema's name quoted for SQL
+  pg::Connection& target() { return target_; }
   // One coordinator at a time per catalog: a session-level advisory lock, held until the
   // session ends. Throws a usage error if another coordinator still holds it after 3 s.
   void lock_coordinator();
@@ -152,25 +134,6 @@ class RunCatalog {
   // Outside the chunk's transaction (which rolled back): one more attempt, and why it failed.
   void record_failure(int64_t run, size_t chunk, const std::string& error, const std::string& worker);
   void record_target_digest(int64_t run, size_t chunk, const checksums::ChunkDigest& digest);
-  // The runs `clean` would drop: `run`, or every run. Throws a usage error when the schema
-  // holds no pgblit catalog or the run does not exist.
-  std::vector<RunSummary> runs_to_clean(std::optional<int64_t> run);
-  // Drops one run's rows, or (without an id) pgblit's catalog tables and, if pgblit created
-  // it and nothing else lives in it, the schema. Refuses (usage error) while a process still
-  // works on a run it would drop. One transaction.
-  CleanResult clean(std::optional<int64_t> run);
-  // Throws a usage error while a fence recorded in this catalog is not lifted (clean --all).
-  void refuse_while_fenced();
-  // Where run `run` (default: the latest) stands, as JSON (docs/events.md).
-  nlohmann::json status(std::optional<int64_t> run);
-  // The run's story as the events it would have emitted (run_started, phases, chunks done,
-  // run_finished), for a report rendered from the catalog alone.
-  std::vector<nlohmann::json> events_of(int64_t run);
-  // Marks a run's pending objects rebuilt without rebuilding them (clean --force).
-  void abandon_objects(int64_t run);
-  // Inside the caller's transaction: `run` (or every run) with whether a process still works
-  // on it; holds each idle run's lock until the transaction ends (clean, rollback).
-  std::vector<RunSummary> runs_in_transaction(std::optional<int64_t> run);
 
   // Inside a chunk's transaction, on the lane's own target session (see "Exactly once"):
   // locks the chunk's row; false when it is done already or another worker holds it.
@@ -178,9 +141,12 @@ class RunCatalog {
   // Marks the claimed chunk done with what was loaded; commits with the chunk's rows.
   void mark_done(int64_t run, size_t chunk, const ChunkDone& done);
 
- private:
+  // Whether the catalog schema holds `table` (catalogs made by older versions lack some).
   bool has_table(const std::string& table);
+  // The tables of a catalog table's name in the schema, and which are pgblit's own.
   std::vector<CatalogTableOwner> catalog_tables_present();
+
+ private:
   void mark_own_tables(const std::vector<std::string>& existed_before);
 
   pg::Connection& target_;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "mover/deferred_rebuild.hpp"
+#include "runs/clean_run.hpp"
 #include "runs/restore_run.hpp"
 #include "runs/rollback_checks.hpp"
 #include "mover/run_catalog.hpp"
@@ -114,7 +115,7 @@ void check_and_empty(pg::Connection& target, mover::RunCatalog& catalog, const m
   require_rollback_privileges(target, all, prior.filled, sequence_names);
   target.exec("BEGIN");
   try {
-    for (const auto& r : catalog.runs_in_transaction(record.id)) {  // holds the run's lock until COMMIT
+    for (const auto& r : runs_in_transaction(catalog, record.id)) {  // holds the run's lock until COMMIT
       if (r.alive) {
         throw usage_error(fmt::format("run {} is in progress: nothing rolled back", r.id), options.catalog_schema,
                           "stop it (Ctrl-C) first");

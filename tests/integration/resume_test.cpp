@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 
 #include "harness.hpp"
 
@@ -166,14 +167,12 @@ namespace pgblit::test {
 namespace {
 
 TEST_F(ResumeTest, a_second_coordinator_on_the_same_target_is_refused) {
-  // Keep the first run busy for ten seconds: each of small's rows takes a second to insert.
-  target_sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1); RETURN NEW; END $$;"
-             "CREATE TRIGGER slow BEFORE INSERT ON small FOR EACH ROW EXECUTE FUNCTION slow()");
-  PgblitProcess first(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
-  ASSERT_TRUE(eventually([&] {  // the first run holds the coordinator's lock once a chunk of small waits
-    return target_value("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND wait_event = 'PgSleep'") != "0";
-  })) << first.output_so_far();
+  // The first run holds once its first chunk is committed, with its coordinator's lock.
+  auto first = holding_after(kAfterChunks, 1, copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
+  ASSERT_TRUE(eventually([&] {
+    return target_value("SELECT to_regclass('pgblit.chunks') IS NOT NULL") == "t" &&
+           target_value("SELECT count(*) FROM pgblit.chunks WHERE status = 'done'") == "1";
+  })) << first->output_so_far();
   auto second = copy({"--on-existing", "append"});
   EXPECT_EQ(second.exit_code, 2) << second.output;
   EXPECT_NE(second.output.find("another pgblit run is being coordinated"), std::string::npos) << second.output;
@@ -182,8 +181,10 @@ TEST_F(ResumeTest, a_second_coordinator_on_the_same_target_is_refused) {
   // exit 5: the target tables fill up under the running copy).
   EXPECT_NE(plan.exit_code, 2) << plan.output;
   EXPECT_EQ(plan.output.find("another pgblit run is being coordinated"), std::string::npos) << plan.output;
-  auto done = first.wait();
-  ASSERT_EQ(done.exit_code, 0) << done.output;
+  first->kill_now();
+  ASSERT_EQ(first->wait().exit_code, 128 + SIGKILL);
+  auto resumed = copy({"--resume"});  // the lock died with the first coordinator
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   expect_identical();
 }
 

@@ -4,26 +4,28 @@
 // processes are alive (their advisory locks, probed and released at once).
 #include <fmt/format.h>
 
-#include "mover/run_catalog.hpp"
+#include "runs/status_run.hpp"
 #include "pg/session.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
-nlohmann::json RunCatalog::status(std::optional<int64_t> run) {
-  if (!exists()) {
-    throw usage_error(fmt::format("schema {} holds no pgblit run catalog: no run to show", quoted_), schema_,
+using mover::RunCatalog;
+
+nlohmann::json run_status(RunCatalog& catalog, std::optional<int64_t> run) {
+  if (!catalog.exists()) {
+    throw usage_error(fmt::format("schema {} holds no pgblit run catalog: no run to show", catalog.quoted()), catalog.schema(),
                       "name the catalog with --catalog-schema (default: pgblit)");
   }
   // Catalogs made before lanes were recorded have no lanes table.
-  std::string lanes = has_table("lanes") ? fmt::format(R"(
+  std::string lanes = catalog.has_table("lanes") ? fmt::format(R"(
   SELECT l.worker, l.lane, l.chunk, l.since,
          NOT pg_try_advisory_xact_lock(hashtext('pgblit worker ' || $2 || ' ' || l.worker)) AS alive
-  FROM {}.lanes l JOIN run ON l.run_id = run.id)", quoted_)
+  FROM {}.lanes l JOIN run ON l.run_id = run.id)", catalog.quoted())
                                          : "SELECT NULL::text AS worker, 0 AS lane, NULL::int AS chunk, now() AS since, "
                                            "false AS alive WHERE false";
-  target_.exec("BEGIN", schema_);
+  catalog.target().exec("BEGIN", catalog.schema());
   try {
-    auto r = target_.exec_params(
+    auto r = catalog.target().exec_params(
         fmt::format(R"(
 WITH run AS (
   SELECT * FROM {0}.runs WHERE id = COALESCE($1::bigint, (SELECT max(id) FROM {0}.runs))),
@@ -54,13 +56,13 @@ SELECT jsonb_build_object(
   'objects', (SELECT COALESCE(jsonb_object_agg(status, n), '{{}}')
               FROM (SELECT o.status, count(*) AS n FROM {0}.objects o JOIN run ON o.run_id = run.id GROUP BY o.status) s))
 FROM run)",
-                    quoted_, lanes),
-        {run ? std::optional(std::to_string(*run)) : std::nullopt, schema_}, schema_ + ".runs");
-    target_.exec("ROLLBACK", schema_);  // releases the liveness probes
+                    catalog.quoted(), lanes),
+        {run ? std::optional(std::to_string(*run)) : std::nullopt, catalog.schema()}, catalog.schema() + ".runs");
+    catalog.target().exec("ROLLBACK", catalog.schema());  // releases the liveness probes
     if (r.rows() == 0) {
-      throw usage_error(run ? fmt::format("run {} does not exist in {}", *run, quoted_)
-                            : fmt::format("{} holds no run yet", quoted_),
-                        schema_, "list the runs with: SELECT id, status, started_at FROM " + quoted_ + ".runs");
+      throw usage_error(run ? fmt::format("run {} does not exist in {}", *run, catalog.quoted())
+                            : fmt::format("{} holds no run yet", catalog.quoted()),
+                        catalog.schema(), "list the runs with: SELECT id, status, started_at FROM " + catalog.quoted() + ".runs");
     }
     auto status = nlohmann::json::parse(r.text(0, 0));
     double seconds = status["seconds"], done = status["estimated_bytes_done"], total = status["estimated_bytes"];
@@ -69,13 +71,13 @@ FROM run)",
     status["eta_seconds"] = status["status"] == "running" && done > 0 ? (total - done) / (done / seconds) : 0.0;
     return status;
   } catch (...) {
-    pg::rollback_quietly(target_);
+    pg::rollback_quietly(catalog.target());
     throw;
   }
 }
 
-std::vector<nlohmann::json> RunCatalog::events_of(int64_t run) {
-  auto r = target_.exec_params(fmt::format(R"(
+std::vector<nlohmann::json> run_events(RunCatalog& catalog, int64_t run) {
+  auto r = catalog.target().exec_params(fmt::format(R"(
 SELECT jsonb_build_object('event', 'run_started', 'at', extract(epoch FROM r.started_at), 'run_id', r.id,
                           'audit', r.options -> 'audit', 'chunks', jsonb_array_length(r.plan -> 'chunks'),
                           'tables', jsonb_array_length(r.plan -> 'tables'), 'schema', 1,
@@ -89,11 +91,11 @@ SELECT jsonb_build_object('event', 'run_started', 'at', extract(epoch FROM r.sta
         FROM {0}.chunks c WHERE c.run_id = r.id AND c.status = 'done')::text,
        r.status, extract(epoch FROM COALESCE(r.finished_at, now())), r.options ->> 'exit_code'
 FROM {0}.runs r WHERE r.id = $1)",
-                                           quoted_),
-                               {std::to_string(run)}, schema_ + ".runs");
+                                           catalog.quoted()),
+                               {std::to_string(run)}, catalog.schema() + ".runs");
   if (r.rows() == 0) {
-    throw usage_error(fmt::format("run {} does not exist in {}", run, quoted_), schema_,
-                      "list the runs with: SELECT id, status, started_at FROM " + quoted_ + ".runs");
+    throw usage_error(fmt::format("run {} does not exist in {}", run, catalog.quoted()), catalog.schema(),
+                      "list the runs with: SELECT id, status, started_at FROM " + catalog.quoted() + ".runs");
   }
   std::vector<nlohmann::json> events{nlohmann::json::parse(r.text(0, 0))};
   for (auto phase : nlohmann::json::parse(r.text(0, 1))) {
@@ -120,4 +122,4 @@ FROM {0}.runs r WHERE r.id = $1)",
   return events;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs

@@ -10,50 +10,52 @@
 // the locks it takes keep a run from starting to live again meanwhile.
 #include <fmt/format.h>
 
-#include "mover/run_catalog.hpp"
+#include "runs/clean_run.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::runs {
 
-std::vector<RunSummary> RunCatalog::runs_to_clean(std::optional<int64_t> run) {
-  target_.exec("BEGIN", schema_);
+using mover::RunCatalog;
+
+std::vector<RunSummary> runs_to_clean(RunCatalog& catalog, std::optional<int64_t> run) {
+  catalog.target().exec("BEGIN", catalog.schema());
   try {
-    auto runs = runs_in_transaction(run);
-    target_.exec("ROLLBACK", schema_);  // releases the liveness probes' locks
+    auto runs = runs_in_transaction(catalog, run);
+    catalog.target().exec("ROLLBACK", catalog.schema());  // releases the liveness probes' locks
     return runs;
   } catch (...) {
-    pg::rollback_quietly(target_);
+    pg::rollback_quietly(catalog.target());
     throw;
   }
 }
 
-std::vector<RunSummary> RunCatalog::runs_in_transaction(std::optional<int64_t> run) {
-  if (!exists()) {
-    throw usage_error(fmt::format("schema {} holds no pgblit run catalog: nothing to clean", quoted_), schema_,
+std::vector<RunSummary> runs_in_transaction(RunCatalog& catalog, std::optional<int64_t> run) {
+  if (!catalog.exists()) {
+    throw usage_error(fmt::format("schema {} holds no pgblit run catalog: nothing to clean", catalog.quoted()), catalog.schema(),
                       "name the catalog pgblit created with --catalog-schema (default: pgblit); pgblit only ever "
                       "drops its own catalog, recognized by its catalog_info table");
   }
-  if (!run) refuse_while_fenced();
+  if (!run) refuse_while_fenced(catalog);
   // A run is alive when someone holds its shared lock: an exclusive try fails then. The
   // transaction-level lock taken otherwise lasts until the caller's transaction ends.
   // Catalogs made before deferred objects existed have no objects table.
-  std::string pending = has_table("objects")
+  std::string pending = catalog.has_table("objects")
                             ? fmt::format("(SELECT count(*) FROM {}.objects o WHERE o.run_id = r.id AND o.status = 'dropped')",
-                                          quoted_)
+                                          catalog.quoted())
                             : "0";
-  auto r = target_.exec_params(
+  auto r = catalog.target().exec_params(
       fmt::format(R"(
 SELECT r.id, r.status, r.started_at::text, count(c.chunk), count(c.chunk) FILTER (WHERE c.status = 'done'), {1},
        NOT pg_try_advisory_xact_lock(hashtext('pgblit run ' || $2), r.id::int)
 FROM {0}.runs r LEFT JOIN {0}.chunks c ON c.run_id = r.id
 WHERE $1::bigint IS NULL OR r.id = $1::bigint
 GROUP BY r.id ORDER BY r.id)",
-                  quoted_, pending),
-      {run ? std::optional(std::to_string(*run)) : std::nullopt, schema_}, schema_ + ".runs");
+                  catalog.quoted(), pending),
+      {run ? std::optional(std::to_string(*run)) : std::nullopt, catalog.schema()}, catalog.schema() + ".runs");
   if (run && r.rows() == 0) {
-    throw usage_error(fmt::format("run {} does not exist in {}: nothing dropped", *run, quoted_), schema_,
-                      "list the runs with: SELECT id, status, started_at FROM " + quoted_ + ".runs");
+    throw usage_error(fmt::format("run {} does not exist in {}: nothing dropped", *run, catalog.quoted()), catalog.schema(),
+                      "list the runs with: SELECT id, status, started_at FROM " + catalog.quoted() + ".runs");
   }
   std::vector<RunSummary> out;
   for (int i = 0; i < r.rows(); ++i) {
@@ -65,12 +67,12 @@ GROUP BY r.id ORDER BY r.id)",
 
 // The fences table is all `pgblit unfence` has to lift a fence left by a crash: while one is
 // still in place, the whole catalog stays (even with --force).
-void RunCatalog::refuse_while_fenced() {
-  if (!has_table("fences")) return;
-  auto r = target_.exec(fmt::format("SELECT id, database_name, fenced_at::text FROM {}.fences WHERE lifted_at IS NULL "
+void refuse_while_fenced(RunCatalog& catalog) {
+  if (!catalog.has_table("fences")) return;
+  auto r = catalog.target().exec(fmt::format("SELECT id, database_name, fenced_at::text FROM {}.fences WHERE lifted_at IS NULL "
                                     "ORDER BY id",
-                                    quoted_),
-                        schema_ + ".fences");
+                                    catalog.quoted()),
+                        catalog.schema() + ".fences");
   if (r.rows() == 0) return;
   std::vector<std::string> fences;
   for (int i = 0; i < r.rows(); ++i) {
@@ -79,96 +81,89 @@ void RunCatalog::refuse_while_fenced() {
   }
   throw usage_error(fmt::format("{} still in place (the source read-only), recorded only in {}.fences: nothing "
                                 "dropped",
-                                fmt::join(fences, ", "), quoted_),
-                    schema_ + ".fences",
+                                fmt::join(fences, ", "), catalog.quoted()),
+                    catalog.schema() + ".fences",
                     fmt::format("lift it first with pgblit unfence --source URI --target URI{}; if that source "
                                 "database no longer exists, DELETE FROM {}.fences WHERE lifted_at IS NULL",
-                                schema_ == "pgblit" ? "" : " --catalog-schema " + schema_, quoted_));
+                                catalog.schema() == "pgblit" ? "" : " --catalog-schema " + catalog.schema(), catalog.quoted()));
 }
 
-bool RunCatalog::has_table(const std::string& table) {
-  return target_.exec_params("SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                             "WHERE n.nspname = $1 AND c.relname = $2)",
-                             {schema_, table}, schema_)
-      .boolean(0, 0);
+void abandon_objects(RunCatalog& catalog, int64_t run) {
+  catalog.target().exec_params(fmt::format("UPDATE {}.objects SET status = 'abandoned' WHERE run_id = $1 AND status <> 'rebuilt'",
+                                  catalog.quoted()),
+                      {std::to_string(run)}, catalog.schema() + ".objects");
 }
 
-void RunCatalog::abandon_objects(int64_t run) {
-  target_.exec_params(fmt::format("UPDATE {}.objects SET status = 'abandoned' WHERE run_id = $1 AND status <> 'rebuilt'",
-                                  quoted_),
-                      {std::to_string(run)}, schema_ + ".objects");
-}
-
-CleanResult RunCatalog::clean(std::optional<int64_t> run) {
+CleanResult clean_catalog(RunCatalog& catalog, std::optional<int64_t> run) {
   CleanResult result;
-  target_.exec("BEGIN", schema_);
+  catalog.target().exec("BEGIN", catalog.schema());
   try {
     // A coordinator about to start a run holds the coordinator lock: the whole catalog waits for it.
-    if (!run && !target_.exec_params("SELECT pg_try_advisory_xact_lock(hashtext('pgblit coordinator ' || $1))",
-                                     {schema_}, schema_).boolean(0, 0)) {
-      throw usage_error("a pgblit run is starting on this catalog: nothing dropped", schema_,
+    if (!run && !catalog.target().exec_params("SELECT pg_try_advisory_xact_lock(hashtext('pgblit coordinator ' || $1))",
+                                     {catalog.schema()}, catalog.schema()).boolean(0, 0)) {
+      throw usage_error("a pgblit run is starting on this catalog: nothing dropped", catalog.schema(),
                         "wait until it ends, then clean");
     }
-    for (const auto& r : runs_in_transaction(run)) {
+    for (const auto& r : runs_in_transaction(catalog, run)) {
       if (r.alive) {
-        throw usage_error(fmt::format("run {} is in progress ({}): nothing dropped", r.id, r.status), schema_,
+        throw usage_error(fmt::format("run {} is in progress ({}): nothing dropped", r.id, r.status), catalog.schema(),
                           "wait until it ends, or stop it (Ctrl-C) and clean it then");
       }
       // copy --follow: its slot keeps WAL on the source until dropped, and only this row names it.
-      if (has_table("follows") &&
-          target_.exec_params(fmt::format("SELECT count(*) FROM {}.follows WHERE run_id = $1 AND state NOT IN "
-                                          "('done', 'unfollowed')", quoted_),
-                              {std::to_string(r.id)}, schema_).int64(0, 0) > 0) {
+      if (catalog.has_table("follows") &&
+          catalog.target().exec_params(fmt::format("SELECT count(*) FROM {}.follows WHERE run_id = $1 AND state NOT IN "
+                                          "('done', 'unfollowed')", catalog.quoted()),
+                              {std::to_string(r.id)}, catalog.schema()).int64(0, 0) > 0) {
         throw usage_error(fmt::format("run {} still owns a replication slot, a publication and a subscription "
                                       "(copy --follow): nothing dropped", r.id),
-                          schema_, fmt::format("pgblit unfollow {} drops them (or pgblit cutover {} finishes the "
+                          catalog.schema(), fmt::format("pgblit unfollow {} drops them (or pgblit cutover {} finishes the "
                                                "move); then clean", r.id, r.id));
       }
       if (r.objects_pending > 0) {
         throw usage_error(fmt::format("run {} dropped {} indexes or constraints that are not rebuilt yet: nothing "
                                       "dropped, since their definitions live only in its catalog rows",
                                       r.id, r.objects_pending),
-                          schema_, "pgblit copy --resume " + std::to_string(r.id) +
+                          catalog.schema(), "pgblit copy --resume " + std::to_string(r.id) +
                                        " rebuilds them; or clean --restore-objects (rebuilds them first), or --force");
       }
       result.runs.push_back(r.id);
     }
     if (run) {
-      target_.exec_params(fmt::format("DELETE FROM {}.runs WHERE id = $1", quoted_), {std::to_string(*run)}, schema_);
-      if (has_table("follows")) {  // its follow is over (checked above): only its record is left
-        target_.exec_params(fmt::format("DELETE FROM {}.follows WHERE run_id = $1", quoted_), {std::to_string(*run)},
-                            schema_);
+      catalog.target().exec_params(fmt::format("DELETE FROM {}.runs WHERE id = $1", catalog.quoted()), {std::to_string(*run)}, catalog.schema());
+      if (catalog.has_table("follows")) {  // its follow is over (checked above): only its record is left
+        catalog.target().exec_params(fmt::format("DELETE FROM {}.follows WHERE run_id = $1", catalog.quoted()), {std::to_string(*run)},
+                            catalog.schema());
       }
     } else {
-      bool created_schema = target_.exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", quoted_),
-                                         schema_).boolean(0, 0);
-      for (const auto& table : catalog_tables_present()) {  // pgblit's own only (run_catalog_owner.cpp)
-        std::string name = quoted_ + "." + pg::quote_ident(table.name);
+      bool created_schema = catalog.target().exec(fmt::format("SELECT bool_or(created_schema) FROM {}.catalog_info", catalog.quoted()),
+                                         catalog.schema()).boolean(0, 0);
+      for (const auto& table : catalog.catalog_tables_present()) {  // pgblit's own only (run_catalog_owner.cpp)
+        std::string name = catalog.quoted() + "." + pg::quote_ident(table.name);
         if (!table.pgblits) {
           result.not_pgblits.push_back(name);
           continue;
         }
-        target_.exec("DROP TABLE " + name, schema_);
+        catalog.target().exec("DROP TABLE " + name, catalog.schema());
         result.tables.push_back(name);
       }
-      auto others = target_.exec_params(
+      auto others = catalog.target().exec_params(
           "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1",
-          {schema_}, schema_).int64(0, 0);
+          {catalog.schema()}, catalog.schema()).int64(0, 0);
       if (!created_schema) {
         result.schema_kept = "pgblit did not create it";
       } else if (others > 0) {
         result.schema_kept = fmt::format("it holds {} other objects", others);
       } else {
-        target_.exec(fmt::format("DROP SCHEMA {} RESTRICT", quoted_), schema_);
+        catalog.target().exec(fmt::format("DROP SCHEMA {} RESTRICT", catalog.quoted()), catalog.schema());
         result.schema_dropped = true;
       }
     }
-    target_.exec("COMMIT", schema_);
+    catalog.target().exec("COMMIT", catalog.schema());
   } catch (...) {
-    pg::rollback_quietly(target_);
+    pg::rollback_quietly(catalog.target());
     throw;
   }
   return result;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::runs
