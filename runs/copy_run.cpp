@@ -147,6 +147,12 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
       }
     } else if (follow_needs_new_slot(*run_.target, options_.catalog_schema, run_id_, records)) {
       // Its slot's snapshot died with the process that read it (follow_resume.hpp).
+      if (!options_.spool_dir.empty()) {
+        throw usage_error(fmt::format("run {} follows the source and writes a spool: its chunk files hold rows of a "
+                                      "snapshot that is gone, so its missing chunks cannot be added consistently",
+                                      run_id_),
+                          options_.spool_dir, fmt::format("pgblit unfollow {}, then a new copy --follow", run_id_));
+      }
       run_.snapshot_id = restart_follow(*run_.coordinator, *run_.target, options_.source, options_.catalog_schema,
                                         run_id_, plan);
       auto reread = reread_changed_rows(options_.source, run_.snapshot_id, *run_.target, options_.catalog_schema,

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 
+#include "core/test_moment.hpp"
 #include "mover/copy_pump.hpp"
 #include "pg/replication.hpp"
 #include "pg/session.hpp"
@@ -285,11 +286,16 @@ Reread reread_changed_rows(const std::string& source_conninfo, const std::string
       recopy_whole(target, catalog, run, t, all, prefilled);
       ++out.whole_tables;
       spdlog::info("{}: changed without keys (a TRUNCATE, or no replica identity key): copied again whole", t.source);
+      core::table_reread(cancellation);
       continue;
     }
+    int64_t rows = reread_table(source, target, catalog, run, plan, table, records, done, all_done, keys,
+                                ledger.method(table) == verify::Method::ByChunk, cancellation);
     out.keys += static_cast<int64_t>(keys.size());
-    out.rows += reread_table(source, target, catalog, run, plan, table, records, done, all_done, keys,
-                             ledger.method(table) == verify::Method::ByChunk, cancellation);
+    out.rows += rows;
+    spdlog::info("{}: {} keys changed since the first snapshot, {} rows within the chunks done read again",
+                 t.source, keys.size(), rows);
+    core::table_reread(cancellation);
   }
   pg::rollback_quietly(source);
   FollowCatalog(target, catalog).set(run, "state", "copying");

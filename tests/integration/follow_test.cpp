@@ -371,29 +371,35 @@ class FollowResumeTest : public FollowTest {
   }
 
 
-  // Killed after 4 chunks with a writer changing rows of chunks copied and not yet copied
-  // (keys too, and into and out of the where filter); the writes go on, a TRUNCATE among them;
-  // the resume reads the missing chunks from a new slot's snapshot and the rows changed since
-  // the first snapshot again; the subscription applies the rest.
-  void kill_midway_resume_and_cut_over(const std::vector<std::string>& more) {
-    KeyWriter writer(source_url());
+  // A copy --follow killed after 4 chunks (the archive's among them) while `writer` changes rows
+  // of chunks copied and not yet copied (keys too, and into and out of the where filter); then
+  // more writes, a TRUNCATE among them. Returns the run.
+  int64_t killed_after_four_chunks(KeyWriter& writer, const std::vector<std::string>& more = {}) {
     auto args = follow_args();
     args.insert(args.end(), more.begin(), more.end());
     auto copying = holding_after(kAfterChunks, 4, args);
-    ASSERT_TRUE(eventually([&] { return done_chunks() == "4"; })) << copying->output_so_far();
-    ASSERT_TRUE(writer.wrote(200));  // after the snapshot, while it holds
+    EXPECT_TRUE(eventually([&] { return done_chunks() == "4"; })) << copying->output_so_far();
+    EXPECT_TRUE(writer.wrote(200));  // after the snapshot, while it holds
     copying->kill_now();
     copying->wait();
     int64_t run = latest_run();
     EXPECT_EQ(follow_state(run), "copying");
-    ASSERT_LT(std::stoll(done_chunks()), std::stoll(target_value("SELECT count(*) FROM pgblit.chunks")));
-    ASSERT_EQ(target_value("SELECT status FROM pgblit.chunks WHERE source_table = '\"public\".\"archive\"'"), "done");
-    ASSERT_TRUE(writer.wrote(200));
+    EXPECT_LT(std::stoll(done_chunks()), std::stoll(target_value("SELECT count(*) FROM pgblit.chunks")));
+    EXPECT_EQ(target_value("SELECT status FROM pgblit.chunks WHERE source_table = '\"public\".\"archive\"'"), "done");
+    EXPECT_TRUE(writer.wrote(200));
     source_sql("TRUNCATE archive; INSERT INTO archive SELECT g, 'again' FROM generate_series(1, 30) g");
+    return run;
+  }
+
+  // The resume reads the missing chunks from a new slot's snapshot and the rows changed since
+  // the first snapshot again; the subscription applies the rest; the cutover leaves the target
+  // identical and nothing behind.
+  // `archive_emptied`: the archive had its chunk done, so this resume empties it.
+  void resume_and_cut_over(KeyWriter& writer, int64_t run, bool archive_emptied = true) {
     auto resumed = copy({"--resume", std::to_string(run)});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_TRUE(mentions(resumed, "rows read again")) << resumed.output;
-    EXPECT_TRUE(mentions(resumed, "public\".\"archive\": changed without keys")) << resumed.output;
+    EXPECT_EQ(mentions(resumed, "public\".\"archive\": changed without keys"), archive_emptied) << resumed.output;
     EXPECT_EQ(follow_state(run), "following");
     ASSERT_TRUE(apply_worker_running());
     ASSERT_TRUE(writer.wrote(200));
@@ -407,13 +413,35 @@ class FollowResumeTest : public FollowTest {
 };
 
 // Indexes deferred (the default): the target has no key while the rows are read again.
-TEST_F(FollowResumeTest, ACopyKilledMidwayIsResumedAndCutOverIdentical) { kill_midway_resume_and_cut_over({}); }
+TEST_F(FollowResumeTest, ACopyKilledMidwayIsResumedAndCutOverIdentical) {
+  KeyWriter writer(source_url());
+  int64_t run = killed_after_four_chunks(writer);
+  resume_and_cut_over(writer, run);
+}
 
 // Indexes kept: the changed rows' digests are moved chunk by chunk (verified by key range).
 TEST_F(FollowResumeTest, ACopyKilledMidwayWithIndexesKeptIsResumedAndCutOverIdentical) {
-  kill_midway_resume_and_cut_over({"--indexes", "keep"});
+  KeyWriter writer(source_url());
+  int64_t run = killed_after_four_chunks(writer, {"--indexes", "keep"});
+  resume_and_cut_over(writer, run);
 }
 
+// The resume killed in turn, once it has read the changed rows of both tables with chunks done
+// (the archive emptied, items' rows read again) and before the subscription: the next resume
+// makes a newer slot and reads them all again.
+TEST_F(FollowResumeTest, AResumeKilledWhileReadingChangedRowsIsResumedAgain) {
+  KeyWriter writer(source_url());
+  int64_t run = killed_after_four_chunks(writer);
+  auto resuming = holding_after(kAfterRereads, 2, copy_args({"--resume", std::to_string(run)}));
+  ASSERT_TRUE(eventually([&] {
+    return resuming->output_so_far().find("\"public\".\"items\": ") != std::string::npos;
+  })) << resuming->output_so_far();
+  resuming->kill_now();
+  resuming->wait();
+  EXPECT_EQ(follow_state(run), "resuming");
+  ASSERT_TRUE(writer.wrote(200));
+  resume_and_cut_over(writer, run, /*archive_emptied=*/false);  // the first resume did, and its chunk waits
+}
 
 // Killed once a deferred index is rebuilt, every chunk in and no subscription yet: the slot
 // still starts at the snapshot every row was read in, so the resume keeps it, rebuilds the
@@ -421,9 +449,11 @@ TEST_F(FollowResumeTest, ACopyKilledMidwayWithIndexesKeptIsResumedAndCutOverIden
 TEST_F(FollowResumeTest, ACopyKilledBeforeItsSubscriptionIsResumedAndCutOverIdentical) {
   KeyWriter writer(source_url());
   auto copying = holding_after(kAfterRebuilds, 1, follow_args());
+  // Tables are rebuilt as they are loaded, while others still load: held once every chunk is in.
   ASSERT_TRUE(eventually([&] {
     return target_value("SELECT to_regclass('pgblit.objects') IS NOT NULL") == "t" &&
-           target_value("SELECT count(*) FROM pgblit.objects WHERE status = 'rebuilt'") == "1";
+           target_value("SELECT count(*) FROM pgblit.objects WHERE status = 'rebuilt'") != "0" &&
+           target_value("SELECT bool_and(status = 'done') FROM pgblit.chunks") == "t";
   })) << copying->output_so_far();
   copying->kill_now();
   copying->wait();
