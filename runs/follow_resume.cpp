@@ -194,6 +194,27 @@ int64_t reread_table(pg::Connection& source, pg::Connection& target, const std::
   return rows;
 }
 
+// The source tables rewritten since the run began (a new file node: TRUNCATE, VACUUM FULL,
+// CLUSTER, a rewriting ALTER TABLE): their rows may sit at other ctids than when their chunks
+// were read, and a VACUUM FULL leaves nothing in the key slot, so they are copied again whole.
+std::set<std::string> rewritten_tables(pg::Connection& source, pg::Connection& target, const std::string& catalog,
+                                       int64_t run, const plan::Plan& plan) {
+  auto before = nlohmann::json::parse(
+      target.exec_params(fmt::format("SELECT source_state::text FROM {}.runs WHERE id = $1", pg::quote_ident(catalog)),
+                         {std::to_string(run)}, catalog)
+          .text(0, 0));
+  auto now = mover::source_state(source, plan);
+  auto file_node = [](const nlohmann::json& state) {  // "inserted/updated/deleted/file node"
+    auto text = state.is_string() ? state.get<std::string>() : std::string();
+    return text.substr(text.rfind('/') + 1);
+  };
+  std::set<std::string> out;
+  for (const auto& [table, state] : before.items()) {
+    if (!now.contains(table) || file_node(now[table]) != file_node(state)) out.insert(table);
+  }
+  return out;
+}
+
 }  // namespace
 
 bool follow_needs_new_slot(pg::Connection& target, const std::string& catalog, int64_t run,
@@ -262,6 +283,7 @@ Reread reread_changed_rows(const std::string& source_conninfo, const std::string
   auto source = pg::open_session(source_conninfo, "source");
   pg::join_snapshot(source, snapshot);
   verify::Ledger ledger(plan, prefilled);
+  auto rewritten = rewritten_tables(source, target, catalog, run, plan);
   for (size_t table = 0; table < plan.tables.size(); ++table) {
     const auto& t = plan.tables[table];
     bool all_done = false;
@@ -270,9 +292,9 @@ Reread reread_changed_rows(const std::string& source_conninfo, const std::string
     auto stored = target.exec_params(fmt::format("SELECT key::text FROM {} WHERE run_id = $1 AND table_name = $2",
                                                  changes_table(catalog)),
                                      {std::to_string(run), t.source}, t.source);
-    if (stored.rows() == 0) continue;  // unchanged: its rows are the snapshot's
+    bool whole = rewritten.count(t.source) > 0;
+    if (stored.rows() == 0 && !whole) continue;  // unchanged: its rows are the snapshot's
     std::vector<nlohmann::json> keys;
-    bool whole = false;
     for (int i = 0; i < stored.rows(); ++i) {
       keys.push_back(nlohmann::json::parse(stored.text(i, 0)));
       whole = whole || keys.back().empty();
@@ -285,7 +307,9 @@ Reread reread_changed_rows(const std::string& source_conninfo, const std::string
       }
       recopy_whole(target, catalog, run, t, all, prefilled);
       ++out.whole_tables;
-      spdlog::info("{}: changed without keys (a TRUNCATE, or no replica identity key): copied again whole", t.source);
+      spdlog::info("{}: {}: copied again whole", t.source,
+                   rewritten.count(t.source) ? "rewritten since the run began (TRUNCATE, VACUUM FULL, CLUSTER)"
+                                             : "changed without keys (no replica identity key)");
       core::table_reread(cancellation);
       continue;
     }

@@ -399,7 +399,7 @@ class FollowResumeTest : public FollowTest {
     auto resumed = copy({"--resume", std::to_string(run)});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
     EXPECT_TRUE(mentions(resumed, "rows read again")) << resumed.output;
-    EXPECT_EQ(mentions(resumed, "public\".\"archive\": changed without keys"), archive_emptied) << resumed.output;
+    EXPECT_EQ(mentions(resumed, "public\".\"archive\": rewritten since the run began"), archive_emptied) << resumed.output;
     EXPECT_EQ(follow_state(run), "following");
     ASSERT_TRUE(apply_worker_running());
     ASSERT_TRUE(writer.wrote(200));
