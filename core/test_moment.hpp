@@ -44,4 +44,13 @@ inline void object_rebuilt(const Cancellation& cancellation) {
   hold_at(limit, rebuilt, cancellation);
 }
 
+// PGBLIT_HOLD_AFTER_REREADS=k: likewise once a resumed copy --follow has read again (and
+// committed) the changed rows of k tables (runs/follow_resume.hpp).
+template <class Cancellation>
+inline void table_reread(const Cancellation& cancellation) {
+  static const long limit = moment_limit("PGBLIT_HOLD_AFTER_REREADS");
+  static std::atomic<long> reread{0};
+  hold_at(limit, reread, cancellation);
+}
+
 }  // namespace pgblit::core

@@ -14,6 +14,7 @@
 #include "core/units.hpp"
 #include "runs/copied_rows.hpp"
 #include "mover/copy_graph.hpp"
+#include "runs/follow_resume.hpp"
 #include "runs/follow_run.hpp"
 #include "runs/key_map.hpp"
 #include "mover/run_catalog.hpp"
@@ -144,7 +145,21 @@ CopySummary CopyRun::execute(pg::Cancellation& cancellation, Events& events) {
         report_dropped_objects(cancellation);
         throw;
       }
-    }  // a resumed one only has deferred objects and the verdict left (continue_run checks)
+    } else if (follow_needs_new_slot(*run_.target, options_.catalog_schema, run_id_, records)) {
+      // Its slot's snapshot died with the process that read it (follow_resume.hpp).
+      if (!options_.spool_dir.empty()) {
+        throw usage_error(fmt::format("run {} follows the source and writes a spool: its chunk files hold rows of a "
+                                      "snapshot that is gone, so its missing chunks cannot be added consistently",
+                                      run_id_),
+                          options_.spool_dir, fmt::format("pgblit unfollow {}, then a new copy --follow", run_id_));
+      }
+      run_.snapshot_id = restart_follow(*run_.coordinator, *run_.target, options_.source, options_.catalog_schema,
+                                        run_id_, plan);
+      auto reread = reread_changed_rows(options_.source, run_.snapshot_id, *run_.target, options_.catalog_schema,
+                                        run_id_, plan, records, prefilled_, cancellation);
+      reread_ = reread.tables > 0;
+      records = mover::RunCatalog(*run_.target, options_.catalog_schema).chunks(run_id_, plan.chunks.size());
+    }  // else every row is as of its slot's snapshot: deferred objects and the verdict are left
   }
   events.emit("run_started", {{"run_id", run_id_},
                               {"tables", plan.tables.size()},
@@ -384,7 +399,8 @@ CopySummary CopyRun::finish(CopySummary summary, const mover::TableFinisher::Res
   phase(events, "sequences");
   summary.sequences = set_sequences();
   phase(events, "verify");
-  if (options_.verify && continued_ && summary.chunks_done_before == plan.chunks.size() && catalog.verified(run_id_)) {
+  if (options_.verify && continued_ && !reread_ && summary.chunks_done_before == plan.chunks.size() &&
+      catalog.verified(run_id_)) {
     // Only deferred objects were left: the rows were verified when the last chunk went in, and
     // rows fixed on the target since (to let a constraint be rebuilt) are the DBA's own change.
     spdlog::info("run {}: its rows were verified before; nothing was copied now, so they are not read again", run_id_);

@@ -128,6 +128,7 @@ class CopyRun {
   mover::RunSetup run_;
   int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
   bool continued_ = false;  // --resume or --join: the run began in an earlier process
+  bool reread_ = false;     // a resumed --follow run read changed rows again: they are verified again
   std::set<std::string> prefilled_;  // target tables that held rows before the copy (append)
   target::Deferral deferral_;        // a fresh run's objects to drop now and rebuild after loading
   std::unique_ptr<mover::DeferredRebuild> rebuild_;  // the coordinator's rebuild of the run's pending objects

@@ -127,15 +127,8 @@ void CopyRun::continue_run() {
   }
   run_.plan = plan::plan_from_json(record.plan);
   options_.follow = record.options.value("follow", false);
-  if (options_.follow && !options_.join_run) {
-    auto chunks = catalog.chunks(record.id, run_.plan.chunks.size());
-    if (std::any_of(chunks.begin(), chunks.end(), [](const mover::ChunkRecord& c) { return !c.done; })) {
-      // Chunks read in a new snapshot would get the slot's changes applied over rows that already have them.
-      throw usage_error(fmt::format("run {} follows the source and its slot's snapshot is gone: its missing chunks "
-                                    "cannot be copied consistently", record.id),
-                        options_.catalog_schema, fmt::format("pgblit unfollow {}, then a new copy --follow", record.id));
-    }
-  }
+  // A follow run's missing chunks come from a new slot's snapshot, and the rows changed since
+  // its first are read again (follow_resume.hpp), in execute().
   // The run's own settings, not this command line's, decide how its chunks load and verify.
   options_.disable_triggers = record.options.value("disable_triggers", false);
   options_.verify = record.options.value("verify", true);
@@ -170,7 +163,10 @@ void CopyRun::continue_run() {
   catalog.hold_run(run_id_);
   catalog.hold_worker(worker_name());
   run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
-  auto changed = mover::changed_tables(record.source_state, mover::source_state(*run_.coordinator, run_.plan));
+  // A followed source changes all along: the resume reads what changed again (follow_resume.hpp).
+  auto changed = options_.follow
+                     ? std::vector<std::string>{}
+                     : mover::changed_tables(record.source_state, mover::source_state(*run_.coordinator, run_.plan));
   if (!changed.empty()) {
     std::string list = fmt::format("{}", fmt::join(changed, ", "));
     if (!options_.allow_source_changes) {
@@ -183,8 +179,10 @@ void CopyRun::continue_run() {
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
                {options_.jobs, index_jobs(), false, options_.verify, options_.catalog_schema, run_.same_cluster});
   prepare_rejects_dir();
-  spdlog::warn("resuming run {}: its snapshot is gone, so the remaining chunks are read from a new one ({})",
-               record.id, run_.snapshot_id);
+  if (!options_.follow) {  // a follow run's new snapshot is its slot's (follow_resume.hpp)
+    spdlog::warn("resuming run {}: its snapshot is gone, so the remaining chunks are read from a new one ({})",
+                 record.id, run_.snapshot_id);
+  }
 }
 
 // With a rejects budget, the folder must take files before the first row moves: a chunk's

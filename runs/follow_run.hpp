@@ -24,7 +24,7 @@ namespace pgblit::runs {
 struct FollowRecord {
   int64_t run_id = 0;
   std::string slot, publication, subscription;
-  std::string state;         // starting, copying, following, cutover, done, unfollowed
+  std::string state;         // starting, copying, resuming (follow_resume.hpp), following, cutover, done, unfollowed
   std::string snapshot_lsn;  // the slot's consistent point: the copy's rows are exactly those before it
   std::string fence_lsn;     // the source's WAL position once fenced (cutover)
   std::string key_slot;      // the slot the cutover reads changed keys from ("" in older catalogs)

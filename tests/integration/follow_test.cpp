@@ -293,27 +293,185 @@ TEST_F(FollowTest, AWhereFilterBecomesTheRowFilterAndAReshapingMappingIsRefused)
   expect_nothing_left();
 }
 
-TEST_F(FollowTest, ACopyKilledMidwayIsRefusedToResumeAndUnfollowLeavesNothing) {
-  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
-  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 5000) g; ANALYZE t");
-  gate_inserts_into("t");
-  close_gate();
-  PgblitProcess copying(copy_args({"--follow", "-j", "2", "--chunk-size", "64kB"}));
-  ASSERT_TRUE(a_lane_waits_at_the_gate()) << copying.output_so_far();
-  copying.kill_now();
-  copying.wait();
-  open_gate();
+// Inserts, updates (of values and of keys) and deletes on `items` (keys 1..20000 at first) and
+// on `filtered` (1..4000, its mapping keeping id <= 2000; keys move into and out of the
+// filter), committed one by one, until told to stop. Keys it makes are its own (no collision).
+class KeyWriter {
+ public:
+  explicit KeyWriter(const std::string& url) : conn_(pg::Connection::open(url, "writer")), thread_([this] { run(); }) {}
+  ~KeyWriter() { stop(); }
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t writes() const { return writes_; }
+  // Waits until it has committed `more` writes from now.
+  bool wrote(int64_t more) {
+    int64_t from = writes_;
+    return eventually([&] { return writes_ >= from + more; });
+  }
+
+ private:
+  void run() {
+    std::mt19937 random(7);
+    int64_t fresh = 100000;
+    while (!stopping_) {
+      int64_t id = random() % 20000 + 1;
+      int64_t f = random() % 4000 + 1;
+      ++fresh;
+      switch (random() % 7) {
+        case 0: conn_.exec(fmt::format("INSERT INTO items VALUES ({}, 0, 'new')", fresh)); break;
+        case 1: conn_.exec(fmt::format("UPDATE items SET n = n + 1, note = 'changed' WHERE id = {}", id)); break;
+        case 2: conn_.exec(fmt::format("UPDATE items SET id = {}, note = 'moved' WHERE id = {}", fresh, id)); break;
+        case 3: conn_.exec(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
+        case 4: conn_.exec(fmt::format("UPDATE filtered SET v = 'changed' WHERE id = {}", f)); break;
+        // Out of the filter, and into it (negative keys are kept by id <= 2000).
+        case 5: conn_.exec(fmt::format("UPDATE filtered SET id = {} WHERE id = {}", fresh, f)); break;
+        default: conn_.exec(fmt::format("UPDATE filtered SET id = {}, v = 'in' WHERE id = {}", -fresh, f)); break;
+      }
+      ++writes_;
+    }
+  }
+  pg::Connection conn_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> writes_{0};
+  std::thread thread_;
+};
+
+class FollowResumeTest : public FollowTest {
+ protected:
+  void SetUp() override {
+    FollowTest::SetUp();
+    both_sql("CREATE TABLE items (id bigint PRIMARY KEY, n int NOT NULL, note text); CREATE INDEX ON items (n); "
+             "CREATE TABLE archive (id int PRIMARY KEY, v text); CREATE TABLE filtered (id int PRIMARY KEY, v text)");
+    source_sql("INSERT INTO items SELECT g, g, repeat('x', 50) FROM generate_series(1, 20000) g; "
+               // 8 pages, one chunk as large as the biggest of items': with the lower chunk number, the
+               // first chunk copied (largest first), so the kill finds it done.
+               "INSERT INTO archive SELECT g, repeat('a', 1000) FROM generate_series(1, 56) g; "
+               "INSERT INTO filtered SELECT g, 'f' FROM generate_series(1, 4000) g; ANALYZE");
+    mapping_ = "/tmp/pgblit-follow-resume-" + db_ + ".yaml";
+    std::ofstream(mapping_) << "version: 1\ntables:\n  public.filtered:\n    where: \"id <= 2000\"\n";
+  }
+
+  std::vector<std::string> follow_args() {
+    return copy_args({"--follow", "-j", "1", "--chunk-size", "64kB", "--mapping", mapping_});
+  }
+
+  std::string done_chunks() {
+    if (target_value("SELECT to_regclass('pgblit.chunks') IS NOT NULL") != "t") return "";
+    return target_value("SELECT count(*) FROM pgblit.chunks WHERE status = 'done'");
+  }
+
+  // The target is the source, by content computed on both sides, and nothing is left.
+  void expect_identical_and_nothing_left() {
+    expect_same_contents("items");
+    expect_same_contents("archive");
+    expect_same_contents("(SELECT * FROM filtered WHERE id <= 2000)", "filtered");
+    expect_nothing_left();
+  }
+
+
+  // A copy --follow killed after 4 chunks (the archive's among them) while `writer` changes rows
+  // of chunks copied and not yet copied (keys too, and into and out of the where filter); then
+  // more writes, a TRUNCATE among them. Returns the run.
+  int64_t killed_after_four_chunks(KeyWriter& writer, const std::vector<std::string>& more = {}) {
+    auto args = follow_args();
+    args.insert(args.end(), more.begin(), more.end());
+    auto copying = holding_after(kAfterChunks, 4, args);
+    EXPECT_TRUE(eventually([&] { return done_chunks() == "4"; })) << copying->output_so_far();
+    EXPECT_TRUE(writer.wrote(200));  // after the snapshot, while it holds
+    copying->kill_now();
+    copying->wait();
+    int64_t run = latest_run();
+    EXPECT_EQ(follow_state(run), "copying");
+    EXPECT_LT(std::stoll(done_chunks()), std::stoll(target_value("SELECT count(*) FROM pgblit.chunks")));
+    EXPECT_EQ(target_value("SELECT status FROM pgblit.chunks WHERE source_table = '\"public\".\"archive\"'"), "done");
+    EXPECT_TRUE(writer.wrote(200));
+    source_sql("TRUNCATE archive; INSERT INTO archive SELECT g, 'again' FROM generate_series(1, 30) g");
+    return run;
+  }
+
+  // The resume reads the missing chunks from a new slot's snapshot and the rows changed since
+  // the first snapshot again; the subscription applies the rest; the cutover leaves the target
+  // identical and nothing behind.
+  // `archive_emptied`: the archive had its chunk done, so this resume empties it.
+  void resume_and_cut_over(KeyWriter& writer, int64_t run, bool archive_emptied = true) {
+    auto resumed = copy({"--resume", std::to_string(run)});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+    EXPECT_TRUE(mentions(resumed, "rows read again")) << resumed.output;
+    EXPECT_EQ(mentions(resumed, "public\".\"archive\": rewritten since the run began"), archive_emptied) << resumed.output;
+    EXPECT_EQ(follow_state(run), "following");
+    ASSERT_TRUE(apply_worker_running());
+    ASSERT_TRUE(writer.wrote(200));
+    writer.stop();
+    auto cut = cutover(run);
+    ASSERT_EQ(cut.exit_code, 0) << cut.output;
+    expect_identical_and_nothing_left();
+  }
+
+  std::string mapping_;
+};
+
+// Indexes deferred (the default): the target has no key while the rows are read again.
+TEST_F(FollowResumeTest, ACopyKilledMidwayIsResumedAndCutOverIdentical) {
+  KeyWriter writer(source_url());
+  int64_t run = killed_after_four_chunks(writer);
+  resume_and_cut_over(writer, run);
+}
+
+// Indexes kept: the changed rows' digests are moved chunk by chunk (verified by key range).
+TEST_F(FollowResumeTest, ACopyKilledMidwayWithIndexesKeptIsResumedAndCutOverIdentical) {
+  KeyWriter writer(source_url());
+  int64_t run = killed_after_four_chunks(writer, {"--indexes", "keep"});
+  resume_and_cut_over(writer, run);
+}
+
+// The resume killed in turn, once it has read the changed rows of both tables with chunks done
+// (the archive emptied, items' rows read again) and before the subscription: the next resume
+// makes a newer slot and reads them all again.
+TEST_F(FollowResumeTest, AResumeKilledWhileReadingChangedRowsIsResumedAgain) {
+  KeyWriter writer(source_url());
+  int64_t run = killed_after_four_chunks(writer);
+  auto resuming = holding_after(kAfterRereads, 2, copy_args({"--resume", std::to_string(run)}));
+  ASSERT_TRUE(eventually([&] {
+    return resuming->output_so_far().find("\"public\".\"items\": ") != std::string::npos;
+  })) << resuming->output_so_far();
+  resuming->kill_now();
+  resuming->wait();
+  EXPECT_EQ(follow_state(run), "resuming");
+  ASSERT_TRUE(writer.wrote(200));
+  resume_and_cut_over(writer, run, /*archive_emptied=*/false);  // the first resume did, and its chunk waits
+}
+
+// Killed once a deferred index is rebuilt, every chunk in and no subscription yet: the slot
+// still starts at the snapshot every row was read in, so the resume keeps it, rebuilds the
+// rest, verifies and subscribes; what was written meanwhile is applied.
+TEST_F(FollowResumeTest, ACopyKilledBeforeItsSubscriptionIsResumedAndCutOverIdentical) {
+  KeyWriter writer(source_url());
+  auto copying = holding_after(kAfterRebuilds, 1, follow_args());
+  // Tables are rebuilt as they are loaded, while others still load: held once every chunk is in.
+  ASSERT_TRUE(eventually([&] {
+    return target_value("SELECT to_regclass('pgblit.objects') IS NOT NULL") == "t" &&
+           target_value("SELECT count(*) FROM pgblit.objects WHERE status = 'rebuilt'") != "0" &&
+           target_value("SELECT bool_and(status = 'done') FROM pgblit.chunks") == "t";
+  })) << copying->output_so_far();
+  copying->kill_now();
+  copying->wait();
   int64_t run = latest_run();
   EXPECT_EQ(follow_state(run), "copying");
-  // The subscription's slot and the key slot.
-  EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "2");
-  // Its slot's snapshot died with it: chunks read in another snapshot would get changes applied twice.
+  EXPECT_EQ(target_value("SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE "
+                         "datname = current_database())"), "0");
+  ASSERT_TRUE(writer.wrote(300));
   auto resumed = copy({"--resume", std::to_string(run)});
-  EXPECT_EQ(resumed.exit_code, 2) << resumed.output;
-  EXPECT_TRUE(mentions(resumed, "pgblit unfollow")) << resumed.output;
-  auto r = run_pgblit({"unfollow", std::to_string(run), "--source", source_url(), "--target", target_url()});
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  expect_nothing_left();
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_FALSE(mentions(resumed, "rows read again")) << resumed.output;
+  EXPECT_EQ(follow_state(run), "following");
+  ASSERT_TRUE(apply_worker_running());
+  ASSERT_TRUE(writer.wrote(200));
+  writer.stop();
+  auto cut = cutover(run);
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  expect_identical_and_nothing_left();
 }
 
 // The default check compares the rows changed since the snapshot, and only those: a writer
