@@ -18,7 +18,7 @@
 #include "core/units.hpp"
 #include "mover/run_catalog.hpp"
 #include "runs/status_run.hpp"
-#include "mover/target_claims.hpp"
+#include "target/target_claims.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::cli {
@@ -88,9 +88,9 @@ int run_status(StatusFlags& flags) {
     auto status = runs::run_status(catalog, run);
     // Whatever the run shown: every index and constraint any run left dropped on this target.
     auto dropped = nlohmann::json::array();
-    for (const auto& p : mover::pending_objects(target)) {
+    for (const auto& p : target::pending_objects(target)) {
       dropped.push_back({{"catalog", p.catalog}, {"run_id", p.run}, {"tables", p.tables}, {"objects", p.names},
-                         {"to_finish", mover::how_to_finish(p)}});
+                         {"to_finish", target::how_to_finish(p)}});
     }
     status["dropped_on_target"] = dropped;
     if (auto follow = runs::follow_status(target, flags.catalog_schema, status["run_id"].get<int64_t>(),

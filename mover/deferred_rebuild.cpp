@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "mover/target_claims.hpp"
+#include "target/target_claims.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::mover {
@@ -89,11 +89,11 @@ void settle_after_failure(const std::string& target_conninfo, const std::string&
       for (const auto& table : loaded) rebuild.table_loaded(table);
       rebuild.finish_loaded(target);
     }
-    for (const auto& p : pending_objects(target)) {
+    for (const auto& p : target::pending_objects(target)) {
       if (p.catalog != catalog_schema || p.run != run) continue;
       spdlog::error("{} indexes and constraints of {} stay dropped until then: {}", p.names.size(),
                     fmt::join(p.tables, ", "), fmt::join(p.names, "; "));
-      spdlog::error("to get them back: {}", how_to_finish(p));
+      spdlog::error("to get them back: {}", target::how_to_finish(p));
     }
   } catch (const std::exception& e) {
     spdlog::error("run {}: could not read which indexes and constraints stay dropped ({}); pgblit status {} lists them",

@@ -156,10 +156,4 @@ class RunCatalog {
 
 checksums::ChunkDigest parse_digest(const std::string& text);
 
-// A cheap fingerprint of the source tables (statistics counters and file nodes), to tell on
-// resume whether the source changed since the run began.
-nlohmann::json source_state(pg::Connection& source, const plan::Plan& plan);
-// The tables whose fingerprint differs (or cannot be compared: statistics were reset).
-std::vector<std::string> changed_tables(const nlohmann::json& before, const nlohmann::json& now);
-
 }  // namespace pgblit::mover

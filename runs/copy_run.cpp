@@ -18,7 +18,7 @@
 #include "runs/follow_run.hpp"
 #include "runs/key_map.hpp"
 #include "mover/run_catalog.hpp"
-#include "mover/target_claims.hpp"
+#include "target/target_claims.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 #include "target/sequences.hpp"
@@ -106,7 +106,7 @@ void CopyRun::reconnect_target_if_lost(pg::Cancellation& cancellation) {
         *run_.target = pg::open_session(options_.target, "target");
         mover::RunCatalog(*run_.target, options_.catalog_schema).hold_run(run_id_);
         mover::RunCatalog(*run_.target, options_.catalog_schema).hold_worker(worker_name());
-        if (!joining()) mover::lock_target_tables(*run_.target, run_.plan.target_tables());
+        if (!joining()) target::lock_target_tables(*run_.target, run_.plan.target_tables());
       } catch (const Error& reconnect) {
         if (!reconnect.transient()) throw;
       }

@@ -14,9 +14,10 @@
 #include <map>
 
 #include "core/private_files.hpp"
+#include "source/fingerprint.hpp"
 #include "runs/copy_run.hpp"
 #include "runs/follow_run.hpp"
-#include "mover/target_claims.hpp"
+#include "target/target_claims.hpp"
 #include "runs/mapping_preflight.hpp"
 #include "pg/conninfo.hpp"
 #include "pg/session.hpp"
@@ -60,8 +61,8 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   if (options_.follow) require_followable(*run_.coordinator, *run_.target, options_.source, run_.plan);
   if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   mover::RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
-  mover::lock_target_tables(*run_.target, run_.plan.target_tables());
-  mover::refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, {}, "copy");
+  target::lock_target_tables(*run_.target, run_.plan.target_tables());
+  target::refuse_pending_objects_of_other_runs(*run_.target, run_.plan.target_tables(), options_.catalog_schema, {}, "copy");
   mover::RunCatalog(*run_.target, options_.catalog_schema).require_own_tables();  // before anything is written
   if (options_.disable_triggers) target::require_superuser_for_disable_triggers(*run_.target);
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
@@ -155,9 +156,9 @@ void CopyRun::continue_run() {
   }
   catalog.lock_coordinator();
   auto tables = run_.plan.target_tables();
-  mover::lock_target_tables(*run_.target, tables);
-  mover::refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, {run_id_}, "copy --resume");
-  mover::refuse_resume_over_later_runs(*run_.target, tables, options_.catalog_schema, run_id_, catalog.started_at(run_id_));
+  target::lock_target_tables(*run_.target, tables);
+  target::refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, {run_id_}, "copy --resume");
+  target::refuse_resume_over_later_runs(*run_.target, tables, options_.catalog_schema, run_id_, catalog.started_at(run_id_));
   run_.coordinator = std::make_unique<pg::Connection>(pg::open_session(options_.source, "source"));
   run_.same_cluster = mover::require_distinct_databases(*run_.coordinator, *run_.target);
   catalog.hold_run(run_id_);
@@ -166,7 +167,7 @@ void CopyRun::continue_run() {
   // A followed source changes all along: the resume reads what changed again (follow_resume.hpp).
   auto changed = options_.follow
                      ? std::vector<std::string>{}
-                     : mover::changed_tables(record.source_state, mover::source_state(*run_.coordinator, run_.plan));
+                     : source::changed_tables(record.source_state, source::source_state(*run_.coordinator, run_.plan));
   if (!changed.empty()) {
     std::string list = fmt::format("{}", fmt::join(changed, ", "));
     if (!options_.allow_source_changes) {
@@ -266,7 +267,7 @@ std::vector<mover::ChunkRecord> CopyRun::start_run() {
     // One transaction: a catalog exists only with its run in it.
     run_.target->exec("BEGIN", options_.catalog_schema);
     catalog.create_schema();
-    run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, mover::source_state(*run_.coordinator, plan));
+    run_id_ = catalog.create_run(plan, options_json(), run_.snapshot_id, source::source_state(*run_.coordinator, plan));
     mover::DeferredRebuild::record_and_drop(catalog, *run_.target, run_id_, deferral_);
     reserve_new_keys();
     run_.target->exec("COMMIT", options_.catalog_schema);

@@ -16,6 +16,7 @@
 #include "plan/copy_sql.hpp"
 #include "runs/changed_rows_check.hpp"
 #include "runs/follow_run.hpp"
+#include "source/fingerprint.hpp"
 #include "source/changed_keys.hpp"
 #include "source/follow_source.hpp"
 #include "verify/copy_digest.hpp"
@@ -203,7 +204,7 @@ std::set<std::string> rewritten_tables(pg::Connection& source, pg::Connection& t
       target.exec_params(fmt::format("SELECT source_state::text FROM {}.runs WHERE id = $1", pg::quote_ident(catalog)),
                          {std::to_string(run)}, catalog)
           .text(0, 0));
-  auto now = mover::source_state(source, plan);
+  auto now = source::source_state(source, plan);
   auto file_node = [](const nlohmann::json& state) {  // "inserted/updated/deleted/file node"
     auto text = state.is_string() ? state.get<std::string>() : std::string();
     return text.substr(text.rfind('/') + 1);

@@ -19,7 +19,7 @@
 #include "runs/copy_run.hpp"
 #include "runs/spool_catalog.hpp"
 #include "mover/run_catalog.hpp"
-#include "mover/target_claims.hpp"
+#include "target/target_claims.hpp"
 #include "core/test_moment.hpp"
 #include "target/sequences.hpp"
 #include "plan/copy_sql.hpp"
@@ -70,7 +70,7 @@ class Restore {
     auto levels = load_levels(target, tables);  // a cycle is refused before anything is written
     const auto& plan = spooled_.plan;
     // One command per target table at a time, and none over indexes another run left dropped.
-    if (!options_.tables_locked_by_caller) mover::lock_target_tables(target, plan.target_tables());
+    if (!options_.tables_locked_by_caller) target::lock_target_tables(target, plan.target_tables());
     // An earlier restore of these tables from this spool is resumed: its run numbers the
     // chunks, and says which are in already.
     mover::RunCatalog earlier(target, options_.catalog_schema);
@@ -79,7 +79,7 @@ class Restore {
     if (run_id != 0) run_tables = earlier.load_run(run_id).options.value("spool_tables", run_tables);
     number_run_chunks(run_tables);
     std::set<size_t> already = restored_before(earlier, run_id);
-    mover::refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema, {run_id}, "restore");
+    target::refuse_pending_objects_of_other_runs(target, plan.target_tables(), options_.catalog_schema, {run_id}, "restore");
     // Tables that hold rows are refused, or (--on-existing truncate) emptied once confirmed:
     // both before anything is written.
     bool empty_first = already.empty() && refuse_or_confirm_filled(target, plan);
@@ -143,7 +143,7 @@ class Restore {
             if (!retry.again(e, "the restore's own target session")) throw;
           }
         }
-        if (!options_.tables_locked_by_caller) mover::lock_target_tables(target, plan.target_tables());
+        if (!options_.tables_locked_by_caller) target::lock_target_tables(target, plan.target_tables());
         catalog.hold_run(run_id);
       }
     } catch (...) {

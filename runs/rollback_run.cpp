@@ -13,7 +13,7 @@
 #include "runs/restore_run.hpp"
 #include "runs/rollback_checks.hpp"
 #include "mover/run_catalog.hpp"
-#include "mover/target_claims.hpp"
+#include "target/target_claims.hpp"
 #include "runs/table_state.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
@@ -243,8 +243,8 @@ RollbackSummary rollback_once(const RollbackOptions& options, pg::Cancellation& 
                       prior.filled[0], "restore them from your own backup");
   }
   // One command per target table at a time, and none over indexes another run left dropped.
-  mover::lock_target_tables(target, prior.all());
-  mover::refuse_pending_objects_of_other_runs(target, prior.all(), options.catalog_schema, own_runs(target, options, record, prior),
+  target::lock_target_tables(target, prior.all());
+  target::refuse_pending_objects_of_other_runs(target, prior.all(), options.catalog_schema, own_runs(target, options, record, prior),
                                        "rollback");
   nlohmann::json sequences = record.options.value("rollback_sequences", nlohmann::json());
   if (record.status != "rolling back" || !sequences.is_array()) sequences = sequences_to_set_back(target, prior);

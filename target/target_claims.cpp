@@ -1,5 +1,5 @@
 // See target_claims.hpp.
-#include "mover/target_claims.hpp"
+#include "target/target_claims.hpp"
 
 #include <fmt/format.h>
 
@@ -12,7 +12,7 @@
 #include "core/defaults.hpp"
 #include "pg/sql.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::target {
 namespace {
 
 std::string table_list(const std::vector<std::string>& tables, size_t at_most = 5) {
@@ -155,4 +155,4 @@ ORDER BY r.started_at LIMIT 1)",
   }
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::target

@@ -19,7 +19,7 @@
 
 #include "pg/connection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::target {
 
 // A run (in catalog `catalog`) with indexes or constraints it dropped and has not rebuilt.
 struct PendingObjects {
@@ -54,4 +54,4 @@ void lock_target_tables(pg::Connection& target, const std::vector<std::string>& 
 void refuse_resume_over_later_runs(pg::Connection& target, const std::vector<std::string>& tables,
                                    const std::string& catalog, int64_t run, const std::string& started_at);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::target
