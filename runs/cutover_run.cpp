@@ -169,6 +169,7 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
                       o.catalog, "pgblit status " + std::to_string(o.run) + " shows where it stands");
   }
   auto plan = plan::plan_from_json(run.plan);
+  create_changed_keys_table(target, o.catalog);  // a catalog of an older pgblit gets the current shape
   follows.set(o.run, "state", "cutover");
   catalog.set_run_status(o.run, "cutover");
   CutoverResult result;
