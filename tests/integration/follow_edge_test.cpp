@@ -47,5 +47,48 @@ TEST_F(FollowEdgeTest, AKeyOfTenKilobytesIsStoredOnceAndChecked) {
   EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.follow_changes"), "0");
 }
 
+// Someone dropped the key slot while the run follows: --check changes cannot name the changed
+// rows. The cutover says so before anything happens (exit 2: the slot and the checks that do
+// without it named, the source not fenced, the run still following), and the cutover with
+// --check counts then finishes it.
+TEST_F(FollowEdgeTest, ADroppedKeySlotIsNamedBeforeTheFenceAndCountsCutOver) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  source_sql("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 1000) g");
+  int64_t run = follow();
+  auto key_slot = target_value(fmt::format("SELECT key_slot FROM pgblit.follows WHERE run_id = {}", run));
+  source_sql("SELECT pg_drop_replication_slot('" + key_slot + "'); UPDATE t SET v = 'changed' WHERE id <= 10");
+  auto refused = cutover(run);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(mentions(refused, "the key slot " + key_slot + " of run " + std::to_string(run) + " is gone"))
+      << refused.output;
+  EXPECT_TRUE(mentions(refused, fmt::format("pgblit cutover {} --check counts", run))) << refused.output;
+  EXPECT_TRUE(mentions(refused, "--check full")) << refused.output;
+  EXPECT_TRUE(mentions(refused, "nothing was done")) << refused.output;
+  EXPECT_EQ(follow_state(run), "following");
+  // Not fenced: the application still writes, and the target still applies it.
+  source_sql("DELETE FROM t WHERE id = 11");
+  ASSERT_TRUE(caught_up());
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "999");
+  auto cut = cutover(run, {"--check", "counts"});
+  ASSERT_EQ(cut.exit_code, 0) << cut.output;
+  expect_same_contents("t");
+  expect_nothing_left();
+  EXPECT_EQ(follow_state(run), "done");
+}
+
+// The same run given up instead: unfollow drops what is left and minds nothing missing.
+TEST_F(FollowEdgeTest, ADroppedKeySlotLeavesUnfollowNothingToTripOn) {
+  both_sql("CREATE TABLE t (id int PRIMARY KEY)");
+  source_sql("INSERT INTO t SELECT generate_series(1, 100)");
+  int64_t run = follow();
+  source_sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database() "
+             "AND slot_name LIKE '%\\_keys'");
+  EXPECT_EQ(cutover(run).exit_code, 2);
+  auto r = run_pgblit({"unfollow", std::to_string(run), "--source", source_url(), "--target", target_url()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_nothing_left();
+  EXPECT_EQ(follow_state(run), "unfollowed");
+}
+
 }  // namespace
 }  // namespace pgblit::test
