@@ -152,7 +152,8 @@ TEST_F(FollowEdgeTest, ForeignKeyActionsFiredWhileDeferredKeysAreRebuiltAreOnThe
 
 // A table without a key, given REPLICA IDENTITY FULL as the dry run says: it follows (the
 // publication gives no column list, which PostgreSQL 15 refuses on such a table even when it
-// names every column), and its changes make the cutover compare it whole.
+// names every column), and its changes make the cutover compare it whole: a row planted on the
+// target is found by the table's digest.
 TEST_F(FollowEdgeTest, AKeylessTableOfReplicaIdentityFullFollowsAndIsComparedWhole) {
   both_sql("CREATE TABLE log (at int NOT NULL, what text); CREATE TABLE keyed (id int PRIMARY KEY)");
   source_sql("INSERT INTO log SELECT g, 'e' || g FROM generate_series(1, 1000) g; INSERT INTO keyed VALUES (1); "
@@ -161,6 +162,11 @@ TEST_F(FollowEdgeTest, AKeylessTableOfReplicaIdentityFullFollowsAndIsComparedWho
   source_sql("INSERT INTO log VALUES (5000, 'live'); UPDATE log SET what = 'changed' WHERE at = 1; "
              "DELETE FROM log WHERE at = 2");
   ASSERT_TRUE(caught_up());
+  target_sql("UPDATE log SET what = 'planted' WHERE at = 3");  // a row no change touched, in a table compared whole
+  auto failed = cutover(run);
+  EXPECT_EQ(failed.exit_code, 3) << failed.output;
+  EXPECT_TRUE(mentions(failed, "\"public\".\"log\": source 1000 rows, digest")) << failed.output;
+  target_sql("UPDATE log SET what = 'e3' WHERE at = 3");
   auto cut = cutover(run);
   ASSERT_EQ(cut.exit_code, 0) << cut.output;
   EXPECT_TRUE(mentions(cut, "(1 compared whole)")) << cut.output;
