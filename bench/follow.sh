@@ -15,7 +15,9 @@
 # customer, opens a ticket, closes another, deletes a customer; EVENTS=1 also appends an event
 # (a keyless table's change makes the cutover compare that table whole).
 # Also printed: the cutover's catch-up and check seconds, the changed rows it compared, what one
-# count(*) of the largest table takes (the cost --check counts pays on each side), the load average.
+# count(*) of the largest table takes (the cost --check counts pays on each side), the load average,
+# and the write rate pgbench achieved (one client: each commit waits for its WAL flush unless
+# WRITER_PGOPTIONS="-c synchronous_commit=off").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-1}; rows=${2:-2000000}; rate=${3:-200}; check=${CHECK:-changes}; dataset=${DATASET:-orders}
@@ -80,7 +82,7 @@ for r in $(seq "$rounds"); do
   s=$(date +%s.%N); "$PGBLIT" copy "${select[@]}" --source "$SRC" --target "$TGT" -j 2 --yes --run-dir "$dir/runs" >"$dir/offline.log" 2>&1
   offline=$(echo "$(date +%s.%N) - $s" | bc)
   fresh_target
-  pgbench -n -c 1 -T 100000 -R "$rate" -f "$dir/writes.sql" "$SRC" >"$dir/pgbench.log" 2>&1 &
+  PGOPTIONS=${WRITER_PGOPTIONS:-} pgbench -n -c 1 -T 100000 -R "$rate" -f "$dir/writes.sql" "$SRC" >"$dir/pgbench.log" 2>&1 &
   writer=$!
   s=$(date +%s.%N); "$PGBLIT" copy --follow "${select[@]}" --source "$SRC" --target "$TGT" -j 2 --yes --run-dir "$dir/runs" >"$dir/live.log" 2>&1
   live_copy=$(echo "$(date +%s.%N) - $s" | bc)
@@ -93,8 +95,9 @@ for r in $(seq "$rounds"); do
   s=$(date +%s.%N); psql "$TGT" -qtAc "SELECT count(*) FROM $largest" >/dev/null; count_s=$(echo "$(date +%s.%N) - $s" | bc)
   "$PGBLIT" unfence --source "$SRC" --target "$TGT" >/dev/null
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  printf 'dataset=%s\tround=%s\trows=%s\twrites_per_s=%s\tcheck=%s\toffline_copy=%.2f\tlive_copy=%.2f\tdowntime=%.2f\tdowntime_share=%.3f\tcatch_up=%.2f\tcheck_s=%.2f\trows_compared=%s\tone_count_s=%.2f\tload=%s\n' \
-    "$dataset" "$r" "$rows" "$rate" "$check" "$offline" "$live_copy" "$downtime" "$(echo "$downtime / $offline" | bc -l)" \
+  achieved=$(grep -oP 'tps = \K[0-9.]+' "$dir/pgbench.log" | head -1 || true)  # the rate the machine allowed
+  printf 'dataset=%s\tround=%s\trows=%s\twrites_per_s=%s\twrites_done_per_s=%s\tcheck=%s\toffline_copy=%.2f\tlive_copy=%.2f\tdowntime=%.2f\tdowntime_share=%.3f\tcatch_up=%.2f\tcheck_s=%.2f\trows_compared=%s\tone_count_s=%.2f\tload=%s\n' \
+    "$dataset" "$r" "$rows" "$rate" "${achieved:-?}" "$check" "$offline" "$live_copy" "$downtime" "$(echo "$downtime / $offline" | bc -l)" \
     "$catch_up" "$check_s" "$compared" "$count_s" "$load"
 done
 [ "${KEEP_CLUSTERS:-0}" = 1 ] || { scripts/clusters.sh stop "$dir/clusters"; rm -rf "$dir"; }
