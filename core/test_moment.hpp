@@ -11,16 +11,25 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 
 namespace pgblit::core {
 
-// Holds the calling thread once `passed` reaches `limit` (0: never), until the run is cancelled.
+// PGBLIT_HOLD_RELEASE=file: a hold also ends once that file exists, and the run goes on (a
+// test acts on the servers at the moment, then lets the run finish).
+inline bool hold_released() {
+  static const char* file = std::getenv("PGBLIT_HOLD_RELEASE");
+  return file && std::filesystem::exists(file);
+}
+
+// Holds the calling thread once `passed` reaches `limit` (0: never), until the run is cancelled
+// or the hold released.
 template <class Cancellation>
 inline void hold_at(long limit, std::atomic<long>& passed, const Cancellation& cancellation) {
   if (limit <= 0 || ++passed < limit) return;
-  while (!cancellation.requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (!cancellation.requested() && !hold_released()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
 }
 
 inline long moment_limit(const char* variable) {

@@ -109,6 +109,25 @@ void drop_everything(pg::Connection& source, pg::Connection& target, const Follo
   forget_changed_keys(target, catalog, f.run_id);
 }
 
+// --check changes reads the key slot: gone (someone dropped it) or invalidated, the cutover
+// would stop half-way with the server's error. Refused before anything is done instead (or,
+// found after the fence, with the source left fenced: the cutover then starts from there).
+void require_key_slot(pg::Connection& source, pg::Connection& target, const std::string& catalog,
+                      const FollowRecord& f) {
+  auto why = source::key_slot_unusable(source, f.key_slot);
+  if (why.empty()) return;
+  bool fenced = fence_in_place(source, target, catalog);
+  throw usage_error(
+      fmt::format("the key slot {} of run {} {}: --check changes (the default) reads from it which rows changed since "
+                  "the copy's snapshot, and cannot check without it",
+                  f.key_slot, f.run_id, why),
+      f.key_slot,
+      fmt::format("pgblit cutover {0} --check counts (every table's row count) or pgblit cutover {0} --check full "
+                  "(every row's digest) do without it; {1}",
+                  f.run_id, fenced ? "the source stays fenced and the subscription in place"
+                                   : "nothing was done: the run still follows"));
+}
+
 // Reads the key slot up to `upto`, storing the keys on the target as it goes.
 int64_t drain_keys(pg::Connection& source, pg::Connection& target, const std::string& catalog, const FollowRecord& f,
                    const plan::Plan& plan, const std::string& upto, bool advance) {
@@ -169,14 +188,16 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
                       o.catalog, "pgblit status " + std::to_string(o.run) + " shows where it stands");
   }
   auto plan = plan::plan_from_json(run.plan);
-  follows.set(o.run, "state", "cutover");
-  catalog.set_run_status(o.run, "cutover");
   CutoverResult result;
   result.check = o.check;
   if (o.check == "changes" && f->key_slot.empty()) {
     spdlog::warn("run {} has no key slot (its copy predates it): its cutover checks row counts", o.run);
     result.check = "counts";
   }
+  if (result.check == "changes") require_key_slot(source, target, o.catalog, *f);
+  create_changed_keys_table(target, o.catalog);  // a catalog of an older pgblit gets the current shape
+  follows.set(o.run, "state", "cutover");
+  catalog.set_run_status(o.run, "cutover");
   if (result.check == "changes" && !run.options.value("verify", true)) {
     spdlog::warn("run {} was copied without verification: --check changes compares only the rows changed since; "
                  "--check full compares every row", o.run);
@@ -220,6 +241,7 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   spdlog::info("caught up in {:.2f} s after the fence", result.catch_up_seconds);
   auto check_started = Clock::now();
   if (result.check == "changes") {
+    require_key_slot(source, target, o.catalog, *f);  // dropped while the cutover waited
     auto read = drain_keys(source, target, o.catalog, *f, plan, result.fence_lsn, /*advance=*/false);
     spdlog::info("{} more changes read from the key slot up to the fence in {:.2f} s", read, since(check_started));
     check_changes(source, target, o, plan, result);

@@ -149,6 +149,16 @@ std::string create_key_slot(pg::Connection& source, const std::string& slot) {
       .text(0, 0);
 }
 
+std::string key_slot_unusable(pg::Connection& source, const std::string& slot) {
+  // to_jsonb: wal_status is a column of PostgreSQL 13+ only.
+  auto r = source.exec_params("SELECT COALESCE(to_jsonb(s)->>'wal_status', '') FROM pg_replication_slots s "
+                              "WHERE slot_name = $1",
+                              {slot}, slot);
+  if (r.rows() == 0) return "is gone from the source (dropped)";
+  if (r.text(0, 0) == "lost") return "was invalidated: the source removed WAL it still needed (max_slot_wal_keep_size)";
+  return "";
+}
+
 namespace {
 std::string lsn_text(uint64_t lsn) { return fmt::format("{:X}/{:X}", lsn >> 32, lsn & 0xffffffffu); }
 }  // namespace

@@ -37,6 +37,10 @@ struct ChangedKeys {
 // Creates the key slot (pgoutput, through the SQL interface) and returns its consistent point.
 std::string create_key_slot(pg::Connection& source, const std::string& slot);
 
+// Why the key slot cannot be read ("" when it can): gone from the source (someone dropped it)
+// or invalidated (the source removed WAL it still needed, max_slot_wal_keep_size).
+std::string key_slot_unusable(pg::Connection& source, const std::string& slot);
+
 // Reads the key slot up to `upto` (an LSN the source has flushed) in batches; each batch goes
 // to `store` (which must make it durable), then the slot is advanced past it. Without
 // `advance`, one read and the slot stays (the fence's tail: storing twice is harmless, and

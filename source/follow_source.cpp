@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -42,6 +43,19 @@ std::string published_table(const plan::TableCopy& t, bool column_lists) {
   }
   if (!t.filter.empty()) out += " WHERE (" + t.filter + ")";
   return out;
+}
+
+// Whether the plan copies every column the table publishes: then no column list is given, which
+// publishes the same. PostgreSQL 15 refuses any column list on a table of REPLICA IDENTITY FULL
+// (the fix the dry run names for a table without a key), even one naming every column.
+bool copies_every_column(pg::Connection& source, const plan::TableCopy& t) {
+  auto r = source.exec_params("SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 "
+                              "AND NOT attisdropped AND attgenerated = ''",
+                              {t.source}, t.source);
+  for (int i = 0; i < r.rows(); ++i) {
+    if (std::find(t.columns.begin(), t.columns.end(), r.text(i, 0)) == t.columns.end()) return false;
+  }
+  return true;
 }
 
 // UPDATE and DELETE that touch no row still check the published table's replica identity
@@ -87,7 +101,7 @@ void create_publication(pg::Connection& source, const std::string& name, const p
                         t.source, "copy the whole table, or move without --follow");
     }
     filters = filters || !t.filter.empty();
-    tables += (tables.empty() ? "" : ", ") + published_table(t, column_lists);
+    tables += (tables.empty() ? "" : ", ") + published_table(t, column_lists && !copies_every_column(source, t));
   }
   // READ WRITE: a fenced source starts every session read-only, and this one writes.
   source.exec("BEGIN READ WRITE", name);

@@ -144,10 +144,13 @@ std::vector<std::string> DatabasePair::copy_args(const std::vector<std::string>&
 
 RunResult DatabasePair::copy(const std::vector<std::string>& args) { return run_pgblit(copy_args(args)); }
 
-std::unique_ptr<PgblitProcess> holding_after(const char* moment, int k, const std::vector<std::string>& args) {
+std::unique_ptr<PgblitProcess> holding_after(const char* moment, int k, const std::vector<std::string>& args,
+                                             const std::string& release) {
   setenv(moment, std::to_string(k).c_str(), 1);
+  if (!release.empty()) setenv("PGBLIT_HOLD_RELEASE", release.c_str(), 1);
   auto process = std::make_unique<PgblitProcess>(args);
   unsetenv(moment);
+  unsetenv("PGBLIT_HOLD_RELEASE");
   return process;
 }
 

@@ -52,11 +52,14 @@ class PgblitProcess {
 
 // pgblit in the background at a named moment (core/test_moment.hpp): with `moment`
 // (kAfterChunks, kAfterRebuilds, kAfterRereads) set to k in its environment, it holds once k chunks are
-// committed or k deferred objects rebuilt, for the test to read that fact and kill it.
+// committed, k deferred objects rebuilt or k tables' changed rows read again, for the test to read
+// that fact and kill it. With a `release` file, it goes on once the test creates that file
+// (PGBLIT_HOLD_RELEASE).
 inline constexpr const char* kAfterChunks = "PGBLIT_HOLD_AFTER_CHUNKS";
 inline constexpr const char* kAfterRebuilds = "PGBLIT_HOLD_AFTER_REBUILDS";
 inline constexpr const char* kAfterRereads = "PGBLIT_HOLD_AFTER_REREADS";
-std::unique_ptr<PgblitProcess> holding_after(const char* moment, int k, const std::vector<std::string>& args);
+std::unique_ptr<PgblitProcess> holding_after(const char* moment, int k, const std::vector<std::string>& args,
+                                             const std::string& release = "");
 
 // Runs pg_ctl on one of the test clusters ("source" or "target"), as user postgres.
 void pg_ctl(const std::string& side, const std::string& action);
