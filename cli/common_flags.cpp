@@ -42,11 +42,13 @@ class ScrubbingSink : public spdlog::sinks::dist_sink_mt {
 
 }  // namespace
 
+void add_connection_flags(CLI::App& command, std::string& source, std::string& target) {
+  command.add_option("--source", source, "source server: libpq URI or key=value string (default: $SOURCE_DATABASE_URL)");
+  command.add_option("--target", target, "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
+}
+
 void add_connection_flags(CLI::App& command, ConnectionFlags& flags) {
-  command.add_option("--source", flags.source,
-                     "source server: libpq URI or key=value string (default: $SOURCE_DATABASE_URL)");
-  command.add_option("--target", flags.target,
-                     "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
+  add_connection_flags(command, flags.source, flags.target);
 }
 
 void add_selection_flags(CLI::App& command, plan::Selection& selection) {
@@ -76,17 +78,43 @@ void add_chunk_size_flag(CLI::App& command, int64_t& chunk_bytes) {
       });
 }
 
-void add_window_flag(CLI::App& command, std::string& window) {
-  command.add_option("--window", window,
-                     "the downtime window the move must fit in (2h, 90m, 1h30m, 45s): plan says whether its "
-                     "estimate fits; copy's report and summary show the time used against it, flagged when over "
-                     "(default: none)")
+void add_window_flag(CLI::App& command, double& window_seconds) {
+  command.add_option_function<std::string>(
+      "--window", [&window_seconds](const std::string& text) { window_seconds = parse_span(text).value_or(0); },
+      "the downtime window the move must fit in (2h, 90m, 1h30m, 45s): plan says whether its estimate fits; copy's "
+      "report and summary show the time used against it, flagged when over (default: none)")
       ->check([](const std::string& text) -> std::string {
         return parse_span(text) ? "" : "'" + text + "' is not a duration: write it as 2h, 90m, 1h30m or 45s";
       });
 }
 
-double window_seconds(const std::string& window) { return parse_span(window).value_or(0); }
+void add_on_existing_flag(CLI::App& command, target::OnExisting& on_existing, const std::string& help) {
+  add_choice<target::OnExisting>(command, "--on-existing", on_existing,
+                                 {{"error", target::OnExisting::Error},
+                                  {"truncate", target::OnExisting::Truncate},
+                                  {"append", target::OnExisting::Append}},
+                                 help);
+}
+
+void add_verify_flag(CLI::App& command, bool& verify, const std::string& help) {
+  add_choice<bool>(command, "--verify", verify, {{"full", true}, {"off", false}}, help);
+}
+
+void add_indexes_flag(CLI::App& command, bool& defer_indexes, const std::string& help) {
+  add_choice<bool>(command, "--indexes", defer_indexes, {{"defer", true}, {"keep", false}}, help);
+}
+
+void add_no_analyze_flag(CLI::App& command, bool& analyze, const std::string& help) {
+  command.add_flag_callback("--no-analyze", [&analyze] { analyze = false; }, help);
+}
+
+void add_index_jobs_flag(CLI::App& command, int& index_jobs, const std::string& help) {
+  command.add_option("--index-jobs", index_jobs, help)->check(CLI::Range(1, kMaxJobs));
+}
+
+void add_spool_level_flag(CLI::App& command, int& level, const std::string& help) {
+  command.add_option("--spool-level", level, help)->check(CLI::Range(1, 19));
+}
 
 void add_jobs_flag(CLI::App& command, int& jobs, const std::string& what) {
   command.add_option("-j,--jobs", jobs, what + " (default: the number of CPU cores, at least 2)")
@@ -236,28 +264,28 @@ void from_env(std::string& value, const char* name) {
 
 }  // namespace
 
-void require_target(ConnectionFlags& flags) {
-  from_env(flags.target, "TARGET_DATABASE_URL");
-  if (flags.target.empty()) {
-    throw usage_error("no target server given", "", "pass --target, or set TARGET_DATABASE_URL");
-  }
+void require_target(std::string& target) {
+  from_env(target, "TARGET_DATABASE_URL");
+  if (target.empty()) throw usage_error("no target server given", "", "pass --target, or set TARGET_DATABASE_URL");
 }
 
-void require_source(ConnectionFlags& flags) {
-  from_env(flags.source, "SOURCE_DATABASE_URL");
-  if (flags.source.empty()) {
-    throw usage_error("no source server given", "", "pass --source, or set SOURCE_DATABASE_URL");
-  }
+void require_source(std::string& source) {
+  from_env(source, "SOURCE_DATABASE_URL");
+  if (source.empty()) throw usage_error("no source server given", "", "pass --source, or set SOURCE_DATABASE_URL");
 }
 
-void require_connections(ConnectionFlags& flags) {
-  from_env(flags.source, "SOURCE_DATABASE_URL");
-  from_env(flags.target, "TARGET_DATABASE_URL");
-  if (flags.source.empty() || flags.target.empty()) {
-    throw usage_error(fmt::format("no {} server given", flags.source.empty() ? "source" : "target"), "",
+void require_connections(std::string& source, std::string& target) {
+  from_env(source, "SOURCE_DATABASE_URL");
+  from_env(target, "TARGET_DATABASE_URL");
+  if (source.empty() || target.empty()) {
+    throw usage_error(fmt::format("no {} server given", source.empty() ? "source" : "target"), "",
                       "pass --source and --target, or set SOURCE_DATABASE_URL and TARGET_DATABASE_URL");
   }
 }
+
+void require_target(ConnectionFlags& flags) { require_target(flags.target); }
+void require_source(ConnectionFlags& flags) { require_source(flags.source); }
+void require_connections(ConnectionFlags& flags) { require_connections(flags.source, flags.target); }
 
 void add_mapping_flag(CLI::App& command, std::string& file) {
   command.add_option("--mapping", file,

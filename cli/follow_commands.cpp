@@ -16,45 +16,32 @@
 namespace pgblit::cli {
 
 std::function<int()> add_cutover_command(CLI::App& app) {
-  struct Flags {
-    ConnectionFlags connections;
-    std::string catalog_schema = kDefaultCatalogSchema;
-    int64_t run = 0;
-    std::string check = "changes";
-    double timeout = 600;
-    int jobs = default_jobs();
-    std::vector<std::string> fence_revoke;
-    std::string run_dir = kDefaultRunDir;
-  };
-  auto flags = std::make_shared<Flags>();
+  auto options = std::make_shared<runs::CutoverOptions>();
   auto* cmd = app.add_subcommand("cutover", "finish a copy --follow: fence the source, wait until the target applied "
                                             "everything, check, set sequences, drop subscription, slot and publication");
-  cmd->add_option("RUN_ID", flags->run, "the following run")->required()->check(run_id_number());
-  add_connection_flags(*cmd, flags->connections);
-  add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  cmd->add_option("--check", flags->check,
+  cmd->add_option("RUN_ID", options->run, "the following run")->required()->check(run_id_number());
+  add_connection_flags(*cmd, options->source, options->target);
+  add_catalog_schema_flag(*cmd, options->catalog_schema);
+  cmd->add_option("--check", options->check,
                   "what is compared once caught up: changes (the digests of the rows changed since the copy's "
                   "snapshot, source against target; the default), counts (row counts of every table: a full scan "
                   "of each) or full (digests of every row, as pgblit verify)")
       ->check(CLI::IsMember({"changes", "counts", "full"}));
-  cmd->add_option("--catch-up-timeout", flags->timeout,
+  cmd->add_option("--catch-up-timeout", options->timeout,
                   "seconds to wait for the target to apply the source's changes up to the fence (default: 600)")
       ->check(CLI::Range(1.0, 86400.0));
-  add_jobs_flag(*cmd, flags->jobs, "connections for --check full");
-  cmd->add_option("--fence-revoke", flags->fence_revoke, "also revoke CONNECT on the source database from this role "
-                                                         "(repeatable)");
-  cmd->add_option("--run-dir", flags->run_dir, "folder of run folders: cutover.json goes into RUN_ID/ there");
-  return [flags] {
-    require_connections(flags->connections);
+  add_jobs_flag(*cmd, options->jobs, "connections for --check full");
+  cmd->add_option("--fence-revoke", options->fence_revoke, "also revoke CONNECT on the source database from this role "
+                                                           "(repeatable)");
+  cmd->add_option("--run-dir", options->run_dir, "folder of run folders: cutover.json goes into RUN_ID/ there");
+  return [options] {
+    require_connections(options->source, options->target);
     pg::Cancellation cancellation;
     route_interrupts_to(cancellation);
-    auto result = runs::cutover({flags->connections.source, flags->connections.target, flags->catalog_schema,
-                                   flags->run, flags->check, flags->timeout, flags->jobs, flags->fence_revoke,
-                                   flags->run_dir},
-                                  cancellation);
+    auto result = runs::cutover(*options, cancellation);
     fmt::print("cut over run {}: downtime {:.2f} s (fence to target ready), {} tables checked ({}{}), {} sequences "
                "set\n",
-               flags->run, result.downtime_seconds, result.tables_checked, result.check,
+               options->run, result.downtime_seconds, result.tables_checked, result.check,
                result.check == "changes" ? fmt::format(": {} changed rows", result.rows_compared) : "",
                result.sequences);
     return 0;

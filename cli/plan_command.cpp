@@ -1,29 +1,23 @@
 // See plan_command.hpp.
-#include "core/defaults.hpp"
 #include "cli/plan_command.hpp"
-#include "cli/follow_commands.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <iostream>
 #include <algorithm>
+#include <filesystem>
+#include <iostream>
 #include <memory>
-#include <set>
 
 #include "cli/common_flags.hpp"
+#include "cli/follow_commands.hpp"
 #include "cli/job_file.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "dryrun/dry_run.hpp"
-#include "mover/run_setup.hpp"
 #include "report/kept_estimate.hpp"
-#include "target/deferred.hpp"
-#include "target/target_prep.hpp"
 
 namespace pgblit::cli {
 namespace {
-
 
 void print_findings(const dryrun::DryRun& dry_run) {
   for (auto severity : {dryrun::Severity::Error, dryrun::Severity::Warning, dryrun::Severity::Info}) {
@@ -97,161 +91,113 @@ void print_table(const plan::Plan& plan) {
   }
 }
 
-// The estimate kept in the run folder for the copy of this selection that follows; whether it
-// fits the window. Never fails the dry run.
-void keep_for_the_copy(mover::RunSetup& run, const dryrun::Estimate& estimate, const PlanFlags& flags) {
-  if (auto window = window_seconds(flags.window); window > 0) {
-    bool fits = estimate.high <= window, might = estimate.seconds <= window;
-    spdlog::log(fits ? spdlog::level::info : spdlog::level::warn,
-                "the estimate ({:.0f} s, up to {:.0f} s) {} the {} window{}", estimate.seconds, estimate.high,
-                fits ? "fits" : might ? "may not fit" : "does not fit", human_duration(window),
-                fits ? "" : ": the copy would run over it");
-  }
+// The estimate kept in the run folder for the copy of this selection that follows. Never
+// fails the dry run.
+void keep_for_the_copy(const runs::PlanRunResult& result, const PlanCommand& command) {
   try {
     std::vector<std::string> tables;
-    for (const auto& t : run.plan.tables) tables.push_back(t.source + " -> " + t.target);
-    auto source = mover::identify(*run.coordinator), target = mover::identify(*run.target);
-    std::string databases = source.cluster + "/" + source.database + " -> " + target.cluster + "/" + target.database;
-    auto file = report::keep_estimate(flags.run_dir, report::estimate_key(databases, tables),
-                                      dryrun::to_json(estimate), flags.jobs,
-                                      flags.job.empty() ? "" : std::filesystem::absolute(flags.job).string());
+    for (const auto& t : result.plan.tables) tables.push_back(t.source + " -> " + t.target);
+    auto file = report::keep_estimate(command.run_dir, report::estimate_key(result.databases, tables),
+                                      dryrun::to_json(result.dry_run.estimate), command.options.copy.jobs,
+                                      command.job.empty() ? "" : std::filesystem::absolute(command.job).string());
     spdlog::info("estimate kept in {}: a copy of this selection within 24 h compares its run with it", file.string());
   } catch (const std::exception& e) {
     spdlog::warn("the estimate could not be kept in {} ({}): the copy's report will have none to compare with",
-                 flags.run_dir, e.what());
+                 command.run_dir, e.what());
   }
 }
 
 }  // namespace
 
-int run_plan(PlanFlags& flags) {
-  require_connections(flags.connections);
-  std::optional<Error> planning_failure;
-  std::optional<mapping::Mapping> mapping;
-  if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  plan::PlanOptions planning{flags.selection, flags.disable_triggers, flags.chunk_bytes, flags.indexes == "defer",
-                                    mapping ? &*mapping : nullptr};
-  planning.foreign_keys_deferred = flags.indexes == "defer";
-  auto run = mover::open_run(flags.connections.source, flags.connections.target, planning, &planning_failure);
-  target::Deferral deferral;  // what `copy` would defer, if the target tables are empty now
-  if (!planning_failure && flags.indexes == "defer") {
-    auto filled = target::target_tables_with_rows(*run.target, run.plan);
-    try {
-      deferral = mover::defer_for_load(run, planning, std::set<std::string>(filled.begin(), filled.end()));
-    } catch (const Error& e) {  // a cycle of foreign keys kept in place
-      planning_failure = e;
-    }
-  }
-  if (planning_failure) {
-    auto dry_run = dryrun::failed_plan(*planning_failure);
-    if (flags.json) {
-      std::cout << nlohmann::json{{"dry_run", dryrun::to_json(dry_run)}}.dump(2) << "\n";
+int run_plan(PlanCommand& command) {
+  auto& copy = command.options.copy;
+  require_connections(copy.source, copy.target);
+  auto result = runs::plan_run(command.options);
+  if (!result.planned) {
+    if (command.json) {
+      std::cout << nlohmann::json{{"dry_run", dryrun::to_json(result.dry_run)}}.dump(2) << "\n";
     } else {
-      print_findings(dry_run);
+      print_findings(result.dry_run);
     }
     return exit_code(ErrorKind::NoGo);
   }
-  dryrun::DryRunOptions options;
-  options.source = flags.connections.source;
-  options.target = flags.connections.target;
-  options.max_warning_ratio = flags.dry.max_warning_ratio;
-  options.jobs = flags.jobs;
-  options.index_jobs = flags.index_jobs > 0 ? flags.index_jobs : flags.jobs;
-  options.truncate = flags.on_existing == "truncate";
-  options.append = flags.on_existing == "append";
-  options.disable_triggers = flags.disable_triggers;
-  options.keep_indexes = flags.indexes == "keep";
-  options.verify = flags.verify == "full";
-  options.analyze = !flags.no_analyze;
-  options.catalog_schema = flags.catalog_schema;
-  options.fast_checks = flags.dry.checks == "fast";
-  options.exact_counts = flags.dry.exact_counts;
-  options.check_timeout = flags.dry.check_timeout;
-  options.estimate_seconds = flags.dry.estimate_seconds;
-  options.mapping = mapping ? &*mapping : nullptr;
-  auto dry_run = dryrun::dry_run(run, deferral, options);
-  if (dry_run.estimate.measured) keep_for_the_copy(run, dry_run.estimate, flags);
+  if (result.dry_run.estimate.measured) keep_for_the_copy(result, command);
   nlohmann::json follow_json = nlohmann::json::array();
-  std::vector<source::FollowFinding> follow;
-  if (flags.follow) follow = source::follow_checks(*run.coordinator, *run.target, run.plan);
-  bool follow_go = !flags.follow || report_follow_findings(follow, flags.json ? &follow_json : nullptr);
-  if (flags.json) {
-    auto json = plan::to_json(run.plan);
+  bool follow_go = !copy.follow || report_follow_findings(result.follow, command.json ? &follow_json : nullptr);
+  if (command.json) {
+    auto json = plan::to_json(result.plan);
     json["deferred"] = nlohmann::json::array();
-    for (const auto& o : deferral.objects) json["deferred"].push_back(target::to_json(o));
+    for (const auto& o : result.deferral.objects) json["deferred"].push_back(target::to_json(o));
     json["kept"] = nlohmann::json::array();
-    for (const auto& k : deferral.kept) json["kept"].push_back({{"table", k.table}, {"what", k.what}, {"why", k.why}});
-    json["dry_run"] = dryrun::to_json(dry_run);
-    if (flags.follow) json["follow"] = follow_json;
+    for (const auto& k : result.deferral.kept) {
+      json["kept"].push_back({{"table", k.table}, {"what", k.what}, {"why", k.why}});
+    }
+    json["dry_run"] = dryrun::to_json(result.dry_run);
+    if (copy.follow) json["follow"] = follow_json;
     std::cout << json.dump(2) << "\n";
   } else {
-    print_table(run.plan);
-    print_deferral(deferral);
-    print_findings(dry_run);
+    print_table(result.plan);
+    print_deferral(result.deferral);
+    print_findings(result.dry_run);
   }
-  return dry_run.go && follow_go ? 0 : exit_code(ErrorKind::NoGo);
+  return result.dry_run.go && follow_go ? 0 : exit_code(ErrorKind::NoGo);
 }
 
-
-void add_dry_run_flags(CLI::App& cmd, DryRunFlags& flags, const std::string& prefix) {
-  cmd.add_option("--max-warning-ratio", flags.max_warning_ratio,
+void add_dry_run_flags(CLI::App& cmd, dryrun::DryRunOptions& options, const std::string& prefix) {
+  cmd.add_option("--max-warning-ratio", options.max_warning_ratio,
                  prefix + "no-go when rows with warnings exceed this share of the rows to copy (default: 0.01, 1%)")
       ->check(CLI::Range(0.0, 1.0));
-  cmd.add_option("--checks", flags.checks,
-                 prefix + "full (default): count every row; fast: count on a TABLESAMPLE of about 100,000 rows per "
-                          "table and label the counts as estimates")
-      ->check(CLI::IsMember({"full", "fast"}));
-  cmd.add_flag("--exact-counts", flags.exact_counts,
+  add_choice(cmd, "--checks", options.fast_checks, {{"full", false}, {"fast", true}},
+             prefix + "full (default): count every row; fast: count on a TABLESAMPLE of about 100,000 rows per "
+                      "table and label the counts as estimates");
+  cmd.add_flag("--exact-counts", options.exact_counts,
                prefix + "count every table's rows (in parallel, in the snapshot) instead of the catalog's estimates");
-  cmd.add_option("--check-timeout", flags.check_timeout,
+  cmd.add_option("--check-timeout", options.check_timeout,
                  prefix + "seconds each data check may run; one that takes longer is reported as not run "
                           "(default: no limit)")
       ->check(CLI::Range(0.001, 1e6));
-  cmd.add_option("--estimate-seconds", flags.estimate_seconds,
+  cmd.add_option("--estimate-seconds", options.estimate_seconds,
                  prefix + "seconds of sample loads into rolled-back probe tables on the target to measure the "
                           "duration estimate (default: 5; 0: no estimate)")
       ->check(CLI::Range(0.0, 600.0));
 }
 
 std::function<int()> add_plan_command(CLI::App& app) {
-  auto flags = std::make_shared<PlanFlags>();
+  auto plan = std::make_shared<PlanCommand>();
+  auto& copy = plan->options.copy;
   auto* cmd = app.add_subcommand("plan", "the dry run: how a copy would split, order and defer, what it would meet "
                                          "(findings counted on the rows) and go or no-go (exit 5); writes nothing on either server "
                                          "(its estimate is kept in --run-dir for the copy that follows)");
-  add_connection_flags(*cmd, flags->connections);
-  add_selection_flags(*cmd, flags->selection);
-  add_chunk_size_flag(*cmd, flags->chunk_bytes);
-  cmd->add_flag("--disable-triggers", flags->disable_triggers, "plan as `copy --disable-triggers` would");
-  cmd->add_option("--indexes", flags->indexes, "plan as `copy --indexes` would: defer (default) or keep")
-      ->check(CLI::IsMember({"defer", "keep"}));
-  add_jobs_flag(*cmd, flags->jobs, "as `copy -j` would (connection slots are checked for it)");
-  cmd->add_option("--on-existing", flags->on_existing, "as `copy --on-existing` would: error, truncate or append")
-      ->check(CLI::IsMember({"error", "truncate", "append"}));
-  add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  cmd->add_option("--index-jobs", flags->index_jobs, "as `copy --index-jobs` would (default: -j)")
-      ->check(CLI::Range(1, kMaxJobs));
-  cmd->add_option("--verify", flags->verify, "as `copy --verify` would: full (default) or off (priced in the estimate)")
-      ->check(CLI::IsMember({"full", "off"}));
-  cmd->add_flag("--no-analyze", flags->no_analyze, "as `copy --no-analyze` would");
-  add_dry_run_flags(*cmd, flags->dry, "");
-  add_mapping_flag(*cmd, flags->mapping);
-  cmd->add_flag("--follow", flags->follow,
+  add_connection_flags(*cmd, copy.source, copy.target);
+  add_selection_flags(*cmd, copy.selection);
+  add_chunk_size_flag(*cmd, copy.chunk_bytes);
+  cmd->add_flag("--disable-triggers", copy.disable_triggers, "plan as `copy --disable-triggers` would");
+  add_indexes_flag(*cmd, copy.defer_indexes, "plan as `copy --indexes` would: defer (default) or keep");
+  add_jobs_flag(*cmd, copy.jobs, "as `copy -j` would (connection slots are checked for it)");
+  add_on_existing_flag(*cmd, copy.on_existing, "as `copy --on-existing` would: error, truncate or append");
+  add_catalog_schema_flag(*cmd, copy.catalog_schema);
+  add_index_jobs_flag(*cmd, copy.index_jobs, "as `copy --index-jobs` would (default: -j)");
+  add_verify_flag(*cmd, copy.verify, "as `copy --verify` would: full (default) or off (priced in the estimate)");
+  add_no_analyze_flag(*cmd, copy.analyze, "as `copy --no-analyze` would");
+  add_dry_run_flags(*cmd, plan->options.dry_run, "");
+  add_mapping_flag(*cmd, copy.mapping_file);
+  cmd->add_flag("--follow", copy.follow,
                 "also check what copy --follow needs: wal_level, free slots and WAL senders, replica identities, "
                 "REPLICATION, the subscription privilege");
-  cmd->add_flag("--json", flags->json, "print the whole plan, every chunk with its predicate, as JSON");
-  cmd->add_option("--run-dir", flags->run_dir,
+  cmd->add_flag("--json", plan->json, "print the whole plan, every chunk with its predicate, as JSON");
+  cmd->add_option("--run-dir", plan->run_dir,
                   "folder of run folders: the measured estimate is kept in estimates/ there, for the copy of the same "
                   "selection that follows (default: pgblit-runs)");
-  add_window_flag(*cmd, flags->window);
-  add_job_flag(*cmd, flags->job);
-  return [flags, cmd, &app] {
+  add_window_flag(*cmd, copy.window_seconds);
+  add_job_flag(*cmd, plan->job);
+  return [plan, cmd, &app] {
     std::shared_ptr<JobFile> job;
-    if (!flags->job.empty()) {  // the job describes a copy: its settings are checked against copy's flags
-      job = load_job_file(flags->job, *app.get_subcommand("copy"));
+    if (!plan->job.empty()) {  // the job describes a copy: its settings are checked against copy's flags
+      job = load_job_file(plan->job, *app.get_subcommand("copy"));
       apply_job_file(*job, *cmd);
     }
     try {
-      return run_plan(*flags);
+      return run_plan(*plan);
     } catch (const Error& e) {
       if (!job || job->inline_mapping.empty()) throw;
       throw Error(e.kind(), job->in_job_terms(e.what()), e.object(), e.hint(), e.sqlstate());

@@ -20,85 +20,66 @@
 namespace pgblit::cli {
 namespace {
 
-struct BackupFlags {
-  ConnectionFlags connections;  // the source only
-  plan::Selection selection;
-  std::string spool;
-  int level = 3;
-  std::string keep;
-  int jobs = default_jobs();
-  int64_t chunk_bytes = kDefaultChunkBytes;
-  bool resume = false;
-  std::string mapping;
+// What only the command line has beside runs::BackupOptions: the mapping file's path and
+// the expiry as written.
+struct BackupCommand {
+  runs::BackupOptions options;
+  std::string keep;     // --keep DURATION, read when the backup starts
+  std::string mapping;  // --mapping FILE: its row selection only
 };
 
-int run_backup(BackupFlags& flags) {
-  require_source(flags.connections);
+int run_backup(BackupCommand& command) {
+  auto& options = command.options;
+  require_source(options.source);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   std::optional<mapping::Mapping> mapping;
-  if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  runs::BackupOptions options{flags.connections.source, flags.selection, flags.spool, flags.level,
-                                flags.keep.empty() ? 0 : spool::parse_duration(flags.keep), flags.jobs,
-                                flags.chunk_bytes, flags.resume, mapping ? &*mapping : nullptr};
+  if (!command.mapping.empty()) mapping = mapping::load_mapping(command.mapping);
+  options.mapping = mapping ? &*mapping : nullptr;
+  if (!command.keep.empty()) options.keep_seconds = spool::parse_duration(command.keep);
   auto s = runs::backup(options, cancellation);
   spdlog::info("done: backed up {} tables ({} rows, {} of COPY streams in {} compressed) in {} chunks to {} in "
                "{:.2f} s; the schema is in its schema.dump",
                s.tables, s.rows, human_bytes(static_cast<double>(s.raw_bytes)),
-               human_bytes(static_cast<double>(s.compressed_bytes)), s.chunks, flags.spool, s.seconds);
+               human_bytes(static_cast<double>(s.compressed_bytes)), s.chunks, options.spool_dir, s.seconds);
   return 0;
 }
 
-struct RestoreFlags {
-  std::string spool;
-  ConnectionFlags connections;  // the target only
-  std::vector<std::string> tables;
-  int jobs = default_jobs();
-  std::string on_existing = "error";
-  bool no_analyze = false;
+struct RestoreCommand {
+  runs::RestoreOptions options;
   bool yes = false;
-  double retry_timeout = kDefaultRetryTimeoutSeconds;
-  std::string catalog_schema = kDefaultCatalogSchema;
 };
 
-int run_restore(RestoreFlags& flags) {
-  require_target(flags.connections);
+int run_restore(RestoreCommand& command) {
+  auto& options = command.options;
+  require_target(options.target);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  runs::RestoreOptions options{flags.spool, flags.connections.target, {flags.tables.begin(), flags.tables.end()}, flags.jobs,
-                                flags.on_existing == "truncate", !flags.no_analyze, flags.catalog_schema};
   // As copy: emptying tables that hold rows is shown first and needs a yes (--yes without a terminal).
-  options.confirm = [&flags](const std::string& what) { return confirm(what, flags.yes, WithoutTerminal::Refuse); };
-  options.retry_timeout = flags.retry_timeout;
+  options.confirm = [yes = command.yes](const std::string& what) { return confirm(what, yes, WithoutTerminal::Refuse); };
   auto s = runs::restore(options, cancellation);
   spdlog::info("done: restored {} chunks of {} tables ({} rows, {}) from {} in {:.2f} s{}; every chunk's rows matched "
                "its manifest digest",
-               s.chunks, s.tables, s.rows, human_bytes(static_cast<double>(s.bytes)), flags.spool, s.seconds,
+               s.chunks, s.tables, s.rows, human_bytes(static_cast<double>(s.bytes)), options.spool_dir, s.seconds,
                s.chunks_before ? fmt::format(" ({} were in already)", s.chunks_before) : "");
   return 0;
 }
 
-struct RollbackFlags {
-  ConnectionFlags connections;  // the target only
-  int64_t run = 0;
-  int jobs = default_jobs();
+struct RollbackCommand {
+  runs::RollbackOptions options;
   bool yes = false;
-  bool force = false;
-  double retry_timeout = kDefaultRetryTimeoutSeconds;
-  std::string catalog_schema = kDefaultCatalogSchema;
 };
 
-int run_rollback(RollbackFlags& flags) {
-  require_target(flags.connections);
-  runs::RollbackOptions options{flags.connections.target, flags.catalog_schema, flags.run, flags.jobs, flags.force,
-                                  flags.retry_timeout};
-  if (!confirm(runs::describe_rollback(options), flags.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
+int run_rollback(RollbackCommand& command) {
+  const auto& options = command.options;
+  require_target(command.options.target);
+  if (!confirm(runs::describe_rollback(options), command.yes, WithoutTerminal::Refuse)) return exit_code(ErrorKind::Usage);
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
   auto s = runs::rollback(options, cancellation);
   spdlog::info("rolled back run {}: {} tables emptied, {} of them reloaded from the backup ({} rows), {} sequences "
                "set back",
-               flags.run, s.emptied, s.reloaded, s.rows_reloaded, s.sequences);
+               options.run_id, s.emptied, s.reloaded, s.rows_reloaded, s.sequences);
   return 0;
 }
 
@@ -116,66 +97,68 @@ void print_spools(const std::vector<spool::SpoolEntry>& spools) {
 }  // namespace
 
 std::function<int()> add_backup_command(CLI::App& app) {
-  auto flags = std::make_shared<BackupFlags>();
+  auto backup = std::make_shared<BackupCommand>();
+  auto& options = backup->options;
   auto* cmd = app.add_subcommand("backup", "write the selected tables to a spool without a target: one snapshot, "
                                            "chunks in parallel, digests, and the schema beside them");
-  cmd->add_option("--source", flags->connections.source,
+  cmd->add_option("--source", options.source,
                   "source server: libpq URI or key=value string (default: $SOURCE_DATABASE_URL)");
-  cmd->add_option("--spool", flags->spool, "the spool folder to create (must not hold a spool)")->required();
-  add_selection_flags(*cmd, flags->selection);
-  add_chunk_size_flag(*cmd, flags->chunk_bytes);
-  add_jobs_flag(*cmd, flags->jobs, "chunks read and compressed at once, each on a source connection of its own");
-  cmd->add_option("--spool-level", flags->level, "zstd level (default: 3)")->check(CLI::Range(1, 19));
-  cmd->add_option("--keep", flags->keep, "the spool expires after this long (90d, 12h, 30m; default: never)");
-  cmd->add_flag("--resume", flags->resume,
+  cmd->add_option("--spool", options.spool_dir, "the spool folder to create (must not hold a spool)")->required();
+  add_selection_flags(*cmd, options.selection);
+  add_chunk_size_flag(*cmd, options.chunk_bytes);
+  add_jobs_flag(*cmd, options.jobs, "chunks read and compressed at once, each on a source connection of its own");
+  add_spool_level_flag(*cmd, options.level, "zstd level (default: 3)");
+  cmd->add_option("--keep", backup->keep, "the spool expires after this long (90d, 12h, 30m; default: never)");
+  cmd->add_flag("--resume", options.resume,
                 "complete the interrupted backup in --spool: finished chunk files are kept, the rest read anew");
-  cmd->add_option("--mapping", flags->mapping,
+  cmd->add_option("--mapping", backup->mapping,
                   "a mapping file's row selection only (skip, where, scope: one tenant's rows); docs/mapping.md")
       ->check(CLI::ExistingFile);
-  return [flags] { return run_backup(*flags); };
+  return [backup] { return run_backup(*backup); };
 }
 
 std::function<int()> add_restore_command(CLI::App& app) {
-  auto flags = std::make_shared<RestoreFlags>();
+  auto restore = std::make_shared<RestoreCommand>();
+  auto& options = restore->options;
   auto* cmd = app.add_subcommand("restore", "load a spool (copy --spool) into a target, chunks in parallel, each "
                                             "checked against its manifest digest; run again to resume");
-  cmd->add_option("--spool", flags->spool, "the spool folder")->required()->check(CLI::ExistingDirectory);
-  cmd->add_option("--target", flags->connections.target,
+  cmd->add_option("--spool", options.spool_dir, "the spool folder")->required()->check(CLI::ExistingDirectory);
+  cmd->add_option("--target", options.target,
                   "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
-  cmd->add_option("-t,--table", flags->tables, "restore only this target table, [schema.]table (repeatable)");
-  add_jobs_flag(*cmd, flags->jobs, "chunks loaded at once, each on a target connection of its own");
-  cmd->add_option("--on-existing", flags->on_existing,
-                  "target tables that hold rows: error (default) or truncate (emptied first; never on a resume)")
-      ->check(CLI::IsMember({"error", "truncate"}));
-  cmd->add_flag("--no-analyze", flags->no_analyze, "do not ANALYZE the restored tables");
-  cmd->add_option("--retry-timeout", flags->retry_timeout,
+  cmd->add_option("-t,--table", options.tables, "restore only this target table, [schema.]table (repeatable)");
+  add_jobs_flag(*cmd, options.jobs, "chunks loaded at once, each on a target connection of its own");
+  add_choice<bool>(*cmd, "--on-existing", options.truncate, {{"error", false}, {"truncate", true}},
+                   "target tables that hold rows: error (default) or truncate (emptied first; never on a resume)");
+  add_no_analyze_flag(*cmd, options.analyze, "do not ANALYZE the restored tables");
+  cmd->add_option("--retry-timeout", options.retry_timeout,
                   "seconds a chunk or a rebuild keeps retrying after a lost connection or server restart (default: "
                   "300)")
       ->check(CLI::NonNegativeNumber);
-  add_yes_flag(*cmd, flags->yes);
-  add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  return [flags] { return run_restore(*flags); };
+  add_yes_flag(*cmd, restore->yes);
+  add_catalog_schema_flag(*cmd, options.catalog_schema);
+  return [restore] { return run_restore(*restore); };
 }
 
 std::function<int()> add_rollback_command(CLI::App& app) {
-  auto flags = std::make_shared<RollbackFlags>();
+  auto rollback = std::make_shared<RollbackCommand>();
+  auto& options = rollback->options;
   auto* cmd = app.add_subcommand("rollback", "put the target back as it was before a copy run: tables that were "
                                              "empty emptied, tables that held rows reloaded from the run's "
                                              "--backup-target spool, sequences set back; refused when they changed "
                                              "since the run; run again to resume");
-  cmd->add_option("run", flags->run, "the run to roll back")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--target", flags->connections.target,
+  cmd->add_option("run", options.run_id, "the run to roll back")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--target", options.target,
                   "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
-  add_jobs_flag(*cmd, flags->jobs, "chunks of the backup reloaded at once");
-  add_yes_flag(*cmd, flags->yes);
-  cmd->add_flag("--force", flags->force,
+  add_jobs_flag(*cmd, options.jobs, "chunks of the backup reloaded at once");
+  add_yes_flag(*cmd, rollback->yes);
+  cmd->add_flag("--force", options.force,
                 "roll back even tables that changed since the run ended (later runs, the application): their "
                 "changes are lost");
-  cmd->add_option("--retry-timeout", flags->retry_timeout,
+  cmd->add_option("--retry-timeout", options.retry_timeout,
                   "seconds the rollback keeps retrying after a lost connection or server restart (default: 300)")
       ->check(CLI::NonNegativeNumber);
-  add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  return [flags] { return run_rollback(*flags); };
+  add_catalog_schema_flag(*cmd, options.catalog_schema);
+  return [rollback] { return run_rollback(*rollback); };
 }
 
 std::function<int()> add_spool_command(CLI::App& app) {

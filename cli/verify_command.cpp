@@ -18,28 +18,23 @@
 namespace pgblit::cli {
 namespace {
 
-struct VerifyFlags {
-  ConnectionFlags connections;
-  plan::Selection selection;
-  int jobs = default_jobs();
-  int64_t chunk_bytes = kDefaultChunkBytes;
-  size_t max_differences = 100;
+// What only the command line has beside runs::VerifyOptions: --spool, and the mapping file's path.
+struct VerifyCommand {
+  runs::VerifyOptions options;
+  std::string mapping;  // --mapping FILE, loaded before anything connects
+  std::string spool;    // --spool DIR: the target against a spool, no source
   bool json = false;
-  std::string mapping;
-  std::string spool;
-  int64_t run = 0;
-  std::string catalog_schema = kDefaultCatalogSchema;
 };
 
 // --spool: the target against a spool; no source.
-int verify_against_spool(VerifyFlags& flags, pg::Cancellation& cancellation) {
-  require_target(flags.connections);
-  auto report = runs::verify_spool({flags.spool, flags.connections.target, flags.jobs}, cancellation);
+int verify_against_spool(VerifyCommand& command, pg::Cancellation& cancellation) {
+  require_target(command.options.target);
+  auto report = runs::verify_spool({command.spool, command.options.target, command.options.jobs}, cancellation);
   for (const auto& d : report.differences) {
     fmt::print("differs: {}: spool {} rows, target {} rows\n", printable(d.what), d.spool_rows, d.target_rows);
   }
   fmt::print("{}: {} chunks compared with the spool {} in {:.2f} s{}\n",
-             report.differences.empty() ? "identical" : "DIFFERENT", report.chunks, printable(flags.spool),
+             report.differences.empty() ? "identical" : "DIFFERENT", report.chunks, printable(command.spool),
              report.seconds, report.differences.empty() ? "" : fmt::format(", {} differ", report.differences.size()));
   return report.differences.empty() ? 0 : exit_code(ErrorKind::Verification);
 }
@@ -69,24 +64,17 @@ void print_report(const verify::Report& report) {
                                report.not_compared.size()));
 }
 
-int run(VerifyFlags& flags) {
+int run(VerifyCommand& command) {
   pg::Cancellation cancellation;
   route_interrupts_to(cancellation);
-  if (!flags.spool.empty()) return verify_against_spool(flags, cancellation);
-  require_connections(flags.connections);
+  if (!command.spool.empty()) return verify_against_spool(command, cancellation);
+  auto& options = command.options;
+  require_connections(options.source, options.target);
   std::optional<mapping::Mapping> mapping;
-  if (!flags.mapping.empty()) mapping = mapping::load_mapping(flags.mapping);
-  runs::VerifyOptions options{.source = flags.connections.source,
-                                .target = flags.connections.target,
-                                .selection = flags.selection,
-                                .jobs = flags.jobs,
-                                .chunk_bytes = flags.chunk_bytes,
-                                .max_differences = flags.max_differences,
-                                .mapping = mapping ? &*mapping : nullptr,
-                                .run_id = flags.run > 0 ? std::optional<int64_t>(flags.run) : std::nullopt,
-                                .catalog_schema = flags.catalog_schema};
+  if (!command.mapping.empty()) mapping = mapping::load_mapping(command.mapping);
+  options.mapping = mapping ? &*mapping : nullptr;
   auto report = runs::run_verify(options, cancellation);
-  if (flags.json) {
+  if (command.json) {
     std::cout << verify::to_json(report).dump(2) << "\n";
   } else {
     print_report(report);
@@ -97,25 +85,26 @@ int run(VerifyFlags& flags) {
 }  // namespace
 
 std::function<int()> add_verify_command(CLI::App& app) {
-  auto flags = std::make_shared<VerifyFlags>();
+  auto command = std::make_shared<VerifyCommand>();
+  auto& options = command->options;
   auto* cmd = app.add_subcommand("verify", "compare source and target row by row without copying; find what differs");
-  add_connection_flags(*cmd, flags->connections);
-  add_selection_flags(*cmd, flags->selection);
-  add_mapping_flag(*cmd, flags->mapping);
-  cmd->add_option("--spool", flags->spool,
+  add_connection_flags(*cmd, options.source, options.target);
+  add_selection_flags(*cmd, options.selection);
+  add_mapping_flag(*cmd, command->mapping);
+  cmd->add_option("--spool", command->spool,
                   "compare the target with this spool (copy --spool, backup) instead of a source, chunk by chunk")
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--run", flags->run,
+  cmd->add_option("--run", options.run_id,
                   "compare what this copy run copied, by its own plan (its mapping, new keys, and the tables that "
                   "held rows before it); with --mapping, the newest run made with that file is taken")
       ->check(CLI::PositiveNumber);
-  add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  add_chunk_size_flag(*cmd, flags->chunk_bytes);
-  add_jobs_flag(*cmd, flags->jobs, "chunks compared at once");
-  cmd->add_option("--max-diffs", flags->max_differences, "report at most this many differing rows (default: 100)")
+  add_catalog_schema_flag(*cmd, options.catalog_schema);
+  add_chunk_size_flag(*cmd, options.chunk_bytes);
+  add_jobs_flag(*cmd, options.jobs, "chunks compared at once");
+  cmd->add_option("--max-diffs", options.max_differences, "report at most this many differing rows (default: 100)")
       ->check(count_number());
-  cmd->add_flag("--json", flags->json, "print the report as JSON on stdout");
-  return [flags] { return run(*flags); };
+  cmd->add_flag("--json", command->json, "print the report as JSON on stdout");
+  return [command] { return run(*command); };
 }
 
 }  // namespace pgblit::cli

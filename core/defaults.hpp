@@ -15,6 +15,7 @@ inline constexpr double kDefaultRetryTimeoutSeconds = 300;         // how long a
 inline constexpr const char* kDefaultRejectsDir = "pgblit-rejects";
 inline constexpr const char* kDefaultRunDir = "pgblit-runs";     // a folder per run: log, events, reports
 inline constexpr int kMaxJobs = 256;
+inline constexpr int kDefaultSpoolLevel = 3;                     // zstd level of spool files (1 to 19)
 
 // -j: the number of CPU cores, at least 2.
 inline int default_jobs() { return static_cast<int>(std::max(2u, std::thread::hardware_concurrency())); }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "dryrun/dry_run.hpp"
 #include "mover/run_setup.hpp"
 #include "mapping/mapping.hpp"
@@ -31,7 +32,7 @@ inline constexpr double kFastSampleRows = 100000;
 struct CheckOptions {
   std::string source;  // connection strings for the checks' own sessions
   std::string target;
-  int jobs = 2;
+  int jobs = default_jobs();
   bool fast = false;
   bool append = false;           // --on-existing append: keys already on the target are counted
   bool exact_counts = false;     // also count every table's rows (into plan.tables[].estimated_rows)

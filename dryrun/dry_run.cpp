@@ -21,20 +21,23 @@ const char* to_string(Severity severity) {
   return "info";
 }
 
-DryRun dry_run(mover::RunSetup& run, const target::Deferral& deferral, const DryRunOptions& options) {
+DryRun dry_run(mover::RunSetup& run, const target::Deferral& deferral, const mover::CopySettings& copy,
+               const DryRunOptions& options, const mapping::Mapping* mapping) {
   DryRun result;
   const auto& plan = run.plan;
+  const bool truncate = copy.on_existing == target::OnExisting::Truncate;
+  const bool append = copy.on_existing == target::OnExisting::Append;
   for (const auto& p : target::target_problems(*run.target, *run.coordinator, plan,
-                                               {options.jobs, options.index_jobs, options.truncate, options.verify,
-                                                options.catalog_schema, run.same_cluster})) {
+                                               {copy.jobs, copy.rebuilds_at_once(), truncate, copy.verify,
+                                                copy.catalog_schema, run.same_cluster})) {
     result.findings.push_back({Severity::Error, "operations", p.object, p.problem, -1, "", p.fix});
   }
   for (const auto& t : target::target_tables_with_rows(*run.target, plan)) {
-    bool allowed = options.truncate || options.append;
+    bool allowed = truncate || append;
     result.findings.push_back(
         {allowed ? Severity::Info : Severity::Error, "target not empty", t,
-         options.truncate ? "holds rows: --on-existing truncate empties it first"
-         : options.append ? "holds rows: --on-existing append adds to them"
+         truncate ? "holds rows: --on-existing truncate empties it first"
+         : append ? "holds rows: --on-existing append adds to them"
                           : "holds rows already",
          -1, "", allowed ? "" : "empty it, or copy with --on-existing truncate or append"});
   }
@@ -46,21 +49,20 @@ UNION ALL
 SELECT t, 'rule ' || quote_ident(r.rulename) FROM unnest($1::text[]) t JOIN pg_rewrite r ON r.ev_class = t::regclass
 WHERE r.rulename <> '_RETURN' ORDER BY 1, 2)",
                                        {pg::text_array_literal(plan.target_tables())}, "triggers");
-  for (int i = 0; i < fires.rows() && !options.disable_triggers; ++i) {
+  for (int i = 0; i < fires.rows() && !copy.disable_triggers; ++i) {
     result.findings.push_back({Severity::Info, "triggers", fires.text(i, 0),
                                fires.text(i, 1) + " will fire for every row the copy loads", -1, "",
                                "copy with --disable-triggers (superuser) if it must not"});
   }
   result.exact_rows = std::all_of(plan.tables.begin(), plan.tables.end(),
                                   [&](const auto& t) { return counted_exactly(t, options.exact_counts); });
-  auto checked = run_data_checks(run, {options.source, options.target, options.jobs, options.fast_checks,
-                                       options.append, options.exact_counts, options.check_timeout, options.mapping});
+  auto checked = run_data_checks(run, {copy.source, copy.target, copy.jobs, options.fast_checks, append,
+                                       options.exact_counts, options.check_timeout, mapping});
   for (auto& f : checked.findings) result.findings.push_back(std::move(f));
   result.rows = 0;
   for (const auto& t : plan.tables) result.rows += std::max<int64_t>(t.estimated_rows, 0);
-  result.estimate = estimate(run, deferral, {options.source, options.target, options.jobs, options.index_jobs,
-                                             options.verify, options.analyze, options.keep_indexes,
-                                             options.estimate_seconds});
+  result.estimate = estimate(run, deferral, {copy.source, copy.target, copy.jobs, copy.rebuilds_at_once(), copy.verify,
+                                             copy.analyze, !copy.defer_indexes, options.estimate_seconds});
   std::erase_if(result.findings, [](const Finding& f) {
     return (f.severity == Severity::Warning || f.check == "trailing spaces") && f.rows == 0;
   });

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dryrun/estimate.hpp"
+#include "mover/copy_settings.hpp"
 #include "mover/run_setup.hpp"
 #include "target/deferred.hpp"
 
@@ -38,24 +39,15 @@ struct Finding {
   bool estimated = false;  // rows counted on a sample (--checks fast) and scaled up
 };
 
+// What only the dry run takes: the go/no-go threshold and how the rows are counted. The copy it
+// prices (connections, lanes, on-existing, triggers, indexes, verify, analyze) is a
+// mover::CopySettings.
 struct DryRunOptions {
-  std::string source;               // connection strings: the checks and probes run on sessions of their own
-  std::string target;
   double max_warning_ratio = 0.01;  // warning rows allowed, as a share of the rows to copy
-  int jobs = 2;
-  int index_jobs = 2;
-  bool truncate = false;
-  bool verify = true;
-  bool analyze = true;
-  bool append = false;
-  bool disable_triggers = false;
-  bool keep_indexes = false;
-  std::string catalog_schema;
-  bool fast_checks = false;       // --checks fast
-  bool exact_counts = false;
-  double check_timeout = 0;       // seconds per check; 0: none
-  double estimate_seconds = 5;    // of sample loads for the estimate; 0: none
-  const mapping::Mapping* mapping = nullptr;  // --mapping: its value maps and filters are checked
+  bool fast_checks = false;         // --checks fast: counted on a sample
+  bool exact_counts = false;        // count every table's rows instead of the catalog's estimates
+  double check_timeout = 0;         // seconds per check; 0: none
+  double estimate_seconds = 5;      // of sample loads for the estimate; 0: none
 };
 
 struct DryRun {
@@ -68,9 +60,12 @@ struct DryRun {
   Estimate estimate;
 };
 
-// Every check on a planned run (`run` from mover::open_run) whose deferral is decided; reads
-// only (with --exact-counts, the plan's row estimates become the counts).
-DryRun dry_run(mover::RunSetup& run, const target::Deferral& deferral, const DryRunOptions& options);
+// Every check on a planned run (`run` from mover::open_run) whose deferral is decided, for a
+// copy with `copy` and `mapping` (its value maps and filters are checked too; null: none);
+// reads only (with --exact-counts, the plan's row estimates become the counts). The checks and
+// probes run on sessions of their own, connected by `copy`'s connection strings.
+DryRun dry_run(mover::RunSetup& run, const target::Deferral& deferral, const mover::CopySettings& copy,
+               const DryRunOptions& options, const mapping::Mapping* mapping);
 // A plan that could not be made (a missing table, an incompatible column) is one error finding.
 DryRun failed_plan(const Error& error);
 nlohmann::json to_json(const DryRun& dry_run);

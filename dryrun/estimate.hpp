@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "mover/run_setup.hpp"
 #include "target/deferred.hpp"
 
@@ -25,8 +26,8 @@ namespace pgblit::dryrun {
 struct EstimateOptions {
   std::string source;  // connection strings: the probes run on sessions of their own
   std::string target;
-  int jobs = 2;
-  int index_jobs = 2;
+  int jobs = default_jobs();
+  int index_jobs = default_jobs();
   bool verify = true;
   bool analyze = true;
   bool keep_indexes = false;  // --indexes keep: loading pays for the indexes (priced) and row-by-row FK checks (not)

@@ -29,7 +29,7 @@ struct LaneConfig {
   RejectSink* rejects = nullptr;  // with a budget: rows the target refuses are set aside
   bool verify = true;             // digest the source stream (verification needs it)
   std::string spool_dir{};        // also write each chunk's stream there (spool/chunk_file.hpp); "": no spool
-  int spool_level = 3;
+  int spool_level = kDefaultSpoolLevel;
   int spool_workers = 1;          // zstd compression threads per lane
 };
 

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "pg/session.hpp"
+#include "target/target_prep.hpp"
 
 namespace pgblit::mover {
 
@@ -51,11 +52,11 @@ void log_plan(const plan::Plan& plan) {
   }
 }
 
-RunSetup open_run(const std::string& source, const std::string& target, const plan::PlanOptions& options,
+RunSetup open_run(const CopySettings& settings, const mapping::Mapping* mapping,
                   std::optional<Error>* planning_failure) {
-  RunSetup setup = open_sessions(source, target);
+  RunSetup setup = open_sessions(settings.source, settings.target);
   try {
-    setup.plan = plan::build_plan(*setup.coordinator, *setup.target, options);
+    setup.plan = plan::build_plan(*setup.coordinator, *setup.target, settings.planning(mapping));
   } catch (const Error& e) {
     if (!planning_failure || e.kind() != ErrorKind::Usage) throw;
     *planning_failure = e;
@@ -65,13 +66,21 @@ RunSetup open_run(const std::string& source, const std::string& target, const pl
   return setup;
 }
 
-target::Deferral defer_for_load(RunSetup& run, plan::PlanOptions planning, const std::set<std::string>& prefilled) {
+std::vector<std::string> prefilled_tables(RunSetup& run, target::OnExisting on_existing) {
+  if (on_existing == target::OnExisting::Truncate) return {};
+  return target::target_tables_with_rows(*run.target, run.plan);
+}
+
+target::Deferral defer_for_load(RunSetup& run, const CopySettings& settings, const mapping::Mapping* mapping,
+                                const std::set<std::string>& prefilled) {
+  if (!settings.defer_indexes) return {};
   auto deferral = target::plan_deferral(*run.target, run.plan, prefilled);
   std::map<std::string, size_t> chunks;
   for (const auto& c : run.plan.chunks) ++chunks[run.plan.tables[c.table].target];
   bool splits = std::any_of(deferral.kept_self_references.begin(), deferral.kept_self_references.end(),
                             [&](const std::string& table) { return chunks[table] > 1; });
   if (splits) {
+    auto planning = settings.planning(mapping);
     planning.split_self_referencing = false;
     run.plan = plan::build_plan(*run.coordinator, *run.target, planning);
   }

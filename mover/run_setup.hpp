@@ -7,7 +7,9 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "mover/copy_settings.hpp"
 #include "plan/planner.hpp"
 #include "pg/connection.hpp"
 #include "target/deferred.hpp"
@@ -46,16 +48,26 @@ RunSetup open_sessions(const std::string& source, const std::string& target);
 // The plan's warnings and text-format tables, logged.
 void log_plan(const plan::Plan& plan);
 
-// open_sessions, then plans and logs the plan's warnings; writes nothing.
-// With `planning_failure`, a plan the target cannot take (a missing table, an incompatible
-// column: a usage error of the planner) is stored there instead of thrown (the dry run reports it).
-RunSetup open_run(const std::string& source, const std::string& target, const plan::PlanOptions& options,
+// The start of a copy and of its dry run, one path so the plan the dry run shows is the plan
+// the copy executes: open_run, then prefilled_tables, then defer_for_load (the copy checks the
+// target in between).
+//
+// open_sessions, then plans a copy with `settings` (and `mapping`, or null) and logs the plan's
+// warnings; writes nothing. With `planning_failure`, a plan the target cannot take (a missing
+// table, an incompatible column: a usage error of the planner) is stored there instead of
+// thrown (the dry run reports it).
+RunSetup open_run(const CopySettings& settings, const mapping::Mapping* mapping,
                   std::optional<Error>* planning_failure = nullptr);
 
-// What a copy drops for the load (the tables in `prefilled` keep theirs), applied to the plan,
-// for copy and the dry run alike. A table whose foreign key to itself stays in place is planned
-// again in one piece: split, each chunk's rows would be checked alone and a row whose parent
-// lies in a later chunk refused. Throws a usage error when kept foreign keys form a cycle.
-target::Deferral defer_for_load(RunSetup& run, plan::PlanOptions planning, const std::set<std::string>& prefilled);
+// The target tables whose rows stay through the load: those that hold rows, except with
+// --on-existing truncate, which empties them first.
+std::vector<std::string> prefilled_tables(RunSetup& run, target::OnExisting on_existing);
+
+// With --indexes defer, what a copy drops for the load (the tables in `prefilled` keep theirs),
+// applied to the plan; without, nothing. A table whose foreign key to itself stays in place is
+// planned again in one piece: split, each chunk's rows would be checked alone and a row whose
+// parent lies in a later chunk refused. Throws a usage error when kept foreign keys form a cycle.
+target::Deferral defer_for_load(RunSetup& run, const CopySettings& settings, const mapping::Mapping* mapping,
+                                const std::set<std::string>& prefilled);
 
 }  // namespace pgblit::mover

@@ -22,9 +22,9 @@ struct BackupOptions {
   std::string source;  // connection string
   plan::Selection selection;
   std::string spool_dir;
-  int level = 3;
+  int level = kDefaultSpoolLevel;
   double keep_seconds = 0;
-  int jobs = 2;
+  int jobs = default_jobs();
   int64_t chunk_bytes = kDefaultChunkBytes;
   bool resume = false;  // complete the incomplete backup in spool_dir: its chunk files are kept
   const mapping::Mapping* mapping = nullptr;  // --mapping: which rows (skip, where, scope) only

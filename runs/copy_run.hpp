@@ -13,6 +13,7 @@
 
 #include "core/defaults.hpp"
 #include "core/events.hpp"
+#include "mover/copy_settings.hpp"
 #include "mover/deferred_rebuild.hpp"
 #include "mover/run_catalog.hpp"
 #include "mover/run_setup.hpp"
@@ -26,42 +27,28 @@
 
 namespace pgblit::runs {
 
-struct CopyOptions {
-  std::string source;  // libpq connection strings
-  std::string target;
-  plan::Selection selection;
-  int jobs = 2;                                 // lanes: chunks copied at once
-  target::OnExisting on_existing = target::OnExisting::Error;   // what to do with target tables that hold rows
-  bool disable_triggers = false;                // load with session_replication_role = replica
-  bool analyze = true;                          // ANALYZE the target tables afterwards
-  bool defer_indexes = true;                    // drop indexes and constraints of empty tables, rebuild after
-  int index_jobs = 0;                           // rebuilds at once; 0: as many as jobs
+// What the copy does beside the settings its dry run prices too (mover/copy_settings.hpp).
+struct CopyOptions : mover::CopySettings {
   bool create_schema = false;                   // create the selected tables from the source first
   bool no_owner = false;                        // with create_schema: pg_restore --no-owner
   bool no_acl = false;                          // with create_schema: pg_restore --no-acl
-  int64_t chunk_bytes = kDefaultChunkBytes;      // target chunk size, heap + TOAST bytes
-  bool verify = true;                           // --verify full: digest both sides and compare
-  std::string catalog_schema = kDefaultCatalogSchema;// where the run catalog lives on the target
   bool resume = false;                          // continue a run: resume_run, or the latest unfinished
   std::optional<int64_t> resume_run;
   std::optional<int64_t> join_run;              // work on a running run beside its coordinator
   bool allow_source_changes = false;            // resume even if the source seems to have changed
-  double retry_timeout = kDefaultRetryTimeoutSeconds;// seconds a chunk retries transient failures
+  double retry_timeout = kDefaultRetryTimeoutSeconds;  // seconds a chunk retries transient failures
   int64_t max_rejects = 0;                      // rows the target may refuse before the run fails
   std::string rejects_dir = kDefaultRejectsDir;  // where rejected rows are written, a file a chunk
   std::string command_line;                      // as typed, passwords scrubbed: for the audit trail
   std::pair<std::string, std::string> job;       // --job: the file's path and XXH3 digest, for the audit trail
   std::string spool_dir;                         // also write every chunk's stream there (zstd); "": none
-  int spool_level = 3;                           // zstd level
+  int spool_level = kDefaultSpoolLevel;          // zstd level
   double spool_keep_seconds = 0;                 // the spool's expiry after its creation; 0: none
-  std::string mapping_file;                      // --mapping: renames, expressions, filters (mapping/)
   std::string backup_target_dir;                 // spool the target tables that hold rows before writing
   bool fence = false;                            // the source read-only for everyone else during the run
   std::vector<std::string> fence_revoke;         // and CONNECT revoked from these roles
-  bool follow = false;                           // --follow: read a slot's snapshot, then subscribe (follow_run.hpp)
-  std::string subscription_conninfo;             // how the target reaches the source; "": `source`
+  std::string subscription_conninfo;             // with follow: how the target reaches the source; "": `source`
   nlohmann::json estimate;                       // the dry run's estimate (report/kept_estimate.hpp) or null
-  double window_seconds = 0;                     // --window: the downtime the run may use; 0: none given
 };
 
 struct CopySummary {
@@ -90,7 +77,7 @@ class CopyRun {
   bool joining() const { return options_.join_run.has_value(); }
   std::string target_display() const { return run_.target ? run_.target->display() : ""; }
   size_t deferred_objects() const { return deferral_.objects.size(); }
-  int index_jobs() const { return options_.index_jobs > 0 ? options_.index_jobs : options_.jobs; }
+  int index_jobs() const { return options_.rebuilds_at_once(); }
   // The dry run's estimate this run is measured against (found once the plan says what moves).
   void set_estimate(nlohmann::json estimate) { options_.estimate = std::move(estimate); }
   // Reports through `events` (run_started, phase, chunk_started, chunk_finished).

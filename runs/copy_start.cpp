@@ -53,11 +53,7 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     after_load_sql = target::create_schema(
         {options_.source, options_.target, options_.selection, options_.no_owner, options_.no_acl});
   }
-  // Deferred foreign keys check nothing while loading: a self-referencing table may be split.
-  plan::PlanOptions planning{options_.selection, options_.disable_triggers, options_.chunk_bytes,
-                                    options_.defer_indexes, mapping};
-  planning.foreign_keys_deferred = options_.defer_indexes;
-  run_ = mover::open_run(options_.source, options_.target, planning);
+  run_ = mover::open_run(options_, mapping);  // the dry run's start too (run_setup.hpp)
   if (options_.follow) require_followable(*run_.coordinator, *run_.target, options_.source, run_.plan);
   if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   mover::RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
@@ -68,18 +64,14 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
                {options_.jobs, index_jobs(), options_.on_existing == target::OnExisting::Truncate, options_.verify,
                 options_.catalog_schema, run_.same_cluster});
-  if (options_.on_existing != target::OnExisting::Truncate) {
-    auto filled = target::target_tables_with_rows(*run_.target, run_.plan);
-    prefilled_.insert(filled.begin(), filled.end());
-    if (!filled.empty() && options_.on_existing == target::OnExisting::Error) {
-      throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
-                        "empty them, or choose --on-existing truncate (empties them first) or append");
-    }
+  auto filled = mover::prefilled_tables(run_, options_.on_existing);
+  prefilled_.insert(filled.begin(), filled.end());
+  if (!filled.empty() && options_.on_existing == target::OnExisting::Error) {
+    throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
+                      "empty them, or choose --on-existing truncate (empties them first) or append");
   }
-  if (options_.defer_indexes) {
-    deferral_ = mover::defer_for_load(run_, planning, prefilled_);
-    for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
-  }
+  deferral_ = mover::defer_for_load(run_, options_, mapping, prefilled_);
+  for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
   prepare_spool();
   if (!after_load_sql.empty()) {
     target::DeferredObject script;
@@ -137,7 +129,7 @@ void CopyRun::continue_run() {
   options_.fence = record.options.value("fence", false);  // a fence left by a killed run is lifted at the end
   if (auto spool = record.options.value("spool", nlohmann::json()); spool.is_object()) {
     options_.spool_dir = spool.value("dir", "");
-    options_.spool_level = spool.value("level", 3);
+    options_.spool_level = spool.value("level", kDefaultSpoolLevel);
     options_.spool_keep_seconds = spool.value("keep_seconds", 0.0);  // the expiry it was started with
     if (std::filesystem::is_directory(options_.spool_dir)) spool_lock_ = spool::SpoolLock::for_writing(options_.spool_dir);
   }

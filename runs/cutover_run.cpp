@@ -139,7 +139,7 @@ int64_t drain_keys(pg::Connection& source, pg::Connection& target, const std::st
 void check_changes(pg::Connection& source, pg::Connection& target, const CutoverOptions& o, const plan::Plan& plan,
                    CutoverResult& result) {
   auto started = Clock::now();
-  auto checked = check_changed_rows(source, target, o.catalog, o.run, plan);
+  auto checked = check_changed_rows(source, target, o.catalog_schema, o.run, plan);
   result.tables_checked = checked.tables;
   result.rows_compared = checked.rows;
   spdlog::info("{} changed rows compared in {} tables ({} compared whole) in {:.2f} s; the {} other tables are "
@@ -178,14 +178,14 @@ void write_cutover_file(const CutoverOptions& o, const CutoverResult& r) {
 CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   auto target = pg::open_session(o.target, "target");
   auto source = pg::open_session(o.source, "source");
-  mover::RunCatalog catalog(target, o.catalog);
+  mover::RunCatalog catalog(target, o.catalog_schema);
   auto run = catalog.load_run(o.run);
-  FollowCatalog follows(target, o.catalog);
+  FollowCatalog follows(target, o.catalog_schema);
   auto f = follows.load(o.run);
   if (!f || (f->state != "following" && f->state != "cutover")) {
     throw usage_error(fmt::format("run {} is not following ({}): there is nothing to cut over", o.run,
                                   f ? "its follow is " + f->state : "it was not started with copy --follow"),
-                      o.catalog, "pgblit status " + std::to_string(o.run) + " shows where it stands");
+                      o.catalog_schema, "pgblit status " + std::to_string(o.run) + " shows where it stands");
   }
   auto plan = plan::plan_from_json(run.plan);
   CutoverResult result;
@@ -211,25 +211,25 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
     auto drain_started = Clock::now();
     auto flushed = [&] { return source.exec("SELECT pg_current_wal_flush_lsn()::text").text(0, 0); };
     auto first = flushed();
-    int64_t read = drain_keys(source, target, o.catalog, *f, plan, first, /*advance=*/true);
-    bool fenced = fence_in_place(source, target, o.catalog);  // a rerun: the wait would be downtime
+    int64_t read = drain_keys(source, target, o.catalog_schema, *f, plan, first, /*advance=*/true);
+    bool fenced = fence_in_place(source, target, o.catalog_schema);  // a rerun: the wait would be downtime
     while (!fenced && since(drain_started) < 20 &&
            source.exec_params("SELECT restart_lsn < $2::pg_lsn AND pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) "
                               "> 65536 FROM pg_replication_slots WHERE slot_name = $1",
                               {f->key_slot, first}, f->key_slot).boolean(0, 0)) {
       if (cancellation.requested()) throw cancellation.error(f->key_slot);
       std::this_thread::sleep_for(std::chrono::milliseconds(500));  // polling the fact: restart_lsn moved
-      read += drain_keys(source, target, o.catalog, *f, plan, flushed(), /*advance=*/true);
+      read += drain_keys(source, target, o.catalog_schema, *f, plan, flushed(), /*advance=*/true);
     }
     result.drain_seconds = since(drain_started);
     spdlog::info("{} changes since the snapshot read from the key slot in {:.2f} s, before the fence", read,
                  result.drain_seconds);
   }
   auto fence_started = Clock::now();
-  if (fence_in_place(source, target, o.catalog)) {
+  if (fence_in_place(source, target, o.catalog_schema)) {
     spdlog::info("the source is already fenced (an earlier cutover of run {}): kept", o.run);
   } else {
-    target::Fence fence(o.source, o.target, o.catalog, o.fence_revoke, {source.backend_pid()});
+    target::Fence fence(o.source, o.target, o.catalog_schema, o.fence_revoke, {source.backend_pid()});
     fence.leave_in_place();
   }
   result.fence_lsn = source::current_lsn(source);
@@ -241,17 +241,13 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   spdlog::info("caught up in {:.2f} s after the fence", result.catch_up_seconds);
   auto check_started = Clock::now();
   if (result.check == "changes") {
-    require_key_slot(source, target, o.catalog, *f);  // dropped while the cutover waited
-    auto read = drain_keys(source, target, o.catalog, *f, plan, result.fence_lsn, /*advance=*/false);
+    require_key_slot(source, target, o.catalog_schema, *f);  // dropped while the cutover waited
+    auto read = drain_keys(source, target, o.catalog_schema, *f, plan, result.fence_lsn, /*advance=*/false);
     spdlog::info("{} more changes read from the key slot up to the fence in {:.2f} s", read, since(check_started));
     check_changes(source, target, o, plan, result);
   } else if (result.check == "full") {
-    VerifyOptions verify;
-    verify.source = o.source;
-    verify.target = o.target;
-    verify.jobs = o.jobs;
+    VerifyOptions verify = o;  // pgblit verify --run RUN over the run's own selection
     verify.run_id = o.run;
-    verify.catalog_schema = o.catalog;
     for (const auto& s : run.options.value("schemas", nlohmann::json::array())) verify.selection.schemas.push_back(s);
     for (const auto& s : run.options.value("tables", nlohmann::json::array())) verify.selection.tables.push_back(s);
     for (const auto& s : run.options.value("excluded", nlohmann::json::array())) verify.selection.excluded.push_back(s);
@@ -274,7 +270,7 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   target::drop_subscription(target, f->subscription);
   follows.set(o.run, "ready_at", "now");
   result.downtime_seconds = since(fence_started);
-  drop_everything(source, target, *f, o.catalog);
+  drop_everything(source, target, *f, o.catalog_schema);
   follows.set(o.run, "state", "done");
   catalog.set_run_status(o.run, "done");
   spdlog::info("cutover of run {}: downtime {:.2f} s from the fence to the target ready (catch-up {:.2f} s, {} check "

@@ -18,6 +18,7 @@
 #include "plan/plan.hpp"
 #include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
+#include "runs/verify_run.hpp"
 
 namespace pgblit::runs {
 
@@ -73,15 +74,14 @@ nlohmann::json follow_status(pg::Connection& target, const std::string& catalog,
 // follows, pgblit status --watch at every refresh of a following run.
 void emit_follow_lag(Events& events, const nlohmann::json& status, int64_t run);
 
-struct CutoverOptions {
-  std::string source, target;
-  std::string catalog;
+// The connections, the run catalog and -j are `pgblit verify`'s: --check full is `pgblit verify
+// --run RUN` over the run's own selection.
+struct CutoverOptions : VerifyOptions {
   int64_t run = 0;
   std::string check = "changes";  // changes | counts | full
-  double timeout = 600;          // seconds to wait for the target to catch up
-  int jobs = 2;                  // --check full
+  double timeout = 600;           // seconds to wait for the target to catch up
   std::vector<std::string> fence_revoke;
-  std::string run_dir;           // where cutover.json goes (<run_dir>/<run>/)
+  std::string run_dir = kDefaultRunDir;  // where cutover.json goes (<run_dir>/<run>/)
 };
 
 struct CutoverResult {

@@ -31,7 +31,7 @@ struct RestoreOptions {
   std::string spool_dir;
   std::string target;          // connection string
   std::set<std::string> tables;  // target tables to restore ("schema"."table" or schema.table); empty: all
-  int jobs = 2;
+  int jobs = default_jobs();
   bool truncate = false;       // --on-existing truncate
   bool analyze = true;
   std::string catalog_schema = kDefaultCatalogSchema;

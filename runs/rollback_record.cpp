@@ -35,7 +35,7 @@ void CopyRun::record_prior_state() {
         {pg::text_array_literal(filled)});
     for (int i = 0; i < names.rows(); ++i) selection.tables.push_back(names.text(i, 0));
     pg::Cancellation cancellation;
-    auto made = runs::backup({options_.target, selection, options_.backup_target_dir, 3, 0, options_.jobs,
+    auto made = runs::backup({options_.target, selection, options_.backup_target_dir, kDefaultSpoolLevel, 0, options_.jobs,
                                 options_.chunk_bytes},
                                cancellation);
     backup = std::filesystem::absolute(options_.backup_target_dir).string();

@@ -29,7 +29,7 @@ struct RollbackOptions {
   std::string target;  // connection string
   std::string catalog_schema = kDefaultCatalogSchema;
   int64_t run_id = 0;
-  int jobs = 2;
+  int jobs = default_jobs();
   bool force = false;  // roll back even what later runs or other writers changed since the run ended
   double retry_timeout = kDefaultRetryTimeoutSeconds;  // seconds a lost target is waited for
 };

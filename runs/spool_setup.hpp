@@ -33,7 +33,7 @@ struct SpoolStart {
   std::string source;         // connection string (redacted in the manifest)
   std::string snapshot_id;
   int64_t run_id = 0;         // 0: a backup
-  int level = 3;
+  int level = kDefaultSpoolLevel;
   double keep_seconds = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "pg/cancellation.hpp"
 
 namespace pgblit::runs {
@@ -18,7 +19,7 @@ namespace pgblit::runs {
 struct SpoolVerifyOptions {
   std::string spool_dir;
   std::string target;  // connection string
-  int jobs = 2;
+  int jobs = default_jobs();
 };
 
 struct SpoolDifference {

@@ -20,7 +20,7 @@ struct VerifyOptions {
   std::string source;  // libpq connection strings
   std::string target;
   plan::Selection selection;
-  int jobs = 2;
+  int jobs = default_jobs();
   int64_t chunk_bytes = kDefaultChunkBytes;
   size_t max_differences = 100;  // rows reported at most, over the whole run
   const mapping::Mapping* mapping = nullptr;  // compare the target to the mapped source

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Writes docs/flags.md from the flags' own help texts (every option is defined once, in
-# cli/, with its default and unit), or with --check fails when the file and the binary differ.
+# Writes docs/flags.md from the flags' own help texts (every option is defined once: its field
+# and default in the command's options, its flag, unit and help in cli/), or with --check
+# fails when the file and the binary differ.
 #   scripts/flags-doc.sh BUILD/bin/pgblit [--check]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "checksums/chunk_digest.hpp"
+#include "core/defaults.hpp"
 
 namespace pgblit::spool {
 
@@ -67,7 +68,7 @@ struct Manifest {
   std::string source_system_identifier, source_server_version;
   std::string snapshot, snapshot_time;
   int64_t run_id = 0;
-  int level = 3;
+  int level = kDefaultSpoolLevel;
   std::vector<SpoolTable> tables;
   std::vector<SpoolChunk> chunks;
   // The selected schemas' sequences in the snapshot: (name, last value; "" never used).

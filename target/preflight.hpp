@@ -9,14 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "plan/plan.hpp"
 #include "pg/connection.hpp"
 
 namespace pgblit::target {
 
 struct PreflightOptions {
-  int jobs = 2;
-  int index_jobs = 2;          // deferred indexes and constraints rebuilt at once
+  int jobs = default_jobs();
+  int index_jobs = default_jobs();          // deferred indexes and constraints rebuilt at once
   bool truncate = false;       // --on-existing truncate
   bool verify = true;          // reads the target back
   std::string catalog_schema;  // where the run catalog lives

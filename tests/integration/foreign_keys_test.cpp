@@ -102,5 +102,31 @@ TEST_F(ForeignKeysTest, a_self_reference_kept_in_place_loads_a_row_before_its_pa
                          "AND p.id = 3001 - a.id"), "1499") << "each row points at the parent it had";
 }
 
+// plan and copy start as one (mover::open_run, prefilled_tables, defer_for_load), so the chunks
+// the dry run shows are the chunks the copy executes. With --on-existing truncate the target's
+// rows go before the load: the foreign key to itself is deferred and the table split, in both
+// (the dry run once kept it in place and showed one chunk where the copy loaded several); with
+// append the key stays in place and the table goes whole, in both.
+TEST_F(ForeignKeysTest, plan_shows_the_chunks_the_copy_executes_for_a_self_referencing_table) {
+  const char* schema = "CREATE TABLE accounts (id int PRIMARY KEY, parent int REFERENCES accounts, pad text)";
+  source_sql(schema);
+  target_sql(schema);
+  source_sql("INSERT INTO accounts SELECT g, CASE WHEN g < 1500 THEN 3001 - g END, repeat('x', 200) "
+             "FROM generate_series(1, 3000) g; ANALYZE accounts");
+  for (std::string on_existing : {"truncate", "append"}) {
+    target_sql("TRUNCATE accounts; INSERT INTO accounts VALUES (100000, NULL, 'the target''s own')");
+    auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "--on-existing", on_existing,
+                            "--chunk-size", "64kB", "--json"});
+    ASSERT_EQ(plan.exit_code, 0) << plan.output;
+    auto planned = nlohmann::json::parse(plan.output.substr(plan.output.find('{')));
+    auto run = copy({"--on-existing", on_existing, "--chunk-size", "64kB"});
+    ASSERT_EQ(run.exit_code, 0) << run.output;
+    auto executed = target_value("SELECT count(*) FROM pgblit.chunks WHERE run_id = (SELECT max(id) FROM pgblit.runs)");
+    EXPECT_EQ(std::to_string(planned["chunks"].size()), executed) << on_existing;
+    EXPECT_EQ(planned["chunks"].size() > 1, on_existing == "truncate") << on_existing << ": " << plan.output;
+    EXPECT_EQ(target_value("SELECT count(*) FROM accounts"), on_existing == "truncate" ? "3000" : "3001");
+  }
+}
+
 }  // namespace
 }  // namespace pgblit::test

@@ -1,0 +1,36 @@
+// `pgblit plan` (= `pgblit copy --dry-run`): the dry run of a copy. Connects to both servers
+// and starts exactly as the copy does (mover::open_run, prefilled_tables, defer_for_load: the
+// same plan, the same split or whole self-referencing tables, the same deferral), then counts
+// what the copy would meet on the real rows, measures the estimate and, with --follow, checks
+// what following needs. Writes nothing on either server.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/defaults.hpp"
+#include "dryrun/dry_run.hpp"
+#include "mover/copy_settings.hpp"
+#include "plan/plan.hpp"
+#include "source/follow_checks.hpp"
+#include "target/deferred.hpp"
+
+namespace pgblit::runs {
+
+struct PlanRunOptions {
+  mover::CopySettings copy;        // the copy planned: plan's flags are copy's
+  dryrun::DryRunOptions dry_run;   // the go/no-go threshold and how the data is checked
+};
+
+struct PlanRunResult {
+  bool planned = false;          // false: the copy cannot be planned, and dry_run says why
+  plan::Plan plan;
+  target::Deferral deferral;     // what the copy would drop for the load and rebuild
+  dryrun::DryRun dry_run;
+  std::vector<source::FollowFinding> follow;  // with --follow
+  std::string databases;  // "cluster/database -> cluster/database": whose estimate this is
+};
+
+PlanRunResult plan_run(const PlanRunOptions& options);
+
+}  // namespace pgblit::runs
