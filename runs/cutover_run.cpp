@@ -194,8 +194,8 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
     spdlog::warn("run {} has no key slot (its copy predates it): its cutover checks row counts", o.run);
     result.check = "counts";
   }
-  if (result.check == "changes") require_key_slot(source, target, o.catalog, *f);
-  create_changed_keys_table(target, o.catalog);  // a catalog of an older pgblit gets the current shape
+  if (result.check == "changes") require_key_slot(source, target, o.catalog_schema, *f);
+  create_changed_keys_table(target, o.catalog_schema);  // a catalog of an older pgblit gets the current shape
   follows.set(o.run, "state", "cutover");
   catalog.set_run_status(o.run, "cutover");
   if (result.check == "changes" && !run.options.value("verify", true)) {
