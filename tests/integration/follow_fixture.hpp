@@ -1,4 +1,4 @@
-// What the follow tests share (follow_edge_test.cpp): a database pair freed of what a failed
+// What the follow tests share (follow_test.cpp, follow_edge_test.cpp): a database pair freed of what a failed
 // earlier run left (a subscription or a slot blocks DROP DATABASE), copy --follow until the
 // target follows, the facts waited on (the apply worker runs, the target caught up), the
 // cutover as a process, and nothing left on either server.

@@ -11,102 +11,12 @@
 #include <random>
 #include <thread>
 
-#include "harness.hpp"
+#include "follow_fixture.hpp"
 
 namespace pgblit::test {
 namespace {
 
-// Whatever a failed earlier run of a test left: a subscription on the target's database and a
-// slot on the source's block DROP DATABASE.
-void drop_leftover_replication(const std::string& db) {
-  try {
-    auto target = pg::Connection::open(cluster_url(target_port(), db), "target");
-    auto subs = target.exec("SELECT subname FROM pg_subscription WHERE subdbid = "
-                            "(SELECT oid FROM pg_database WHERE datname = current_database())");
-    for (int i = 0; i < subs.rows(); ++i) {
-      auto name = "\"" + subs.text(i, 0) + "\"";
-      target.exec("ALTER SUBSCRIPTION " + name + " DISABLE");
-      target.exec("ALTER SUBSCRIPTION " + name + " SET (slot_name = NONE)");
-      target.exec("DROP SUBSCRIPTION " + name);
-    }
-  } catch (const Error&) {  // no such database yet
-  }
-  auto admin = pg::Connection::open(cluster_url(source_port(), "postgres"), "admin");
-  eventually([&] {
-    return admin.exec_params("SELECT count(*) FROM pg_replication_slots WHERE database = $1 AND active", {db})
-               .int64(0, 0) == 0;
-  });
-  admin.exec_params("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1", {db});
-}
-
-class FollowTest : public DatabasePair {
- protected:
-  void SetUp() override {
-    // The database DatabasePair::SetUp names (suite_test, long names shortened by a hash).
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string db = std::string(info->test_suite_name()) + "_" + info->name();
-    std::transform(db.begin(), db.end(), db.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (db.size() > 60) db = db.substr(0, 50) + "_" + std::to_string(std::hash<std::string>{}(db) % 1000000000);
-    drop_leftover_replication(db);
-    DatabasePair::SetUp();
-  }
-
-  int64_t latest_run() { return std::stoll(target_value("SELECT max(id) FROM pgblit.runs")); }
-
-  std::string follow_state(int64_t run) {
-    return target_value(fmt::format("SELECT state FROM pgblit.follows WHERE run_id = {}", run));
-  }
-
-  // The subscription's apply worker runs (the copy is over and the target follows).
-  bool apply_worker_running() {
-    return eventually([&] {
-      // pg_stat_subscription lists every database's subscriptions: only this test's count.
-      return target_value("SELECT count(*) FROM pg_stat_subscription st JOIN pg_subscription s ON s.oid = st.subid "
-                          "WHERE st.pid IS NOT NULL AND st.relid IS NULL AND s.subdbid = "
-                          "(SELECT oid FROM pg_database WHERE datname = current_database())") == "1";
-    });
-  }
-
-  // The target has applied everything the source wrote so far: the slot's subscriber confirmed
-  // the source's WAL position taken now.
-  bool caught_up() {
-    std::string lsn = source_value("SELECT pg_current_wal_lsn()");
-    return eventually([&] {
-      // The subscription's slot (the key slot is read by the cutover alone).
-      return source_value(fmt::format("SELECT confirmed_flush_lsn >= '{}' FROM pg_replication_slots WHERE database = "
-                                      "current_database() AND slot_name NOT LIKE '%\\_keys'", lsn)) == "t";
-    });
-  }
-
-  void expect_nothing_left() {
-    EXPECT_EQ(source_value("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()"), "0");
-    EXPECT_EQ(source_value("SELECT count(*) FROM pg_publication"), "0");
-    EXPECT_EQ(target_value("SELECT count(*) FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE "
-                           "datname = current_database())"), "0");
-  }
-
-  RunResult cutover(int64_t run, const std::vector<std::string>& more = {}) {
-    std::vector<std::string> args{"cutover", std::to_string(run), "--source", source_url(), "--target", target_url(),
-                                  "--run-dir", "/tmp/pgblit-follow-test-runs"};
-    args.insert(args.end(), more.begin(), more.end());
-    auto r = run_pgblit(args);
-    // The fence ended every other session of the source database, this test's own among them.
-    source_ = std::make_unique<pg::Connection>(pg::Connection::open(source_url(), "source"));
-    return r;
-  }
-
-  // Starts a copy --follow and returns its run once the target follows.
-  int64_t follow(const std::vector<std::string>& more = {}) {
-    std::vector<std::string> args{"--follow", "-j", "2"};
-    args.insert(args.end(), more.begin(), more.end());
-    auto r = copy(args);
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    int64_t run = latest_run();
-    EXPECT_EQ(follow_state(run), "following") << r.output;
-    EXPECT_TRUE(apply_worker_running());
-    return run;
-  }
-};
+class FollowTest : public FollowFixture {};
 
 // Inserts, updates and deletes all over the key range, committed one by one, until told to stop.
 class Writer {

@@ -176,7 +176,7 @@ TEST_F(ResumeTest, a_second_coordinator_on_the_same_target_is_refused) {
   auto second = copy({"--on-existing", "append"});
   EXPECT_EQ(second.exit_code, 2) << second.output;
   EXPECT_NE(second.output.find("another pgblit run is being coordinated"), std::string::npos) << second.output;
-  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url()});
+  auto plan = run_pgblit({"plan", "--source", source_url(), "--target", target_url(), "-t", "small"});
   // Planning only reads: never refused by the coordinator's lock (the dry run may say no-go,
   // exit 5: the target tables fill up under the running copy).
   EXPECT_NE(plan.exit_code, 2) << plan.output;
