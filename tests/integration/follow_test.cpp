@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -18,34 +19,52 @@ namespace {
 
 class FollowTest : public FollowFixture {};
 
-// Inserts, updates and deletes all over the key range, committed one by one, until told to stop.
-class Writer {
+// One source session writing in a thread of its own, `write` after `write` (each committed by
+// itself, with the writer's own seeded random numbers), until told to stop.
+class BackgroundWriter {
  public:
-  explicit Writer(const std::string& url) : conn_(pg::Connection::open(url, "writer")), thread_([this] { run(); }) {}
-  ~Writer() { stop(); }
+  using Write = std::function<void(pg::Connection&, std::mt19937&)>;
+  BackgroundWriter(const std::string& url, unsigned seed, Write write)
+      : conn_(pg::Connection::open(url, "writer")), write_(std::move(write)), random_(seed), thread_([this] { run(); }) {}
+  ~BackgroundWriter() { stop(); }
   void stop() {
     stopping_ = true;
     if (thread_.joinable()) thread_.join();
   }
   int64_t writes() const { return writes_; }
+  // Waits until it has committed `more` writes from now.
+  bool wrote(int64_t more) {
+    int64_t from = writes_;
+    return eventually([&] { return writes_ >= from + more; });
+  }
 
  private:
   void run() {
-    std::mt19937 random(42);
     while (!stopping_) {
-      int64_t id = random() % 20000 + 1;
-      switch (random() % 3) {
-        case 0: conn_.exec("INSERT INTO items (n, note) VALUES (1, 'new')"); break;
-        case 1: conn_.exec(fmt::format("UPDATE items SET n = n + 1, note = 'changed' WHERE id = {}", id)); break;
-        default: conn_.exec(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
-      }
+      write_(conn_, random_);
       ++writes_;
     }
   }
   pg::Connection conn_;
+  Write write_;
+  std::mt19937 random_;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> writes_{0};
   std::thread thread_;
+};
+
+// Inserts, updates and deletes all over the key range of `items`.
+class Writer : public BackgroundWriter {
+ public:
+  explicit Writer(const std::string& url)
+      : BackgroundWriter(url, 42, [](pg::Connection& conn, std::mt19937& random) {
+          int64_t id = random() % 20000 + 1;
+          switch (random() % 3) {
+            case 0: conn.exec("INSERT INTO items (n, note) VALUES (1, 'new')"); break;
+            case 1: conn.exec(fmt::format("UPDATE items SET n = n + 1, note = 'changed' WHERE id = {}", id)); break;
+            default: conn.exec(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
+          }
+        }) {}
 };
 
 TEST_F(FollowTest, WritesDuringTheCopyAreOnTheTargetAfterCutover) {
@@ -206,46 +225,24 @@ TEST_F(FollowTest, AWhereFilterBecomesTheRowFilterAndAReshapingMappingIsRefused)
 // Inserts, updates (of values and of keys) and deletes on `items` (keys 1..20000 at first) and
 // on `filtered` (1..4000, its mapping keeping id <= 2000; keys move into and out of the
 // filter), committed one by one, until told to stop. Keys it makes are its own (no collision).
-class KeyWriter {
+class KeyWriter : public BackgroundWriter {
  public:
-  explicit KeyWriter(const std::string& url) : conn_(pg::Connection::open(url, "writer")), thread_([this] { run(); }) {}
-  ~KeyWriter() { stop(); }
-  void stop() {
-    stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  int64_t writes() const { return writes_; }
-  // Waits until it has committed `more` writes from now.
-  bool wrote(int64_t more) {
-    int64_t from = writes_;
-    return eventually([&] { return writes_ >= from + more; });
-  }
-
- private:
-  void run() {
-    std::mt19937 random(7);
-    int64_t fresh = 100000;
-    while (!stopping_) {
-      int64_t id = random() % 20000 + 1;
-      int64_t f = random() % 4000 + 1;
-      ++fresh;
-      switch (random() % 7) {
-        case 0: conn_.exec(fmt::format("INSERT INTO items VALUES ({}, 0, 'new')", fresh)); break;
-        case 1: conn_.exec(fmt::format("UPDATE items SET n = n + 1, note = 'changed' WHERE id = {}", id)); break;
-        case 2: conn_.exec(fmt::format("UPDATE items SET id = {}, note = 'moved' WHERE id = {}", fresh, id)); break;
-        case 3: conn_.exec(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
-        case 4: conn_.exec(fmt::format("UPDATE filtered SET v = 'changed' WHERE id = {}", f)); break;
-        // Out of the filter, and into it (negative keys are kept by id <= 2000).
-        case 5: conn_.exec(fmt::format("UPDATE filtered SET id = {} WHERE id = {}", fresh, f)); break;
-        default: conn_.exec(fmt::format("UPDATE filtered SET id = {}, v = 'in' WHERE id = {}", -fresh, f)); break;
-      }
-      ++writes_;
-    }
-  }
-  pg::Connection conn_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int64_t> writes_{0};
-  std::thread thread_;
+  explicit KeyWriter(const std::string& url)
+      : BackgroundWriter(url, 7, [fresh = int64_t{100000}](pg::Connection& conn, std::mt19937& random) mutable {
+          int64_t id = random() % 20000 + 1;
+          int64_t f = random() % 4000 + 1;
+          ++fresh;
+          switch (random() % 7) {
+            case 0: conn.exec(fmt::format("INSERT INTO items VALUES ({}, 0, 'new')", fresh)); break;
+            case 1: conn.exec(fmt::format("UPDATE items SET n = n + 1, note = 'changed' WHERE id = {}", id)); break;
+            case 2: conn.exec(fmt::format("UPDATE items SET id = {}, note = 'moved' WHERE id = {}", fresh, id)); break;
+            case 3: conn.exec(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
+            case 4: conn.exec(fmt::format("UPDATE filtered SET v = 'changed' WHERE id = {}", f)); break;
+            // Out of the filter, and into it (negative keys are kept by id <= 2000).
+            case 5: conn.exec(fmt::format("UPDATE filtered SET id = {} WHERE id = {}", fresh, f)); break;
+            default: conn.exec(fmt::format("UPDATE filtered SET id = {}, v = 'in' WHERE id = {}", -fresh, f)); break;
+          }
+        }) {}
 };
 
 class FollowResumeTest : public FollowTest {
