@@ -25,6 +25,8 @@ struct ChunkDigest {
 
   // "rows:row_sum:key_sum", the sums in hex, e.g. "1000:9f0c...:31aa...".
   std::string to_string() const;
+  // The inverse of to_string(); a malformed text gives the empty digest.
+  static ChunkDigest parse(const std::string& text);
 };
 
 }  // namespace pgblit::checksums

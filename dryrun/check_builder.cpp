@@ -7,7 +7,7 @@
 
 namespace pgblit::dryrun {
 
-CheckBuilder::CheckBuilder(mover::RunSetup& run, const CheckOptions& options)
+CheckBuilder::CheckBuilder(start::RunSetup& run, const CheckOptions& options)
     : run_(run), options_(options), rows_(run.plan, options.fast, read_generated(*run.target, run.plan.target_tables())) {
   for (const auto& t : run.plan.tables) sources_of_[t.target].push_back(&t);
 }

@@ -22,7 +22,7 @@ namespace pgblit::dryrun {
 
 class CheckBuilder {
  public:
-  CheckBuilder(mover::RunSetup& run, const CheckOptions& options);
+  CheckBuilder(start::RunSetup& run, const CheckOptions& options);
 
   std::vector<Check> build();
 
@@ -55,7 +55,7 @@ class CheckBuilder {
   void keys_checked_on_target(const Key& k, const std::string& object, bool collisions, const std::string& among = "",
                               const std::string& why = "");
 
-  mover::RunSetup& run_;
+  start::RunSetup& run_;
   const CheckOptions& options_;
   RowSource rows_;
   std::map<std::string, std::vector<const plan::TableCopy*>> sources_of_;

@@ -20,7 +20,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Runs the checks on up to `jobs` sessions of their own, all in the run's snapshot.
-std::vector<Finding> run_checks(std::vector<Check>& checks, mover::RunSetup& run, const CheckOptions& options) {
+std::vector<Finding> run_checks(std::vector<Check>& checks, start::RunSetup& run, const CheckOptions& options) {
   std::vector<Finding> out(checks.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
@@ -76,7 +76,7 @@ bool counted_exactly(const plan::TableCopy& table, bool exact_counts) {
   return exact_counts || table.estimated_rows < kCountedBelowRows || !table.filter.empty();
 }
 
-DataChecks run_data_checks(mover::RunSetup& run, const CheckOptions& options) {
+DataChecks run_data_checks(start::RunSetup& run, const CheckOptions& options) {
   auto checks = CheckBuilder(run, options).build();
   auto findings = run_checks(checks, run, options);
   DataChecks result;

@@ -22,7 +22,7 @@
 
 #include "core/defaults.hpp"
 #include "dryrun/dry_run.hpp"
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 #include "mapping/mapping.hpp"
 
 namespace pgblit::dryrun {
@@ -57,6 +57,6 @@ struct DataChecks {
   int64_t rows_counted_twice = 0;
 };
 
-DataChecks run_data_checks(mover::RunSetup& run, const CheckOptions& options);
+DataChecks run_data_checks(start::RunSetup& run, const CheckOptions& options);
 
 }  // namespace pgblit::dryrun

@@ -21,7 +21,7 @@ const char* to_string(Severity severity) {
   return "info";
 }
 
-DryRun dry_run(mover::RunSetup& run, const target::Deferral& deferral, const mover::CopySettings& copy,
+DryRun dry_run(start::RunSetup& run, const target::Deferral& deferral, const start::CopySettings& copy,
                const DryRunOptions& options, const mapping::Mapping* mapping) {
   DryRun result;
   const auto& plan = run.plan;

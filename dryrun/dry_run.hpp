@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "dryrun/estimate.hpp"
-#include "mover/copy_settings.hpp"
-#include "mover/run_setup.hpp"
+#include "start/copy_settings.hpp"
+#include "start/run_setup.hpp"
 #include "target/deferred.hpp"
 
 namespace pgblit::dryrun {
@@ -41,7 +41,7 @@ struct Finding {
 
 // What only the dry run takes: the go/no-go threshold and how the rows are counted. The copy it
 // prices (connections, lanes, on-existing, triggers, indexes, verify, analyze) is a
-// mover::CopySettings.
+// start::CopySettings.
 struct DryRunOptions {
   double max_warning_ratio = 0.01;  // warning rows allowed, as a share of the rows to copy
   bool fast_checks = false;         // --checks fast: counted on a sample
@@ -60,11 +60,11 @@ struct DryRun {
   Estimate estimate;
 };
 
-// Every check on a planned run (`run` from mover::open_run) whose deferral is decided, for a
+// Every check on a planned run (`run` from start::open_run) whose deferral is decided, for a
 // copy with `copy` and `mapping` (its value maps and filters are checked too; null: none);
 // reads only (with --exact-counts, the plan's row estimates become the counts). The checks and
 // probes run on sessions of their own, connected by `copy`'s connection strings.
-DryRun dry_run(mover::RunSetup& run, const target::Deferral& deferral, const mover::CopySettings& copy,
+DryRun dry_run(start::RunSetup& run, const target::Deferral& deferral, const start::CopySettings& copy,
                const DryRunOptions& options, const mapping::Mapping* mapping);
 // A plan that could not be made (a missing table, an incompatible column) is one error finding.
 DryRun failed_plan(const Error& error);

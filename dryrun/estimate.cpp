@@ -26,7 +26,7 @@ double log_growth(double table_rows, double sample_rows) {
   return std::log2(table_rows) / std::log2(sample_rows);
 }
 
-void project(Estimate& e, const mover::RunSetup& run, const target::Deferral& deferral,
+void project(Estimate& e, const start::RunSetup& run, const target::Deferral& deferral,
              const std::map<std::string, Sample>& samples, const EstimateOptions& options) {
   Sample all;
   for (const auto& [t, s] : samples) all.add(s);
@@ -71,7 +71,7 @@ void project(Estimate& e, const mover::RunSetup& run, const target::Deferral& de
   e.high = e.seconds * 1.25;
 }
 
-void size_resources(Estimate& e, const mover::RunSetup& run, const EstimateOptions& options) {
+void size_resources(Estimate& e, const start::RunSetup& run, const EstimateOptions& options) {
   e.pgblit_memory = kProcessBytes + static_cast<int64_t>(std::max(1, options.jobs)) *
                                         static_cast<int64_t>(mover::kBlocksPerLane * mover::kBlockBytes);
   auto mwm = run.target->exec("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))").int64(0, 0);
@@ -107,7 +107,7 @@ std::string duration(double seconds) {
 
 }  // namespace
 
-Estimate estimate(mover::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options) {
+Estimate estimate(start::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options) {
   Estimate e;
   size_resources(e, run, options);
   auto started = Clock::now();

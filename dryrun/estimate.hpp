@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "core/defaults.hpp"
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 #include "target/deferred.hpp"
 
 namespace pgblit::dryrun {
@@ -46,7 +46,7 @@ struct Estimate {
   std::string disk_note;
 };
 
-Estimate estimate(mover::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options);
+Estimate estimate(start::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options);
 nlohmann::json to_json(const Estimate& estimate);
 // "about 4 min 10 s (3 min 20 s to 5 min 12 s): loading ..., basis: ..."
 std::vector<std::string> describe(const Estimate& estimate);

@@ -49,7 +49,7 @@ std::string index_on(const std::string& definition, const std::string& probe) {
 
 class Probe {
  public:
-  Probe(const mover::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options,
+  Probe(const start::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options,
         Slices slices, double slice_seconds)
       : run_(run), indexes_(deferred_indexes(deferral)), options_(options), slices_(std::move(slices)),
         slice_seconds_(slice_seconds), lanes_done_(std::max(1, options.jobs)) {}
@@ -222,7 +222,7 @@ class Probe {
     }
   }
 
-  const mover::RunSetup& run_;
+  const start::RunSetup& run_;
   std::map<std::string, std::vector<std::string>> indexes_;
   const EstimateOptions& options_;
   Slices slices_;
@@ -295,7 +295,7 @@ std::map<std::string, std::vector<std::string>> deferred_indexes(const target::D
   return out;
 }
 
-ProbeResult run_probe(const mover::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options) {
+ProbeResult run_probe(const start::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options) {
   ProbeResult result;
   auto slices = choose_slices(run.plan, options.jobs);
   if (options.budget_seconds <= 0 || slices.planned.empty()) {

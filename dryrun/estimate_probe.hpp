@@ -36,6 +36,6 @@ std::map<std::string, std::vector<std::string>> deferred_indexes(const target::D
 
 // Loads samples for `options.budget_seconds` and times what follows; never throws (a failure
 // is said in not_measured).
-ProbeResult run_probe(const mover::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options);
+ProbeResult run_probe(const start::RunSetup& run, const target::Deferral& deferral, const EstimateOptions& options);
 
 }  // namespace pgblit::dryrun

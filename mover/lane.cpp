@@ -13,7 +13,7 @@
 #include "plan/copy_sql.hpp"
 #include "mover/run_catalog.hpp"
 #include "core/test_moment.hpp"
-#include "mover/unmappable_rows.hpp"
+#include "source/unmappable_rows.hpp"
 #include "pg/retry.hpp"
 #include "pg/session.hpp"
 
@@ -111,7 +111,7 @@ void Lane::copy_with_text_fallback(size_t chunk_index, const plan::Chunk& chunk,
   } catch (const Error& e) {
     bool sets_rows_aside = config_.rejects && config_.rejects->max() > 0;
     if (e.rejects_row() && table.mapped() && !sets_rows_aside && !cancellation_.requested()) {
-      if (auto row = find_unmappable_row(source_, table, chunk, cancellation_)) {
+      if (auto row = source::find_unmappable_row(source_, table, chunk, cancellation_)) {
         throw Error(e.kind(),
                     fmt::format("the mapping of {} fails on the source row with key {}: {}: {}", table.source, row->key,
                                 row->expression, row->error),
@@ -137,7 +137,7 @@ void Lane::copy_isolating_rejects(size_t chunk_index, const plan::Chunk& chunk,
   // Source rows the mapping fails on are found first, on the source alone, and set aside too.
   auto readable = chunk;
   std::vector<std::pair<std::string, std::string>> unmappable;
-  while (auto row = find_unmappable_row(source_, table, readable, cancellation_)) {
+  while (auto row = source::find_unmappable_row(source_, table, readable, cancellation_)) {
     if (!config_.rejects->take_one()) {
       throw Error(ErrorKind::Runtime,
                   fmt::format("more than {} rows rejected (--max-rejects); the last: the mapping fails on the source "
@@ -147,7 +147,7 @@ void Lane::copy_isolating_rejects(size_t chunk_index, const plan::Chunk& chunk,
     }
     unmappable.emplace_back(row->row, fmt::format("the mapping fails on this source row (key {}): {}: {}", row->key,
                                                   row->expression, row->error));
-    readable = without_row(readable, row->condition);
+    readable = source::without_row(readable, row->condition);
   }
   load_chunk(chunk_index, chunk, table, read_back, outcome, [&] {
     auto isolated = load_isolating_rejects(source_, target_, plan::copy_out_sql(table, readable, CopyFormat::Text),

@@ -3,10 +3,8 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <chrono>
 #include <thread>
-#include <sstream>
 
 #include "plan/copy_sql.hpp"
 #include "pg/sql.hpp"
@@ -183,8 +181,8 @@ std::vector<ChunkRecord> RunCatalog::chunks(int64_t run, size_t count) {
     if (c >= count) continue;
     auto& rec = out[c];
     rec.done = r.boolean(i, 1);
-    if (!r.is_null(i, 2)) rec.source_digest = parse_digest(r.text(i, 2));
-    if (!r.is_null(i, 3)) rec.target_digest = parse_digest(r.text(i, 3));
+    if (!r.is_null(i, 2)) rec.source_digest = checksums::ChunkDigest::parse(r.text(i, 2));
+    if (!r.is_null(i, 3)) rec.target_digest = checksums::ChunkDigest::parse(r.text(i, 3));
     rec.format = r.text(i, 4) == "text" ? plan::CopyFormat::Text : plan::CopyFormat::Binary;
     rec.rows = r.is_null(i, 5) ? 0 : r.int64(i, 5);
     rec.bytes = r.is_null(i, 6) ? 0 : r.int64(i, 6);
@@ -308,17 +306,6 @@ void RunCatalog::mark_done(int64_t run, size_t chunk, const ChunkDone& done) {
                        std::string(plan::format_name(done.format)), done.worker, std::to_string(done.rejected),
                        std::to_string(done.lane), fmt::format("{:.3f}", done.seconds)},
                       schema_ + ".chunks");
-}
-
-checksums::ChunkDigest parse_digest(const std::string& text) {
-  checksums::ChunkDigest d;
-  auto first = text.find(':');
-  auto second = text.find(':', first + 1);
-  if (first == std::string::npos || second == std::string::npos) return d;
-  std::from_chars(text.data(), text.data() + first, d.rows);
-  std::from_chars(text.data() + first + 1, text.data() + second, d.row_hash_sum, 16);
-  std::from_chars(text.data() + second + 1, text.data() + text.size(), d.key_hash_sum, 16);
-  return d;
 }
 
 bool RunCatalog::has_table(const std::string& table) {

@@ -154,6 +154,4 @@ class RunCatalog {
   std::string quoted_;
 };
 
-checksums::ChunkDigest parse_digest(const std::string& text);
-
 }  // namespace pgblit::mover

@@ -13,7 +13,7 @@
 #include "checksums/copy_framer.hpp"
 #include "mover/copy_pump.hpp"
 #include "mover/parallel.hpp"
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 #include "runs/spool_catalog.hpp"
 #include "runs/spool_setup.hpp"
 #include "core/test_moment.hpp"
@@ -59,7 +59,7 @@ BackupSummary backup(const BackupOptions& options, pg::Cancellation& cancellatio
                         manifest.run_id ? fmt::format("a copy's spool is completed by pgblit copy --resume {}", manifest.run_id)
                                         : "start a new backup in a new folder");
     }
-    if (mover::identify(coordinator).cluster != manifest.source_system_identifier) {
+    if (start::identify(coordinator).cluster != manifest.source_system_identifier) {
       throw usage_error("this is not the source the backup began on", dir.string(), "give the backup's own --source");
     }
     if (!manifest.typed_ranges()) {

@@ -259,9 +259,18 @@ void CopyRun::copy_chunks(std::vector<mover::ChunkRecord>& records, const std::f
   const auto& plan = run_.plan;
   mover::RunCatalog catalog(*run_.target, options_.catalog_schema);
   mover::RejectSink rejects(options_.rejects_dir, options_.max_rejects);
-  mover::LaneConfig lanes{options_.source,         options_.target, run_.snapshot_id,      options_.disable_triggers,
-                   options_.catalog_schema, run_id_,         worker_name(),         options_.retry_timeout,
-                   &rejects,                options_.verify, options_.spool_dir,    options_.spool_level};
+  mover::LaneConfig lanes{.source = options_.source,
+                          .target = options_.target,
+                          .snapshot_id = run_.snapshot_id,
+                          .disable_triggers = options_.disable_triggers,
+                          .catalog_schema = options_.catalog_schema,
+                          .run_id = run_id_,
+                          .worker = worker_name(),
+                          .retry_timeout = options_.retry_timeout,
+                          .rejects = &rejects,
+                          .verify = options_.verify,
+                          .spool_dir = options_.spool_dir,
+                          .spool_level = options_.spool_level};
   // Per table: planned as text, or switched to text when the target refused the binary form.
   std::vector<std::atomic<bool>> as_text(plan.tables.size());
   for (size_t t = 0; t < plan.tables.size(); ++t) as_text[t] = plan.tables[t].format == plan::CopyFormat::Text;

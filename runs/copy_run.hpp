@@ -13,10 +13,10 @@
 
 #include "core/defaults.hpp"
 #include "core/events.hpp"
-#include "mover/copy_settings.hpp"
+#include "start/copy_settings.hpp"
 #include "mover/deferred_rebuild.hpp"
 #include "mover/run_catalog.hpp"
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 #include "mover/table_finisher.hpp"
 #include "plan/planner.hpp"
 #include "pg/cancellation.hpp"
@@ -27,8 +27,8 @@
 
 namespace pgblit::runs {
 
-// What the copy does beside the settings its dry run prices too (mover/copy_settings.hpp).
-struct CopyOptions : mover::CopySettings {
+// What the copy does beside the settings its dry run prices too (start/copy_settings.hpp).
+struct CopyOptions : start::CopySettings {
   bool create_schema = false;                   // create the selected tables from the source first
   bool no_owner = false;                        // with create_schema: pg_restore --no-owner
   bool no_acl = false;                          // with create_schema: pg_restore --no-acl
@@ -112,7 +112,7 @@ class CopyRun {
   int set_sequences();  // how many moved
 
   target::LockWaitReporter lock_waits_;  // from the first statement on: says what a wait is for
-  mover::RunSetup run_;
+  start::RunSetup run_;
   int64_t run_id_ = 0;  // in the catalog; 0 until execute() records a new run
   bool continued_ = false;  // --resume or --join: the run began in an earlier process
   bool reread_ = false;     // a resumed --follow run read changed rows again: they are verified again

@@ -47,13 +47,13 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
     {
       auto source = pg::open_session(options_.source, "source");
       auto target = pg::open_session(options_.target, "target");
-      mover::require_distinct_databases(source, target);
+      start::require_distinct_databases(source, target);
       mover::RunCatalog(target, options_.catalog_schema).require_own_tables();  // before any table is created
     }
     after_load_sql = target::create_schema(
         {options_.source, options_.target, options_.selection, options_.no_owner, options_.no_acl});
   }
-  run_ = mover::open_run(options_, mapping);  // the dry run's start too (run_setup.hpp)
+  run_ = start::open_run(options_, mapping);  // the dry run's start too (run_setup.hpp)
   if (options_.follow) require_followable(*run_.coordinator, *run_.target, options_.source, run_.plan);
   if (mapping) check_mapping_before_writing(*run_.coordinator, run_.plan, *mapping, options_.max_rejects);
   mover::RunCatalog(*run_.target, options_.catalog_schema).lock_coordinator();
@@ -64,13 +64,13 @@ CopyRun::CopyRun(CopyOptions options) : options_(std::move(options)), lock_waits
   pgblit::target::check_target(*run_.target, *run_.coordinator, run_.plan,
                {options_.jobs, index_jobs(), options_.on_existing == target::OnExisting::Truncate, options_.verify,
                 options_.catalog_schema, run_.same_cluster});
-  auto filled = mover::prefilled_tables(run_, options_.on_existing);
+  auto filled = start::prefilled_tables(run_, options_.on_existing);
   prefilled_.insert(filled.begin(), filled.end());
   if (!filled.empty() && options_.on_existing == target::OnExisting::Error) {
     throw usage_error(fmt::format("target tables already hold rows: {}", fmt::join(filled, ", ")), filled[0],
                       "empty them, or choose --on-existing truncate (empties them first) or append");
   }
-  deferral_ = mover::defer_for_load(run_, options_, mapping, prefilled_);
+  deferral_ = start::defer_for_load(run_, options_, mapping, prefilled_);
   for (const auto& k : deferral_.kept) spdlog::info("kept in place while loading: {}: {}", k.what, k.why);
   prepare_spool();
   if (!after_load_sql.empty()) {
@@ -152,7 +152,7 @@ void CopyRun::continue_run() {
   target::refuse_pending_objects_of_other_runs(*run_.target, tables, options_.catalog_schema, {run_id_}, "copy --resume");
   target::refuse_resume_over_later_runs(*run_.target, tables, options_.catalog_schema, run_id_, catalog.started_at(run_id_));
   run_.coordinator = std::make_unique<pg::Connection>(pg::open_session(options_.source, "source"));
-  run_.same_cluster = mover::require_distinct_databases(*run_.coordinator, *run_.target);
+  run_.same_cluster = start::require_distinct_databases(*run_.coordinator, *run_.target);
   catalog.hold_run(run_id_);
   catalog.hold_worker(worker_name());
   run_.snapshot_id = pg::Snapshot(*run_.coordinator).id();
@@ -280,7 +280,7 @@ std::vector<mover::ChunkRecord> CopyRun::start_run() {
 nlohmann::json CopyRun::audit() {
   if (!audit_.is_null()) return audit_;
   auto side = [](pg::Connection& conn) {
-    auto id = mover::identify(conn);
+    auto id = start::identify(conn);
     return nlohmann::json{{"server", conn.display()},       {"version", id.server_version},
                           {"cluster", id.cluster},          {"database", id.database},
                           {"role", conn.exec("SELECT current_user").text(0, 0)}};

@@ -7,7 +7,7 @@
 #include <set>
 
 #include "core/units.hpp"
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 
 namespace pgblit::runs {
 namespace {
@@ -30,11 +30,11 @@ PlanRunResult plan_run(const PlanRunOptions& options) {
   const mapping::Mapping* rules = mapping ? &*mapping : nullptr;
   PlanRunResult result;
   std::optional<Error> planning_failure;
-  auto run = mover::open_run(copy, rules, &planning_failure);
+  auto run = start::open_run(copy, rules, &planning_failure);
   if (!planning_failure) {
-    auto filled = mover::prefilled_tables(run, copy.on_existing);
+    auto filled = start::prefilled_tables(run, copy.on_existing);
     try {
-      result.deferral = mover::defer_for_load(run, copy, rules, {filled.begin(), filled.end()});
+      result.deferral = start::defer_for_load(run, copy, rules, {filled.begin(), filled.end()});
     } catch (const Error& e) {  // a cycle of foreign keys kept in place
       planning_failure = e;
     }
@@ -47,7 +47,7 @@ PlanRunResult plan_run(const PlanRunOptions& options) {
   result.dry_run = dryrun::dry_run(run, result.deferral, copy, options.dry_run, rules);
   if (result.dry_run.estimate.measured) {
     log_window_fit(result.dry_run.estimate, copy.window_seconds);
-    auto source = mover::identify(*run.coordinator), target = mover::identify(*run.target);
+    auto source = start::identify(*run.coordinator), target = start::identify(*run.target);
     result.databases = source.cluster + "/" + source.database + " -> " + target.cluster + "/" + target.database;
   }
   if (copy.follow) result.follow = source::follow_checks(*run.coordinator, *run.target, run.plan);

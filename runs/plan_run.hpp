@@ -1,5 +1,5 @@
 // `pgblit plan` (= `pgblit copy --dry-run`): the dry run of a copy. Connects to both servers
-// and starts exactly as the copy does (mover::open_run, prefilled_tables, defer_for_load: the
+// and starts exactly as the copy does (start::open_run, prefilled_tables, defer_for_load: the
 // same plan, the same split or whole self-referencing tables, the same deferral), then counts
 // what the copy would meet on the real rows, measures the estimate and, with --follow, checks
 // what following needs. Writes nothing on either server.
@@ -10,7 +10,7 @@
 
 #include "core/defaults.hpp"
 #include "dryrun/dry_run.hpp"
-#include "mover/copy_settings.hpp"
+#include "start/copy_settings.hpp"
 #include "plan/plan.hpp"
 #include "source/follow_checks.hpp"
 #include "target/deferred.hpp"
@@ -18,7 +18,7 @@
 namespace pgblit::runs {
 
 struct PlanRunOptions {
-  mover::CopySettings copy;        // the copy planned: plan's flags are copy's
+  start::CopySettings copy;        // the copy planned: plan's flags are copy's
   dryrun::DryRunOptions dry_run;   // the go/no-go threshold and how the data is checked
 };
 

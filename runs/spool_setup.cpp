@@ -13,7 +13,7 @@
 
 #include "core/private_files.hpp"
 #include "core/units.hpp"
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 #include "pg/copy.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
@@ -145,7 +145,7 @@ spool::Manifest start_manifest(const std::filesystem::path& folder, pg::Connecti
   m.complete = false;
   m.pgblit_version = PGBLIT_VERSION;
   m.source = pg::redact_conninfo(start.source);
-  auto id = mover::identify(source);
+  auto id = start::identify(source);
   m.source_system_identifier = id.cluster;
   m.source_server_version = id.server_version;
   m.run_id = start.run_id;

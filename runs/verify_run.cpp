@@ -12,7 +12,7 @@
 #include "mover/copy_graph.hpp"
 #include "mover/run_catalog.hpp"
 #include "core/worker_pool.hpp"
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 #include "plan/copy_sql.hpp"
 #include "pg/sql.hpp"
 #include "verify/rescaled_values.hpp"
@@ -30,7 +30,7 @@ void on_both_sides(const std::function<void()>& source_side, const std::function
 
 // The tables verified chunk by chunk: lanes read each chunk on both sides at once, and bisect
 // a chunk that differs down to its rows. Returns those rows, by chunk.
-std::vector<std::vector<verify::RowDifference>> compare_chunks(const mover::RunSetup& run, const VerifyOptions& options,
+std::vector<std::vector<verify::RowDifference>> compare_chunks(const start::RunSetup& run, const VerifyOptions& options,
                                                                verify::Ledger& ledger, pg::Cancellation& cancellation) {
   const auto& plan = run.plan;
   std::vector<std::vector<verify::RowDifference>> chunk_rows(plan.chunks.size());  // each written by one lane only
@@ -64,7 +64,7 @@ std::vector<std::vector<verify::RowDifference>> compare_chunks(const mover::RunS
   for (size_t c = 0; c < plan.chunks.size(); ++c) {
     not_by_chunk[c] = ledger.method(plan.chunks[c].table) != verify::Method::ByChunk;
   }
-  mover::LaneConfig lanes{options.source, options.target, run.snapshot_id};
+  mover::LaneConfig lanes{.source = options.source, .target = options.target, .snapshot_id = run.snapshot_id};
   auto failure = mover::run_chunk_graph(plan, lanes, options.jobs, false, not_by_chunk, cancellation, verify_chunk,
                                  [&](const mover::ChunkOutcome& o) {
                                    if (o.error) return;
@@ -77,7 +77,7 @@ std::vector<std::vector<verify::RowDifference>> compare_chunks(const mover::RunS
 
 // The tables compared whole: read as page ranges in parallel (sequential scans, cheaper than
 // their chunks' key ranges), the source here while a helper reads the target, both at once.
-void compare_whole_tables(const mover::RunSetup& run, const VerifyOptions& options, verify::Ledger& ledger,
+void compare_whole_tables(const start::RunSetup& run, const VerifyOptions& options, verify::Ledger& ledger,
                           pg::Cancellation& cancellation) {
   const auto& plan = run.plan;
   std::vector<size_t> whole;
@@ -106,7 +106,7 @@ struct Compared {
 };
 
 // The plan to compare by: a copy run's own (see VerifyOptions::run_id), or a new one.
-Compared plan_verification(mover::RunSetup& run, const VerifyOptions& options) {
+Compared plan_verification(start::RunSetup& run, const VerifyOptions& options) {
   mover::RunCatalog catalog(*run.target, options.catalog_schema);
   auto run_id = options.run_id;
   if (!run_id && options.mapping) run_id = catalog.run_with_mapping(options.mapping->digest);
@@ -121,7 +121,7 @@ Compared plan_verification(mover::RunSetup& run, const VerifyOptions& options) {
     }
     run.plan = plan::build_plan(*run.coordinator, *run.target,
                                        {options.selection, false, options.chunk_bytes, false, options.mapping});
-    mover::log_plan(run.plan);
+    start::log_plan(run.plan);
     return {};
   }
   auto record = catalog.load_run(*run_id);
@@ -159,7 +159,7 @@ void name_source_keys(pg::Connection& target, const std::string& catalog_schema,
 
 verify::Report run_verify(const VerifyOptions& options, pg::Cancellation& cancellation) {
   auto started = std::chrono::steady_clock::now();
-  mover::RunSetup run = mover::open_sessions(options.source, options.target);
+  start::RunSetup run = start::open_sessions(options.source, options.target);
   auto compared = plan_verification(run, options);
   const auto& plan = run.plan;
   spdlog::info("verifying {} tables ({} chunks) with {} jobs", plan.tables.size(), plan.chunks.size(), options.jobs);

@@ -102,7 +102,7 @@ TEST_F(ForeignKeysTest, a_self_reference_kept_in_place_loads_a_row_before_its_pa
                          "AND p.id = 3001 - a.id"), "1499") << "each row points at the parent it had";
 }
 
-// plan and copy start as one (mover::open_run, prefilled_tables, defer_for_load), so the chunks
+// plan and copy start as one (start::open_run, prefilled_tables, defer_for_load), so the chunks
 // the dry run shows are the chunks the copy executes. With --on-existing truncate the target's
 // rows go before the load: the foreign key to itself is deferred and the table split, in both
 // (the dry run once kept it in place and showed one chunk where the copy loaded several); with

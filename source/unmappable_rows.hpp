@@ -13,7 +13,7 @@
 #include "pg/cancellation.hpp"
 #include "pg/connection.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::source {
 
 struct UnmappableRow {
   std::string key;         // the key's values as text: "42" or "(7, abc)"
@@ -32,4 +32,4 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
 // `chunk` without the rows of `condition`.
 plan::Chunk without_row(plan::Chunk chunk, const std::string& condition);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::source

@@ -1,5 +1,5 @@
 // See unmappable_rows.hpp.
-#include "mover/unmappable_rows.hpp"
+#include "source/unmappable_rows.hpp"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include "pg/sql.hpp"
 #include "verify/copy_digest.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::source {
 namespace {
 
 // A failure of the row's values (class 22: data exception; P0001: raised), not of the session.
@@ -99,4 +99,4 @@ std::optional<UnmappableRow> find_unmappable_row(pg::Connection& source, const p
   return std::nullopt;  // no expression fails on it alone: not the mapping's doing
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::source

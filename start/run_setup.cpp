@@ -1,5 +1,5 @@
 // See run_setup.hpp.
-#include "mover/run_setup.hpp"
+#include "start/run_setup.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,7 +10,7 @@
 #include "pg/session.hpp"
 #include "target/target_prep.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::start {
 
 DatabaseIdentity identify(pg::Connection& conn) {
   auto r = conn.exec(R"(
@@ -89,4 +89,4 @@ target::Deferral defer_for_load(RunSetup& run, const CopySettings& settings, con
   return deferral;
 }
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::start

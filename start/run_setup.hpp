@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "mover/copy_settings.hpp"
+#include "start/copy_settings.hpp"
 #include "plan/planner.hpp"
 #include "pg/connection.hpp"
 #include "target/deferred.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::start {
 
 // Which database a session is connected to, whatever the connection string said: the
 // cluster's system identifier (or, where the role may not read it, the postmaster's start
@@ -70,4 +70,4 @@ std::vector<std::string> prefilled_tables(RunSetup& run, target::OnExisting on_e
 target::Deferral defer_for_load(RunSetup& run, const CopySettings& settings, const mapping::Mapping* mapping,
                                 const std::set<std::string>& prefilled);
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::start

@@ -15,7 +15,7 @@
 #include "plan/selection.hpp"
 #include "target/target_prep.hpp"
 
-namespace pgblit::mover {
+namespace pgblit::start {
 
 struct CopySettings {
   std::string source;  // libpq connection strings
@@ -36,7 +36,7 @@ struct CopySettings {
 
   int rebuilds_at_once() const { return index_jobs > 0 ? index_jobs : jobs; }
   // The planner's options for this copy: deferred foreign keys check nothing while loading,
-  // so with --indexes defer a self-referencing table may be split (mover::defer_for_load
+  // so with --indexes defer a self-referencing table may be split (start::defer_for_load
   // plans it whole again when its foreign key stays in place).
   plan::PlanOptions planning(const mapping::Mapping* mapping) const {
     plan::PlanOptions options{selection, disable_triggers, chunk_bytes, defer_indexes, mapping};
@@ -45,4 +45,4 @@ struct CopySettings {
   }
 };
 
-}  // namespace pgblit::mover
+}  // namespace pgblit::start
