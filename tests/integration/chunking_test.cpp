@@ -47,27 +47,28 @@ class ChunkingTest : public DatabasePair {
 };
 
 TEST_F(ChunkingTest, skewed_keys_split_evenly_by_histogram_and_by_sample) {
-  // 1M rows, 99% of the keys in the first 0.1% of the range.
-  const char* fill = "SELECT CASE WHEN g <= 990000 THEN g ELSE 990000 + (g - 990000) * 100000 END, md5(g::text) "
-                     "FROM generate_series(1, 1000000) g";
+  // 125k rows (8 MB), 99% of the keys in the first 0.1% of the range. Chunks are small (the
+  // least --chunk-size is 64 kB), so chunk counts are those of a big table at a fraction of its rows.
+  const char* fill = "SELECT CASE WHEN g <= 123750 THEN g ELSE 123750 + (g - 123750) * 100000 END, md5(g::text) "
+                     "FROM generate_series(1, 125000) g";
   both_sql("CREATE TABLE skewed (id bigint PRIMARY KEY, v text); CREATE TABLE skewed_unanalyzed (id bigint PRIMARY KEY, v text) "
            "WITH (autovacuum_enabled = off)");
   source_sql(std::string("INSERT INTO skewed ") + fill);
   // The INSERT's modification count reaches the shared statistics asynchronously and may land
   // after an ANALYZE; analyze until the statistics look fresh to other sessions.
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 200; ++i) {
     source_sql("ANALYZE skewed");
-    usleep(250000);
+    usleep(50000);
     if (source_value("SELECT pg_stat_clear_snapshot(); SELECT n_mod_since_analyze = 0 FROM pg_stat_user_tables "
                      "WHERE relname = 'skewed'") == "t") {
       break;
     }
   }
   source_sql(std::string("INSERT INTO skewed_unanalyzed ") + fill);
-  EXPECT_EQ(expect_sound_chunks("skewed", 10, "4MB"), "histogram");
-  EXPECT_EQ(expect_sound_chunks("skewed", 40), "sample");  // too many chunks for the histogram's 100 buckets
-  EXPECT_EQ(expect_sound_chunks("skewed_unanalyzed", 10, "4MB"), "sample");
-  auto run = copy({"--chunk-size", "4MB"});
+  EXPECT_EQ(expect_sound_chunks("skewed", 10, "512kB"), "histogram");
+  EXPECT_EQ(expect_sound_chunks("skewed", 40, "128kB"), "sample");  // too many chunks for the histogram's 100 buckets
+  EXPECT_EQ(expect_sound_chunks("skewed_unanalyzed", 10, "512kB"), "sample");
+  auto run = copy({"--chunk-size", "512kB"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   expect_same_contents("skewed");
   expect_same_contents("skewed_unanalyzed");
@@ -83,25 +84,26 @@ CREATE TABLE scattered_uuids (id uuid PRIMARY KEY, v text);
 CREATE TABLE nullable_key (a int, b text, v text, UNIQUE (a, b));
 CREATE TABLE keyless (at timestamptz, v text))sql");
   source_sql(R"sql(
-INSERT INTO sparse SELECT g * 7919, md5(g::text) FROM generate_series(1, 60000) g;
-INSERT INTO tenants SELECT CASE WHEN g % 10 = 0 THEN g % 3 ELSE 1 END, g, md5(g::text) FROM generate_series(1, 60000) g;
+INSERT INTO sparse SELECT g * 7919, md5(g::text) FROM generate_series(1, 15000) g;
+INSERT INTO tenants SELECT CASE WHEN g % 10 = 0 THEN g % 3 ELSE 1 END, g, md5(g::text) FROM generate_series(1, 15000) g;
 INSERT INTO words SELECT * FROM (
   SELECT CASE g % 3 WHEN 0 THEN upper(md5(g::text)) WHEN 1 THEN md5(g::text) ELSE 'É' || md5(g::text) END AS w,
-         md5(g::text) FROM generate_series(1, 60000) g) s ORDER BY w COLLATE "en-x-icu";
-INSERT INTO uuids SELECT md5(g::text)::uuid, md5(g::text) FROM generate_series(1, 60000) g ORDER BY 1;
-INSERT INTO scattered_uuids SELECT md5(g::text)::uuid, md5(g::text) FROM generate_series(1, 60000) g;
+         md5(g::text) FROM generate_series(1, 15000) g) s ORDER BY w COLLATE "en-x-icu";
+INSERT INTO uuids SELECT md5(g::text)::uuid, md5(g::text) FROM generate_series(1, 15000) g ORDER BY 1;
+INSERT INTO scattered_uuids SELECT md5(g::text)::uuid, md5(g::text) FROM generate_series(1, 15000) g;
 INSERT INTO nullable_key SELECT CASE WHEN g % 50 = 0 THEN NULL ELSE g END, CASE WHEN g % 70 = 0 THEN NULL ELSE md5(g::text) END,
-                                md5(g::text) FROM generate_series(1, 60000) g;
-INSERT INTO keyless SELECT now(), md5(g::text) FROM generate_series(1, 60000) g;
+                                md5(g::text) FROM generate_series(1, 15000) g;
+INSERT INTO keyless SELECT now(), md5(g::text) FROM generate_series(1, 15000) g;
 ANALYZE sparse, words)sql");
+  // 15000 rows a table (1.1 MB) in 256 kB chunks: the chunk counts of bigger tables in 1 MB ones.
   for (const char* t : {"sparse", "tenants", "words", "uuids", "nullable_key"}) {
-    std::string method = expect_sound_chunks(t);
+    std::string method = expect_sound_chunks(t, 4, "256kB");
     EXPECT_TRUE(method == "histogram" || method == "sample") << t << ": " << method;
   }
-  EXPECT_EQ(expect_sound_chunks("keyless"), "ctid");
+  EXPECT_EQ(expect_sound_chunks("keyless", 4, "256kB"), "ctid");
   // A key in no physical order would make every key range visit most pages: page ranges instead.
-  EXPECT_EQ(expect_sound_chunks("scattered_uuids").rfind("ctid (rows not in key order", 0), 0u);
-  auto run = copy({"--chunk-size", "1MB"});
+  EXPECT_EQ(expect_sound_chunks("scattered_uuids", 4, "256kB").rfind("ctid (rows not in key order", 0), 0u);
+  auto run = copy({"--chunk-size", "256kB"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   for (const char* t : {"sparse", "tenants", "words", "uuids", "scattered_uuids", "nullable_key", "keyless"}) {
     expect_same_contents(t);

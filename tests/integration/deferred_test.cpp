@@ -51,11 +51,12 @@ CREATE TABLE app.parted (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
 CREATE TABLE app.parted_1 PARTITION OF app.parted FOR VALUES FROM (0) TO (5000);
 CREATE TABLE app.parted_2 PARTITION OF app.parted FOR VALUES FROM (5000) TO (10001);
 CREATE INDEX ON app.parted (v);
+-- Small tables in 256 kB chunks (customers 6, tickets 4): the moments need chunks, not bytes.
 INSERT INTO app.orgs SELECT g, 'org ' || g FROM generate_series(1, 100) g;
-INSERT INTO app.customers SELECT g, g % 100 + 1, 'c' || g || '@x' FROM generate_series(1, 100000) g;
-INSERT INTO app.tickets SELECT gen_random_uuid(), g % 100000 + 1, 'open',
+INSERT INTO app.customers SELECT g, g % 100 + 1, 'c' || g || '@x' FROM generate_series(1, 25000) g;
+INSERT INTO app.tickets SELECT gen_random_uuid(), g % 25000 + 1, 'open',
   tstzrange('2026-01-01'::timestamptz + g * interval '1 hour', '2026-01-01'::timestamptz + (g + 1) * interval '1 hour'),
-  g % 10 FROM generate_series(1, 30000) g;
+  g % 10 FROM generate_series(1, 10000) g;
 INSERT INTO app.parted SELECT g, md5(g::text) FROM generate_series(1, 10000) g;
 ANALYZE)");
     // The target as migrations left it: the whole schema, no rows.
@@ -86,7 +87,7 @@ ANALYZE)");
   }
 
   std::vector<std::string> args(std::vector<std::string> extra = {}) {
-    std::vector<std::string> a{"-n", "app", "-T", "app.audit", "--yes", "--chunk-size", "1MB"};
+    std::vector<std::string> a{"-n", "app", "-T", "app.audit", "--yes", "--chunk-size", "256kB"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
@@ -160,7 +161,7 @@ TEST_F(DeferredTest, a_rebuild_the_rows_break_names_constraint_and_keys_and_resu
             std::string::npos) << run.output;
   EXPECT_NE(run.output.find("offending keys (at most 10): (999999)"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("pgblit copy --resume"), std::string::npos) << run.output;
-  EXPECT_EQ(target_value("SELECT count(*) FROM app.customers"), "100002");  // the data stays loaded
+  EXPECT_EQ(target_value("SELECT count(*) FROM app.customers"), "25002");  // the data stays loaded
   EXPECT_EQ(target_value("SELECT count(*) FROM pgblit.objects WHERE status = 'dropped'"), "2");
   // Their definitions live only in the catalog: clean will not drop it.
   auto clean = run_pgblit({"clean", "1", "--target", target_url(), "--yes"});
@@ -226,7 +227,7 @@ TEST_F(DeferredTest, create_schema_into_an_empty_database_reproduces_the_source_
              "ALTER TABLE app.orgs ENABLE ROW LEVEL SECURITY; CREATE POLICY everyone ON app.orgs USING (true)");
   target_sql("DROP SCHEMA app CASCADE; DROP TYPE IF EXISTS app.status");
   std::string source_schema = without_meta_commands(shell_output("pg_dump --schema-only '" + source_url() + "'"));
-  auto run = copy({"-n", "app", "--create-schema", "--no-owner", "--yes", "--chunk-size", "1MB"});
+  auto run = copy({"-n", "app", "--create-schema", "--no-owner", "--yes", "--chunk-size", "256kB"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("created the selected schema on the target"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("post-data scripts: 1"), std::string::npos) << run.output;

@@ -19,8 +19,10 @@ class ResumeTest : public DatabasePair {
     source_sql("CREATE TABLE big (id bigint PRIMARY KEY, v text); CREATE TABLE keyless (at int, v text);"
                "CREATE TABLE small (id int PRIMARY KEY)");
     target_sql("CREATE TABLE big (id bigint, v text); CREATE TABLE keyless (at int, v text); CREATE TABLE small (id int)");
-    source_sql("INSERT INTO big SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 800000) g;"
-               "INSERT INTO keyless SELECT g, md5(g::text) FROM generate_series(1, 100000) g;"
+    // 11 MB and 1 MB: in the 128 kB chunks the tests use, about 90 and 7 chunks (kills wait on
+    // chunks committed, not on time, so a chunk count is what they need, not bytes).
+    source_sql("INSERT INTO big SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 100000) g;"
+               "INSERT INTO keyless SELECT g, md5(g::text) FROM generate_series(1, 12500) g;"
                "INSERT INTO small SELECT generate_series(1, 10); ANALYZE");
   }
 
@@ -32,7 +34,7 @@ class ResumeTest : public DatabasePair {
 };
 
 TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_holes) {
-  std::vector<std::string> options{"--chunk-size", "1MB", "-j", "2", "--log-level", "warn"};
+  std::vector<std::string> options{"--chunk-size", "128kB", "-j", "2", "--log-level", "warn"};
   auto fresh_or_resume = [&] {  // a new run, or --resume of the one pending
     auto args = copy_args(options);
     bool fresh = target_value("SELECT to_regclass('pgblit.runs') IS NULL") == "t" ||
@@ -103,7 +105,7 @@ TEST_F(ResumeTest, resume_after_sigkill_at_twenty_moments_has_no_duplicates_or_h
 }
 
 TEST_F(ResumeTest, three_workers_share_a_run_and_one_killed_costs_nothing) {
-  PgblitProcess coordinator(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
+  PgblitProcess coordinator(copy_args({"--chunk-size", "128kB", "-j", "1", "--log-level", "warn"}));
   std::string run;
   ASSERT_TRUE(eventually([&] {
     if (target_value("SELECT to_regclass('pgblit.runs') IS NOT NULL") != "t") return false;
@@ -130,7 +132,7 @@ TEST_F(ResumeTest, resume_refuses_when_the_source_changed_unless_allowed) {
   // Killed while a lane loads `small` (held at a gate): the run is recorded and unfinished.
   gate_inserts_into("small");
   close_gate();
-  PgblitProcess first(copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
+  PgblitProcess first(copy_args({"--chunk-size", "128kB", "-j", "1", "--log-level", "warn"}));
   ASSERT_TRUE(a_lane_waits_at_the_gate()) << first.output_so_far();
   first.kill_now();
   first.wait();
@@ -149,6 +151,7 @@ TEST_F(ResumeTest, resume_refuses_when_the_source_changed_unless_allowed) {
 }
 
 TEST_F(ResumeTest, a_terminated_source_backend_is_retried) {
+  // 1 MB chunks (11): each COPY runs long enough for the poll below to find it.
   PgblitProcess copy(copy_args({"--chunk-size", "1MB", "-j", "1"}));
   ASSERT_TRUE(eventually([&] {
     return source_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
@@ -168,7 +171,7 @@ namespace {
 
 TEST_F(ResumeTest, a_second_coordinator_on_the_same_target_is_refused) {
   // The first run holds once its first chunk is committed, with its coordinator's lock.
-  auto first = holding_after(kAfterChunks, 1, copy_args({"--chunk-size", "1MB", "-j", "1", "--log-level", "warn"}));
+  auto first = holding_after(kAfterChunks, 1, copy_args({"--chunk-size", "128kB", "-j", "1", "--log-level", "warn"}));
   ASSERT_TRUE(eventually([&] {
     return target_value("SELECT to_regclass('pgblit.chunks') IS NOT NULL") == "t" &&
            target_value("SELECT count(*) FROM pgblit.chunks WHERE status = 'done'") == "1";

@@ -23,9 +23,10 @@ std::unique_ptr<pg::Connection> gate_closed_until_the_stop(const std::string& ta
 
 TEST_F(TargetRestartTest, immediate_target_restart_mid_run_is_survived) {
   source_sql("CREATE TABLE big (id bigint PRIMARY KEY, v text);"
-             "INSERT INTO big SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 600000) g; ANALYZE big");
+             "INSERT INTO big SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 100000) g; ANALYZE big");
   target_sql("CREATE TABLE big (id bigint, v text)");
-  PgblitProcess copy(copy_args({"--chunk-size", "1MB", "-j", "2", "--retry-timeout", "120"}));
+  // 11 MB in 128 kB chunks: about 90, so three done is mid-run.
+  PgblitProcess copy(copy_args({"--chunk-size", "128kB", "-j", "2", "--retry-timeout", "120"}));
   // Mid-run: three chunks committed (and the run cannot be over: it has many more).
   ASSERT_TRUE(eventually([&] {
     return target_value("SELECT to_regclass('pgblit.chunks') IS NOT NULL") == "t" &&
