@@ -26,7 +26,7 @@ namespace {
 
 // Cases are cheap and pgblit runs are not (a plan and a copy a schema, ~0.3 s each): many
 // cases share a schema.
-constexpr int kCasesPerSchema = 20;
+constexpr int kCasesPerSchema = 40;
 
 int env_int(const char* name, int fallback) {
   const char* value = std::getenv(name);
