@@ -46,6 +46,14 @@ CONF
       as_postgres "$bin/pg_ctl" -D "$data" -l "$data.log" -w -t 60 restart >/dev/null
     fi
   fi
+  # A subscription's apply worker that stopped (disabled, or its connection lost) starts again
+  # after wal_retrieve_retry_interval: 5 s by default, a long wait for a test. Reloaded live.
+  if ! grep -q '^wal_retrieve_retry_interval' "$data/postgresql.conf"; then
+    echo "wal_retrieve_retry_interval = 200ms" >>"$data/postgresql.conf"
+    if as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+      as_postgres "$bin/pg_ctl" -D "$data" reload >/dev/null
+    fi
+  fi
   as_postgres "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 && return 0   # already running
   as_postgres "$bin/pg_ctl" -D "$data" -l "$data.log" -w -t 60 start >/dev/null
 }

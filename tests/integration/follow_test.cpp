@@ -151,12 +151,14 @@ TEST_F(FollowTest, AKilledCutoverIsFinishedByRunningItAgain) {
   target_sql("DO $$ DECLARE s text; BEGIN SELECT subname INTO s FROM pg_subscription WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()); "
              "EXECUTE format('ALTER SUBSCRIPTION %I DISABLE', s); END $$");
   source_sql("UPDATE t SET v = -v WHERE id % 3 = 0; DELETE FROM t WHERE id % 7 = 0; INSERT INTO t VALUES (2000, 1)");
+  auto records = std::make_unique<RunningTransactionsRecords>();  // the fence comes sooner
   PgblitProcess cutting({"cutover", std::to_string(run), "--source", source_url(), "--target", target_url()});
   ASSERT_TRUE(eventually([&] {
     return target_value(fmt::format("SELECT fence_lsn IS NOT NULL FROM pgblit.follows WHERE run_id = {}", run)) == "t";
   })) << cutting.output_so_far();
   cutting.kill_now();
   cutting.wait();
+  records.reset();
   EXPECT_EQ(follow_state(run), "cutover");
   auto clean = run_pgblit({"clean", std::to_string(run), "--target", target_url(), "--yes"});
   EXPECT_EQ(clean.exit_code, 2) << clean.output;
