@@ -113,16 +113,16 @@ namespace {
 
 TEST_F(ErrorsTest, rows_the_target_rejects_go_to_the_rejects_file_and_the_rest_loads) {
   source_sql("CREATE TABLE t (id int PRIMARY KEY, v int, note text);"
-             "INSERT INTO t SELECT g, g, 'row ' || g FROM generate_series(1, 1000000) g");
-  // Exactly 100 rows violate the target's CHECK: every 10,000th.
-  target_sql("CREATE TABLE t (id int, v int CHECK (v % 10000 <> 0), note text)");
+             "INSERT INTO t SELECT g, g, 'row ' || g FROM generate_series(1, 125000) g");
+  // Exactly 100 rows violate the target's CHECK: every 1,250th, over 6 chunks of 1 MB.
+  target_sql("CREATE TABLE t (id int, v int CHECK (v % 1250 <> 0), note text)");
   std::string dir = "/tmp/pgblit-rejects-" + db_;
   std::system(("rm -rf " + dir).c_str());
-  auto run = copy({"--max-rejects", "100", "--rejects-dir", dir, "--chunk-size", "8MB"});
+  auto run = copy({"--max-rejects", "100", "--rejects-dir", dir, "--chunk-size", "1MB"});
   EXPECT_EQ(run.exit_code, 4) << run.output;
   EXPECT_NE(run.output.find("100 rejected rows"), std::string::npos) << run.output;
-  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "999900");
-  expect_same_contents("(SELECT * FROM t WHERE v % 10000 <> 0)", "t");
+  EXPECT_EQ(target_value("SELECT count(*) FROM t"), "124900");
+  expect_same_contents("(SELECT * FROM t WHERE v % 1250 <> 0)", "t");
   std::string line;
   int rows = 0, reasons = 0;
   // One file a chunk that had rejects: _public_._t_.chunk-N.rejects.
@@ -134,7 +134,7 @@ TEST_F(ErrorsTest, rows_the_target_rejects_go_to_the_rejects_file_and_the_rest_l
       EXPECT_NE(line.find("violates check constraint"), std::string::npos) << line;
     } else {
       ++rows;
-      EXPECT_EQ(std::stoi(line.substr(line.find('\t') + 1)) % 10000, 0) << line;
+      EXPECT_EQ(std::stoi(line.substr(line.find('\t') + 1)) % 1250, 0) << line;
     }
   }
   EXPECT_EQ(rows, 100);
