@@ -31,10 +31,11 @@ class SpoolTest : public DatabasePair {
     admin.exec("DROP DATABASE IF EXISTS \"" + third_ + "\" WITH (FORCE)");
     admin.exec("CREATE DATABASE \"" + third_ + "\"");
     third_conn_ = std::make_unique<pg::Connection>(pg::Connection::open(third_url(), "third"));
+    // accounts: 3.5 MB, some 14 chunks of 256 kB.
     source_sql(R"(
 CREATE TABLE accounts (id bigint PRIMARY KEY, name text, balance numeric, opened timestamptz, tags text[]);
 INSERT INTO accounts SELECT g, 'account ' || g, g * 1.25, '2020-01-01'::timestamptz + g * interval '1 minute',
-                            ARRAY['t' || g % 7] FROM generate_series(1, 120000) g;
+                            ARRAY['t' || g % 7] FROM generate_series(1, 40000) g;
 CREATE TABLE notes (id int PRIMARY KEY, account_id bigint REFERENCES accounts, body text);
 INSERT INTO notes SELECT g, g % 1000 + 1, repeat('n', g % 50) FROM generate_series(1, 20000) g;
 ANALYZE)");
@@ -52,7 +53,7 @@ CREATE TABLE notes (id int PRIMARY KEY, account_id bigint REFERENCES accounts, b
            "AND contype IN ('p', 'f') AND convalidated";
   }
   RunResult copy_spooled(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--spool", spool_.string(), "--chunk-size", "1MB"};
+    std::vector<std::string> args{"--spool", spool_.string(), "--chunk-size", "256kB"};
     args.insert(args.end(), extra.begin(), extra.end());
     return copy(args);
   }
@@ -81,14 +82,14 @@ TEST_F(SpoolTest, a_spooled_copy_restores_into_a_third_database_identical_to_the
   EXPECT_EQ(m["format"], "pgblit-spool");
   EXPECT_EQ(m["version"], 2);
   EXPECT_TRUE(m["complete"].get<bool>());
-  EXPECT_GT(m["chunks"].size(), 4u) << "1MB chunks";
+  EXPECT_GT(m["chunks"].size(), 4u) << "256kB chunks";
   int64_t rows = 0;
   for (const auto& c : m["chunks"]) {
     rows += c["rows"].get<int64_t>();
     EXPECT_TRUE(fs::exists(spool_ / c["file"].get<std::string>()));
     EXPECT_LT(c["compressed_bytes"].get<int64_t>(), c["raw_bytes"].get<int64_t>());
   }
-  EXPECT_EQ(rows, 140000);
+  EXPECT_EQ(rows, 60000);  // accounts and notes
   EXPECT_EQ(m["source"].get<std::string>().find("password"), std::string::npos);
   auto restored = restore({"-j", "2"});
   ASSERT_EQ(restored.exit_code, 0) << restored.output;
@@ -200,7 +201,7 @@ TEST_F(SpoolTest, a_killed_spooled_copy_leaves_an_incomplete_spool_that_resume_c
   // Killed while a lane loads notes (held at the gate): the spool cannot be complete.
   gate_inserts_into("notes");
   close_gate();
-  PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "1MB", "--indexes", "keep"}));
+  PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "256kB", "--indexes", "keep"}));
   ASSERT_TRUE(a_lane_waits_at_the_gate()) << run.output_so_far();
   run.kill_now();
   run.wait();
@@ -256,7 +257,7 @@ TEST_F(SpoolTest, spools_are_listed_and_expired_ones_pruned) {
 TEST_F(SpoolTest, a_backup_without_a_target_carries_its_schema_and_restores_identical) {
   source_sql("CREATE SEQUENCE accounts_id_seq OWNED BY accounts.id; SELECT setval('accounts_id_seq', 120000)");
   auto backup = run_pgblit({"backup", "--source", source_url(), "--spool", spool_.string(), "-j", "2",
-                            "--chunk-size", "1MB", "-t", "accounts", "-t", "notes"});
+                            "--chunk-size", "256kB", "-t", "accounts", "-t", "notes"});
   ASSERT_EQ(backup.exit_code, 0) << backup.output;
   auto m = manifest();
   EXPECT_TRUE(m["complete"].get<bool>());
@@ -284,7 +285,7 @@ TEST_F(SpoolTest, a_killed_backup_is_completed_by_resume) {
   // the tables share-locked, so an exclusive lock on the table of the last planned chunk, asked
   // for once the schema is dumped, is never granted while the run lives, yet queues every
   // later reader behind it: the one lane stops there, after the chunks before it are on disk.
-  PgblitProcess run({"backup", "--source", source_url(), "--spool", spool_.string(), "-j", "1", "--chunk-size", "1MB",
+  PgblitProcess run({"backup", "--source", source_url(), "--spool", spool_.string(), "-j", "1", "--chunk-size", "256kB",
                      "-t", "accounts", "-t", "notes"});
   ASSERT_TRUE(eventually([&] { return fs::exists(spool_ / "schema.dump"); })) << run.output_so_far();
   auto m = manifest();
@@ -354,7 +355,7 @@ TEST_F(SpoolDiskTest, a_disk_that_fills_mid_run_stops_the_copy_cleanly_and_resum
   // notes waits for our lock (after the room was checked and accounts spooled); the disk fills.
   auto holder = pg::Connection::open(target_url(), "holder");
   holder.exec("BEGIN; LOCK TABLE notes IN SHARE MODE");
-  PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "1MB", "--indexes", "keep"}));
+  PgblitProcess run(copy_args({"--spool", spool_.string(), "--chunk-size", "256kB", "--indexes", "keep"}));
   ASSERT_TRUE(eventually([&] {
     return target_value("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'notes'::regclass") != "0";
   })) << run.output_so_far();
