@@ -107,7 +107,11 @@ Error server_error(PGconn* conn, const PGresult* result, std::string_view doing,
            "the source role must read every row: ALTER ROLE ... BYPASSRLS (as a superuser), or connect --source as "
            "the table's owner";
   }
-  // No SQLSTATE and a broken connection: the server went away (libpq's own failure).
+  // No SQLSTATE and a broken connection: the server went away (libpq's own failure). A write
+  // that met a closed socket leaves the connection "OK" until a read meets it too (libpq keeps
+  // reading what the server sent before it went): read once, so a lost server is seen as one
+  // and retried like any lost connection, not taken for a failure of the statement.
+  if (state.empty() && conn && PQstatus(conn) == CONNECTION_OK) PQconsumeInput(conn);
   if (state.empty() && (!conn || PQstatus(conn) != CONNECTION_OK)) state = kSqlstateConnectionFailure;
   ErrorKind kind = state.empty() ? ErrorKind::Runtime : kind_of_sqlstate(state);
   return Error(kind, fmt::format("{}: {}", doing, message), std::move(object), std::move(hint), std::move(state));

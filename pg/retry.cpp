@@ -16,7 +16,11 @@ double Retry::elapsed() const {
 }
 
 bool Retry::again(const Error& failure, const std::string& what) {
-  if (!failure.transient() || cancellation_.requested() || elapsed() > timeout_) return false;
+  if (!failure.transient() || cancellation_.requested() || elapsed() > timeout_) {
+    spdlog::debug("{}: not retried ({}; SQLSTATE {})", what, failure.what(),
+                  failure.sqlstate().empty() ? "none" : failure.sqlstate());
+    return false;
+  }
   ++attempt_;
   double pause = std::min(30.0, 0.5 * (1 << std::min(attempt_ - 1, 6)));
   spdlog::warn("{}: attempt {} failed ({}); retrying in {:.1f} s", what, attempt_, failure.what(), pause);
