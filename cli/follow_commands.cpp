@@ -49,27 +49,20 @@ std::function<int()> add_cutover_command(CLI::App& app) {
 }
 
 std::function<int()> add_unfollow_command(CLI::App& app) {
-  struct Flags {
-    ConnectionFlags connections;
-    std::string catalog_schema = kDefaultCatalogSchema;
-    int64_t run = 0;
-    bool all = false;
-  };
-  auto flags = std::make_shared<Flags>();
+  auto options = std::make_shared<runs::UnfollowOptions>();
   auto* cmd = app.add_subcommand("unfollow", "stop following without cutting over: drop the run's subscription "
                                              "(target), replication slot and publication (source)");
-  cmd->add_option("RUN_ID", flags->run, "the run")->check(run_id_number());
-  cmd->add_flag("--all", flags->all, "every run of the catalog that still follows");
-  add_connection_flags(*cmd, flags->connections);
-  add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  return [flags] {
-    if ((flags->run > 0) == flags->all) {
+  cmd->add_option("RUN_ID", options->run, "the run")->check(run_id_number());
+  cmd->add_flag("--all", options->all, "every run of the catalog that still follows");
+  add_connection_flags(*cmd, options->source, options->target);
+  add_catalog_schema_flag(*cmd, options->catalog_schema);
+  return [options] {
+    if ((options->run > 0) == options->all) {
       throw usage_error("give a RUN_ID or --all (one of them): nothing was done", "unfollow",
                         "pgblit status lists the runs");
     }
-    require_connections(flags->connections);
-    auto runs = runs::unfollow(flags->connections.source, flags->connections.target, flags->catalog_schema,
-                                 flags->all ? std::nullopt : std::optional<int64_t>(flags->run));
+    require_connections(options->source, options->target);
+    auto runs = runs::unfollow(*options);
     fmt::print("{}\n", runs.empty() ? std::string("nothing follows: no slot, publication or subscription to drop")
                                     : fmt::format("unfollowed {} run{}", runs.size(), runs.size() == 1 ? "" : "s"));
     return 0;

@@ -1,39 +1,21 @@
 // See status_command.hpp.
 #include "cli/status_command.hpp"
 #include "cli/follow_commands.hpp"
-#include "runs/follow_run.hpp"
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "cli/common_flags.hpp"
 #include "core/events.hpp"
 #include "report/hooks.hpp"
-#include "core/defaults.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "mover/run_catalog.hpp"
 #include "runs/status_run.hpp"
-#include "target/target_claims.hpp"
-#include "pg/session.hpp"
 
 namespace pgblit::cli {
 namespace {
-
-struct StatusFlags {
-  ConnectionFlags connections;
-  std::string catalog_schema = kDefaultCatalogSchema;
-  int64_t run = 0;
-  bool watch = false;
-  double interval = 2;
-  bool json = false;
-  std::string on_event;
-  double on_event_timeout = 30;
-};
 
 void print(const nlohmann::json& s) {
   bool running = s["status"] == "running";
@@ -77,68 +59,47 @@ void print(const nlohmann::json& s) {
   }
 }
 
-int run_status(StatusFlags& flags) {
-  require_target(flags.connections);
-  auto target = pg::open_session(flags.connections.target, "target");
-  mover::RunCatalog catalog(target, flags.catalog_schema);
-  std::optional<int64_t> run = flags.run > 0 ? std::optional(flags.run) : std::nullopt;
+int run_status(runs::StatusOptions& options, bool json) {
+  require_target(options.target);
   Events events;
-  if (!flags.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(flags.on_event, flags.on_event_timeout));
-  for (;;) {
-    auto status = runs::run_status(catalog, run);
-    // Whatever the run shown: every index and constraint any run left dropped on this target.
-    auto dropped = nlohmann::json::array();
-    for (const auto& p : target::pending_objects(target)) {
-      dropped.push_back({{"catalog", p.catalog}, {"run_id", p.run}, {"tables", p.tables}, {"objects", p.names},
-                         {"to_finish", target::how_to_finish(p)}});
-    }
-    status["dropped_on_target"] = dropped;
-    if (auto follow = runs::follow_status(target, flags.catalog_schema, status["run_id"].get<int64_t>(),
-                                            flags.connections.source);
-        !follow.is_null()) {
-      status["follow"] = follow;
-      if (follow["state"] == "following" || follow["state"] == "cutover") {
-        runs::emit_follow_lag(events, follow, status["run_id"].get<int64_t>());
-      }
-    }
-    if (flags.json) {
+  if (!options.on_event.empty()) events.subscribe(std::make_shared<report::Hooks>(options.on_event, options.on_event_timeout));
+  bool first = true;
+  runs::show_status(options, events, [&](const nlohmann::json& status) {
+    if (json) {
       std::cout << status.dump() << std::endl;
-    } else {
-      print(status);
-      if (status.contains("follow")) print_follow_status(status["follow"]);
+      return;
     }
-    // A following run is watched too: its lag until the cutover.
-    if (!flags.watch || (status["status"] != "running" && status["status"] != "following" &&
-                         status["status"] != "cutover")) {
-      return 0;
-    }
-    std::this_thread::sleep_for(std::chrono::duration<double>(flags.interval));
-    if (!flags.json) fmt::print("\n");
-  }
+    if (!first) fmt::print("\n");  // between --watch refreshes
+    first = false;
+    print(status);
+    if (status.contains("follow")) print_follow_status(status["follow"]);
+  });
+  return 0;
 }
 
 }  // namespace
 
 std::function<int()> add_status_command(CLI::App& app) {
-  auto flags = std::make_shared<StatusFlags>();
+  auto options = std::make_shared<runs::StatusOptions>();
+  auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("status", "show where a run stands (default: the latest), from the target's run "
                                            "catalog, from any host");
-  cmd->add_option("RUN_ID", flags->run, "the run to show")->check(run_id_number());
-  cmd->add_option("--target", flags->connections.target, "target server (default: $TARGET_DATABASE_URL)");
-  cmd->add_option("--source", flags->connections.source,
+  cmd->add_option("RUN_ID", options->run, "the run to show")->check(run_id_number());
+  cmd->add_option("--target", options->target, "target server (default: $TARGET_DATABASE_URL)");
+  cmd->add_option("--source", options->source,
                   "source server, to read a following run's lag in bytes from its slot (optional)");
-  add_catalog_schema_flag(*cmd, flags->catalog_schema);
-  cmd->add_flag("--watch", flags->watch, "show it again every --interval seconds until the run ends");
-  cmd->add_option("--interval", flags->interval, "seconds between --watch refreshes (default: 2)")
+  add_catalog_schema_flag(*cmd, options->catalog_schema);
+  cmd->add_flag("--watch", options->watch, "show it again every --interval seconds until the run ends");
+  cmd->add_option("--interval", options->interval, "seconds between --watch refreshes (default: 2)")
       ->check(CLI::Range(0.2, 3600.0));
-  cmd->add_flag("--json", flags->json, "print it as JSON (one object a line with --watch)");
-  cmd->add_option("--on-event", flags->on_event,
+  cmd->add_flag("--json", *json, "print it as JSON (one object a line with --watch)");
+  cmd->add_option("--on-event", options->on_event,
                   "for a following run, run this shell command at every refresh with the follow_lag event as JSON "
                   "on its standard input (PGBLIT_EVENT, PGBLIT_RUN_ID set); with --watch, a periodic lag report");
-  cmd->add_option("--on-event-timeout", flags->on_event_timeout,
+  cmd->add_option("--on-event-timeout", options->on_event_timeout,
                   "seconds a hook may run before it is stopped (default: 30)")
       ->check(CLI::Range(0.1, 3600.0));
-  return [flags] { return run_status(*flags); };
+  return [options, json] { return run_status(*options, *json); };
 }
 
 }  // namespace pgblit::cli

@@ -29,7 +29,8 @@ struct VerifyCommand {
 // --spool: the target against a spool; no source.
 int verify_against_spool(VerifyCommand& command, pg::Cancellation& cancellation) {
   require_target(command.options.target);
-  auto report = runs::verify_spool({command.spool, command.options.target, command.options.jobs}, cancellation);
+  auto report = runs::verify_spool(
+      {.spool_dir = command.spool, .target = command.options.target, .jobs = command.options.jobs}, cancellation);
   for (const auto& d : report.differences) {
     fmt::print("differs: {}: spool {} rows, target {} rows\n", printable(d.what), d.spool_rows, d.target_rows);
   }

@@ -9,14 +9,63 @@
 // shared advisory lock is held) is refused; the check and the drop share one transaction, and
 // the locks it takes keep a run from starting to live again meanwhile.
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "runs/clean_run.hpp"
+#include "mover/deferred_rebuild.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 
 namespace pgblit::runs {
 
 using mover::RunCatalog;
+
+namespace {
+
+// A run that dropped indexes or constraints still pending: rebuild them first, or (--force)
+// give them up, after writing each definition to the log.
+void settle_pending_objects(const CleanOptions& options, RunCatalog& catalog, pg::Connection& target,
+                            const std::vector<RunSummary>& runs, pg::Cancellation& cancellation) {
+  for (const auto& r : runs) {
+    if (r.objects_pending == 0) continue;
+    if (options.restore_objects) {
+      mover::DeferredRebuild rebuild(catalog, r.id, plan::Plan{}, options.target, 1, cancellation);
+      if (rebuild.finish(target) > 0) {
+        throw Error(ErrorKind::Runtime, fmt::format("run {}: some indexes or constraints could not be rebuilt; nothing "
+                                                    "dropped", r.id),
+                    options.catalog_schema, "the errors above say why: where they name offending rows, fix those on the target (or "
+                    "the constraint), then clean again");
+      }
+    } else if (options.force) {
+      for (const auto& record : catalog.deferred(r.id)) {
+        if (record.rebuilt) continue;
+        auto o = target::object_from_json(record.definition);
+        spdlog::warn("giving up {} (--force); its definition: {}", o.describe(),
+                     o.index_definition.empty() ? o.constraint_definition : o.index_definition);
+      }
+      abandon_objects(catalog, r.id);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<CleanResult> clean(const CleanOptions& options, pg::Cancellation& cancellation,
+                                 const std::function<bool(const CleanPending&)>& confirm) {
+  auto target = pg::open_session(options.target, "target");
+  RunCatalog catalog(target, options.catalog_schema);
+  std::optional<int64_t> run = options.run > 0 ? std::optional(options.run) : std::nullopt;
+  auto runs = runs_to_clean(catalog, run);
+  for (const auto& r : runs) {
+    if (r.alive) {
+      throw usage_error(fmt::format("run {} is in progress: nothing dropped", r.id), options.catalog_schema,
+                        "wait until it ends, or stop it (Ctrl-C) and clean it then");
+    }
+  }
+  if (options.restore_objects || options.force) settle_pending_objects(options, catalog, target, runs, cancellation);
+  if (!confirm({runs, target.display()})) return std::nullopt;
+  return clean_catalog(catalog, run);
+}
 
 std::vector<RunSummary> runs_to_clean(RunCatalog& catalog, std::optional<int64_t> run) {
   catalog.target().exec("BEGIN", catalog.schema());

@@ -3,13 +3,25 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "mover/run_catalog.hpp"
+#include "pg/cancellation.hpp"
 
 namespace pgblit::runs {
+
+struct CleanOptions {
+  std::string target;  // connection string
+  std::string catalog_schema = kDefaultCatalogSchema;
+  int64_t run = 0;  // the run to drop; 0 with `all`
+  bool all = false;  // the whole catalog
+  bool restore_objects = false;  // rebuild the run's pending indexes and constraints first
+  bool force = false;  // or give them up (their definitions logged)
+};
 
 // One run as `pgblit clean` shows it before dropping it.
 struct RunSummary {
@@ -30,6 +42,19 @@ struct CleanResult {
   bool schema_dropped = false;
   std::string schema_kept;          // why the schema stayed, when its tables went
 };
+
+// What `clean` is about to drop, for the caller to confirm.
+struct CleanPending {
+  std::vector<RunSummary> runs;  // the one run, or every run of the catalog
+  std::string target;            // the target as shown to a person (no password)
+};
+
+// `pgblit clean`: refuses runs a process still works on, settles the pending indexes and
+// constraints (--restore-objects rebuilds them, cancelled by `cancellation`; --force gives
+// them up), then asks `confirm` and, if it says yes, drops (clean_catalog). nullopt when not
+// confirmed: nothing dropped.
+std::optional<CleanResult> clean(const CleanOptions& options, pg::Cancellation& cancellation,
+                                 const std::function<bool(const CleanPending&)>& confirm);
 
 // The runs `clean` would drop: `run`, or every run. Throws a usage error when the schema
 // holds no pgblit catalog or the run does not exist.

@@ -281,16 +281,16 @@ CutoverResult cutover(const CutoverOptions& o, pg::Cancellation& cancellation) {
   return result;
 }
 
-std::vector<int64_t> unfollow(const std::string& source_conninfo, const std::string& target_conninfo,
-                              const std::string& catalog, std::optional<int64_t> run) {
-  auto target = pg::open_session(target_conninfo, "target");
-  auto source = pg::open_session(source_conninfo, "source");
+std::vector<int64_t> unfollow(const UnfollowOptions& options) {
+  const std::string& catalog = options.catalog_schema;
+  auto target = pg::open_session(options.target, "target");
+  auto source = pg::open_session(options.source, "source");
   FollowCatalog follows(target, catalog);
   std::vector<FollowRecord> todo;
-  if (run) {
-    auto f = follows.load(*run);
+  if (!options.all) {
+    auto f = follows.load(options.run);
     if (!f) {
-      throw usage_error(fmt::format("run {} was not started with copy --follow", *run), catalog,
+      throw usage_error(fmt::format("run {} was not started with copy --follow", options.run), catalog,
                         "pgblit status lists the runs");
     }
     if (f->state != "done" && f->state != "unfollowed") todo.push_back(*f);

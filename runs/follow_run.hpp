@@ -98,9 +98,16 @@ struct CutoverResult {
 
 CutoverResult cutover(const CutoverOptions& options, pg::Cancellation& cancellation);
 
-// Drops the subscription, slot and publication of `run` (or of every open follow); the run
+struct UnfollowOptions {
+  std::string source;  // connection strings
+  std::string target;
+  std::string catalog_schema = kDefaultCatalogSchema;
+  int64_t run = 0;  // 0 with `all`
+  bool all = false;  // every open follow of the catalog
+};
+
+// Drops the subscription, slot and publication of the run (or of every open follow); the run
 // becomes "unfollowed". Returns the runs resolved.
-std::vector<int64_t> unfollow(const std::string& source, const std::string& target, const std::string& catalog,
-                              std::optional<int64_t> run);
+std::vector<int64_t> unfollow(const UnfollowOptions& options);
 
 }  // namespace pgblit::runs

@@ -4,12 +4,47 @@
 // processes are alive (their advisory locks, probed and released at once).
 #include <fmt/format.h>
 
+#include <chrono>
+#include <thread>
+
 #include "runs/status_run.hpp"
+#include "runs/follow_run.hpp"
+#include "target/target_claims.hpp"
 #include "pg/session.hpp"
 
 namespace pgblit::runs {
 
 using mover::RunCatalog;
+
+void show_status(const StatusOptions& options, Events& events, const std::function<void(const nlohmann::json&)>& show) {
+  auto target = pg::open_session(options.target, "target");
+  RunCatalog catalog(target, options.catalog_schema);
+  std::optional<int64_t> run = options.run > 0 ? std::optional(options.run) : std::nullopt;
+  for (;;) {
+    auto status = run_status(catalog, run);
+    // Whatever the run shown: every index and constraint any run left dropped on this target.
+    auto dropped = nlohmann::json::array();
+    for (const auto& p : target::pending_objects(target)) {
+      dropped.push_back({{"catalog", p.catalog}, {"run_id", p.run}, {"tables", p.tables}, {"objects", p.names},
+                         {"to_finish", target::how_to_finish(p)}});
+    }
+    status["dropped_on_target"] = dropped;
+    if (auto follow = follow_status(target, options.catalog_schema, status["run_id"].get<int64_t>(), options.source);
+        !follow.is_null()) {
+      status["follow"] = follow;
+      if (follow["state"] == "following" || follow["state"] == "cutover") {
+        emit_follow_lag(events, follow, status["run_id"].get<int64_t>());
+      }
+    }
+    show(status);
+    // A following run is watched too: its lag until the cutover.
+    if (!options.watch || (status["status"] != "running" && status["status"] != "following" &&
+                           status["status"] != "cutover")) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(options.interval));
+  }
+}
 
 nlohmann::json run_status(RunCatalog& catalog, std::optional<int64_t> run) {
   if (!catalog.exists()) {
