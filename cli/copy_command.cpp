@@ -15,7 +15,6 @@
 #include "core/units.hpp"
 #include "report/console.hpp"
 #include "report/hooks.hpp"
-#include "report/kept_estimate.hpp"
 #include "report/progress.hpp"
 #include "report/run_folder.hpp"
 #include "report/run_record.hpp"
@@ -65,26 +64,6 @@ bool confirmed(runs::CopyRun& run, const CopyCommand& copy) {
   return confirm(what, copy.yes, WithoutTerminal::Refuse);
 }
 
-// The estimate of the latest dry run of this very selection into this target (pgblit plan
-// before the copy, report/kept_estimate.hpp), or null.
-nlohmann::json kept_estimate_for(runs::CopyRun& run, const std::string& run_dir) {
-  std::vector<std::string> tables;
-  for (const auto& t : run.plan().tables) tables.push_back(t.source + " -> " + t.target);
-  auto audit = run.audit();
-  auto side = [&](const char* name) {
-    return audit[name].value("cluster", "") + "/" + audit[name].value("database", "");
-  };
-  auto estimate = report::kept_estimate(run_dir, report::estimate_key(side("source") + " -> " + side("target"), tables));
-  if (estimate.is_null()) {
-    spdlog::info("no dry run of this selection in {} from the last 24 h: the report will have no estimate to compare "
-                 "with (run pgblit plan first)", run_dir);
-  } else {
-    spdlog::info("the dry run of {} estimated {:.1f} s: the report compares the run with it",
-                 estimate["planned_at"].get<std::string>(), estimate["seconds"].get<double>());
-  }
-  return estimate;
-}
-
 // Flags that would be silently ignored or contradict each other are refused before anything connects.
 void require_consistent_flags(const runs::CopyOptions& options) {
   if ((options.no_owner || options.no_acl) && !options.create_schema) {
@@ -125,7 +104,7 @@ int run_copy(CopyCommand& copy) {
   auto& options = copy.options;
   require_consistent_flags(options);
   if (copy.dry_run) {  // the same as pgblit plan with these flags: writes nothing
-    PlanCommand plan{{options, copy.dry_run_options}, false, copy.run_dir, ""};
+    PlanCommand plan{{.copy = options, .dry_run = copy.dry_run_options, .run_dir = copy.run_dir, .job_file = ""}, false};
     return run_plan(plan);
   }
   pg::Cancellation cancellation;
@@ -145,7 +124,7 @@ int run_copy(CopyCommand& copy) {
   if (copy.job_file) options.job = {copy.job_file->path, copy.job_file->digest};
 
   runs::CopyRun run(options);
-  if (!options.resume && !run.joining()) run.set_estimate(kept_estimate_for(run, copy.run_dir));
+  if (!options.resume && !run.joining()) run.take_kept_estimate(copy.run_dir);
   if (!options.resume && !run.joining() && !options.create_schema && !confirmed(run, copy)) {
     spdlog::info("nothing copied: not confirmed");
     return exit_code(ErrorKind::Usage);

@@ -2,10 +2,8 @@
 #include "cli/plan_command.hpp"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -14,7 +12,6 @@
 #include "cli/job_file.hpp"
 #include "core/printable.hpp"
 #include "core/units.hpp"
-#include "report/kept_estimate.hpp"
 
 namespace pgblit::cli {
 namespace {
@@ -91,22 +88,6 @@ void print_table(const plan::Plan& plan) {
   }
 }
 
-// The estimate kept in the run folder for the copy of this selection that follows. Never
-// fails the dry run.
-void keep_for_the_copy(const runs::PlanRunResult& result, const PlanCommand& command) {
-  try {
-    std::vector<std::string> tables;
-    for (const auto& t : result.plan.tables) tables.push_back(t.source + " -> " + t.target);
-    auto file = report::keep_estimate(command.run_dir, report::estimate_key(result.databases, tables),
-                                      dryrun::to_json(result.dry_run.estimate), command.options.copy.jobs,
-                                      command.job.empty() ? "" : std::filesystem::absolute(command.job).string());
-    spdlog::info("estimate kept in {}: a copy of this selection within 24 h compares its run with it", file.string());
-  } catch (const std::exception& e) {
-    spdlog::warn("the estimate could not be kept in {} ({}): the copy's report will have none to compare with",
-                 command.run_dir, e.what());
-  }
-}
-
 }  // namespace
 
 int run_plan(PlanCommand& command) {
@@ -121,7 +102,6 @@ int run_plan(PlanCommand& command) {
     }
     return exit_code(ErrorKind::NoGo);
   }
-  if (result.dry_run.estimate.measured) keep_for_the_copy(result, command);
   nlohmann::json follow_json = nlohmann::json::array();
   bool follow_go = !copy.follow || report_follow_findings(result.follow, command.json ? &follow_json : nullptr);
   if (command.json) {
@@ -185,15 +165,15 @@ std::function<int()> add_plan_command(CLI::App& app) {
                 "also check what copy --follow needs: wal_level, free slots and WAL senders, replica identities, "
                 "REPLICATION, the subscription privilege");
   cmd->add_flag("--json", plan->json, "print the whole plan, every chunk with its predicate, as JSON");
-  cmd->add_option("--run-dir", plan->run_dir,
+  cmd->add_option("--run-dir", plan->options.run_dir,
                   "folder of run folders: the measured estimate is kept in estimates/ there, for the copy of the same "
                   "selection that follows (default: pgblit-runs)");
   add_window_flag(*cmd, copy.window_seconds);
-  add_job_flag(*cmd, plan->job);
+  add_job_flag(*cmd, plan->options.job_file);
   return [plan, cmd, &app] {
     std::shared_ptr<JobFile> job;
-    if (!plan->job.empty()) {  // the job describes a copy: its settings are checked against copy's flags
-      job = load_job_file(plan->job, *app.get_subcommand("copy"));
+    if (!plan->options.job_file.empty()) {  // the job describes a copy: its settings are checked against copy's flags
+      job = load_job_file(plan->options.job_file, *app.get_subcommand("copy"));
       apply_job_file(*job, *cmd);
     }
     try {

@@ -1,7 +1,6 @@
 // `pgblit plan` (= `pgblit copy --dry-run`): flags -> runs::PlanRunOptions -> runs::plan_run
-// (the dry run, runs/plan_run.hpp), printed as a table or JSON with a go/no-go (exit 0 or 5).
-// Its measured estimate is kept in the run folder for the copy that follows
-// (report/kept_estimate.hpp), so that copy's report compares the night with it.
+// (the dry run, runs/plan_run.hpp, which also keeps its estimate for the copy that follows),
+// printed as a table or JSON with a go/no-go (exit 0 or 5).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -20,9 +19,7 @@ void add_dry_run_flags(CLI::App& cmd, dryrun::DryRunOptions& options, const std:
 
 struct PlanCommand {
   runs::PlanRunOptions options;
-  bool json = false;                     // --json: the whole plan, every chunk with its predicate
-  std::string run_dir = kDefaultRunDir;  // the estimate is kept there for the copy that follows
-  std::string job;                       // --job FILE, recorded with the kept estimate
+  bool json = false;  // --json: the whole plan, every chunk with its predicate
 };
 
 std::function<int()> add_plan_command(CLI::App& app);

@@ -78,8 +78,10 @@ class CopyRun {
   std::string target_display() const { return run_.target ? run_.target->display() : ""; }
   size_t deferred_objects() const { return deferral_.objects.size(); }
   int index_jobs() const { return options_.rebuilds_at_once(); }
-  // The dry run's estimate this run is measured against (found once the plan says what moves).
-  void set_estimate(nlohmann::json estimate) { options_.estimate = std::move(estimate); }
+  // The dry run's estimate this run is measured against, found once the plan says what moves:
+  // the latest `pgblit plan` of this very selection into this target, kept in `run_dir`
+  // (report/kept_estimate.hpp), or none; logs which.
+  void take_kept_estimate(const std::string& run_dir);
   // Reports through `events` (run_started, phase, chunk_started, chunk_finished).
   CopySummary execute(pg::Cancellation& cancellation, Events& events);
   // Who runs what where: OS user, host, pgblit version, command line, both servers' versions,

@@ -22,6 +22,7 @@
 #include "pg/conninfo.hpp"
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
+#include "report/kept_estimate.hpp"
 #include "target/preflight.hpp"
 #include "target/schema_create.hpp"
 
@@ -295,6 +296,22 @@ nlohmann::json CopyRun::audit() {
   if (run_.coordinator) audit_["source"] = side(*run_.coordinator);
   if (run_.target) audit_["target"] = side(*run_.target);
   return audit_;
+}
+
+void CopyRun::take_kept_estimate(const std::string& run_dir) {
+  std::vector<std::string> tables;
+  for (const auto& t : run_.plan.tables) tables.push_back(t.source + " -> " + t.target);
+  auto ids = audit();
+  auto side = [&](const char* name) { return ids[name].value("cluster", "") + "/" + ids[name].value("database", ""); };
+  auto estimate = report::kept_estimate(run_dir, report::estimate_key(side("source") + " -> " + side("target"), tables));
+  if (estimate.is_null()) {
+    spdlog::info("no dry run of this selection in {} from the last 24 h: the report will have no estimate to compare "
+                 "with (run pgblit plan first)", run_dir);
+  } else {
+    spdlog::info("the dry run of {} estimated {:.1f} s: the report compares the run with it",
+                 estimate["planned_at"].get<std::string>(), estimate["seconds"].get<double>());
+  }
+  options_.estimate = std::move(estimate);
 }
 
 }  // namespace pgblit::runs

@@ -3,10 +3,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
 #include <optional>
 #include <set>
 
 #include "core/units.hpp"
+#include "report/kept_estimate.hpp"
 #include "start/run_setup.hpp"
 
 namespace pgblit::runs {
@@ -19,6 +21,22 @@ void log_window_fit(const dryrun::Estimate& estimate, double window) {
   spdlog::log(fits ? spdlog::level::info : spdlog::level::warn, "the estimate ({:.0f} s, up to {:.0f} s) {} the {} window{}",
               estimate.seconds, estimate.high, fits ? "fits" : might ? "may not fit" : "does not fit",
               human_duration(window), fits ? "" : ": the copy would run over it");
+}
+
+// The estimate kept in the run folder for the copy of this selection that follows. Never
+// fails the dry run.
+void keep_for_the_copy(const PlanRunResult& result, const PlanRunOptions& options) {
+  try {
+    std::vector<std::string> tables;
+    for (const auto& t : result.plan.tables) tables.push_back(t.source + " -> " + t.target);
+    auto file = report::keep_estimate(options.run_dir, report::estimate_key(result.databases, tables),
+                                      dryrun::to_json(result.dry_run.estimate), options.copy.jobs,
+                                      options.job_file.empty() ? "" : std::filesystem::absolute(options.job_file).string());
+    spdlog::info("estimate kept in {}: a copy of this selection within 24 h compares its run with it", file.string());
+  } catch (const std::exception& e) {
+    spdlog::warn("the estimate could not be kept in {} ({}): the copy's report will have none to compare with",
+                 options.run_dir, e.what());
+  }
 }
 
 }  // namespace
@@ -52,6 +70,7 @@ PlanRunResult plan_run(const PlanRunOptions& options) {
   }
   if (copy.follow) result.follow = source::follow_checks(*run.coordinator, *run.target, run.plan);
   result.plan = std::move(run.plan);
+  if (result.dry_run.estimate.measured) keep_for_the_copy(result, options);
   return result;
 }
 

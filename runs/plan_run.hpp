@@ -2,7 +2,9 @@
 // and starts exactly as the copy does (start::open_run, prefilled_tables, defer_for_load: the
 // same plan, the same split or whole self-referencing tables, the same deferral), then counts
 // what the copy would meet on the real rows, measures the estimate and, with --follow, checks
-// what following needs. Writes nothing on either server.
+// what following needs. Writes nothing on either server; its measured estimate is kept in the
+// run folder for the copy that follows (report/kept_estimate.hpp), so that copy's report
+// compares the night with it.
 #pragma once
 
 #include <string>
@@ -20,6 +22,8 @@ namespace pgblit::runs {
 struct PlanRunOptions {
   start::CopySettings copy;        // the copy planned: plan's flags are copy's
   dryrun::DryRunOptions dry_run;   // the go/no-go threshold and how the data is checked
+  std::string run_dir = kDefaultRunDir;  // the estimate is kept there for the copy that follows
+  std::string job_file;                  // the job file planned (--job), recorded with the kept estimate
 };
 
 struct PlanRunResult {
