@@ -47,10 +47,6 @@ void add_connection_flags(CLI::App& command, std::string& source, std::string& t
   command.add_option("--target", target, "target server: libpq URI or key=value string (default: $TARGET_DATABASE_URL)");
 }
 
-void add_connection_flags(CLI::App& command, ConnectionFlags& flags) {
-  add_connection_flags(command, flags.source, flags.target);
-}
-
 void add_selection_flags(CLI::App& command, plan::Selection& selection) {
   command.add_option("-n,--schema", selection.schemas, "copy the tables of schemas matching this pattern (repeatable)");
   command.add_option("-t,--table", selection.tables,
@@ -282,10 +278,6 @@ void require_connections(std::string& source, std::string& target) {
                       "pass --source and --target, or set SOURCE_DATABASE_URL and TARGET_DATABASE_URL");
   }
 }
-
-void require_target(ConnectionFlags& flags) { require_target(flags.target); }
-void require_source(ConnectionFlags& flags) { require_source(flags.source); }
-void require_connections(ConnectionFlags& flags) { require_connections(flags.source, flags.target); }
 
 void add_mapping_flag(CLI::App& command, std::string& file) {
   command.add_option("--mapping", file,

@@ -15,18 +15,12 @@
 
 namespace pgblit::cli {
 
-struct ConnectionFlags {
-  std::string source;
-  std::string target;
-};
-
 struct LogFlags {
   std::string file;
   std::string level = "info";
 };
 
 void add_connection_flags(CLI::App& command, std::string& source, std::string& target);
-void add_connection_flags(CLI::App& command, ConnectionFlags& flags);
 void add_selection_flags(CLI::App& command, plan::Selection& selection);
 void add_log_flags(CLI::App& app, LogFlags& flags);
 // --chunk-size: bytes with an optional unit (128MB, 1GiB; kB = 1024 bytes), at least 64 kB.
@@ -91,12 +85,9 @@ void attach_run_log(const std::string& path);
 
 // Fills --source/--target from SOURCE_DATABASE_URL/TARGET_DATABASE_URL, or fails naming them.
 void require_connections(std::string& source, std::string& target);
-void require_connections(ConnectionFlags& flags);
 // The same for --target alone (commands that only touch the target).
 void require_target(std::string& target);
-void require_target(ConnectionFlags& flags);
 // The same for a command that only reads a source (backup).
 void require_source(std::string& source);
-void require_source(ConnectionFlags& flags);
 
 }  // namespace pgblit::cli
