@@ -104,7 +104,8 @@ int run_copy(CopyCommand& copy) {
   auto& options = copy.options;
   require_consistent_flags(options);
   if (copy.dry_run) {  // the same as pgblit plan with these flags: writes nothing
-    PlanCommand plan{{.copy = options, .dry_run = copy.dry_run_options, .run_dir = copy.run_dir, .job_file = ""}, false};
+    PlanCommand plan{{.copy = options, .dry_run = copy.dry_run_options, .run_dir = copy.run_dir,
+                      .job_file = copy.job_file ? copy.job_file->path : ""}, false};
     return run_plan(plan);
   }
   pg::Cancellation cancellation;

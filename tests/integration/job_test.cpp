@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <fmt/format.h>
 #include <xxhash.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -96,6 +97,18 @@ TEST_F(JobTest, plan_takes_the_same_job_file) {
   EXPECT_EQ(plan.exit_code, 0) << plan.output;
   EXPECT_TRUE(mentions(plan, "sales")) << plan.output;
   EXPECT_EQ(target_value("SELECT count(*) FROM sales.orders"), "0") << "the dry run writes nothing";
+}
+
+// `copy --dry-run --job FILE` is `plan --job FILE`: the estimate it keeps for the copy names the file.
+TEST_F(JobTest, a_dry_run_of_a_copy_job_keeps_its_estimate_with_the_file) {
+  std::string job = write_job(job_text("go-no-go:\n  estimate-seconds: 1\n"));
+  auto dry = pgblit({"copy", "--dry-run", "--job", job});
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_EQ(target_value("SELECT count(*) FROM sales.orders"), "0") << "the dry run writes nothing";
+  std::vector<nlohmann::json> kept;
+  for (const auto& f : fs::directory_iterator(dir_ + "/runs/estimates")) kept.push_back(nlohmann::json::parse(slurp(f.path())));
+  ASSERT_EQ(kept.size(), 1u) << dry.output;
+  EXPECT_EQ(kept[0]["job"], job) << kept[0].dump();
 }
 
 TEST_F(JobTest, a_password_in_the_file_is_refused_with_its_line_and_column) {
