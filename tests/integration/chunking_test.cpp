@@ -54,13 +54,14 @@ TEST_F(ChunkingTest, skewed_keys_split_evenly_by_histogram_and_by_sample) {
   both_sql("CREATE TABLE skewed (id bigint PRIMARY KEY, v text); CREATE TABLE skewed_unanalyzed (id bigint PRIMARY KEY, v text) "
            "WITH (autovacuum_enabled = off)");
   source_sql(std::string("INSERT INTO skewed ") + fill);
-  // The INSERT's modification count reaches the shared statistics asynchronously and may land
-  // after an ANALYZE; analyze until the statistics look fresh to other sessions.
+  // The INSERT's modification count reaches the shared statistics asynchronously (a session
+  // flushes its counts at most once a second) and may land after an ANALYZE, making it stale:
+  // analyze until the insert is counted (n_tup_ins) and no modification is left since.
   for (int i = 0; i < 200; ++i) {
     source_sql("ANALYZE skewed");
     usleep(50000);
-    if (source_value("SELECT pg_stat_clear_snapshot(); SELECT n_mod_since_analyze = 0 FROM pg_stat_user_tables "
-                     "WHERE relname = 'skewed'") == "t") {
+    if (source_value("SELECT pg_stat_clear_snapshot(); SELECT n_tup_ins >= 125000 AND n_mod_since_analyze = 0 "
+                     "FROM pg_stat_user_tables WHERE relname = 'skewed'") == "t") {
       break;
     }
   }
