@@ -3,8 +3,8 @@
 // it puts back only what is still the run's.
 //
 // Per table: the row count and the sum (as numeric: no overflow) of a 64-bit hash of each row,
-// computed by the target server itself. One read of each table by `jobs` sessions (a table
-// over 10 MB split among them in page ranges), nothing sent over the network, no index needed. Order-independent: VACUUM FULL or
+// computed by the target server itself. One read of each table, `jobs` tables at once (a
+// large one read by the server's own parallel scan), nothing sent over the network, no index needed. Order-independent: VACUUM FULL or
 // CLUSTER, which move rows without changing them, change nothing. Exact: any row inserted,
 // deleted or changed changes the count or the sum. The row hash (method "record", PostgreSQL
 // 14+) is hash_record_extended over the row's columns, each hashed by its type's own hash where
