@@ -23,6 +23,7 @@
 #include "pg/session.hpp"
 #include "pg/sql.hpp"
 #include "report/kept_estimate.hpp"
+#include "runs/plan_run.hpp"
 #include "target/preflight.hpp"
 #include "target/schema_create.hpp"
 
@@ -299,11 +300,7 @@ nlohmann::json CopyRun::audit() {
 }
 
 void CopyRun::take_kept_estimate(const std::string& run_dir) {
-  std::vector<std::string> tables;
-  for (const auto& t : run_.plan.tables) tables.push_back(t.source + " -> " + t.target);
-  auto ids = audit();
-  auto side = [&](const char* name) { return ids[name].value("cluster", "") + "/" + ids[name].value("database", ""); };
-  auto estimate = report::kept_estimate(run_dir, report::estimate_key(side("source") + " -> " + side("target"), tables));
+  auto estimate = report::kept_estimate(run_dir, kept_estimate_key(run_.plan, *run_.coordinator, *run_.target));
   if (estimate.is_null()) {
     spdlog::info("no dry run of this selection in {} from the last 24 h: the report will have no estimate to compare "
                  "with (run pgblit plan first)", run_dir);

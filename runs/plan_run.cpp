@@ -25,12 +25,9 @@ void log_window_fit(const dryrun::Estimate& estimate, double window) {
 
 // The estimate kept in the run folder for the copy of this selection that follows. Never
 // fails the dry run.
-void keep_for_the_copy(const PlanRunResult& result, const PlanRunOptions& options) {
+void keep_for_the_copy(const std::string& key, const PlanRunResult& result, const PlanRunOptions& options) {
   try {
-    std::vector<std::string> tables;
-    for (const auto& t : result.plan.tables) tables.push_back(t.source + " -> " + t.target);
-    auto file = report::keep_estimate(options.run_dir, report::estimate_key(result.databases, tables),
-                                      dryrun::to_json(result.dry_run.estimate), options.copy.jobs,
+    auto file = report::keep_estimate(options.run_dir, key, dryrun::to_json(result.dry_run.estimate), options.copy.jobs,
                                       options.job_file.empty() ? "" : std::filesystem::absolute(options.job_file).string());
     spdlog::info("estimate kept in {}: a copy of this selection within 24 h compares its run with it", file.string());
   } catch (const std::exception& e) {
@@ -65,13 +62,18 @@ PlanRunResult plan_run(const PlanRunOptions& options) {
   result.dry_run = dryrun::dry_run(run, result.deferral, copy, options.dry_run, rules);
   if (result.dry_run.estimate.measured) {
     log_window_fit(result.dry_run.estimate, copy.window_seconds);
-    auto source = start::identify(*run.coordinator), target = start::identify(*run.target);
-    result.databases = source.cluster + "/" + source.database + " -> " + target.cluster + "/" + target.database;
+    keep_for_the_copy(kept_estimate_key(run.plan, *run.coordinator, *run.target), result, options);
   }
   if (copy.follow) result.follow = source::follow_checks(*run.coordinator, *run.target, run.plan);
   result.plan = std::move(run.plan);
-  if (result.dry_run.estimate.measured) keep_for_the_copy(result, options);
   return result;
+}
+
+std::string kept_estimate_key(const plan::Plan& plan, pg::Connection& source, pg::Connection& target) {
+  std::vector<std::string> tables;
+  for (const auto& t : plan.tables) tables.push_back(t.source + " -> " + t.target);
+  auto from = start::identify(source), into = start::identify(target);
+  return report::estimate_key(from.cluster + "/" + from.database + " -> " + into.cluster + "/" + into.database, tables);
 }
 
 }  // namespace pgblit::runs

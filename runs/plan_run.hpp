@@ -13,6 +13,7 @@
 #include "core/defaults.hpp"
 #include "dryrun/dry_run.hpp"
 #include "start/copy_settings.hpp"
+#include "pg/connection.hpp"
 #include "plan/plan.hpp"
 #include "source/follow_checks.hpp"
 #include "target/deferred.hpp"
@@ -32,9 +33,13 @@ struct PlanRunResult {
   target::Deferral deferral;     // what the copy would drop for the load and rebuild
   dryrun::DryRun dry_run;
   std::vector<source::FollowFinding> follow;  // with --follow
-  std::string databases;  // "cluster/database -> cluster/database": whose estimate this is
 };
 
 PlanRunResult plan_run(const PlanRunOptions& options);
+
+// The key under which the dry run keeps its estimate and the copy looks for it
+// (report/kept_estimate.hpp): both databases as identified on their sessions, and each table
+// of `plan` as "source -> target". One function, so the copy finds what its plan kept.
+std::string kept_estimate_key(const plan::Plan& plan, pg::Connection& source, pg::Connection& target);
 
 }  // namespace pgblit::runs
