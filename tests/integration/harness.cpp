@@ -103,12 +103,7 @@ std::string shell_output(const std::string& command) {
 
 void DatabasePair::SetUp() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  db_ = std::string(info->test_suite_name()) + "_" + info->name();
-  std::transform(db_.begin(), db_.end(), db_.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (db_.size() > 60) db_ = db_.substr(0, 50) + "_" + std::to_string(std::hash<std::string>{}(db_) % 1000000000);
-  recreate_database_pair(db_);
-  source_ = std::make_unique<pg::Connection>(pg::Connection::open(source_url(), "source"));
-  target_ = std::make_unique<pg::Connection>(pg::Connection::open(target_url(), "target"));
+  set_up_databases(std::string(info->test_suite_name()) + "_" + info->name());
 }
 
 void DatabasePair::set_up_databases(const std::string& name) {
